@@ -1,0 +1,69 @@
+# govbus - every target does one job. `make help` lists them.
+PYTHON    ?= python3.11
+VENV      := .venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed-from-pyproject
+SAM_VENV  := .sam-venv
+SAM       := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+PORT      ?= 3000
+ADAPTER   ?=
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help run test lint validate build bench conformance clean build-SharedLayer
+
+help:
+	@echo "make run          start the whole platform locally (gateway on :$(PORT))"
+	@echo "make test         run every test suite (unit, integration, e2e, conformance)"
+	@echo "make lint         ruff + import-linter (the dependency direction)"
+	@echo "make validate     sam validate --lint and cfn-lint on template.yaml"
+	@echo "make build        sam build (no container)"
+	@echo "make bench        print benchmark ratios against same-run baselines"
+	@echo "make conformance  run the adapter kit (ADAPTER=name for one adapter)"
+
+# The virtual environment is rebuilt whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The SAM CLI pins many packages: it lives in a virtual environment of its own.
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)'
+
+run: $(STAMP)
+	$(BIN)/govbus dev --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+validate: $(STAMP) $(SAM)
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
+	$(BIN)/cfn-lint template.yaml
+
+build: $(SAM)
+	$(SAM) build
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+conformance: $(STAMP)
+	$(BIN)/python -m pytest tests/conformance $(if $(ADAPTER),--adapter $(ADAPTER))
+
+clean:
+	rm -rf .aws-sam build *.egg-info
+
+# Called by `sam build` (BuildMethod: makefile) to assemble the shared layer:
+# the project itself, with its entry points, and its runtime dependencies.
+build-SharedLayer:
+	mkdir -p "$(ARTIFACTS_DIR)/python"
+	$(PYTHON) -m pip install --quiet --no-compile --target "$(ARTIFACTS_DIR)/python" .
+	rm -rf build *.egg-info

@@ -1,0 +1,236 @@
+"""Identity codes: the "one code" (一码管理) of the plan.
+
+* :class:`CitizenId` — 居民身份证号码, GB 11643-1999, ISO 7064 MOD 11-2 check.
+* :class:`CreditCode` — 统一社会信用代码, GB 32100-2015, MOD 31 check.
+
+Both are ``str`` subclasses usable as pydantic field types; constructing one
+directly (``CitizenId("...")``) validates too and raises
+``pydantic.ValidationError`` whose message names the rule that failed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError, core_schema
+
+# --- check-digit algorithms (pure, tested against the DOMAIN.md vectors) ------
+
+CITIZEN_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+CITIZEN_ID_CHECK_CHARS = "10X98765432"
+
+CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def citizen_id_check_char(first17: str) -> str:
+    """ISO 7064 MOD 11-2 check character over the first 17 digits."""
+    if len(first17) != 17 or not first17.isdigit() or not first17.isascii():
+        raise ValueError("a citizen ID check is computed over exactly 17 digits")
+    total = sum(int(d) * w for d, w in zip(first17, CITIZEN_ID_WEIGHTS, strict=True))
+    return CITIZEN_ID_CHECK_CHARS[total % 11]
+
+
+def credit_code_check_char(first17: str) -> str:
+    """GB 32100 check character over the first 17 characters."""
+    if len(first17) != 17 or any(c not in CREDIT_CODE_CHARSET for c in first17):
+        raise ValueError("a credit code check is computed over 17 characters of its charset")
+    total = sum(
+        CREDIT_CODE_CHARSET.index(c) * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True)
+    )
+    value = 31 - total % 31
+    return CREDIT_CODE_CHARSET[0 if value == 31 else value]
+
+
+# --- masking ------------------------------------------------------------------
+
+
+def mask_identifier(value: str, keep_head: int = 4, keep_tail: int = 4) -> str:
+    """Mask an identifier for logs and unentitled callers: ``3501**********1234``.
+
+    Short values are masked whole so that nothing of them leaks.
+    """
+    value = str(value)
+    if len(value) <= keep_head + keep_tail:
+        return "*" * len(value)
+    return value[:keep_head] + "*" * (len(value) - keep_head - keep_tail) + value[-keep_tail:]
+
+
+# --- pydantic-compatible types -------------------------------------------------
+
+_CITIZEN_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+
+
+class _IdentityCode(str):
+    """Common behaviour of the two identity codes."""
+
+    __slots__ = ()
+    kind: ClassVar[str]
+    _adapter: ClassVar[TypeAdapter[Any]]
+
+    def __new__(cls, value: object) -> _IdentityCode:
+        return cls._adapter.validate_python(value)
+
+    @classmethod
+    def _validate(cls, value: str) -> _IdentityCode:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls._validate,
+            core_schema.str_schema(strip_whitespace=True),
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+
+    def masked(self) -> str:
+        return mask_identifier(self)
+
+    def __repr__(self) -> str:
+        # reprs end up in tracebacks and logs: never show the full value there
+        return f"{type(self).__name__}({self.masked()!r})"
+
+
+class CitizenId(_IdentityCode):
+    """居民身份证号码: 18 characters, address code, birth date, sequence, MOD 11-2 check."""
+
+    __slots__ = ()
+    kind = "citizen"
+
+    @classmethod
+    def _validate(cls, value: str) -> CitizenId:
+        value = value.upper()
+        if len(value) != 18:
+            raise PydanticCustomError(
+                "citizen_id_length",
+                "a citizen ID has 18 characters, this one has {length}",
+                {"length": len(value)},
+            )
+        if not _CITIZEN_ID_SHAPE.match(value):
+            raise PydanticCustomError(
+                "citizen_id_charset",
+                "a citizen ID is 17 digits followed by a digit or X",
+            )
+        try:
+            birth = _dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+        except ValueError:
+            raise PydanticCustomError(
+                "citizen_id_birth_date",
+                "the birth date {date} in the citizen ID is not a real date",
+                {"date": value[6:14]},
+            ) from None
+        if birth > _dt.date.today():
+            raise PydanticCustomError(
+                "citizen_id_birth_date",
+                "the birth date {date} in the citizen ID is in the future",
+                {"date": value[6:14]},
+            )
+        expected = citizen_id_check_char(value[:17])
+        if value[17] != expected:
+            raise PydanticCustomError(
+                "citizen_id_check",
+                "the citizen ID check character does not match (MOD 11-2); "
+                "the number was probably mistyped",
+            )
+        return str.__new__(cls, value)
+
+    @property
+    def birth_date(self) -> _dt.date:
+        return _dt.date(int(self[6:10]), int(self[10:12]), int(self[12:14]))
+
+    @property
+    def region_code(self) -> str:
+        return self[:6]
+
+    @property
+    def sex(self) -> str:
+        return "male" if int(self[16]) % 2 else "female"
+
+
+class CreditCode(_IdentityCode):
+    """统一社会信用代码: 18 characters of ``0-9A-Z`` less I, O, S, V, Z, MOD 31 check."""
+
+    __slots__ = ()
+    kind = "organisation"
+
+    @classmethod
+    def _validate(cls, value: str) -> CreditCode:
+        value = value.upper()
+        if len(value) != 18:
+            raise PydanticCustomError(
+                "credit_code_length",
+                "a unified social credit code has 18 characters, this one has {length}",
+                {"length": len(value)},
+            )
+        bad = sorted({c for c in value if c not in CREDIT_CODE_CHARSET})
+        if bad:
+            raise PydanticCustomError(
+                "credit_code_charset",
+                "a unified social credit code uses 0-9 and A-Z without I, O, S, V, Z; "
+                "found {chars}",
+                {"chars": "".join(bad)},
+            )
+        if value[17] != credit_code_check_char(value[:17]):
+            raise PydanticCustomError(
+                "credit_code_check",
+                "the credit code check character does not match (GB 32100); "
+                "the code was probably mistyped",
+            )
+        return str.__new__(cls, value)
+
+    @property
+    def division_code(self) -> str:
+        return self[2:8]
+
+
+# Errors never echo the input: it is a personal or business identifier.
+CitizenId._adapter = TypeAdapter(
+    CitizenId, config=ConfigDict(title="CitizenId", hide_input_in_errors=True)
+)
+CreditCode._adapter = TypeAdapter(
+    CreditCode, config=ConfigDict(title="CreditCode", hide_input_in_errors=True)
+)
+
+
+class SubjectKind(StrEnum):
+    citizen = "citizen"
+    organisation = "organisation"
+
+
+def parse_subject_code(value: str) -> CitizenId | CreditCode:
+    """Read a "one code" that may be either kind: a citizen ID or a credit code.
+
+    A citizen ID is all digits (with a possible trailing X); anything else is read as
+    a credit code, so the error names the rule of the kind the caller most likely meant.
+    """
+    text = str(value).strip().upper()
+    if _CITIZEN_ID_SHAPE.match(text):
+        try:
+            return CitizenId(text)
+        except ValidationError:
+            # an all-digit credit code exists too (government bodies start with 1)
+            if text[17] == credit_code_check_char(text[:17]):
+                return CreditCode(text)
+            raise
+    return CreditCode(text)
+
+
+class Subject(BaseModel):
+    """Whom a record is about: a person or an organisation, by its one code."""
+
+    kind: SubjectKind
+    code: str
+
+    @classmethod
+    def of(cls, value: str) -> Subject:
+        code = parse_subject_code(value)
+        return cls(kind=SubjectKind(code.kind), code=str(code))
+
+    def masked(self) -> str:
+        return mask_identifier(self.code)

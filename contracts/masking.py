@@ -1,0 +1,26 @@
+"""Masking of personal and business identifiers in free text (log lines, errors).
+
+Errs on the safe side: anything shaped like a citizen ID, a credit code or a
+mainland mobile number is masked, whether or not its check digit holds, since a
+mistyped number is still someone's number.
+"""
+
+from __future__ import annotations
+
+import re
+
+from contracts.identity import mask_identifier
+
+_CODE = re.compile(
+    r"(?<![0-9A-Za-z])("
+    r"[0-9]{17}[0-9Xx]"  # citizen ID
+    r"|[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"  # credit code
+    r")(?![0-9A-Za-z])"
+)
+_MOBILE = re.compile(r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])")
+
+
+def mask_text(text: str) -> str:
+    """Mask every identity code and mobile number found in ``text``."""
+    text = _CODE.sub(lambda m: mask_identifier(m.group(1)), text)
+    return _MOBILE.sub(r"\1****\2", text)

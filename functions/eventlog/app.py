@@ -1,0 +1,61 @@
+"""Archive every event on the bus, exactly once, queryable by correlation id.
+
+Each stored entry carries the SHA-256 digest of the envelope as received, so the
+archive can serve as evidence of what crossed the bus.
+"""
+
+import hashlib
+import json
+import os
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from contracts.masking import mask_text
+from govbus.aws import client
+from govbus.bus import event_from_detail
+from govbus.observability import logger, tracer
+
+TABLE = os.environ["EVENT_LOG_TABLE"]
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def archive(record: SQSRecord) -> None:
+    envelope = json.loads(record.body)
+    event = event_from_detail(envelope["detail"])
+    canonical = event.model_dump_json()
+    item = {
+        "id": {"S": event.id},
+        "type": {"S": event.type},
+        "source": {"S": event.source},
+        "time": {"S": event.time.isoformat()},
+        "correlationid": {"S": event.correlationid},
+        "envelope": {"S": canonical},
+        "digest": {"S": hashlib.sha256(canonical.encode()).hexdigest()},
+    }
+    if event.subject:
+        item["subject"] = {"S": mask_text(event.subject)}
+    try:
+        client("dynamodb").put_item(
+            TableName=TABLE, Item=item, ConditionExpression="attribute_not_exists(id)"
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        logger.info("duplicate delivery ignored", extra={"event_id": event.id})
+        return
+    logger.info("event archived", extra={"event_id": event.id, "event_type": event.type})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event, record_handler=archive, processor=processor, context=context
+    )

@@ -1,0 +1,159 @@
+"""POST /webhooks/{partner}: a partner's push becomes events on the bus, exactly once.
+
+verify (the partner's adapter, over the raw bytes) -> parse (into contract events)
+-> idempotency on the delivery id (same id + same body answers the original 202,
+same id + another body is 409) -> PutEvents -> 202 with the event ids.
+Nothing is published for a refused request.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import time
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from contracts.adapters import InboundRequest
+from contracts.errors import AdapterNotFound, InvalidRequest, PayloadTooLarge
+from contracts.events import Event
+from govbus.aws import get_secret_json, stage
+from govbus.bus import publish
+from govbus.http import install_problem_handlers, problem
+from govbus.observability import logger, tracer
+from govbus.plugins import call, implements, plugin_manager
+
+MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", 256 * 1024))
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+idempotency = IdempotencyConfig(
+    event_key_jmespath="[partner, delivery_id]",
+    payload_validation_jmespath="body_sha256",
+    expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
+    raise_on_no_idempotency_key=True,
+)
+
+
+class Delivery(BaseModel):
+    partner: str
+    delivery_id: str
+    body_sha256: str
+    events: list[Event]
+
+
+class Accepted(BaseModel):
+    partner: str
+    delivery_id: str
+    event_ids: list[str]
+
+
+@idempotent_function(
+    data_keyword_argument="delivery",
+    persistence_store=persistence,
+    config=idempotency,
+    output_serializer=PydanticSerializer,
+)
+def accept(delivery: Delivery) -> Accepted:
+    event_ids = publish(delivery.events)
+    logger.info(
+        "webhook accepted",
+        extra={
+            "partner": delivery.partner,
+            "delivery_id": delivery.delivery_id,
+            "event_ids": event_ids,
+        },
+    )
+    return Accepted(partner=delivery.partner, delivery_id=delivery.delivery_id, event_ids=event_ids)
+
+
+def raw_body() -> bytes:
+    event = app.current_event
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body has {len(raw)} bytes; at most {MAX_BODY_BYTES} allowed")
+    return raw
+
+
+def partner_secrets(partner: str) -> list[str]:
+    document = get_secret_json(f"govbus/{stage()}/webhooks/{partner}")
+    secrets = document.get("secrets") or []
+    return [s for s in secrets if isinstance(s, str) and s]
+
+
+@app.post("/webhooks/<partner>")
+def receive(partner: str):
+    pm = plugin_manager()
+    if pm.get_plugin(partner) is None or not implements(pm, partner, "govbus_webhook_verify"):
+        raise AdapterNotFound(f"no partner named {partner!r} pushes to this bus")
+    body = raw_body()
+    request = InboundRequest(
+        partner=partner,
+        method="POST",
+        path=app.current_event.path,
+        headers={k.lower(): v for k, v in (app.current_event.headers or {}).items()},
+        body=body,
+        received_at=time.time(),
+    )
+    delivery_id = call(
+        pm, partner, "govbus_webhook_verify", request=request, secrets=partner_secrets(partner)
+    )
+    events = call(pm, partner, "govbus_webhook_parse", request=request)
+    if not events:
+        raise InvalidRequest("the body holds no event this bus understands")
+    correlation = request.headers.get("x-correlation-id") or delivery_id
+    # the source is the host's to set: an adapter cannot speak for another partner
+    events = [
+        e.model_copy(update={"source": f"govbus.partner.{partner}", "correlationid": correlation})
+        for e in events
+    ]
+    delivery = Delivery(
+        partner=partner,
+        delivery_id=delivery_id,
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        events=events,
+    )
+    try:
+        accepted = accept(delivery=delivery)
+    except IdempotencyValidationError:
+        return problem(
+            409,
+            "delivery-id-reused",
+            "Delivery id reused with another body",
+            f"delivery {delivery_id!r} was already received with a different body",
+        )
+    except IdempotencyAlreadyInProgressError:
+        return problem(
+            409,
+            "delivery-in-progress",
+            "Delivery being processed",
+            f"delivery {delivery_id!r} is being processed; retry later",
+        )
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=json.dumps(accepted.model_dump()),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    idempotency.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""govbus: the runtime every function shares, and the tools around it."""

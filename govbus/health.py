@@ -1,0 +1,54 @@
+"""Health of the platform: every loaded adapter's ``govbus_ping``, in parallel, bounded."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+import pluggy
+from pydantic import BaseModel
+
+from contracts.adapters import Health, PingResult
+from govbus.plugins import adapter_names, call
+
+PING_TIMEOUT_SECONDS = 2.0
+
+
+class HealthReport(BaseModel):
+    status: Health
+    stage: str
+    adapters: list[PingResult]
+
+
+def _ping(pm: pluggy.PluginManager, name: str) -> PingResult:
+    started = time.perf_counter()
+    try:
+        result = call(pm, name, "govbus_ping")
+    except Exception as exc:  # a ping must never take the health endpoint down
+        return PingResult(
+            adapter=name, status=Health.down, detail=f"ping raised {type(exc).__name__}"
+        )
+    if not isinstance(result, PingResult):
+        return PingResult(adapter=name, status=Health.down, detail="ping returned no PingResult")
+    if result.latency_ms is None:
+        result = result.model_copy(update={"latency_ms": (time.perf_counter() - started) * 1000})
+    return result
+
+
+def health_report(pm: pluggy.PluginManager, stage: str) -> HealthReport:
+    names = adapter_names(pm)
+    results: list[PingResult] = []
+    if names:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(names)))
+        futures = {name: pool.submit(_ping, pm, name) for name in names}
+        deadline = time.monotonic() + PING_TIMEOUT_SECONDS
+        for name, future in futures.items():
+            try:
+                results.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
+            except concurrent.futures.TimeoutError:
+                results.append(
+                    PingResult(adapter=name, status=Health.down, detail="ping timed out")
+                )
+        pool.shutdown(wait=False, cancel_futures=True)
+    overall = Health.up if all(r.status == Health.up for r in results) else Health.degraded
+    return HealthReport(status=overall, stage=stage, adapters=results)

@@ -1,0 +1,92 @@
+"""RFC 9457 problem+json: the one place domain exceptions become HTTP responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from pydantic import BaseModel, ValidationError
+
+from contracts import errors
+from govbus.observability import logger
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://govbus.example/problems/"
+
+# (status, type slug, title) per exception; the most specific class wins.
+_MAPPING: list[tuple[type[Exception], int, str, str]] = [
+    (errors.PayloadTooLarge, 413, "payload-too-large", "Request body too large"),
+    (errors.StaleTimestamp, 401, "stale-timestamp", "Timestamp outside the accepted window"),
+    (errors.ReplayedDelivery, 401, "replayed-delivery", "Delivery already received"),
+    (errors.SignatureInvalid, 401, "invalid-signature", "Signature does not verify"),
+    (errors.Unauthenticated, 401, "unauthenticated", "Authentication required"),
+    (errors.Forbidden, 403, "forbidden", "Not allowed"),
+    (errors.AdapterNotFound, 404, "unknown-partner", "Unknown partner"),
+    (errors.NotFound, 404, "not-found", "Not found"),
+    (errors.Conflict, 409, "conflict", "Conflict with the current state"),
+    (errors.ValidationFailed, 422, "validation-failed", "The request breaks a rule"),
+    (errors.InvalidRequest, 400, "invalid-request", "The request cannot be read"),
+    (errors.CircuitOpen, 503, "partner-unavailable", "Partner temporarily unavailable"),
+    (errors.RetryableError, 503, "partner-unavailable", "Partner temporarily unavailable"),
+    (errors.PartnerError, 502, "partner-error", "The partner refused the request"),
+]
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extensions: Any) -> Response:
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extensions.items() if v is not None})
+    return Response(
+        status_code=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        body=json.dumps(body, ensure_ascii=False),
+    )
+
+
+def problem_for(exc: Exception) -> Response:
+    for cls, status, slug, title in _MAPPING:
+        if isinstance(exc, cls):
+            field = getattr(exc, "field", None)
+            return problem(status, slug, title, str(exc) or title, field=field)
+    raise exc
+
+
+def validation_problem(exc: ValidationError) -> Response:
+    """A pydantic error as 422, naming every failing field, never echoing the input."""
+    invalid = [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "reason": err["msg"]}
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
+    first = invalid[0]
+    return problem(
+        422,
+        "validation-failed",
+        "The request breaks a rule",
+        f"{first['field']}: {first['reason']}",
+        field=first["field"],
+        invalid_params=invalid,
+    )
+
+
+def install_problem_handlers(app: ApiGatewayResolver) -> None:
+    """Map every domain exception (and pydantic's) to problem+json on ``app``."""
+
+    @app.exception_handler(ValidationError)
+    def _validation(exc: ValidationError) -> Response:
+        return validation_problem(exc)
+
+    @app.exception_handler(errors.GovbusError)
+    def _domain(exc: errors.GovbusError) -> Response:
+        response = problem_for(exc)
+        logger.info("request refused", extra={"status": response.status_code, "reason": str(exc)})
+        return response
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response:
+        return problem(404, "not-found", "Not found", "no route matches this path and method")
+
+
+def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> Response:
+    body = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model)
+    return Response(status_code=status, content_type="application/json", body=body)

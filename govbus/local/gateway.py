@@ -1,0 +1,371 @@
+"""The local API Gateway: template routes -> proxy events -> in-process handlers.
+
+``HttpApi`` events get payload format 2.0, ``Api`` events format 1.0, exactly as API
+Gateway sends them. Lambda authorizers declared on the API (``Auth.Authorizers``,
+``DefaultAuthorizer``, per-route ``Auth.Authorizer``, ``NONE`` for public routes)
+are called first, as API Gateway would.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as _dt
+import json
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from govbus.local.runtime import LocalFunction
+from govbus.local.template import ACCOUNT_ID
+
+TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+    "+json",
+    "+xml",
+    "application/javascript",
+)
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
+
+
+@dataclasses.dataclass
+class Authorizer:
+    name: str
+    function: LocalFunction
+    payload_version: str = "2.0"
+    simple_responses: bool = True
+    identity_headers: tuple[str, ...] = ("authorization",)
+
+
+@dataclasses.dataclass
+class Route:
+    function: LocalFunction
+    method: str  # upper case, or ANY
+    path: str  # template path, e.g. /webhooks/{partner}
+    payload_version: str  # "2.0" (HttpApi) or "1.0" (Api)
+    authorizer: Authorizer | None = None
+    pattern: re.Pattern[str] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        regex = ""
+        for part in re.split(r"(\{[^}]+\})", self.path):
+            if part.startswith("{") and part.endswith("+}"):
+                regex += f"(?P<{part[1:-2]}>.+)"
+            elif part.startswith("{"):
+                regex += f"(?P<{part[1:-1]}>[^/]+)"
+            else:
+                regex += re.escape(part)
+        self.pattern = re.compile(f"^{regex}$")
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        # literal routes win over parameters, parameters over greedy paths
+        return (self.path.count("+}"), self.path.count("{"))
+
+
+def _is_text(content_type: str) -> bool:
+    ct = content_type.lower()
+    return any(t in ct for t in TEXT_TYPES)
+
+
+def _body(raw: bytes, content_type: str) -> tuple[str | None, bool]:
+    if not raw:
+        return None, False
+    if _is_text(content_type):
+        try:
+            return raw.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(raw).decode(), True
+
+
+@dataclasses.dataclass
+class IncomingRequest:
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+
+
+def _headers_v2(req: IncomingRequest) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for k, v in req.headers:
+        k = k.lower()
+        merged[k] = f"{merged[k]},{v}" if k in merged else v
+    return merged
+
+
+def _request_context_common(req: IncomingRequest, route: Route) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "accountId": ACCOUNT_ID,
+        "apiId": "local",
+        "requestId": str(uuid.uuid4()),
+        "stage": "$default" if route.payload_version == "2.0" else "local",
+        "timeEpoch": int(now * 1000),
+        "time": _dt.datetime.fromtimestamp(now, _dt.UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+    }
+
+
+def build_event_v2(req: IncomingRequest, route: Route, params: dict[str, str]) -> dict[str, Any]:
+    headers = _headers_v2(req)
+    query: dict[str, str] = {}
+    for k, v in parse_qsl(req.query, keep_blank_values=True):
+        query[k] = f"{query[k]},{v}" if k in query else v
+    body, b64 = _body(req.body, headers.get("content-type", ""))
+    context = _request_context_common(req, route)
+    context.update(
+        {
+            "domainName": headers.get("host", "localhost"),
+            "domainPrefix": "localhost",
+            "http": {
+                "method": req.method,
+                "path": req.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": req.source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "routeKey": route.route_key,
+        }
+    )
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": req.path,
+        "rawQueryString": req.query,
+        "headers": headers,
+        "requestContext": context,
+        "isBase64Encoded": b64,
+    }
+    cookies = [c.strip() for c in headers.get("cookie", "").split(";") if c.strip()]
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if params:
+        event["pathParameters"] = params
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+def build_event_v1(req: IncomingRequest, route: Route, params: dict[str, str]) -> dict[str, Any]:
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for k, v in req.headers:
+        headers[k] = v
+        multi_headers.setdefault(k, []).append(v)
+    query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for k, v in parse_qsl(req.query, keep_blank_values=True):
+        query[k] = v
+        multi_query.setdefault(k, []).append(v)
+    content_type = next((v for k, v in req.headers if k.lower() == "content-type"), "")
+    body, b64 = _body(req.body, content_type)
+    context = _request_context_common(req, route)
+    context.update(
+        {
+            "resourcePath": route.path,
+            "httpMethod": req.method,
+            "path": req.path,
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": req.source_ip, "userAgent": headers.get("User-Agent", "")},
+            "resourceId": "local",
+        }
+    )
+    return {
+        "resource": route.path,
+        "path": req.path,
+        "httpMethod": req.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": b64,
+    }
+
+
+@dataclasses.dataclass
+class GatewayResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _json_response(status: int, body: dict[str, Any]) -> GatewayResponse:
+    return GatewayResponse(
+        status, [("content-type", "application/json")], json.dumps(body).encode()
+    )
+
+
+def to_gateway_response(result: Any, payload_version: str) -> GatewayResponse:
+    if payload_version == "2.0" and not (isinstance(result, dict) and "statusCode" in result):
+        # HTTP API infers a 200 JSON response from any other return value
+        return GatewayResponse(
+            200, [("content-type", "application/json")], json.dumps(result).encode()
+        )
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return _json_response(502, {"message": "Internal server error"})
+    headers = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
+    for k, values in (result.get("multiValueHeaders") or {}).items():
+        headers.extend((k, str(v)) for v in values)
+    for cookie in result.get("cookies") or []:
+        headers.append(("set-cookie", cookie))
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return GatewayResponse(int(result["statusCode"]), headers, body)
+
+
+class Gateway:
+    """Routes requests; usable without a socket (``handle``) and over HTTP (``serve``)."""
+
+    def __init__(self, routes: list[Route], log: Any = None) -> None:
+        self.routes = sorted(routes, key=lambda r: r.specificity)
+        self.log = log
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | str | None:
+        path_matched = False
+        for route in self.routes:
+            m = route.pattern.match(path)
+            if not m:
+                continue
+            path_matched = True
+            if route.method in (method, "ANY"):
+                return route, m.groupdict()
+        return "method" if path_matched else None
+
+    def authorize(
+        self, req: IncomingRequest, route: Route, event: dict[str, Any]
+    ) -> GatewayResponse | None:
+        auth = route.authorizer
+        if auth is None:
+            return None
+        headers = _headers_v2(req)
+        identity = [headers.get(h) for h in auth.identity_headers]
+        if any(not v for v in identity):
+            return _json_response(401, {"message": "Unauthorized"})
+        request = dict(event)
+        request["type"] = "REQUEST"
+        request["routeArn"] = (
+            f"arn:aws:execute-api:{auth.function.region}:{ACCOUNT_ID}:local/$default/"
+            f"{req.method}{req.path}"
+        )
+        request["identitySource"] = identity
+        try:
+            answer = auth.function.invoke(request)
+        except Exception:
+            return _json_response(500, {"message": "Internal server error"})
+        if auth.simple_responses:
+            allowed = bool(isinstance(answer, dict) and answer.get("isAuthorized"))
+            context = (answer or {}).get("context") or {}
+        else:
+            statements = ((answer or {}).get("policyDocument") or {}).get("Statement") or []
+            allowed = any(s.get("Effect") == "Allow" for s in statements) and not any(
+                s.get("Effect") == "Deny" for s in statements
+            )
+            context = (answer or {}).get("context") or {}
+        if not allowed:
+            return _json_response(403, {"message": "Forbidden"})
+        key = "authorizer"
+        if route.payload_version == "2.0":
+            event["requestContext"][key] = {"lambda": context}
+        else:
+            event["requestContext"][key] = {
+                **context,
+                "principalId": (answer or {}).get("principalId"),
+            }
+        return None
+
+    def handle(self, req: IncomingRequest) -> GatewayResponse:
+        found = self.match(req.method, req.path)
+        if found is None or found == "method":
+            # API Gateway answers unmatched routes itself, without calling a function
+            return _json_response(404, {"message": "Not Found"})
+        route, params = found  # type: ignore[misc]
+        build = build_event_v2 if route.payload_version == "2.0" else build_event_v1
+        event = build(req, route, params)
+        refused = self.authorize(req, route, event)
+        if refused is not None:
+            return refused
+        try:
+            result = route.function.invoke(event)
+        except Exception:
+            if self.log:
+                self.log.exception("function %s failed", route.function.logical_id)
+            return _json_response(502, {"message": "Internal server error"})
+        return to_gateway_response(result, route.payload_version)
+
+    # --- HTTP ---------------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length > MAX_REQUEST_BYTES:
+                    self._send(_json_response(413, {"message": "Request Entity Too Large"}))
+                    return
+                raw = self.rfile.read(length) if length else b""
+                url = urlsplit(self.path)
+                req = IncomingRequest(
+                    method=self.command,
+                    path=url.path,
+                    query=url.query,
+                    headers=list(self.headers.items()),
+                    body=raw,
+                    source_ip=self.client_address[0],
+                )
+                self._send(gateway.handle(req))
+
+            def _send(self, response: GatewayResponse) -> None:
+                self.send_response(response.status)
+                names = {k.lower() for k, _ in response.headers}
+                for k, v in response.headers:
+                    self.send_header(k, v)
+                if "content-length" not in names:
+                    self.send_header("content-length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                if gateway.log:
+                    gateway.log.info("%s %s", self.command, self.path.split("?", 1)[0])
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="govbus-gateway"
+        )
+        self._thread.start()
+        bound_host, bound_port = self._server.server_address[:2]
+        return f"http://{bound_host}:{bound_port}"
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -1,0 +1,348 @@
+"""``govbus dev``: the whole platform on one machine, from template.yaml.
+
+1. an AWS endpoint: moto server on 127.0.0.1 (or ``AWS_ENDPOINT_URL`` when set);
+2. every non-function resource of the template, provisioned over the wire;
+3. every installed adapter's simulator, its URL handed to the adapter;
+4. an HTTP gateway for the template's ``Api``/``HttpApi`` events (authorizers too);
+5. a poller per ``SQS`` event source and a timer per ``Schedule`` event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from govbus.local.gateway import Authorizer, Gateway, Route
+from govbus.local.pollers import SqsPoller
+from govbus.local.provision import Provisioning, provision
+from govbus.local.runtime import LocalFunction
+from govbus.local.schedules import Schedule
+from govbus.local.template import (
+    FunctionSpec,
+    Resolver,
+    function_specs,
+    load_template,
+    parameter_defaults,
+)
+
+log = logging.getLogger("govbus_dev")
+
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclasses.dataclass
+class Row:
+    what: str
+    name: str
+    where: str
+
+
+class LocalStack:
+    def __init__(
+        self,
+        root: str | Path = ".",
+        *,
+        template: str = "template.yaml",
+        endpoint: str | None = None,
+        region: str = "us-east-1",
+        stack_name: str = "govbus-local",
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        parameters: dict[str, str] | None = None,
+        simulators: bool = True,
+        pollers: bool = True,
+        schedules: bool = True,
+        retry_delay_seconds: int = 1,
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.template = load_template(self.root / template)
+        self.endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        self.region = region
+        self.stack_name = stack_name
+        self.host = host
+        self.port = port
+        self.parameters = parameter_defaults(self.template, parameters)
+        self.want_simulators = simulators
+        self.want_pollers = pollers
+        self.want_schedules = schedules
+        self.retry_delay_seconds = retry_delay_seconds
+        self.moto: Any = None
+        self.resolver: Resolver | None = None
+        self.provisioning: Provisioning | None = None
+        self.functions: dict[str, LocalFunction] = {}
+        self.gateway: Gateway | None = None
+        self.url = ""
+        self.pollers: list[SqsPoller] = []
+        self.schedules: list[Schedule] = []
+        self.simulators: dict[str, Any] = {}
+        self.base_env: dict[str, str] = {}
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        try:
+            self._start_endpoint()
+            self.provision()
+            if self.want_simulators:
+                self._start_simulators()
+            self._load_functions()
+            self._start_gateway()
+            if self.want_pollers:
+                for poller in self.pollers:
+                    poller.start()
+            if self.want_schedules:
+                for schedule in self.schedules:
+                    schedule.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for schedule in self.schedules:
+            schedule.stop()
+        for poller in self.pollers:
+            poller.stop()
+        if self.gateway:
+            self.gateway.stop()
+            self.gateway = None
+        for simulator in self.simulators.values():
+            try:
+                simulator.stop()
+            except Exception:
+                log.exception("simulator failed to stop")
+        self.simulators.clear()
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- parts ------------------------------------------------------------------
+
+    def _start_endpoint(self) -> None:
+        if not self.endpoint:
+            from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+            self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self.moto.start()
+            host, port = self.moto.get_host_and_port()
+            self.endpoint = f"http://{host}:{port}"
+            # the emulator accepts any credentials; never let a real profile leak in
+            os.environ.update(LOCAL_CREDENTIALS)
+        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
+        os.environ.setdefault("AWS_REGION", self.region)
+        self.base_env.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_DEV": "false",
+            }
+        )
+        from govbus.aws import clear_caches
+
+        clear_caches()
+
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(region_name=self.region)
+
+    def provision(self) -> Provisioning:
+        """Create every resource (again, after a reset); idempotent."""
+        self.resolver = Resolver(self.stack_name, self.region, dict(self.parameters))
+        self.provisioning = provision(self.template, self.resolver, self.session())
+        return self.provisioning
+
+    def reset(self) -> None:
+        """Wipe the emulator's state and provision afresh (tests, between cases)."""
+        if not self.endpoint:
+            raise RuntimeError("not started")
+        reset_url = f"{self.endpoint}/moto-api/reset"
+        if not reset_url.startswith(("http://", "https://")):
+            raise RuntimeError(f"not an HTTP endpoint: {self.endpoint}")
+        request = urllib.request.Request(reset_url, method="POST")  # noqa: S310 - checked above
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - checked above
+            pass
+        self.provision()
+
+    def _start_simulators(self) -> None:
+        from govbus.plugins import (
+            adapter_names,
+            allowed_adapters,
+            call,
+            create_plugin_manager,
+            implements,
+        )
+
+        pm = create_plugin_manager(allowed_adapters())
+        for name in adapter_names(pm):
+            if not implements(pm, name, "govbus_simulator"):
+                continue
+            simulator = call(pm, name, "govbus_simulator")
+            url = simulator.start()
+            self.simulators[name] = simulator
+            # the adapter in every function talks to its simulator
+            self.base_env[f"GOVBUS_{name.upper()}_ENDPOINT"] = url
+            os.environ[f"GOVBUS_{name.upper()}_ENDPOINT"] = url
+
+    def _load_functions(self) -> None:
+        assert self.resolver is not None
+        specs = function_specs(self.template, self.root)
+        self.functions = {
+            spec.logical_id: LocalFunction(spec, self.resolver, self.base_env) for spec in specs
+        }
+        self.pollers = []
+        self.schedules = []
+        sqs = self.session().client("sqs")
+        for spec in specs:
+            fn = self.functions[spec.logical_id]
+            for _name, props in spec.events_of("SQS"):
+                queue_logical = _logical_of(props["Queue"])
+                self.pollers.append(
+                    SqsPoller(
+                        fn,
+                        sqs,
+                        queue_url=self.resolver.refs[queue_logical],
+                        queue_arn=self.resolver.resolve(props["Queue"]),
+                        batch_size=int(props.get("BatchSize", 10)),
+                        report_failures="ReportBatchItemFailures"
+                        in (props.get("FunctionResponseTypes") or []),
+                        retry_delay_seconds=self.retry_delay_seconds,
+                    )
+                )
+            for name, props in spec.events_of("Schedule", "ScheduleV2"):
+                expression = props.get("Schedule") or props.get("ScheduleExpression")
+                if props.get("Enabled", True) is not False:
+                    self.schedules.append(Schedule(fn, f"{spec.logical_id}-{name}", expression))
+
+    def _authorizers(self) -> dict[str, dict[str, Authorizer | str | None]]:
+        """Per API logical id: its authorizers by name and its default."""
+        assert self.resolver is not None
+        apis: dict[str, dict[str, Any]] = {}
+        for logical, res in (self.template.get("Resources") or {}).items():
+            if res.get("Type") not in ("AWS::Serverless::HttpApi", "AWS::Serverless::Api"):
+                continue
+            auth = (res.get("Properties") or {}).get("Auth") or {}
+            version_default = "2.0" if res["Type"] == "AWS::Serverless::HttpApi" else "1.0"
+            found: dict[str, Authorizer] = {}
+            for name, cfg in (auth.get("Authorizers") or {}).items():
+                fn_logical = _logical_of(cfg.get("FunctionArn"))
+                if fn_logical not in self.functions:
+                    continue  # JWT/Cognito authorizers are not emulated
+                identity = cfg.get("Identity") or {}
+                headers = identity.get("Headers") or (
+                    [identity["Header"]] if identity.get("Header") else ["Authorization"]
+                )
+                found[name] = Authorizer(
+                    name=name,
+                    function=self.functions[fn_logical],
+                    payload_version=str(cfg.get("AuthorizerPayloadFormatVersion", version_default)),
+                    simple_responses=bool(cfg.get("EnableSimpleResponses", False)),
+                    identity_headers=tuple(h.lower() for h in headers),
+                )
+            apis[logical] = {"authorizers": found, "default": auth.get("DefaultAuthorizer")}
+        return apis
+
+    def _routes(self) -> list[Route]:
+        apis = self._authorizers()
+        routes = []
+        for fn in self.functions.values():
+            for _name, props in fn.spec.events_of("Api", "HttpApi"):
+                kind = "2.0" if (fn.spec.events[_name]["Type"] == "HttpApi") else "1.0"
+                api_logical = _logical_of(props.get("ApiId") or props.get("RestApiId"))
+                api = apis.get(api_logical or "", {"authorizers": {}, "default": None})
+                auth_name = ((props.get("Auth") or {}).get("Authorizer")) or api["default"]
+                authorizer = None
+                if auth_name and auth_name != "NONE":
+                    authorizer = api["authorizers"].get(auth_name)
+                routes.append(
+                    Route(
+                        function=fn,
+                        method=str(props.get("Method", "ANY")).upper(),
+                        path=str(props.get("Path", "/")),
+                        payload_version=kind,
+                        authorizer=authorizer,
+                    )
+                )
+        return routes
+
+    def _start_gateway(self) -> None:
+        self.gateway = Gateway(self._routes(), log=log)
+        self.url = self.gateway.serve(self.host, self.port)
+
+    # --- what runs where ------------------------------------------------------
+
+    def rows(self) -> list[Row]:
+        rows = [
+            Row("AWS endpoint", "moto server" if self.moto else "external", self.endpoint or "")
+        ]
+        rows.append(
+            Row(
+                "API gateway", f"{len(self.gateway.routes) if self.gateway else 0} routes", self.url
+            )
+        )
+        if self.gateway:
+            for route in self.gateway.routes:
+                auth = f" [auth: {route.authorizer.name}]" if route.authorizer else ""
+                rows.append(
+                    Row("  route", f"{route.method} {route.path}{auth}", route.function.logical_id)
+                )
+        for poller in self.pollers:
+            rows.append(
+                Row(
+                    "SQS poller",
+                    poller.queue_arn.rsplit(":", 1)[-1],
+                    f"{poller.function.logical_id} (batch {poller.batch_size})",
+                )
+            )
+        for schedule in self.schedules:
+            rows.append(Row("schedule", schedule.expression, schedule.function.logical_id))
+        for name, sim in self.simulators.items():
+            rows.append(Row("simulator", name, sim.url))
+        if self.provisioning:
+            for res in self.provisioning.created:
+                if res.type.startswith("AWS::Serverless::") or res.type == "AWS::SQS::QueuePolicy":
+                    continue
+                rows.append(
+                    Row(
+                        res.type.replace("AWS::", ""),
+                        res.logical_id,
+                        f"{res.physical_id} {res.note}".strip(),
+                    )
+                )
+        return rows
+
+    def table(self) -> str:
+        rows = self.rows()
+        w1 = max(len(r.what) for r in rows)
+        w2 = max(len(r.name) for r in rows)
+        return "\n".join(f"{r.what:<{w1}}  {r.name:<{w2}}  {r.where}" for r in rows)
+
+
+def _logical_of(value: Any) -> str | None:
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            return value["Fn::GetAtt"][0]
+    return None
+
+
+def functions_by_name(stack: LocalStack) -> dict[str, FunctionSpec]:
+    return {fn.logical_id: fn.spec for fn in stack.functions.values()}

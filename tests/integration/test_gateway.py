@@ -1,0 +1,88 @@
+"""The local gateway turns requests into the proxy events API Gateway sends."""
+
+import base64
+from pathlib import Path
+
+import pytest
+import requests
+
+from govbus.local.stack import LocalStack
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "authz_stack"
+
+
+@pytest.fixture(scope="module")
+def small_stack(local_stack_session):
+    stack = LocalStack(
+        FIXTURE,
+        port=0,
+        endpoint=local_stack_session.endpoint,
+        stack_name="authz",
+        simulators=False,
+        pollers=False,
+        schedules=False,
+    )
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+def echo(answer):
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_route_behind_the_authorizer_needs_the_identity_header(small_stack):
+    answer = requests.get(f"{small_stack.url}/private/x", timeout=10)
+    assert answer.status_code == 401
+
+
+def test_the_authorizer_denying_gives_403(small_stack):
+    answer = requests.get(
+        f"{small_stack.url}/private/x", headers={"Authorization": "Bearer bad"}, timeout=10
+    )
+    assert answer.status_code == 403
+
+
+def test_an_authorized_request_gets_a_v2_event_with_the_authorizer_context(small_stack):
+    body = echo(
+        requests.get(
+            f"{small_stack.url}/private/a%20b?x=1&x=2",
+            headers={"Authorization": "Bearer good"},
+            timeout=10,
+        )
+    )
+    event = body["event"]
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /private/{thing}"
+    assert event["pathParameters"] == {"thing": "a%20b"}
+    assert event["queryStringParameters"] == {"x": "1,2"}
+    assert event["requestContext"]["authorizer"]["lambda"] == {"subject": "dept-1"}
+    assert event["requestContext"]["http"]["method"] == "GET"
+    assert body["greeting"] == "hello from authz"
+
+
+def test_a_public_route_skips_the_authorizer_and_binary_bodies_arrive_base64(small_stack):
+    raw = bytes(range(256))
+    event = echo(
+        requests.post(
+            f"{small_stack.url}/public",
+            data=raw,
+            headers={"content-type": "application/octet-stream"},
+            timeout=10,
+        )
+    )["event"]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == raw
+    assert "authorizer" not in event["requestContext"]
+
+
+def test_an_api_event_gets_payload_format_1(small_stack):
+    event = echo(requests.put(f"{small_stack.url}/legacy/a/b", json={"k": "v"}, timeout=10))[
+        "event"
+    ]
+    assert event["httpMethod"] == "PUT"
+    assert event["resource"] == "/legacy/{proxy+}"
+    assert event["pathParameters"] == {"proxy": "a/b"}
+    assert event["body"] == '{"k": "v"}' and event["isBase64Encoded"] is False
+    assert event["requestContext"]["resourcePath"] == "/legacy/{proxy+}"

@@ -1,0 +1,100 @@
+"""HTTP -> webhooks handler -> EventBridge -> SQS -> eventlog consumer, over moto server."""
+
+import json
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.integration.conftest import archived, post_webhook
+
+
+def test_a_signed_push_is_accepted_published_routed_and_archived_once(stack, aws, acme):
+    body = json.dumps({"note": "tracking update", "subject": "350102199003071234"}).encode()
+    first = post_webhook(stack.url, body, msg_id="msg_once")
+    assert first.status_code == 202, first.text
+    event_ids = first.json()["event_ids"]
+    assert len(event_ids) == 1
+
+    # the same delivery again: the original answer, nothing published twice
+    again = post_webhook(stack.url, body, msg_id="msg_once")
+    assert again.status_code == 202
+    assert again.json()["event_ids"] == event_ids
+
+    items = wait_for(lambda: archived(aws, stack), what="the event in the event log")
+    assert [i["id"]["S"] for i in items] == event_ids
+    envelope = json.loads(items[0]["envelope"]["S"])
+    assert envelope["source"] == "govbus.partner.acme"
+    assert envelope["correlationid"] == "msg_once"
+    assert envelope["data"]["note"] == "tracking update"
+    assert items[0]["subject"]["S"] == "3501**********1234", "the archive masks identifiers"
+
+
+def test_same_delivery_id_with_another_body_is_409_and_not_published(stack, aws, acme):
+    assert post_webhook(stack.url, b'{"note": "first"}', msg_id="msg_dup").status_code == 202
+    answer = post_webhook(stack.url, b'{"note": "second"}', msg_id="msg_dup")
+    assert answer.status_code == 409
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["status"] == 409
+    assert "different body" in answer.json()["detail"]
+    assert_only_published(stack, aws, ["first"])
+
+
+def assert_only_published(stack, aws, notes):
+    """Publish a marker after the refusals and wait for it: moto delivers in order, so once
+    the marker is archived, anything a refused request had published would be too."""
+    assert post_webhook(stack.url, b'{"note": "marker"}').status_code == 202
+    items = wait_for(
+        lambda: (lambda got: got if any("marker" in i["envelope"]["S"] for i in got) else None)(
+            archived(aws, stack)
+        ),
+        what="the marker event",
+    )
+    seen = sorted(json.loads(i["envelope"]["S"])["data"]["note"] for i in items)
+    assert seen == sorted([*notes, "marker"])
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "slug"),
+    [
+        ("bad signature", 401, "invalid-signature"),
+        ("no signature", 401, "invalid-signature"),
+        ("stale timestamp", 401, "stale-timestamp"),
+        ("not json", 400, "invalid-request"),
+        ("missing field", 400, "invalid-request"),
+        ("too large", 413, "payload-too-large"),
+    ],
+)
+def test_refused_pushes_get_problem_json_and_publish_nothing(stack, aws, acme, case, status, slug):
+    import time
+
+    body = b'{"note": "refused"}'
+    kwargs = {}
+    if case == "bad signature":
+        kwargs["secret"] = "whsec_c29tZW9uZSBlbHNlJ3Mgc2VjcmV0"
+    elif case == "no signature":
+        kwargs["headers"] = {"webhook-signature": ""}
+    elif case == "stale timestamp":
+        kwargs["timestamp"] = int(time.time()) - 600
+    elif case == "not json":
+        body = b"note=refused"
+    elif case == "missing field":
+        body = b'{"text": "refused"}'
+    elif case == "too large":
+        body = b'{"note": "' + b"x" * (300 * 1024) + b'"}'
+    answer = post_webhook(stack.url, body, **kwargs)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["type"].endswith(slug)
+    assert problem["status"] == status and problem["detail"]
+    if case == "missing field":
+        assert problem["field"] == "note"
+    assert_only_published(stack, aws, [])
+
+
+def test_an_unknown_partner_is_404_problem_json(stack, acme):
+    import requests
+
+    answer = requests.post(f"{stack.url}/webhooks/nobody", data=b"{}", timeout=10)
+    assert answer.status_code == 404
+    assert answer.json()["type"].endswith("unknown-partner")
