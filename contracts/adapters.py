@@ -73,17 +73,44 @@ class CallContext(BaseModel):
     timeout_seconds: float = 10.0
 
 
+class Faults(BaseModel):
+    """Fault injection every simulator understands, settable at run time."""
+
+    latency_ms: int = Field(default=0, ge=0)
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)  # partner answers 5xx
+    timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)  # partner never answers in time
+    malformed_rate: float = Field(default=0.0, ge=0.0, le=1.0)  # 200 with a body it cannot mean
+    down: bool = False  # refuses connections' work entirely, and ping says so
+    duplicate_pushes: bool = False  # every push is sent twice
+    out_of_order: bool = False  # pushes of one batch are shuffled
+
+
 @runtime_checkable
 class Simulator(Protocol):
-    """A partner simulator: speaks the partner's real wire protocol on loopback."""
+    """A partner simulator: speaks the partner's real wire protocol on loopback.
+
+    ``secrets`` are the credentials the partner issued, keyed by the Secrets Manager
+    name (``{stage}`` is replaced by the host) under which the host must store them,
+    as ops would when a partner hands over its keys. ``push_url`` is where the partner
+    pushes its callbacks (the bus's ``/webhooks/{name}``), set by the host.
+    """
 
     url: str
+    push_url: str | None
 
     def start(self) -> str:
         """Bind a free loopback port, serve in the background, return the base URL."""
         ...
 
     def stop(self) -> None: ...
+
+    def secrets(self) -> dict[str, str]: ...
+
+    def set_faults(self, faults: Faults) -> None: ...
+
+    def sample_push(self) -> tuple[dict[str, str], bytes]:
+        """A correctly signed push, as the partner would send it (for partners that push)."""
+        ...
 
 
 SecretGetter = Callable[[str], str]

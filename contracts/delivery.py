@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from enum import IntEnum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -20,19 +20,27 @@ class Address(BaseModel):
     postcode: str | None = None
 
 
-class TrackingState(IntEnum):
-    """Courier states, ordered so that a shipment only moves forward."""
+class TrackingState(StrEnum):
+    """Courier states. ``rank`` orders them so that a shipment only moves forward."""
 
-    created = 0
-    accepted = 1
-    in_transit = 2
-    out_for_delivery = 3
-    delivered = 4
-    returned = 5
+    created = "created"
+    accepted = "accepted"  # 收寄
+    in_transit = "in_transit"  # 运输中
+    out_for_delivery = "out_for_delivery"  # 派送中
+    delivered = "delivered"  # 妥投
+    returned = "returned"  # 退回
+    cancelled = "cancelled"  # 撤单, before pick-up
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
 
     @property
     def is_final(self) -> bool:
-        return self in (TrackingState.delivered, TrackingState.returned)
+        return self in (TrackingState.delivered, TrackingState.returned, TrackingState.cancelled)
+
+
+_RANK = {state: i for i, state in enumerate(TrackingState)}
 
 
 class WaybillRequest(BaseModel):
@@ -52,6 +60,7 @@ class Waybill(BaseModel):
 
 class TrackingUpdate(BaseModel):
     waybill_no: str
+    case_id: str  # our reference, echoed by the carrier
     state: TrackingState
     occurred_at: _dt.datetime
     location: str = ""
@@ -62,6 +71,11 @@ class TrackingUpdate(BaseModel):
 class DeliveryRequested(BaseModel):
     carrier: str = "ems"
     request: WaybillRequest
+
+
+@event_type("delivery.waybill_created")
+class WaybillCreated(BaseModel):
+    waybill: Waybill
 
 
 @event_type("delivery.tracking_updated")

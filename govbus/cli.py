@@ -15,6 +15,8 @@ import time
 
 from govbus.observability import MaskingFilter
 
+STATE_FILE = ".govbus-dev.json"
+
 
 def _setup_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
@@ -50,6 +52,15 @@ def cmd_dev(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"govbus dev: cannot start: {exc}", file=sys.stderr)
         return 1
+    import json
+    from pathlib import Path
+
+    from govbus.local.stack import LOCAL_CREDENTIALS
+
+    state = Path(args.state_file) if args.state_file else Path(args.root) / STATE_FILE
+    state.write_text(json.dumps({"endpoint": stack.endpoint, "region": stack.region,
+                                 "gateway": stack.url,
+                                 "credentials": LOCAL_CREDENTIALS if stack.moto else {}}))
     print(stack.table(), flush=True)
     print(
         f"\ngovbus is up in {time.monotonic() - started:.1f}s: try  curl {stack.url}/health"
@@ -61,6 +72,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     finally:
         print("\nstopping...", flush=True)
         stack.stop()
+        state.unlink(missing_ok=True)
     return 0
 
 
@@ -87,6 +99,50 @@ def cmd_adapters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_local_stack_if_running(root: str = ".") -> None:
+    """Point at a running `govbus dev` when no endpoint is set (ops on a laptop)."""
+    import json
+    import os
+    from pathlib import Path
+
+    state = Path(root) / STATE_FILE
+    if "AWS_ENDPOINT_URL" not in os.environ and state.exists():
+        info = json.loads(state.read_text())
+        os.environ["AWS_ENDPOINT_URL"] = info["endpoint"]
+        os.environ.setdefault("AWS_DEFAULT_REGION", info.get("region", "us-east-1"))
+        for key, value in info.get("credentials", {}).items():
+            os.environ.setdefault(key, value)
+        print(f"(using the local stack at {info['endpoint']})", file=sys.stderr)
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from govbus import dlq
+
+    _use_local_stack_if_running()
+    if not args.queue:
+        queues = dlq.dead_letter_queues()
+        if not queues:
+            print("no dead-letter queues")
+        for q in queues:
+            print(f"{q['name']:<40} {q['count']:>6} message(s)  from {', '.join(q['sources']) or '-'}")
+        return 0
+    letters = dlq.peek(dlq.resolve_queue(args.queue), limit=args.limit)
+    print(f"{len(letters)} message(s) in {args.queue}")
+    for letter in letters:
+        print(f"{letter.message_id}  age {dlq.format_age(letter.age_seconds):>6}  "
+              f"{letter.event_type:<28} subject {letter.subject:<20} {letter.reason}")
+    return 0
+
+
+def cmd_dlq_redrive(args: argparse.Namespace) -> int:
+    from govbus import dlq
+
+    _use_local_stack_if_running()
+    moved = dlq.redrive(dlq.resolve_queue(args.queue), args.id or None)
+    print(f"redrove {len(moved)} message(s) from {args.queue}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govbus", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -97,11 +153,24 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--endpoint", help="use this AWS endpoint instead of an embedded moto server")
     dev.add_argument("--root", default=".", help="project folder holding template.yaml")
     dev.add_argument("--no-simulators", action="store_true")
+    dev.add_argument("--state-file", help=f"where to note the endpoint for other govbus "
+                     f"commands (default ROOT/{STATE_FILE})")
     dev.add_argument("--no-schedules", action="store_true")
     dev.set_defaults(func=cmd_dev)
 
     adapters = sub.add_parser("adapters", help="list installed adapters")
     adapters.set_defaults(func=cmd_adapters)
+
+    dlq = sub.add_parser("dlq", help="dead-letter queues: list and redrive")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="DLQs and their depth, or one DLQ's messages")
+    dlq_list.add_argument("queue", nargs="?", help="queue name (e.g. dispatch-dlq)")
+    dlq_list.add_argument("--limit", type=int, default=50)
+    dlq_list.set_defaults(func=cmd_dlq_list)
+    dlq_redrive = dlq_sub.add_parser("redrive", help="move messages back to their source queue")
+    dlq_redrive.add_argument("queue")
+    dlq_redrive.add_argument("--id", action="append", help="only this message id (repeatable)")
+    dlq_redrive.set_defaults(func=cmd_dlq_redrive)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -32,8 +33,33 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+class StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is now (the Lambda runtime's, or a test's capture)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "govbus")
 
-logger = Logger(service=SERVICE, logger_formatter=MaskingFormatter())
+logger = Logger(service=SERVICE, logger_formatter=MaskingFormatter(),
+                logger_handler=StdoutHandler())
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "govbus"))
+
+# Adapters log with the standard library (they import nothing of the host): their lines
+# go through the same masking JSON formatter, never straight to the runtime's handler.
+_adapter_handler = StdoutHandler()
+_adapter_handler.setFormatter(MaskingFormatter())
+_adapters_logger = logging.getLogger("adapters")
+_adapters_logger.handlers[:] = [_adapter_handler]
+_adapters_logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
+_adapters_logger.propagate = False

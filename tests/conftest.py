@@ -51,7 +51,9 @@ def wait_for(
 def local_stack_session() -> Iterator[Any]:
     from govbus.local.stack import LocalStack
 
-    stack = LocalStack(ROOT, port=0, schedules=False, endpoint=None)
+    # a short cool-down so that circuit tests see a probe within seconds
+    stack = LocalStack(ROOT, port=0, schedules=False, endpoint=None,
+                       parameters={"CircuitCoolDownSeconds": "2"})
     stack.start()
     try:
         yield stack

@@ -92,8 +92,10 @@ def raw_body() -> bytes:
 
 
 def partner_secrets(partner: str) -> list[str]:
+    """Every active secret: ``{"secrets": [...]}`` or ``{"secret", "previous_secret"}``."""
     document = get_secret_json(f"govbus/{stage()}/webhooks/{partner}")
-    secrets = document.get("secrets") or []
+    secrets = list(document.get("secrets") or [])
+    secrets += [document.get("secret"), document.get("previous_secret")]
     return [s for s in secrets if isinstance(s, str) and s]
 
 

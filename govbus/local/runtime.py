@@ -66,7 +66,8 @@ class LambdaContext:
 class LocalFunction:
     """One template function, imported lazily (its cold start) and invoked in-process."""
 
-    def __init__(self, spec: FunctionSpec, resolver: Resolver, base_env: dict[str, str]):
+    def __init__(self, spec: FunctionSpec, resolver: Resolver, base_env: dict[str, str],
+                 overrides: dict[str, str] | None = None):
         self.spec = spec
         self.name = resolver.refs.get(spec.logical_id, spec.logical_id)
         self.region = resolver.region
@@ -76,6 +77,8 @@ class LocalFunction:
             **{k: str(v) for k, v in env.items() if v is not None},
             "AWS_LAMBDA_FUNCTION_NAME": self.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            # local wiring wins over the template (simulator endpoints)
+            **(overrides or {}),
         }
         self._handler: Callable[[dict[str, Any], Any], Any] | None = None
         self._import_lock = threading.Lock()

@@ -86,6 +86,7 @@ class LocalStack:
         self.schedules: list[Schedule] = []
         self.simulators: dict[str, Any] = {}
         self.base_env: dict[str, str] = {}
+        self.overrides: dict[str, str] = {}
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -180,6 +181,10 @@ class LocalStack:
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - checked above
             pass
         self.provision()
+        self.store_simulator_secrets()
+        from govbus.aws import clear_caches
+
+        clear_caches()
 
     def _start_simulators(self) -> None:
         from govbus.plugins import (
@@ -198,14 +203,28 @@ class LocalStack:
             url = simulator.start()
             self.simulators[name] = simulator
             # the adapter in every function talks to its simulator
-            self.base_env[f"GOVBUS_{name.upper()}_ENDPOINT"] = url
+            self.overrides[f"GOVBUS_{name.upper()}_ENDPOINT"] = url
             os.environ[f"GOVBUS_{name.upper()}_ENDPOINT"] = url
+        self.store_simulator_secrets()
+
+    def store_simulator_secrets(self) -> None:
+        """Store the credentials each simulated partner issued, as ops would."""
+        sm = self.session().client("secretsmanager")
+        stage = self.parameters.get("Stage", "dev")
+        for simulator in self.simulators.values():
+            for name, value in simulator.secrets().items():
+                secret_id = name.replace("{stage}", stage)
+                try:
+                    sm.put_secret_value(SecretId=secret_id, SecretString=value)
+                except sm.exceptions.ResourceNotFoundException:
+                    sm.create_secret(Name=secret_id, SecretString=value)
 
     def _load_functions(self) -> None:
         assert self.resolver is not None
         specs = function_specs(self.template, self.root)
         self.functions = {
-            spec.logical_id: LocalFunction(spec, self.resolver, self.base_env) for spec in specs
+            spec.logical_id: LocalFunction(spec, self.resolver, self.base_env, self.overrides)
+            for spec in specs
         }
         self.pollers = []
         self.schedules = []
@@ -285,6 +304,9 @@ class LocalStack:
     def _start_gateway(self) -> None:
         self.gateway = Gateway(self._routes(), log=log)
         self.url = self.gateway.serve(self.host, self.port)
+        for name, simulator in self.simulators.items():
+            if hasattr(simulator, "push_url"):
+                simulator.push_url = f"{self.url}/webhooks/{name}"
 
     # --- what runs where ------------------------------------------------------
 

@@ -18,12 +18,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm():
+def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "govbus.cli", "dev", "--port", str(port), "--no-schedules"],
+        [sys.executable, "-m", "govbus.cli", "dev", "--port", str(port), "--no-schedules",
+         "--state-file", str(tmp_path / "state.json")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -39,6 +40,7 @@ def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm():
                 return None
 
         answer = wait_for(healthy, timeout=60, what="govbus dev to answer /health")
+        assert (tmp_path / "state.json").exists()
         ready_after = time.monotonic() - started
         assert answer.status_code == 200
         assert answer.json()["status"] in ("up", "degraded")
@@ -51,6 +53,7 @@ def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm():
     # the table of what runs where
     assert "API gateway" in output and "GET /health" in output and "SQS poller" in output
     assert "stopping" in output
+    assert not (tmp_path / "state.json").exists()
     # nothing left behind: nobody listens on the port any more (as a restart would bind it)
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,0 +1,222 @@
+"""The EMS adapter's hook implementations (registered as entry point ``ems``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from adapters.ems import wire
+from adapters.ems.client import EmsClient, ping_endpoint
+from adapters.ems.config import EmsConfig
+from contracts import hookimpl
+from contracts.adapters import (
+    AdapterFamily,
+    AdapterInfo,
+    CallContext,
+    Health,
+    InboundRequest,
+    PingResult,
+)
+from contracts.delivery import TrackingUpdate, TrackingUpdated, Waybill, WaybillRequest
+from contracts.errors import (
+    InvalidRequest,
+    PartnerUnavailable,
+    SignatureInvalid,
+    StaleTimestamp,
+    ValidationFailed,
+)
+from contracts.events import Event
+from contracts.signatures import TOLERANCE_SECONDS
+
+NAME = "ems"
+VERSION = "1.0.0"
+
+
+class _State:
+    def __init__(self) -> None:
+        self.config = EmsConfig()
+        self.get_secret: Any = None
+        self.client: EmsClient | None = None
+        self.lock = threading.Lock()
+        self.ping_cache: tuple[float, PingResult] | None = None
+
+
+_state = _State()
+
+
+def client() -> EmsClient:
+    """Built lazily, once per configuration, from the credentials EMS issued."""
+    with _state.lock:
+        if _state.client is None:
+            if _state.get_secret is None:
+                raise PartnerUnavailable("the EMS adapter is not configured")
+            try:
+                creds = json.loads(_state.get_secret(_state.config.secret_name))
+                _state.client = EmsClient(_state.config, creds["app_key"], creds["secret"])
+            except (KeyError, ValueError) as exc:
+                raise PartnerUnavailable("the EMS credentials secret is malformed") from exc
+        return _state.client
+
+
+# --- lifecycle ------------------------------------------------------------------
+
+
+@hookimpl
+def govbus_adapter_info() -> AdapterInfo:
+    return AdapterInfo(
+        name=NAME,
+        family=AdapterFamily.delivery,
+        title="EMS 中国邮政速递物流",
+        version=VERSION,
+        secret_name=_state.config.secret_name,
+    )
+
+
+@hookimpl
+def govbus_adapter_configure(settings, get_secret) -> None:
+    known = {k: v for k, v in settings.items() if k in EmsConfig.model_fields}
+    with _state.lock:
+        _state.config = EmsConfig.model_validate(known)
+        _state.get_secret = get_secret
+        _state.client = None
+        _state.ping_cache = None
+
+
+@hookimpl
+def govbus_ping() -> PingResult:
+    now = time.monotonic()
+    cached = _state.ping_cache
+    if cached and now - cached[0] < _state.config.ping_cache_seconds:
+        return cached[1]
+    started = time.perf_counter()
+    try:
+        # the ping needs no credentials: health can run without access to secrets
+        up = ping_endpoint(str(_state.config.endpoint))
+        detail = "" if up else "EMS did not answer its ping"
+    except Exception as exc:  # a ping never raises
+        up, detail = False, f"ping failed: {type(exc).__name__}"
+    result = PingResult(
+        adapter=NAME,
+        status=Health.up if up else Health.down,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        detail=detail,
+    )
+    _state.ping_cache = (now, result)
+    return result
+
+
+@hookimpl
+def govbus_simulator():
+    from adapters.ems.simulator import EmsSimulator
+
+    return EmsSimulator()
+
+
+# --- tracking pushes ----------------------------------------------------------------
+
+
+@hookimpl
+def govbus_webhook_verify(request: InboundRequest, secrets: list[str]) -> str:
+    offered = request.headers.get("x-signature", "")
+    if not offered:
+        raise SignatureInvalid("missing X-Signature header")
+    if not any(wire.signature_matches(request.body, s, offered) for s in secrets):
+        raise SignatureInvalid("X-Signature does not match the body under any active secret")
+    # the signature holds: the body is EMS's own, so its fields can be trusted
+    try:
+        doc = json.loads(request.body)
+        push_id = str(doc["push_id"])
+        push_time = int(doc["push_time"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidRequest("an EMS push needs push_id and push_time (unix seconds)",
+                             field="push_time") from exc
+    if abs(request.received_at - push_time) > TOLERANCE_SECONDS:
+        raise StaleTimestamp(
+            f"push_time is {int(abs(request.received_at - push_time))} s off; "
+            f"at most {TOLERANCE_SECONDS} s allowed"
+        )
+    return push_id
+
+
+@hookimpl
+def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
+    try:
+        doc = json.loads(request.body)
+    except ValueError as exc:
+        raise InvalidRequest("the EMS push is not JSON") from exc
+    for field in ("mail_no", "logistics_order_no", "op_code", "op_time"):
+        if not doc.get(field):
+            raise InvalidRequest(f"the EMS push has no {field}", field=field)
+    state = wire.OP_CODES.get(str(doc["op_code"]))
+    if state is None:
+        raise ValidationFailed(f"unknown EMS op_code {doc['op_code']!r}", field="op_code")
+    update = TrackingUpdate(
+        waybill_no=doc["mail_no"],
+        case_id=doc["logistics_order_no"],
+        state=state,
+        occurred_at=doc["op_time"],
+        location=doc.get("op_org_city", ""),
+        note=doc.get("op_desc", ""),
+    )
+    return [
+        Event.create(
+            "delivery.tracking_updated",
+            TrackingUpdated(carrier=NAME, update=update),
+            source=NAME,
+            subject=update.case_id,
+        )
+    ]
+
+
+# --- outbound -------------------------------------------------------------------
+
+
+@hookimpl
+def govbus_delivery_create_waybill(request: WaybillRequest, ctx: CallContext) -> Waybill:
+    data = client().call(
+        "waybill/create",
+        {
+            # one waybill per case: EMS answers a repeated order with the same waybill
+            "logistics_order_no": request.case_id,
+            "request_id": ctx.idempotency_key,
+            "sender": wire.address_out(request.sender),
+            "receiver": wire.address_out(request.receiver),
+            "cargo": {"name": request.contents, "weight": request.weight_grams},
+        },
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
+    try:
+        return Waybill(case_id=request.case_id, waybill_no=str(data["mail_no"]), carrier=NAME)
+    except KeyError as exc:
+        raise PartnerUnavailable("EMS created a waybill but sent no mail_no") from exc
+
+
+@hookimpl
+def govbus_delivery_cancel_waybill(waybill_no: str, ctx: CallContext) -> Waybill:
+    data = client().call("waybill/cancel", {"mail_no": waybill_no},
+                         correlation_id=ctx.correlation_id, timeout=ctx.timeout_seconds)
+    return Waybill(case_id=str(data.get("logistics_order_no", "")), waybill_no=waybill_no,
+                   carrier=NAME, state="cancelled")
+
+
+@hookimpl
+def govbus_delivery_track(waybill_no: str, ctx: CallContext) -> list[TrackingUpdate]:
+    data = client().call("waybill/trace", {"mail_no": waybill_no},
+                         correlation_id=ctx.correlation_id, timeout=ctx.timeout_seconds)
+    try:
+        return [
+            TrackingUpdate(
+                waybill_no=waybill_no,
+                case_id=str(data["logistics_order_no"]),
+                state=wire.OP_CODES[str(t["op_code"])],
+                occurred_at=t["op_time"],
+                location=t.get("op_org_city", ""),
+                note=t.get("op_desc", ""),
+            )
+            for t in data["traces"]
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PartnerUnavailable("EMS sent a malformed trace") from exc

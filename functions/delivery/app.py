@@ -1,0 +1,43 @@
+"""Shipments per case: reacts to delivery.requested, waybill creation and tracking pushes."""
+
+import json
+import os
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.delivery import DeliveryRequested, TrackingUpdated, WaybillCreated
+from govbus.bus import event_from_detail
+from govbus.observability import logger, tracer
+from govbus.stores.shipments import ShipmentStore
+
+store = ShipmentStore(os.environ["SHIPMENTS_TABLE"])
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def react(record: SQSRecord) -> None:
+    event = event_from_detail(json.loads(record.body)["detail"])
+    data = event.payload()
+    if isinstance(data, DeliveryRequested):
+        first = store.requested(data.request.case_id, data.carrier, event.time)
+    elif isinstance(data, WaybillCreated):
+        first = store.waybill_created(data.waybill, event.time)
+    elif isinstance(data, TrackingUpdated):
+        first = store.tracked(data.update)
+    else:
+        logger.warning("event type not handled here", extra={"event_type": event.type})
+        return
+    logger.info("shipment updated" if first else "duplicate ignored",
+                extra={"event_id": event.id, "event_type": event.type})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(event=event, record_handler=react, processor=processor,
+                                    context=context)

@@ -1,0 +1,102 @@
+"""Outbound commands to partners: timeout, retries with jitter, shared circuit breaker.
+
+A command that still fails after the queue's last receive, or that the partner
+refuses outright, is moved to the DLQ by this function with its failure reason, so
+`govbus dlq list` can say why; the queue's own redrive policy is the safety net
+for a crash.
+"""
+
+import datetime as dt
+import json
+import os
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.errors import GovbusError, RetryableError
+from contracts.events import Event
+from contracts.masking import mask_text
+from govbus.aws import client
+from govbus.bus import event_from_detail, publish
+from govbus.circuit import BreakerPolicy, CircuitBreaker
+from govbus.dispatch import COMMANDS, RetryPolicy, execute
+from govbus.observability import logger, tracer
+from govbus.plugins import plugin_manager
+
+DLQ_URL = os.environ["DLQ_URL"]
+MAX_RECEIVE_COUNT = int(os.environ.get("MAX_RECEIVE_COUNT", 3))
+breaker = CircuitBreaker(os.environ["CIRCUIT_TABLE"], BreakerPolicy.from_env())
+retry = RetryPolicy(
+    attempts=int(os.environ.get("RETRY_ATTEMPTS", 3)),
+    timeout_seconds=float(os.environ.get("PARTNER_TIMEOUT_SECONDS", 5)),
+)
+processor = BatchProcessor(event_type=EventType.SQS)
+idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=7 * 24 * 3600)
+
+
+@idempotent_function(
+    data_keyword_argument="command",
+    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"]),
+    config=idempotency,
+)
+def carry_out(command: dict) -> dict:
+    event = Event.model_validate(command)
+    result = execute(event, plugin_manager(), breaker, retry)
+    if result is not None:
+        publish([result])
+    logger.info("command carried out", extra={"event_id": event.id, "event_type": event.type})
+    return {"result_event_id": result.id if result else None}
+
+
+def dead_letter(record: SQSRecord, reason: str, event: Event | None) -> None:
+    attributes = {
+        "failure_reason": reason[:1000],
+        "failed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "attempts": record.attributes.approximate_receive_count,
+        "event_type": event.type if event else "(unreadable)",
+        "subject": mask_text(event.subject or "") if event else "",
+        "event_id": event.id if event else "",
+    }
+    client("sqs").send_message(
+        QueueUrl=DLQ_URL,
+        MessageBody=record.body,
+        MessageAttributes={k: {"DataType": "String", "StringValue": str(v) or "-"}
+                           for k, v in attributes.items()},
+    )
+    logger.warning("command dead-lettered", extra={k: v for k, v in attributes.items()})
+
+
+def handle(record: SQSRecord) -> None:
+    try:
+        event = event_from_detail(json.loads(record.body)["detail"])
+        if event.type not in COMMANDS:
+            raise ValueError(f"no command is defined for event type {event.type!r}")
+    except (ValueError, KeyError, TypeError) as exc:
+        return dead_letter(record, f"unreadable command: {exc}", None)
+    try:
+        carry_out(command=event.model_dump(mode="json"))
+    except RetryableError as exc:
+        if int(record.attributes.approximate_receive_count) >= MAX_RECEIVE_COUNT:
+            return dead_letter(record, f"{type(exc).__name__}: {exc}", event)
+        raise  # reported as a batch item failure: SQS brings it back
+    except GovbusError as exc:  # the partner refused: retrying cannot help
+        return dead_letter(record, f"{type(exc).__name__}: {exc}", event)
+    return None
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    idempotency.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=handle, processor=processor,
+                                    context=context)

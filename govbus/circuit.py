@@ -1,0 +1,123 @@
+"""A circuit breaker per partner whose state every instance shares (DynamoDB).
+
+closed --(N consecutive retryable failures)--> open --(cool-down over)--> half_open
+half_open: exactly one caller wins the probe (a conditional write); its success
+closes the circuit, its failure opens it again. While open, calls are not made at
+all, so an outage of one partner is not hammered and does not hold up the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from contracts.errors import CircuitOpen
+from govbus.aws import client
+
+
+@dataclasses.dataclass(frozen=True)
+class BreakerPolicy:
+    failure_threshold: int = 5
+    cool_down_seconds: float = 30.0
+    probe_timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> BreakerPolicy:
+        return cls(
+            failure_threshold=int(os.environ.get("CIRCUIT_FAILURE_THRESHOLD", 5)),
+            cool_down_seconds=float(os.environ.get("CIRCUIT_COOL_DOWN_SECONDS", 30)),
+        )
+
+
+class CircuitBreaker:
+    def __init__(self, table: str, policy: BreakerPolicy | None = None) -> None:
+        self.table = table
+        self.policy = policy or BreakerPolicy()
+
+    def _ddb(self) -> Any:
+        return client("dynamodb")
+
+    def state(self, partner: str) -> dict[str, Any]:
+        item = self._ddb().get_item(
+            TableName=self.table, Key={"partner": {"S": partner}}, ConsistentRead=True
+        ).get("Item") or {}
+        return {
+            "state": item.get("state", {}).get("S", "closed"),
+            "failures": int(item.get("failures", {}).get("N", 0)),
+            "open_until": float(item.get("open_until", {}).get("N", 0)),
+            "last_error": item.get("last_error", {}).get("S", ""),
+        }
+
+    def before_call(self, partner: str) -> None:
+        """Raise :class:`CircuitOpen` unless the call may go ahead."""
+        current = self.state(partner)
+        now = time.time()
+        if current["state"] == "closed":
+            return
+        if now < current["open_until"]:
+            raise CircuitOpen(
+                f"circuit for {partner} is {current['state']} for another "
+                f"{current['open_until'] - now:.0f} s after: {current['last_error']}"
+            )
+        # cool-down over: one caller takes the probe
+        try:
+            self._ddb().update_item(
+                TableName=self.table,
+                Key={"partner": {"S": partner}},
+                UpdateExpression="SET #s = :half, open_until = :probe_until",
+                ConditionExpression="open_until <= :now",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={
+                    ":half": {"S": "half_open"},
+                    ":probe_until": {"N": str(now + self.policy.probe_timeout_seconds)},
+                    ":now": {"N": str(now)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise CircuitOpen(f"circuit for {partner} is being probed by another caller") from None
+            raise
+
+    def record_success(self, partner: str) -> None:
+        current = self.state(partner)
+        if current["state"] == "closed" and current["failures"] == 0:
+            return  # the common case costs one read, no write
+        self._ddb().put_item(
+            TableName=self.table,
+            Item={"partner": {"S": partner}, "state": {"S": "closed"}, "failures": {"N": "0"},
+                  "open_until": {"N": "0"}, "changed_at": {"N": str(time.time())}},
+        )
+
+    def record_failure(self, partner: str, reason: str) -> str:
+        """Count a retryable failure; returns the state after it."""
+        now = time.time()
+        answer = self._ddb().update_item(
+            TableName=self.table,
+            Key={"partner": {"S": partner}},
+            UpdateExpression="ADD failures :one SET last_error = :reason, "
+            "#s = if_not_exists(#s, :closed)",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":reason": {"S": reason[:500]},
+                                       ":closed": {"S": "closed"}},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        failures = int(answer["failures"]["N"])
+        state = answer["state"]["S"]
+        if state == "half_open" or failures >= self.policy.failure_threshold:
+            self._ddb().update_item(
+                TableName=self.table,
+                Key={"partner": {"S": partner}},
+                UpdateExpression="SET #s = :open, open_until = :until, changed_at = :now",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={
+                    ":open": {"S": "open"},
+                    ":until": {"N": str(now + self.policy.cool_down_seconds)},
+                    ":now": {"N": str(now)},
+                },
+            )
+            return "open"
+        return state

@@ -1,0 +1,120 @@
+"""Outbound commands: which event calls which adapter hook, with what, and what follows.
+
+The dispatcher function consumes command events and, for each, calls the named
+adapter's hook with a timeout, retrying retryable failures with exponential backoff
+and full jitter, behind the partner's shared circuit breaker. A command is data
+here, so a new outbound integration is one entry, not a new function.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel
+
+from contracts.adapters import CallContext
+from contracts.delivery import DeliveryRequested, WaybillCreated
+from contracts.errors import PartnerTimeout, RetryableError
+from contracts.events import Event
+from govbus.circuit import CircuitBreaker
+from govbus.plugins import call
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    hook: str
+    adapter: Callable[[Any], str]  # which partner, from the command's data
+    arguments: Callable[[Any], dict[str, Any]]
+    result_event: str | None = None
+    result_data: Callable[[Any, Any], BaseModel] | None = None
+
+
+COMMANDS: dict[str, Command] = {
+    "delivery.requested": Command(
+        hook="govbus_delivery_create_waybill",
+        adapter=lambda d: d.carrier,
+        arguments=lambda d: {"request": d.request},
+        result_event="delivery.waybill_created",
+        result_data=lambda d, waybill: WaybillCreated(waybill=waybill),
+    ),
+}
+# Keep the models referenced so the event types are registered wherever this loads.
+_REGISTERED = (DeliveryRequested,)
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay: float = 0.2
+    max_delay: float = 2.0
+    timeout_seconds: float = 5.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2^attempt)]."""
+        return rng.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch")
+_RNG = random.Random()  # noqa: S311 - jitter, not security
+
+
+def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
+    """Run ``fn`` with a hard deadline; a hook that hangs becomes a retryable timeout."""
+    future = _POOL.submit(fn)
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        raise PartnerTimeout(f"no answer within {timeout:.1f} s") from None
+
+
+def execute(
+    event: Event,
+    pm: pluggy.PluginManager,
+    breaker: CircuitBreaker,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Event | None:
+    """Carry out one command; returns the result event to publish, if any.
+
+    Raises the last :class:`RetryableError` when every attempt failed (the message is
+    retried by SQS, then dead-lettered), or a non-retryable domain error at once.
+    """
+    command = COMMANDS[event.type]
+    data = event.payload()
+    partner = command.adapter(data)
+    ctx = CallContext(correlation_id=event.correlationid, idempotency_key=event.id,
+                      timeout_seconds=policy.timeout_seconds)
+    arguments = {**command.arguments(data), "ctx": ctx}
+    last: RetryableError | None = None
+    for attempt in range(policy.attempts):
+        breaker.before_call(partner)  # CircuitOpen is retryable: SQS brings it back later
+        try:
+            result = call_with_timeout(
+                lambda: call(pm, partner, command.hook, **arguments),
+                policy.timeout_seconds + 0.5,
+            )
+        except RetryableError as exc:
+            last = exc
+            if breaker.record_failure(partner, f"{type(exc).__name__}: {exc}") == "open":
+                break
+            if attempt + 1 < policy.attempts:
+                sleep(policy.delay(attempt, _RNG))
+            continue
+        breaker.record_success(partner)
+        if command.result_event and command.result_data:
+            return Event.create(
+                command.result_event,
+                command.result_data(data, result),
+                source="govbus.dispatcher",
+                subject=event.subject,
+                correlation_id=event.correlationid,
+            )
+        return None
+    assert last is not None
+    raise last

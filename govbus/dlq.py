@@ -1,0 +1,137 @@
+"""Operations on dead-letter queues: what is there and why, and putting it back.
+
+A message's failure reason, event type and masked subject come from the attributes
+the dispatcher attaches; a message the queue's redrive policy moved (a crash) shows
+"(moved by SQS after maxReceiveCount)".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from contracts.masking import mask_text
+from govbus.aws import client
+
+DIAGNOSTIC_ATTRIBUTES = ("failure_reason", "failed_at", "attempts", "event_type", "subject",
+                         "event_id")
+
+
+@dataclasses.dataclass
+class DeadLetter:
+    message_id: str
+    age_seconds: float
+    reason: str
+    event_type: str
+    subject: str
+    receipt_handle: str
+    body: str
+
+
+def dead_letter_queues() -> list[dict[str, Any]]:
+    """Every queue that some other queue dead-letters into, with its depth."""
+    sqs = client("sqs")
+    urls = sqs.list_queues().get("QueueUrls", [])
+    found = []
+    for url in urls:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        sources = sqs.list_dead_letter_source_queues(QueueUrl=url).get("queueUrls", [])
+        if not sources and not url.endswith("-dlq"):
+            continue
+        found.append({
+            "name": url.rsplit("/", 1)[-1],
+            "url": url,
+            "count": int(attrs.get("ApproximateNumberOfMessages", 0)),
+            "sources": [s.rsplit("/", 1)[-1] for s in sources],
+        })
+    return found
+
+
+def resolve_queue(name: str) -> str:
+    """A queue URL from a name, a name without the stack prefix, or a URL."""
+    if name.startswith(("http://", "https://")):
+        return name
+    for queue in dead_letter_queues():
+        if queue["name"] == name or queue["name"].endswith(f"-{name}") or queue["name"].endswith(
+            f"-{name}-dlq"
+        ):
+            return queue["url"]
+    raise LookupError(f"no dead-letter queue named {name!r}")
+
+
+def _describe(message: dict[str, Any], now: float) -> DeadLetter:
+    attrs = {k: v.get("StringValue", "") for k, v in (message.get("MessageAttributes") or {}).items()}
+    sent = int(message.get("Attributes", {}).get("SentTimestamp", now * 1000)) / 1000
+    event_type, subject = attrs.get("event_type", ""), attrs.get("subject", "")
+    if not event_type:
+        try:
+            detail = json.loads(message["Body"]).get("detail", {})
+            event_type, subject = detail.get("type", "?"), detail.get("subject") or ""
+        except (ValueError, AttributeError):
+            event_type = "(unreadable)"
+    return DeadLetter(
+        message_id=message["MessageId"],
+        age_seconds=max(0.0, now - sent),
+        reason=attrs.get("failure_reason") or "(moved by SQS after maxReceiveCount)",
+        event_type=event_type,
+        subject=mask_text(subject) if subject else "-",
+        receipt_handle=message["ReceiptHandle"],
+        body=message["Body"],
+    )
+
+
+def peek(queue_url: str, limit: int = 100, hold_seconds: int = 0) -> list[DeadLetter]:
+    """Read up to ``limit`` messages; ``hold_seconds`` keeps them invisible meanwhile."""
+    sqs = client("sqs")
+    now = _dt.datetime.now(_dt.UTC).timestamp()
+    seen: dict[str, DeadLetter] = {}
+    while len(seen) < limit:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=max(hold_seconds, 1),
+            MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        fresh = [m for m in batch if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for message in fresh:
+            seen[message["MessageId"]] = _describe(message, now)
+    if not hold_seconds:
+        for letter in seen.values():  # make them visible again at once
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle,
+                                          VisibilityTimeout=0)
+    return list(seen.values())
+
+
+def redrive(queue_url: str, ids: Iterable[str] | None = None) -> list[str]:
+    """Move messages (all, or those ``ids``) back to their source queue; returns moved ids.
+
+    The diagnostic attributes are dropped, so a message that fails again gets a fresh
+    reason. The consumers are idempotent on the event id, so a redriven command that
+    had in fact succeeded is not carried out twice.
+    """
+    sqs = client("sqs")
+    sources = sqs.list_dead_letter_source_queues(QueueUrl=queue_url).get("queueUrls", [])
+    if len(sources) != 1:
+        raise LookupError(f"cannot tell where to redrive: {len(sources)} source queues")
+    wanted = set(ids) if ids else None
+    moved = []
+    for letter in peek(queue_url, limit=10_000, hold_seconds=60):
+        if wanted is not None and letter.message_id not in wanted:
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle,
+                                          VisibilityTimeout=0)
+            continue
+        sqs.send_message(QueueUrl=sources[0], MessageBody=letter.body)
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle)
+        moved.append(letter.message_id)
+    return moved
+
+
+def format_age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

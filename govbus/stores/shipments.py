@@ -1,0 +1,109 @@
+"""Shipments (寄递): one record per case, whose state only ever moves forward.
+
+Tracking pushes may arrive duplicated or out of order. Each state is recorded once
+(a conditional write on its own attribute), and the current state moves only to a
+higher rank, so a late "in transit" never undoes "delivered".
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from contracts.delivery import TrackingState, TrackingUpdate, Waybill
+from govbus.aws import client
+
+REQUESTED = "requested"
+
+
+def rank(state: str) -> int:
+    return 0 if state == REQUESTED else TrackingState(state).rank + 1
+
+
+def _conditional(update: dict[str, Any]) -> bool:
+    """Run a conditional update; False when its condition did not hold."""
+    try:
+        client("dynamodb").update_item(**update)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+class ShipmentStore:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def _key(self, case_id: str) -> dict[str, Any]:
+        return {"case_id": {"S": case_id}}
+
+    def record_state(self, case_id: str, state: str, at: _dt.datetime, detail: str = "",
+                     **fields: str) -> bool:
+        """Record ``state`` once and move the shipment forward to it if it is ahead.
+
+        Returns True when this call recorded the state for the first time.
+        """
+        attr = f"at_{state}"
+        now = _dt.datetime.now(_dt.UTC).isoformat()
+        names = {"#at": attr}
+        values: dict[str, Any] = {":at": {"M": {"occurred_at": {"S": at.isoformat()},
+                                                "detail": {"S": detail},
+                                                "recorded_at": {"S": now}}},
+                                  ":one": {"N": "1"}}
+        sets = ["#at = :at"]
+        for i, (name, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = {"S": value}
+            sets.append(f"#f{i} = :f{i}")
+        first = _conditional({
+            "TableName": self.table,
+            "Key": self._key(case_id),
+            "UpdateExpression": "SET " + ", ".join(sets) + " ADD transitions :one",
+            "ConditionExpression": "attribute_not_exists(#at)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        })
+        _conditional({
+            "TableName": self.table,
+            "Key": self._key(case_id),
+            "UpdateExpression": "SET #s = :s, state_rank = :r, updated_at = :now",
+            "ConditionExpression": "attribute_not_exists(state_rank) OR state_rank < :r",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {":s": {"S": state}, ":r": {"N": str(rank(state))},
+                                          ":now": {"S": now}},
+        })
+        return first
+
+    def requested(self, case_id: str, carrier: str, at: _dt.datetime) -> bool:
+        return self.record_state(case_id, REQUESTED, at, carrier=carrier)
+
+    def waybill_created(self, waybill: Waybill, at: _dt.datetime) -> bool:
+        return self.record_state(waybill.case_id, TrackingState.created.value, at,
+                                 waybill_no=waybill.waybill_no, carrier=waybill.carrier)
+
+    def tracked(self, update: TrackingUpdate) -> bool:
+        return self.record_state(update.case_id, update.state.value, update.occurred_at,
+                                 detail=f"{update.location} {update.note}".strip(),
+                                 waybill_no=update.waybill_no)
+
+    def get(self, case_id: str) -> dict[str, Any] | None:
+        item = client("dynamodb").get_item(TableName=self.table, Key=self._key(case_id),
+                                           ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        history = {
+            key[3:]: {k: v["S"] for k, v in value["M"].items()}
+            for key, value in item.items()
+            if key.startswith("at_")
+        }
+        return {
+            "case_id": case_id,
+            "state": item["state"]["S"],
+            "waybill_no": item.get("waybill_no", {}).get("S"),
+            "carrier": item.get("carrier", {}).get("S"),
+            "transitions": int(item.get("transitions", {}).get("N", 0)),
+            "history": dict(sorted(history.items(), key=lambda kv: rank(kv[0]))),
+        }

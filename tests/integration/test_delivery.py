@@ -1,0 +1,52 @@
+"""Result delivery by EMS, over the local stack: the request, the waybill, the pushes."""
+
+from contracts.adapters import Faults
+from govbus.stores.shipments import ShipmentStore
+from tests.conftest import wait_for
+from tests.integration.conftest import delivery_requested, put_event
+
+
+def shipments(stack) -> ShipmentStore:
+    return ShipmentStore(stack.resolver.refs["ShipmentsTable"])
+
+
+def test_a_delivery_ends_delivered_with_each_transition_once_despite_messy_pushes(
+    stack, aws, ems
+):
+    put_event(aws, stack, delivery_requested("CASE-0001"))
+    store = shipments(stack)
+    created = wait_for(
+        lambda: (s := store.get("CASE-0001")) and s.get("waybill_no") and s,
+        what="the waybill to be created at EMS",
+    )
+    assert created["carrier"] == "ems"
+    assert ems.waybills[created["waybill_no"]]["order"] == "CASE-0001"
+
+    ems.set_faults(Faults(duplicate_pushes=True, out_of_order=True))
+    statuses = ems.advance(created["waybill_no"])
+    assert len(statuses) == 8 and set(statuses) == {202}, statuses
+
+    done = wait_for(
+        lambda: (s := store.get("CASE-0001")) and s["transitions"] == 6 and s,
+        what="every tracking state to be recorded",
+    )
+    assert done["state"] == "delivered"
+    assert list(done["history"]) == [
+        "requested", "created", "accepted", "in_transit", "out_for_delivery", "delivered",
+    ]
+
+
+def test_a_late_push_never_moves_a_shipment_backwards(stack, aws, ems):
+    put_event(aws, stack, delivery_requested("CASE-0002"))
+    store = shipments(stack)
+    waybill = wait_for(lambda: (s := store.get("CASE-0002")) and s.get("waybill_no"))
+    ems.advance(waybill)
+    wait_for(lambda: store.get("CASE-0002")["state"] == "delivered")
+    # EMS re-sends an old state (a fresh push id, so not a duplicate delivery)
+    headers, body = ems.push_body(waybill, ems.waybills[waybill]["traces"][1])
+    assert ems._push(headers, body) == 202
+    marker = delivery_requested("CASE-0003")
+    put_event(aws, stack, marker)
+    wait_for(lambda: store.get("CASE-0003") is not None, what="a later event to be processed")
+    again = store.get("CASE-0002")
+    assert again["state"] == "delivered" and again["transitions"] == 6
