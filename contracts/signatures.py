@@ -17,6 +17,17 @@ from contracts.errors import SignatureInvalid, StaleTimestamp
 TOLERANCE_SECONDS = 5 * 60
 
 
+def active_secrets(document: Mapping[str, object]) -> list[str]:
+    """Every active secret in a stored secret document.
+
+    Accepts ``{"secrets": [...]}`` and ``{"secret": ..., "previous_secret": ...}`` (the
+    shape a generated secret and a rotation naturally take).
+    """
+    found: list[object] = list(document.get("secrets") or [])  # type: ignore[call-overload]
+    found += [document.get("secret"), document.get("previous_secret")]
+    return [s for s in found if isinstance(s, str) and s]
+
+
 def _key(secret: str) -> bytes:
     if secret.startswith("whsec_"):
         return base64.b64decode(secret[len("whsec_") :])

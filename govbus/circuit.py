@@ -42,9 +42,12 @@ class CircuitBreaker:
         return client("dynamodb")
 
     def state(self, partner: str) -> dict[str, Any]:
-        item = self._ddb().get_item(
-            TableName=self.table, Key={"partner": {"S": partner}}, ConsistentRead=True
-        ).get("Item") or {}
+        item = (
+            self._ddb()
+            .get_item(TableName=self.table, Key={"partner": {"S": partner}}, ConsistentRead=True)
+            .get("Item")
+            or {}
+        )
         return {
             "state": item.get("state", {}).get("S", "closed"),
             "failures": int(item.get("failures", {}).get("N", 0)),
@@ -79,7 +82,9 @@ class CircuitBreaker:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise CircuitOpen(f"circuit for {partner} is being probed by another caller") from None
+                raise CircuitOpen(
+                    f"circuit for {partner} is being probed by another caller"
+                ) from None
             raise
 
     def record_success(self, partner: str) -> None:
@@ -88,8 +93,13 @@ class CircuitBreaker:
             return  # the common case costs one read, no write
         self._ddb().put_item(
             TableName=self.table,
-            Item={"partner": {"S": partner}, "state": {"S": "closed"}, "failures": {"N": "0"},
-                  "open_until": {"N": "0"}, "changed_at": {"N": str(time.time())}},
+            Item={
+                "partner": {"S": partner},
+                "state": {"S": "closed"},
+                "failures": {"N": "0"},
+                "open_until": {"N": "0"},
+                "changed_at": {"N": str(time.time())},
+            },
         )
 
     def record_failure(self, partner: str, reason: str) -> str:
@@ -101,8 +111,11 @@ class CircuitBreaker:
             UpdateExpression="ADD failures :one SET last_error = :reason, "
             "#s = if_not_exists(#s, :closed)",
             ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":one": {"N": "1"}, ":reason": {"S": reason[:500]},
-                                       ":closed": {"S": "closed"}},
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":reason": {"S": reason[:500]},
+                ":closed": {"S": "closed"},
+            },
             ReturnValues="ALL_NEW",
         )["Attributes"]
         failures = int(answer["failures"]["N"])

@@ -58,9 +58,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from govbus.local.stack import LOCAL_CREDENTIALS
 
     state = Path(args.state_file) if args.state_file else Path(args.root) / STATE_FILE
-    state.write_text(json.dumps({"endpoint": stack.endpoint, "region": stack.region,
-                                 "gateway": stack.url,
-                                 "credentials": LOCAL_CREDENTIALS if stack.moto else {}}))
+    state.write_text(
+        json.dumps(
+            {
+                "endpoint": stack.endpoint,
+                "region": stack.region,
+                "gateway": stack.url,
+                "credentials": LOCAL_CREDENTIALS if stack.moto else {},
+            }
+        )
+    )
     print(stack.table(), flush=True)
     print(
         f"\ngovbus is up in {time.monotonic() - started:.1f}s: try  curl {stack.url}/health"
@@ -124,13 +131,17 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
         if not queues:
             print("no dead-letter queues")
         for q in queues:
-            print(f"{q['name']:<40} {q['count']:>6} message(s)  from {', '.join(q['sources']) or '-'}")
+            print(
+                f"{q['name']:<40} {q['count']:>6} message(s)  from {', '.join(q['sources']) or '-'}"
+            )
         return 0
     letters = dlq.peek(dlq.resolve_queue(args.queue), limit=args.limit)
     print(f"{len(letters)} message(s) in {args.queue}")
     for letter in letters:
-        print(f"{letter.message_id}  age {dlq.format_age(letter.age_seconds):>6}  "
-              f"{letter.event_type:<28} subject {letter.subject:<20} {letter.reason}")
+        print(
+            f"{letter.message_id}  age {dlq.format_age(letter.age_seconds):>6}  "
+            f"{letter.event_type:<28} subject {letter.subject:<20} {letter.reason}"
+        )
     return 0
 
 
@@ -140,6 +151,18 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     _use_local_stack_if_running()
     moved = dlq.redrive(dlq.resolve_queue(args.queue), args.id or None)
     print(f"redrove {len(moved)} message(s) from {args.queue}")
+    return 0
+
+
+def cmd_adapter_new(args: argparse.Namespace) -> int:
+    from govbus.scaffold import new_adapter
+
+    try:
+        root = new_adapter(args.name, args.dir, args.title)
+    except (ValueError, FileExistsError) as exc:
+        print(f"govbus adapter new: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {root}\nnext: pip install -e {root} && make conformance ADAPTER={args.name}")
     return 0
 
 
@@ -153,13 +176,23 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--endpoint", help="use this AWS endpoint instead of an embedded moto server")
     dev.add_argument("--root", default=".", help="project folder holding template.yaml")
     dev.add_argument("--no-simulators", action="store_true")
-    dev.add_argument("--state-file", help=f"where to note the endpoint for other govbus "
-                     f"commands (default ROOT/{STATE_FILE})")
+    dev.add_argument(
+        "--state-file",
+        help=f"where to note the endpoint for other govbus commands (default ROOT/{STATE_FILE})",
+    )
     dev.add_argument("--no-schedules", action="store_true")
     dev.set_defaults(func=cmd_dev)
 
     adapters = sub.add_parser("adapters", help="list installed adapters")
     adapters.set_defaults(func=cmd_adapters)
+
+    adapter = sub.add_parser("adapter", help="work on adapters")
+    adapter_sub = adapter.add_subparsers(dest="adapter_command", required=True)
+    new = adapter_sub.add_parser("new", help="scaffold an installable adapter package")
+    new.add_argument("name")
+    new.add_argument("--dir", default=".", help="where to create govbus-adapter-NAME/")
+    new.add_argument("--title", help="the partner system's name, for humans")
+    new.set_defaults(func=cmd_adapter_new)
 
     dlq = sub.add_parser("dlq", help="dead-letter queues: list and redrive")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)

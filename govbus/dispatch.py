@@ -88,8 +88,11 @@ def execute(
     command = COMMANDS[event.type]
     data = event.payload()
     partner = command.adapter(data)
-    ctx = CallContext(correlation_id=event.correlationid, idempotency_key=event.id,
-                      timeout_seconds=policy.timeout_seconds)
+    ctx = CallContext(
+        correlation_id=event.correlationid,
+        idempotency_key=event.id,
+        timeout_seconds=policy.timeout_seconds,
+    )
     arguments = {**command.arguments(data), "ctx": ctx}
     last: RetryableError | None = None
     for attempt in range(policy.attempts):

@@ -16,8 +16,14 @@ from typing import Any
 from contracts.masking import mask_text
 from govbus.aws import client
 
-DIAGNOSTIC_ATTRIBUTES = ("failure_reason", "failed_at", "attempts", "event_type", "subject",
-                         "event_id")
+DIAGNOSTIC_ATTRIBUTES = (
+    "failure_reason",
+    "failed_at",
+    "attempts",
+    "event_type",
+    "subject",
+    "event_id",
+)
 
 
 @dataclasses.dataclass
@@ -41,12 +47,14 @@ def dead_letter_queues() -> list[dict[str, Any]]:
         sources = sqs.list_dead_letter_source_queues(QueueUrl=url).get("queueUrls", [])
         if not sources and not url.endswith("-dlq"):
             continue
-        found.append({
-            "name": url.rsplit("/", 1)[-1],
-            "url": url,
-            "count": int(attrs.get("ApproximateNumberOfMessages", 0)),
-            "sources": [s.rsplit("/", 1)[-1] for s in sources],
-        })
+        found.append(
+            {
+                "name": url.rsplit("/", 1)[-1],
+                "url": url,
+                "count": int(attrs.get("ApproximateNumberOfMessages", 0)),
+                "sources": [s.rsplit("/", 1)[-1] for s in sources],
+            }
+        )
     return found
 
 
@@ -55,15 +63,19 @@ def resolve_queue(name: str) -> str:
     if name.startswith(("http://", "https://")):
         return name
     for queue in dead_letter_queues():
-        if queue["name"] == name or queue["name"].endswith(f"-{name}") or queue["name"].endswith(
-            f"-{name}-dlq"
+        if (
+            queue["name"] == name
+            or queue["name"].endswith(f"-{name}")
+            or queue["name"].endswith(f"-{name}-dlq")
         ):
             return queue["url"]
     raise LookupError(f"no dead-letter queue named {name!r}")
 
 
 def _describe(message: dict[str, Any], now: float) -> DeadLetter:
-    attrs = {k: v.get("StringValue", "") for k, v in (message.get("MessageAttributes") or {}).items()}
+    attrs = {
+        k: v.get("StringValue", "") for k, v in (message.get("MessageAttributes") or {}).items()
+    }
     sent = int(message.get("Attributes", {}).get("SentTimestamp", now * 1000)) / 1000
     event_type, subject = attrs.get("event_type", ""), attrs.get("subject", "")
     if not event_type:
@@ -90,8 +102,11 @@ def peek(queue_url: str, limit: int = 100, hold_seconds: int = 0) -> list[DeadLe
     seen: dict[str, DeadLetter] = {}
     while len(seen) < limit:
         batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=max(hold_seconds, 1),
-            MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=max(hold_seconds, 1),
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         fresh = [m for m in batch if m["MessageId"] not in seen]
         if not fresh:
@@ -100,8 +115,9 @@ def peek(queue_url: str, limit: int = 100, hold_seconds: int = 0) -> list[DeadLe
             seen[message["MessageId"]] = _describe(message, now)
     if not hold_seconds:
         for letter in seen.values():  # make them visible again at once
-            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle,
-                                          VisibilityTimeout=0)
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
+            )
     return list(seen.values())
 
 
@@ -120,8 +136,9 @@ def redrive(queue_url: str, ids: Iterable[str] | None = None) -> list[str]:
     moved = []
     for letter in peek(queue_url, limit=10_000, hold_seconds=60):
         if wanted is not None and letter.message_id not in wanted:
-            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle,
-                                          VisibilityTimeout=0)
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
+            )
             continue
         sqs.send_message(QueueUrl=sources[0], MessageBody=letter.body)
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle)

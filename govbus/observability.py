@@ -40,18 +40,19 @@ class StdoutHandler(logging.StreamHandler):
         super().__init__(sys.stdout)
 
     @property  # type: ignore[override]
-    def stream(self):  # noqa: ANN201
+    def stream(self):
         return sys.stdout
 
     @stream.setter
-    def stream(self, _value) -> None:  # noqa: ANN001
+    def stream(self, _value) -> None:
         pass
 
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "govbus")
 
-logger = Logger(service=SERVICE, logger_formatter=MaskingFormatter(),
-                logger_handler=StdoutHandler())
+logger = Logger(
+    service=SERVICE, logger_formatter=MaskingFormatter(), logger_handler=StdoutHandler()
+)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "govbus"))
 

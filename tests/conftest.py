@@ -29,6 +29,15 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--adapter",
+        action="append",
+        default=[],
+        help="run the conformance suite against this adapter only (repeatable)",
+    )
+
+
 def wait_for(
     probe: Callable[[], T],
     *,
@@ -52,8 +61,9 @@ def local_stack_session() -> Iterator[Any]:
     from govbus.local.stack import LocalStack
 
     # a short cool-down so that circuit tests see a probe within seconds
-    stack = LocalStack(ROOT, port=0, schedules=False, endpoint=None,
-                       parameters={"CircuitCoolDownSeconds": "2"})
+    stack = LocalStack(
+        ROOT, port=0, schedules=False, endpoint=None, parameters={"CircuitCoolDownSeconds": "2"}
+    )
     stack.start()
     try:
         yield stack

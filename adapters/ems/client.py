@@ -23,13 +23,20 @@ class EmsClient:
         self._app_key = app_key
         self._secret = secret
         self._http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=min(2.0, config.timeout_seconds),
-                                    read=config.timeout_seconds),
+            timeout=urllib3.Timeout(
+                connect=min(2.0, config.timeout_seconds), read=config.timeout_seconds
+            ),
             retries=False,  # the dispatcher owns retries, with backoff and a breaker
         )
 
-    def call(self, method: str, payload: dict[str, Any], *, correlation_id: str = "",
-             timeout: float | None = None) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        payload: dict[str, Any],
+        *,
+        correlation_id: str = "",
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json; charset=utf-8",
@@ -41,7 +48,10 @@ class EmsClient:
         log.info("ems -> %s", method, extra={"correlation_id": correlation_id})
         try:
             answer = self._http.request(
-                "POST", f"{self.base}/api/{method}", body=body, headers=headers,
+                "POST",
+                f"{self.base}/api/{method}",
+                body=body,
+                headers=headers,
                 timeout=urllib3.Timeout(connect=2.0, read=timeout or self.config.timeout_seconds),
             )
         except urllib3.exceptions.TimeoutError as exc:
@@ -49,8 +59,13 @@ class EmsClient:
         except urllib3.exceptions.HTTPError as exc:
             raise PartnerUnavailable(f"EMS unreachable for {method}: {type(exc).__name__}") from exc
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("ems <- %s %s in %.0f ms", method, answer.status,
-                 elapsed, extra={"correlation_id": correlation_id})
+        log.info(
+            "ems <- %s %s in %.0f ms",
+            method,
+            answer.status,
+            elapsed,
+            extra={"correlation_id": correlation_id},
+        )
         if answer.status >= 500:
             raise PartnerUnavailable(f"EMS answered {answer.status} to {method}")
         try:
@@ -60,8 +75,9 @@ class EmsClient:
         except (ValueError, KeyError, TypeError) as exc:
             raise PartnerUnavailable(f"EMS sent a malformed answer to {method}") from exc
         if answer.status >= 400 or success is not True:
-            raise PartnerError(f"EMS refused {method}: {doc.get('msg', '')} ({code})",
-                               partner="ems", code=code)
+            raise PartnerError(
+                f"EMS refused {method}: {doc.get('msg', '')} ({code})", partner="ems", code=code
+            )
         data = doc.get("data")
         if not isinstance(data, dict):
             raise PartnerUnavailable(f"EMS sent no data for {method}")
@@ -73,8 +89,11 @@ _PING_POOL = urllib3.PoolManager(retries=False)
 
 def ping_endpoint(endpoint: str) -> bool:
     try:
-        answer = _PING_POOL.request("GET", f"{endpoint.rstrip('/')}/api/ping",
-                                    timeout=urllib3.Timeout(connect=1.0, read=1.0))
+        answer = _PING_POOL.request(
+            "GET",
+            f"{endpoint.rstrip('/')}/api/ping",
+            timeout=urllib3.Timeout(connect=1.0, read=1.0),
+        )
     except urllib3.exceptions.HTTPError:
         return False
     return answer.status == 200

@@ -11,5 +11,5 @@ class EmsConfig(BaseModel):
     endpoint: HttpUrl = HttpUrl("https://api.ems.example/")
     timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     # Secrets Manager: {"app_key": "...", "secret": "..."} issued by EMS
-    secret_name: str = "govbus/dev/adapters/ems"
+    secret_name: str = "govbus/dev/adapters/ems"  # noqa: S105 - a name, not a secret
     ping_cache_seconds: float = Field(default=5.0, ge=0)

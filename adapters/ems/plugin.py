@@ -130,8 +130,9 @@ def govbus_webhook_verify(request: InboundRequest, secrets: list[str]) -> str:
         push_id = str(doc["push_id"])
         push_time = int(doc["push_time"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidRequest("an EMS push needs push_id and push_time (unix seconds)",
-                             field="push_time") from exc
+        raise InvalidRequest(
+            "an EMS push needs push_id and push_time (unix seconds)", field="push_time"
+        ) from exc
     if abs(request.received_at - push_time) > TOLERANCE_SECONDS:
         raise StaleTimestamp(
             f"push_time is {int(abs(request.received_at - push_time))} s off; "
@@ -196,16 +197,28 @@ def govbus_delivery_create_waybill(request: WaybillRequest, ctx: CallContext) ->
 
 @hookimpl
 def govbus_delivery_cancel_waybill(waybill_no: str, ctx: CallContext) -> Waybill:
-    data = client().call("waybill/cancel", {"mail_no": waybill_no},
-                         correlation_id=ctx.correlation_id, timeout=ctx.timeout_seconds)
-    return Waybill(case_id=str(data.get("logistics_order_no", "")), waybill_no=waybill_no,
-                   carrier=NAME, state="cancelled")
+    data = client().call(
+        "waybill/cancel",
+        {"mail_no": waybill_no},
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
+    return Waybill(
+        case_id=str(data.get("logistics_order_no", "")),
+        waybill_no=waybill_no,
+        carrier=NAME,
+        state="cancelled",
+    )
 
 
 @hookimpl
 def govbus_delivery_track(waybill_no: str, ctx: CallContext) -> list[TrackingUpdate]:
-    data = client().call("waybill/trace", {"mail_no": waybill_no},
-                         correlation_id=ctx.correlation_id, timeout=ctx.timeout_seconds)
+    data = client().call(
+        "waybill/trace",
+        {"mail_no": waybill_no},
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
     try:
         return [
             TrackingUpdate(

@@ -28,8 +28,12 @@ from contracts.adapters import Faults
 from contracts.delivery import TrackingState
 
 CST = _dt.timezone(_dt.timedelta(hours=8))
-FORWARD = [TrackingState.accepted, TrackingState.in_transit, TrackingState.out_for_delivery,
-           TrackingState.delivered]
+FORWARD = [
+    TrackingState.accepted,
+    TrackingState.in_transit,
+    TrackingState.out_for_delivery,
+    TrackingState.delivered,
+]
 
 
 class EmsSimulator:
@@ -81,8 +85,9 @@ class EmsSimulator:
 
     def secrets(self) -> dict[str, str]:
         return {
-            "govbus/{stage}/adapters/ems": json.dumps({"app_key": self.app_key,
-                                                       "secret": self.api_secret}),
+            "govbus/{stage}/adapters/ems": json.dumps(
+                {"app_key": self.app_key, "secret": self.api_secret}
+            ),
             "govbus/{stage}/webhooks/ems": json.dumps({"secrets": [self.push_secret]}),
         }
 
@@ -134,8 +139,15 @@ class EmsSimulator:
         status, ok, code, msg, data = route(doc)
         self._reply(handler, status, ok, code, msg, data)
 
-    def _reply(self, handler: BaseHTTPRequestHandler, status: int, ok: bool, code: str, msg: str,
-               data: dict[str, Any] | None = None) -> None:
+    def _reply(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        ok: bool,
+        code: str,
+        msg: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         answer: dict[str, Any] = {"success": ok, "code": code, "msg": msg}
         if data is not None:
             answer["data"] = data
@@ -166,12 +178,21 @@ class EmsSimulator:
         with self._lock:
             existing = self._by_order.get(order)
             if existing and self.waybills[existing]["state"] != TrackingState.cancelled:
-                return 200, True, wire.OK, "成功 (repeat order)", {
-                    "mail_no": existing, "logistics_order_no": order}
+                return (
+                    200,
+                    True,
+                    wire.OK,
+                    "成功 (repeat order)",
+                    {"mail_no": existing, "logistics_order_no": order},
+                )
             self._serial += 1
             mail_no = f"11{self._serial:011d}"
-            self.waybills[mail_no] = {"order": order, "state": TrackingState.created,
-                                      "traces": [], "receiver": receiver}
+            self.waybills[mail_no] = {
+                "order": order,
+                "state": TrackingState.created,
+                "traces": [],
+                "receiver": receiver,
+            }
             self._by_order[order] = mail_no
         return 200, True, wire.OK, "成功", {"mail_no": mail_no, "logistics_order_no": order}
 
@@ -183,8 +204,13 @@ class EmsSimulator:
             if waybill["state"] != TrackingState.created:
                 return 200, False, "B0101", "已揽收，不能撤单 already picked up", None
             waybill["state"] = TrackingState.cancelled
-        return 200, True, wire.OK, "成功", {"mail_no": doc["mail_no"],
-                                          "logistics_order_no": waybill["order"]}
+        return (
+            200,
+            True,
+            wire.OK,
+            "成功",
+            {"mail_no": doc["mail_no"], "logistics_order_no": waybill["order"]},
+        )
 
     def _trace(self, doc: dict[str, Any]):
         mail_no = str(doc.get("mail_no"))
@@ -193,9 +219,13 @@ class EmsSimulator:
             if waybill is None:
                 return 200, False, "B0404", "运单不存在 no such waybill", None
             traces = list(waybill["traces"])
-        return 200, True, wire.OK, "成功", {"mail_no": mail_no,
-                                          "logistics_order_no": waybill["order"],
-                                          "traces": traces}
+        return (
+            200,
+            True,
+            wire.OK,
+            "成功",
+            {"mail_no": mail_no, "logistics_order_no": waybill["order"], "traces": traces},
+        )
 
     # --- tracking pushes ----------------------------------------------------------------
 
@@ -211,17 +241,27 @@ class EmsSimulator:
     def push_body(self, mail_no: str, trace: dict[str, Any]) -> tuple[dict[str, str], bytes]:
         order = self.waybills[mail_no]["order"] if mail_no in self.waybills else "CASE-SAMPLE"
         body = json.dumps(
-            {"push_id": uuid.uuid4().hex, "push_time": int(time.time()), "mail_no": mail_no,
-             "logistics_order_no": order, **trace},
-            ensure_ascii=False, separators=(",", ":"),
+            {
+                "push_id": uuid.uuid4().hex,
+                "push_time": int(time.time()),
+                "mail_no": mail_no,
+                "logistics_order_no": order,
+                **trace,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
         ).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "X-App-Key": self.app_key, "X-Signature": wire.sign(body, self.push_secret)}
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-App-Key": self.app_key,
+            "X-Signature": wire.sign(body, self.push_secret),
+        }
         return headers, body
 
     def sample_push(self) -> tuple[dict[str, str], bytes]:
-        return self.push_body("1100000000000", self._trace_for("1100000000000",
-                                                               TrackingState.accepted))
+        return self.push_body(
+            "1100000000000", self._trace_for("1100000000000", TrackingState.accepted)
+        )
 
     def advance(self, mail_no: str, to: TrackingState = TrackingState.delivered) -> list[int]:
         """Move a waybill forward to ``to``, pushing every state on the way.
@@ -250,7 +290,11 @@ class EmsSimulator:
     def _push(self, headers: dict[str, str], body: bytes) -> int:
         if not self.push_url:
             raise RuntimeError("the EMS simulator has no push_url to push to")
-        request = urllib.request.Request(self.push_url, data=body, headers=headers, method="POST")
+        if not self.push_url.startswith(("http://", "https://")):
+            raise RuntimeError(f"not an HTTP push_url: {self.push_url}")
+        request = urllib.request.Request(  # noqa: S310 - scheme checked above
+            self.push_url, data=body, headers=headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
                 return answer.status
@@ -271,9 +315,13 @@ class EmsSimulator:
                 return 200, {"pushed": statuses}
             if path == "/_sim/state":
                 with self._lock:
-                    return 200, {"calls": self.calls, "waybills": {
-                        k: {"order": v["order"], "state": v["state"]}
-                        for k, v in self.waybills.items()}}
+                    return 200, {
+                        "calls": self.calls,
+                        "waybills": {
+                            k: {"order": v["order"], "state": v["state"]}
+                            for k, v in self.waybills.items()
+                        },
+                    }
         except (KeyError, ValueError) as exc:
             return 400, {"error": str(exc)}
         return 404, {"error": "no such admin path"}

@@ -32,12 +32,15 @@ def react(record: SQSRecord) -> None:
     else:
         logger.warning("event type not handled here", extra={"event_type": event.type})
         return
-    logger.info("shipment updated" if first else "duplicate ignored",
-                extra={"event_id": event.id, "event_type": event.type})
+    logger.info(
+        "shipment updated" if first else "duplicate ignored",
+        extra={"event_id": event.id, "event_type": event.type},
+    )
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=react, processor=processor,
-                                    context=context)
+    return process_partial_response(
+        event=event, record_handler=react, processor=processor, context=context
+    )

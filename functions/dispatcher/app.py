@@ -70,8 +70,9 @@ def dead_letter(record: SQSRecord, reason: str, event: Event | None) -> None:
     client("sqs").send_message(
         QueueUrl=DLQ_URL,
         MessageBody=record.body,
-        MessageAttributes={k: {"DataType": "String", "StringValue": str(v) or "-"}
-                           for k, v in attributes.items()},
+        MessageAttributes={
+            k: {"DataType": "String", "StringValue": str(v) or "-"} for k, v in attributes.items()
+        },
     )
     logger.warning("command dead-lettered", extra={k: v for k, v in attributes.items()})
 
@@ -98,5 +99,6 @@ def handle(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     idempotency.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=handle, processor=processor,
-                                    context=context)
+    return process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from contracts.adapters import InboundRequest
 from contracts.errors import AdapterNotFound, InvalidRequest, PayloadTooLarge
 from contracts.events import Event
+from contracts.signatures import active_secrets
 from govbus.aws import get_secret_json, stage
 from govbus.bus import publish
 from govbus.http import install_problem_handlers, problem
@@ -92,11 +93,7 @@ def raw_body() -> bytes:
 
 
 def partner_secrets(partner: str) -> list[str]:
-    """Every active secret: ``{"secrets": [...]}`` or ``{"secret", "previous_secret"}``."""
-    document = get_secret_json(f"govbus/{stage()}/webhooks/{partner}")
-    secrets = list(document.get("secrets") or [])
-    secrets += [document.get("secret"), document.get("previous_secret")]
-    return [s for s in secrets if isinstance(s, str) and s]
+    return active_secrets(get_secret_json(f"govbus/{stage()}/webhooks/{partner}"))
 
 
 @app.post("/webhooks/<partner>")

@@ -66,8 +66,13 @@ class LambdaContext:
 class LocalFunction:
     """One template function, imported lazily (its cold start) and invoked in-process."""
 
-    def __init__(self, spec: FunctionSpec, resolver: Resolver, base_env: dict[str, str],
-                 overrides: dict[str, str] | None = None):
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        resolver: Resolver,
+        base_env: dict[str, str],
+        overrides: dict[str, str] | None = None,
+    ):
         self.spec = spec
         self.name = resolver.refs.get(spec.logical_id, spec.logical_id)
         self.region = resolver.region

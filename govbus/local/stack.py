@@ -139,6 +139,7 @@ class LocalStack:
         if not self.endpoint:
             from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self.moto.start()
             host, port = self.moto.get_host_and_port()

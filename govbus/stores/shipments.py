@@ -40,58 +40,90 @@ class ShipmentStore:
     def _key(self, case_id: str) -> dict[str, Any]:
         return {"case_id": {"S": case_id}}
 
-    def record_state(self, case_id: str, state: str, at: _dt.datetime, detail: str = "",
-                     **fields: str) -> bool:
+    def record_state(
+        self, case_id: str, state: str, at: _dt.datetime, detail: str = "", **fields: str
+    ) -> bool:
         """Record ``state`` once and move the shipment forward to it if it is ahead.
 
-        Returns True when this call recorded the state for the first time.
+        One atomic write either way, so a reader never sees a half-applied update:
+        first as the new current state; if the shipment is already further on (a late
+        push), as history only. Returns False for a duplicate.
         """
-        attr = f"at_{state}"
         now = _dt.datetime.now(_dt.UTC).isoformat()
-        names = {"#at": attr}
-        values: dict[str, Any] = {":at": {"M": {"occurred_at": {"S": at.isoformat()},
-                                                "detail": {"S": detail},
-                                                "recorded_at": {"S": now}}},
-                                  ":one": {"N": "1"}}
-        sets = ["#at = :at"]
+        names = {"#at": f"at_{state}"}
+        values: dict[str, Any] = {
+            ":at": {
+                "M": {
+                    "occurred_at": {"S": at.isoformat()},
+                    "detail": {"S": detail},
+                    "recorded_at": {"S": now},
+                }
+            },
+            ":one": {"N": "1"},
+            ":now": {"S": now},
+        }
+        sets = ["#at = :at", "updated_at = :now"]
         for i, (name, value) in enumerate(fields.items()):
             names[f"#f{i}"] = name
             values[f":f{i}"] = {"S": value}
             sets.append(f"#f{i} = :f{i}")
-        first = _conditional({
-            "TableName": self.table,
-            "Key": self._key(case_id),
-            "UpdateExpression": "SET " + ", ".join(sets) + " ADD transitions :one",
-            "ConditionExpression": "attribute_not_exists(#at)",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        })
-        _conditional({
-            "TableName": self.table,
-            "Key": self._key(case_id),
-            "UpdateExpression": "SET #s = :s, state_rank = :r, updated_at = :now",
-            "ConditionExpression": "attribute_not_exists(state_rank) OR state_rank < :r",
-            "ExpressionAttributeNames": {"#s": "state"},
-            "ExpressionAttributeValues": {":s": {"S": state}, ":r": {"N": str(rank(state))},
-                                          ":now": {"S": now}},
-        })
-        return first
+        ahead = _conditional(
+            {
+                "TableName": self.table,
+                "Key": self._key(case_id),
+                "UpdateExpression": "SET "
+                + ", ".join([*sets, "#s = :s", "state_rank = :r"])
+                + " ADD transitions :one",
+                "ConditionExpression": "attribute_not_exists(#at) AND "
+                "(attribute_not_exists(state_rank) OR state_rank < :r)",
+                "ExpressionAttributeNames": {**names, "#s": "state"},
+                "ExpressionAttributeValues": {
+                    **values,
+                    ":s": {"S": state},
+                    ":r": {"N": str(rank(state))},
+                },
+            }
+        )
+        if ahead:
+            return True
+        return _conditional(
+            {
+                "TableName": self.table,
+                "Key": self._key(case_id),
+                "UpdateExpression": "SET " + ", ".join(sets) + " ADD transitions :one",
+                "ConditionExpression": "attribute_not_exists(#at)",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        )
 
     def requested(self, case_id: str, carrier: str, at: _dt.datetime) -> bool:
         return self.record_state(case_id, REQUESTED, at, carrier=carrier)
 
     def waybill_created(self, waybill: Waybill, at: _dt.datetime) -> bool:
-        return self.record_state(waybill.case_id, TrackingState.created.value, at,
-                                 waybill_no=waybill.waybill_no, carrier=waybill.carrier)
+        return self.record_state(
+            waybill.case_id,
+            TrackingState.created.value,
+            at,
+            waybill_no=waybill.waybill_no,
+            carrier=waybill.carrier,
+        )
 
     def tracked(self, update: TrackingUpdate) -> bool:
-        return self.record_state(update.case_id, update.state.value, update.occurred_at,
-                                 detail=f"{update.location} {update.note}".strip(),
-                                 waybill_no=update.waybill_no)
+        return self.record_state(
+            update.case_id,
+            update.state.value,
+            update.occurred_at,
+            detail=f"{update.location} {update.note}".strip(),
+            waybill_no=update.waybill_no,
+        )
 
     def get(self, case_id: str) -> dict[str, Any] | None:
-        item = client("dynamodb").get_item(TableName=self.table, Key=self._key(case_id),
-                                           ConsistentRead=True).get("Item")
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key=self._key(case_id), ConsistentRead=True)
+            .get("Item")
+        )
         if not item:
             return None
         history = {

@@ -23,8 +23,17 @@ def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "govbus.cli", "dev", "--port", str(port), "--no-schedules",
-         "--state-file", str(tmp_path / "state.json")],
+        [
+            sys.executable,
+            "-m",
+            "govbus.cli",
+            "dev",
+            "--port",
+            str(port),
+            "--no-schedules",
+            "--state-file",
+            str(tmp_path / "state.json"),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -73,12 +73,16 @@ def ems(stack):
 
 def put_event(aws, stack, event) -> None:
     """Publish an envelope on the bus as a core function would."""
-    answer = aws["events"].put_events(Entries=[{
-        "EventBusName": stack.resolver.refs["EventBus"],
-        "Source": event.source,
-        "DetailType": event.type,
-        "Detail": event.model_dump_json(),
-    }])
+    answer = aws["events"].put_events(
+        Entries=[
+            {
+                "EventBusName": stack.resolver.refs["EventBus"],
+                "Source": event.source,
+                "DetailType": event.type,
+                "Detail": event.model_dump_json(),
+            }
+        ]
+    )
     assert answer["FailedEntryCount"] == 0
 
 
@@ -86,10 +90,22 @@ def delivery_requested(case_id: str):
     from contracts.delivery import Address, DeliveryRequested, WaybillRequest
     from contracts.events import Event
 
-    hall = Address(name="福州市行政服务中心", phone="059187000000", province="福建省",
-                   city="福州市", district="鼓楼区", street="湖东路1号")
-    home = Address(name="林小姐", phone="13812345678", province="福建省", city="福州市",
-                   district="台江区", street="五一中路88号")
+    hall = Address(
+        name="福州市行政服务中心",
+        phone="059187000000",
+        province="福建省",
+        city="福州市",
+        district="鼓楼区",
+        street="湖东路1号",
+    )
+    home = Address(
+        name="林小姐",
+        phone="13812345678",
+        province="福建省",
+        city="福州市",
+        district="台江区",
+        street="五一中路88号",
+    )
     return Event.create(
         "delivery.requested",
         DeliveryRequested(request=WaybillRequest(case_id=case_id, sender=hall, receiver=home)),

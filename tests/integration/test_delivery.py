@@ -10,9 +10,7 @@ def shipments(stack) -> ShipmentStore:
     return ShipmentStore(stack.resolver.refs["ShipmentsTable"])
 
 
-def test_a_delivery_ends_delivered_with_each_transition_once_despite_messy_pushes(
-    stack, aws, ems
-):
+def test_a_delivery_ends_delivered_with_each_transition_once_despite_messy_pushes(stack, aws, ems):
     put_event(aws, stack, delivery_requested("CASE-0001"))
     store = shipments(stack)
     created = wait_for(
@@ -32,7 +30,12 @@ def test_a_delivery_ends_delivered_with_each_transition_once_despite_messy_pushe
     )
     assert done["state"] == "delivered"
     assert list(done["history"]) == [
-        "requested", "created", "accepted", "in_transit", "out_for_delivery", "delivered",
+        "requested",
+        "created",
+        "accepted",
+        "in_transit",
+        "out_for_delivery",
+        "delivered",
     ]
 
 

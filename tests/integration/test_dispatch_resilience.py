@@ -19,22 +19,28 @@ def counts(stack, aws, ems):
     delivered = sum(1 for c in CASES if (s := store.get(c)) and s.get("waybill_no"))
     dlq = stack.resolver.refs["DispatchDLQ"]
     attrs = aws["sqs"].get_queue_attributes(
-        QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages",
-                                      "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        QueueUrl=dlq,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     in_dlq = int(attrs["ApproximateNumberOfMessages"]) + int(
-        attrs["ApproximateNumberOfMessagesNotVisible"])
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
     return delivered, in_dlq
 
 
-def test_an_outage_opens_the_circuit_dead_letters_and_a_redrive_recovers_all(stack, aws, ems,
-                                                                             capsys):
+def test_an_outage_opens_the_circuit_dead_letters_and_a_redrive_recovers_all(
+    stack, aws, ems, capsys
+):
     ems.set_faults(Faults(error_rate=1.0))
     for case in CASES:
         put_event(aws, stack, delivery_requested(case))
 
     # every command ends in the DLQ after its retries: requested = delivered + in DLQ
-    wait_for(lambda: counts(stack, aws, ems) == (0, len(CASES)), timeout=60,
-             what="all commands in the DLQ")
+    wait_for(
+        lambda: counts(stack, aws, ems) == (0, len(CASES)),
+        timeout=60,
+        what="all commands in the DLQ",
+    )
     breaker = CircuitBreaker(stack.resolver.refs["CircuitTable"])
     assert breaker.state("ems")["last_error"].startswith("PartnerUnavailable")
     # the circuit opened after 5 failures: afterwards only one probe per cool-down got through
@@ -44,8 +50,10 @@ def test_an_outage_opens_the_circuit_dead_letters_and_a_redrive_recovers_all(sta
     letters = peek(resolve_queue("dispatch-dlq"))
     assert len(letters) == len(CASES)
     assert {letter.event_type for letter in letters} == {"delivery.requested"}
-    assert all(("PartnerUnavailable" in letter.reason or "CircuitOpen" in letter.reason)
-               for letter in letters)
+    assert all(
+        ("PartnerUnavailable" in letter.reason or "CircuitOpen" in letter.reason)
+        for letter in letters
+    )
 
     assert govbus(["dlq", "list"]) == 0
     listing = capsys.readouterr().out
@@ -56,8 +64,11 @@ def test_an_outage_opens_the_circuit_dead_letters_and_a_redrive_recovers_all(sta
     time.sleep(2.1)  # the configured cool-down (CircuitCoolDownSeconds=2) must pass
     assert govbus(["dlq", "redrive", "dispatch-dlq"]) == 0
     assert f"redrove {len(CASES)} message(s)" in capsys.readouterr().out
-    wait_for(lambda: counts(stack, aws, ems) == (len(CASES), 0), timeout=60,
-             what="every redriven command to complete")
+    wait_for(
+        lambda: counts(stack, aws, ems) == (len(CASES), 0),
+        timeout=60,
+        what="every redriven command to complete",
+    )
     assert breaker.state("ems")["state"] == "closed"
     # exactly one waybill per case at the partner
     orders = sorted(w["order"] for w in ems.waybills.values() if w["order"] in CASES)
@@ -67,11 +78,14 @@ def test_an_outage_opens_the_circuit_dead_letters_and_a_redrive_recovers_all(sta
 def test_a_refusal_is_dead_lettered_at_once_with_the_partners_reason(stack, aws, ems):
     event = delivery_requested("CASE-BAD")
     request = event.data["request"]
-    bad = {"carrier": "ems",
-           "request": {**request, "receiver": {**request["receiver"], "phone": "12345"}}}
+    bad = {
+        "carrier": "ems",
+        "request": {**request, "receiver": {**request["receiver"], "phone": "12345"}},
+    }
     ems_calls = ems.calls
-    put_event(aws, stack, event.create("delivery.requested", bad, source=event.source,
-                                       subject="CASE-BAD"))
+    put_event(
+        aws, stack, event.create("delivery.requested", bad, source=event.source, subject="CASE-BAD")
+    )
     letters = wait_for(lambda: peek(resolve_queue("dispatch-dlq")), what="the refusal in the DLQ")
     assert len(letters) == 1
     assert "PartnerError" in letters[0].reason and "B0003" in letters[0].reason

@@ -1,0 +1,117 @@
+"""One realistic sample event per function, against a running local stack."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from contracts.delivery import TrackingState
+
+
+def _api_v2(
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict | None = None,
+    params: dict | None = None,
+    route: str | None = None,
+) -> dict:
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {route or path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {k.lower(): v for k, v in (headers or {}).items()},
+        "requestContext": {
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "bench",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "pathParameters": params or {},
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+
+
+def ems_push_event(stack) -> dict:
+    sim = stack.simulators["ems"]
+    trace = {
+        "op_code": "20",
+        "op_time": "2026-11-27T12:00:00+08:00",
+        "op_org_city": "福州市",
+        "op_desc": "运输中 in transit",
+    }
+    headers, body = sim.push_body("1100000000001", trace)
+    return _api_v2(
+        "POST", "/webhooks/ems", body, headers, {"partner": "ems"}, route="/webhooks/{partner}"
+    )
+
+
+def _sqs(stack, queue_logical: str, event) -> dict:
+    envelope = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": event.type,
+        "source": event.source,
+        "detail": json.loads(event.model_dump_json()),
+    }
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "bench",
+                "body": json.dumps(envelope),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": stack.resolver.attrs[queue_logical]["Arn"],
+                "awsRegion": stack.region,
+            }
+        ]
+    }
+
+
+def samples(stack) -> dict[str, dict]:
+    from contracts.delivery import TrackingUpdate, TrackingUpdated
+    from contracts.events import Event
+    from tests.integration.conftest import delivery_requested
+
+    case = f"CASE-BENCH-{uuid.uuid4().hex[:8]}"
+    tracking = Event.create(
+        "delivery.tracking_updated",
+        TrackingUpdated(
+            carrier="ems",
+            update=TrackingUpdate(
+                waybill_no="1100000000001",
+                case_id=case,
+                state=TrackingState.in_transit,
+                occurred_at="2026-11-27T12:00:00+08:00",
+            ),
+        ),
+        source="govbus.partner.ems",
+    )
+    return {
+        "HealthFunction": _api_v2("GET", "/health"),
+        "WebhooksFunction": ems_push_event(stack),
+        "EventLogFunction": _sqs(stack, "EventLogQueue", tracking),
+        "DispatcherFunction": _sqs(stack, "DispatchQueue", delivery_requested(case)),
+        "DeliveryFunction": _sqs(stack, "DeliveryQueue", tracking),
+        "HeartbeatFunction": {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "time": "2026-11-27T00:00:00Z",
+            "detail": {},
+        },
+    }
