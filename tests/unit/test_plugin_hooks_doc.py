@@ -25,9 +25,6 @@ AWAITING_ADAPTER = {
     "govbus_card_pay",
     "govbus_province_forward_case",
     "govbus_province_query_case",
-    "govbus_ca_verify_certificate",
-    "govbus_ca_verify_signature",
-    "govbus_ca_challenge",
 }
 
 

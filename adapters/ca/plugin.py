@@ -1,0 +1,165 @@
+"""The CA adapter's hook implementations (registered as entry point ``ca``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import secrets
+import threading
+import time
+
+import urllib3
+from cryptography import x509
+from pydantic import BaseModel, Field
+
+from adapters.ca import pki
+from contracts import hookimpl
+from contracts.adapters import (
+    AdapterFamily,
+    AdapterInfo,
+    CallContext,
+    Health,
+    PingResult,
+)
+from contracts.auth import CertificateIdentity, DetachedSignature, LoginChallenge
+from contracts.errors import PartnerUnavailable
+
+NAME = "ca"
+log = logging.getLogger("adapters.ca")
+
+
+class CaConfig(BaseModel):
+    """``GOVBUS_CA_ENDPOINT`` (CRL and status), ``GOVBUS_CA_SECRET_NAME`` (trust anchors)."""
+
+    endpoint: str = "https://ca.example/"
+    timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    ping_cache_seconds: float = Field(default=5.0, ge=0)
+    secret_name: str = "govbus/dev/adapters/ca"  # noqa: S105 - a name, not a secret
+    crl_cache_seconds: float = Field(default=60.0, ge=0)
+    challenge_ttl_seconds: int = Field(default=120, gt=0, le=600)
+
+
+class _State:
+    def __init__(self) -> None:
+        self.config = CaConfig()
+        self.get_secret = None
+        self.anchors: list[x509.Certificate] | None = None
+        self.intermediates: list[x509.Certificate] = []
+        self.crl: tuple[float, x509.CertificateRevocationList] | None = None
+        self.ping_cache: tuple[float, PingResult] | None = None
+        self.lock = threading.Lock()
+        self.http = urllib3.PoolManager(retries=False)
+
+
+_state = _State()
+
+
+def _trust() -> tuple[list[x509.Certificate], list[x509.Certificate]]:
+    with _state.lock:
+        if _state.anchors is None:
+            if _state.get_secret is None:
+                raise PartnerUnavailable("the CA adapter is not configured")
+            doc = json.loads(_state.get_secret(_state.config.secret_name))
+            _state.anchors = x509.load_pem_x509_certificates(doc["trust_anchor_pem"].encode())
+            inter = doc.get("intermediates_pem")
+            _state.intermediates = x509.load_pem_x509_certificates(inter.encode()) if inter else []
+        return _state.anchors, _state.intermediates
+
+
+def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocationList:
+    now = time.monotonic()
+    cached = _state.crl
+    if cached and now - cached[0] < _state.config.crl_cache_seconds:
+        return cached[1]
+    url = _state.config.endpoint.rstrip("/") + "/crl"
+    try:
+        answer = _state.http.request("GET", url, timeout=urllib3.Timeout(
+            connect=1.0, read=_state.config.timeout_seconds))
+    except urllib3.exceptions.HTTPError as exc:
+        raise PartnerUnavailable("the CA's revocation list cannot be fetched") from exc
+    if answer.status != 200:
+        raise PartnerUnavailable(f"the CA answered {answer.status} for its revocation list")
+    try:
+        crl = x509.load_der_x509_crl(answer.data)
+    except ValueError as exc:
+        raise PartnerUnavailable("the CA sent a malformed revocation list") from exc
+    pki.verify_crl(crl, issuers, _dt.datetime.now(_dt.UTC))
+    _state.crl = (now, crl)
+    return crl
+
+
+def verify(certificate_pem: str) -> tuple[x509.Certificate, CertificateIdentity]:
+    anchors, intermediates = _trust()
+    chain = pki.load_chain(certificate_pem)
+    now = _dt.datetime.now(_dt.UTC)
+    path = pki.verify_path(chain, anchors, intermediates, now)
+    leaf, issuer = path[0], path[1]
+    pki.check_signing_usage(leaf)
+    pki.check_not_revoked(leaf, _revocation_list(path[1:]))
+    identity = pki.identity_of(leaf, issuer)
+    log.info("certificate verified", extra={"serial": identity.serial})
+    return leaf, identity
+
+
+@hookimpl
+def govbus_adapter_info() -> AdapterInfo:
+    return AdapterInfo(name=NAME, family=AdapterFamily.authentication,
+                       title="统一电子政务认证 CA", version="1.0.0",
+                       secret_name=_state.config.secret_name)
+
+
+@hookimpl
+def govbus_adapter_configure(settings, get_secret) -> None:
+    known = {k: v for k, v in settings.items() if k in CaConfig.model_fields}
+    with _state.lock:
+        _state.config = CaConfig.model_validate(known)
+        _state.get_secret = get_secret
+        _state.anchors = None
+        _state.crl = None
+        _state.ping_cache = None
+
+
+@hookimpl
+def govbus_ping() -> PingResult:
+    now = time.monotonic()
+    if _state.ping_cache and now - _state.ping_cache[0] < _state.config.ping_cache_seconds:
+        return _state.ping_cache[1]
+    try:
+        answer = _state.http.request("GET", _state.config.endpoint.rstrip("/") + "/ping",
+                                     timeout=urllib3.Timeout(connect=1.0, read=1.0))
+        up, detail = answer.status == 200, "" if answer.status == 200 else f"{answer.status}"
+    except urllib3.exceptions.HTTPError as exc:
+        up, detail = False, f"ping failed: {type(exc).__name__}"
+    result = PingResult(adapter=NAME, status=Health.up if up else Health.down, detail=detail)
+    _state.ping_cache = (now, result)
+    return result
+
+
+@hookimpl
+def govbus_simulator():
+    from adapters.ca.simulator import CaSimulator
+
+    return CaSimulator()
+
+
+@hookimpl
+def govbus_ca_verify_certificate(certificate_pem: str, ctx: CallContext) -> CertificateIdentity:
+    return verify(certificate_pem)[1]
+
+
+@hookimpl
+def govbus_ca_verify_signature(signed: DetachedSignature, ctx: CallContext) -> CertificateIdentity:
+    leaf, identity = verify(signed.certificate_pem)
+    pki.verify_detached(leaf, signed.document, signed.signature, signed.algorithm)
+    return identity
+
+
+@hookimpl
+def govbus_ca_challenge(ctx: CallContext) -> LoginChallenge:
+    return LoginChallenge(
+        nonce=secrets.token_urlsafe(32),
+        expires_at=_dt.datetime.now(_dt.UTC)
+        + _dt.timedelta(seconds=_state.config.challenge_ttl_seconds),
+    )
+
