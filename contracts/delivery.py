@@ -71,6 +71,8 @@ class TrackingUpdate(BaseModel):
 class DeliveryRequested(BaseModel):
     carrier: str = "ems"
     request: WaybillRequest
+    # the applicant's blind index key, so the one-code index can list the shipment
+    applicant_key: str | None = None
 
 
 @event_type("delivery.waybill_created")

@@ -166,6 +166,54 @@ def cmd_adapter_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack_name(args: argparse.Namespace) -> str:
+    import json
+    import os
+    from pathlib import Path
+
+    if getattr(args, "stack", None):
+        return args.stack
+    state = Path(STATE_FILE)
+    if "AWS_ENDPOINT_URL" not in os.environ and state.exists():
+        return json.loads(state.read_text()).get("stack_name", "govbus-local")
+    return os.environ.get("GOVBUS_STACK", "govbus-dev")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    import os
+
+    from govbus import audit
+
+    _use_local_stack_if_running()
+    os.environ["AUDIT_TABLE"] = args.table or f"{_stack_name(args)}-audit"
+    result = audit.verify()
+    if result.ok:
+        print(f"audit chain intact: {result.entries} entries in {result.partitions} partition(s)")
+        return 0
+    link = result.broken
+    assert link is not None
+    print(
+        f"audit chain BROKEN at partition {link.partition}, entry {link.seq} "
+        f"(id {link.entry_id}): {link.reason}"
+    )
+    return 1
+
+
+def cmd_clients_create(args: argparse.Namespace) -> int:
+    import os
+
+    from govbus.stores import clients
+
+    _use_local_stack_if_running()
+    os.environ["CLIENTS_TABLE"] = args.table or f"{_stack_name(args)}-clients"
+    client_id, secret = clients.create(args.agency, args.scope, args.name or "")
+    print(
+        f"client_id     {client_id}\nclient_secret {secret}\nscopes        "
+        f"{' '.join(sorted(set(args.scope)))}\n(the secret is shown once; store it now)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govbus", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -193,6 +241,28 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--dir", default=".", help="where to create govbus-adapter-NAME/")
     new.add_argument("--title", help="the partner system's name, for humans")
     new.set_defaults(func=cmd_adapter_new)
+
+    audit_cmd = sub.add_parser("audit", help="the audit chain")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="walk the chain; name the first broken link")
+    verify.add_argument("--stack", help="stack name (default: the running local stack)")
+    verify.add_argument("--table", help="audit table name (default: STACK-audit)")
+    verify.set_defaults(func=cmd_audit_verify)
+
+    clients_cmd = sub.add_parser("clients", help="departments' API clients")
+    clients_sub = clients_cmd.add_subparsers(dest="clients_command", required=True)
+    create = clients_sub.add_parser("create", help="create a client; prints its secret once")
+    create.add_argument("--agency", required=True, help="the department's credit code")
+    create.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="a service granted, e.g. subjects:read (repeatable)",
+    )
+    create.add_argument("--name")
+    create.add_argument("--stack")
+    create.add_argument("--table")
+    create.set_defaults(func=cmd_clients_create)
 
     dlq = sub.add_parser("dlq", help="dead-letter queues: list and redrive")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)

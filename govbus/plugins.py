@@ -11,9 +11,9 @@ adapter only, so adapters never filter calls meant for someone else.
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -151,11 +151,33 @@ def configure(pm: pluggy.PluginManager, get_secret: Any) -> None:
             )
 
 
-@functools.cache
+_MANAGERS: dict[str | None, pluggy.PluginManager] = {}
+_MANAGERS_LOCK = threading.Lock()
+
+
 def plugin_manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager, built once at cold start from the environment."""
+    """The plugin manager for this process's allow-list, built once at cold start.
+
+    In Lambda a process serves one function, so there is one. The local stack serves
+    every function in one process, each with its own ``GOVBUS_ADAPTERS``: keying on it
+    gives each function exactly the adapters its template entry allows.
+    """
+    key = os.environ.get(ALLOW_LIST_VARIABLE)
+    with _MANAGERS_LOCK:
+        pm = _MANAGERS.get(key)
+        if pm is None:
+            from govbus.aws import get_secret
+
+            pm = create_plugin_manager(allowed_adapters())
+            configure(pm, get_secret)
+            _MANAGERS[key] = pm
+        return pm
+
+
+def reconfigure_all() -> None:
+    """Hand every built plugin manager's adapters their configuration again."""
     from govbus.aws import get_secret
 
-    pm = create_plugin_manager(allowed_adapters())
-    configure(pm, get_secret)
-    return pm
+    with _MANAGERS_LOCK:
+        for pm in _MANAGERS.values():
+            configure(pm, get_secret)

@@ -62,7 +62,11 @@ def local_stack_session() -> Iterator[Any]:
 
     # a short cool-down so that circuit tests see a probe within seconds
     stack = LocalStack(
-        ROOT, port=0, schedules=False, endpoint=None, parameters={"CircuitCoolDownSeconds": "2"}
+        ROOT,
+        port=0,
+        schedules=False,
+        endpoint=None,
+        parameters={"CircuitCoolDownSeconds": "2", "CaCrlCacheSeconds": "0"},
     )
     stack.start()
     try:

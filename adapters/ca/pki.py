@@ -109,9 +109,7 @@ def check_not_revoked(cert: x509.Certificate, crl: x509.CertificateRevocationLis
         raise Unauthenticated("the revocation status cannot be checked right now")
     entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
     if entry is not None:
-        raise Unauthenticated(
-            f"the certificate was revoked on {entry.revocation_date_utc.date()}"
-        )
+        raise Unauthenticated(f"the certificate was revoked on {entry.revocation_date_utc.date()}")
 
 
 def verify_crl(
@@ -133,7 +131,9 @@ def identity_of(cert: x509.Certificate, issuer: x509.Certificate) -> Certificate
         code = parse_subject_code(raw)
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"]
-        raise Unauthenticated(f"the identity code in the certificate is invalid: {reason}") from None
+        raise Unauthenticated(
+            f"the identity code in the certificate is invalid: {reason}"
+        ) from None
     cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return CertificateIdentity(
         subject_code=str(code),
@@ -145,15 +145,18 @@ def identity_of(cert: x509.Certificate, issuer: x509.Certificate) -> Certificate
     )
 
 
-def verify_detached(cert: x509.Certificate, document: bytes, signature: bytes,
-                    algorithm: str) -> None:
+def verify_detached(
+    cert: x509.Certificate, document: bytes, signature: bytes, algorithm: str
+) -> None:
     key = cert.public_key()
     try:
         if algorithm == "RSA-PSS-SHA256" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, document,
-                       padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
-                                   salt_length=padding.PSS.AUTO),
-                       hashes.SHA256())
+            key.verify(
+                signature,
+                document,
+                padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO),
+                hashes.SHA256(),
+            )
         elif algorithm == "ECDSA-P256-SHA256" and isinstance(key, ec.EllipticCurvePublicKey):
             if key.curve.name != "secp256r1":
                 raise SignatureInvalid("only ECDSA over P-256 is accepted")

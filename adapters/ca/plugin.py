@@ -74,8 +74,9 @@ def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocat
         return cached[1]
     url = _state.config.endpoint.rstrip("/") + "/crl"
     try:
-        answer = _state.http.request("GET", url, timeout=urllib3.Timeout(
-            connect=1.0, read=_state.config.timeout_seconds))
+        answer = _state.http.request(
+            "GET", url, timeout=urllib3.Timeout(connect=1.0, read=_state.config.timeout_seconds)
+        )
     except urllib3.exceptions.HTTPError as exc:
         raise PartnerUnavailable("the CA's revocation list cannot be fetched") from exc
     if answer.status != 200:
@@ -104,9 +105,13 @@ def verify(certificate_pem: str) -> tuple[x509.Certificate, CertificateIdentity]
 
 @hookimpl
 def govbus_adapter_info() -> AdapterInfo:
-    return AdapterInfo(name=NAME, family=AdapterFamily.authentication,
-                       title="统一电子政务认证 CA", version="1.0.0",
-                       secret_name=_state.config.secret_name)
+    return AdapterInfo(
+        name=NAME,
+        family=AdapterFamily.authentication,
+        title="统一电子政务认证 CA",
+        version="1.0.0",
+        secret_name=_state.config.secret_name,
+    )
 
 
 @hookimpl
@@ -126,8 +131,11 @@ def govbus_ping() -> PingResult:
     if _state.ping_cache and now - _state.ping_cache[0] < _state.config.ping_cache_seconds:
         return _state.ping_cache[1]
     try:
-        answer = _state.http.request("GET", _state.config.endpoint.rstrip("/") + "/ping",
-                                     timeout=urllib3.Timeout(connect=1.0, read=1.0))
+        answer = _state.http.request(
+            "GET",
+            _state.config.endpoint.rstrip("/") + "/ping",
+            timeout=urllib3.Timeout(connect=1.0, read=1.0),
+        )
         up, detail = answer.status == 200, "" if answer.status == 200 else f"{answer.status}"
     except urllib3.exceptions.HTTPError as exc:
         up, detail = False, f"ping failed: {type(exc).__name__}"
@@ -162,4 +170,3 @@ def govbus_ca_challenge(ctx: CallContext) -> LoginChallenge:
         expires_at=_dt.datetime.now(_dt.UTC)
         + _dt.timedelta(seconds=_state.config.challenge_ttl_seconds),
     )
-

@@ -32,8 +32,10 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 def _name(cn: str, serial: str | None = None, org: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-             x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    attrs = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+    ]
     if org:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
     if serial:
@@ -41,19 +43,37 @@ def _name(cn: str, serial: str | None = None, org: str | None = None) -> x509.Na
     return x509.Name(attrs)
 
 
-def _ca_cert(subject: x509.Name, key: PrivateKey, issuer: x509.Name, issuer_key: PrivateKey,
-             path_length: int, now: _dt.datetime) -> x509.Certificate:
+def _ca_cert(
+    subject: x509.Name,
+    key: PrivateKey,
+    issuer: x509.Name,
+    issuer_key: PrivateKey,
+    path_length: int,
+    now: _dt.datetime,
+) -> x509.Certificate:
     return (
         x509.CertificateBuilder()
-        .subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _dt.timedelta(days=1))
         .not_valid_after(now + _dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(issuer_key, hashes.SHA256())
     )
 
@@ -70,31 +90,51 @@ class IssuedCertificate:
 
     @property
     def chain_pem(self) -> str:
-        return "".join(c.public_bytes(serialization.Encoding.PEM).decode()
-                       for c in [self.certificate, *self.chain])
+        return "".join(
+            c.public_bytes(serialization.Encoding.PEM).decode()
+            for c in [self.certificate, *self.chain]
+        )
 
     @property
     def key_pem(self) -> str:
         return self.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()).decode()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
 
 
 class CaSimulator:
     def __init__(self) -> None:
         now = _dt.datetime.now(_dt.UTC)
         self.root_key = ec.generate_private_key(ec.SECP256R1())
-        self.root = _ca_cert(_name("govbus Test Root CA", org="govbus test PKI"), self.root_key,
-                             _name("govbus Test Root CA", org="govbus test PKI"), self.root_key,
-                             1, now)
+        self.root = _ca_cert(
+            _name("govbus Test Root CA", org="govbus test PKI"),
+            self.root_key,
+            _name("govbus Test Root CA", org="govbus test PKI"),
+            self.root_key,
+            1,
+            now,
+        )
         self.issuing_key = ec.generate_private_key(ec.SECP256R1())
-        self.issuing = _ca_cert(_name("govbus Test Issuing CA", org="govbus test PKI"),
-                                self.issuing_key, self.root.subject, self.root_key, 0, now)
+        self.issuing = _ca_cert(
+            _name("govbus Test Issuing CA", org="govbus test PKI"),
+            self.issuing_key,
+            self.root.subject,
+            self.root_key,
+            0,
+            now,
+        )
         # an authority nobody trusts: what it issues must be refused
         self.rogue_key = ec.generate_private_key(ec.SECP256R1())
-        self.rogue = _ca_cert(_name("govbus Test Root CA", org="someone else"), self.rogue_key,
-                              _name("govbus Test Root CA", org="someone else"), self.rogue_key,
-                              1, now)
+        self.rogue = _ca_cert(
+            _name("govbus Test Root CA", org="someone else"),
+            self.rogue_key,
+            _name("govbus Test Root CA", org="someone else"),
+            self.rogue_key,
+            1,
+            now,
+        )
         self.revoked: dict[int, _dt.datetime] = {}
         self.faults = Faults()
         self.url = ""
@@ -104,34 +144,66 @@ class CaSimulator:
 
     # --- issuing --------------------------------------------------------------------
 
-    def issue(self, code: str, name: str, *, key_type: str = "ec", organisation: str | None = None,
-              not_before: _dt.datetime | None = None, not_after: _dt.datetime | None = None,
-              trusted: bool = True, signing: bool = True) -> IssuedCertificate:
+    def issue(
+        self,
+        code: str,
+        name: str,
+        *,
+        key_type: str = "ec",
+        organisation: str | None = None,
+        not_before: _dt.datetime | None = None,
+        not_after: _dt.datetime | None = None,
+        trusted: bool = True,
+        signing: bool = True,
+    ) -> IssuedCertificate:
         now = _dt.datetime.now(_dt.UTC)
-        key: PrivateKey = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                           if key_type == "rsa" else ec.generate_private_key(ec.SECP256R1()))
-        issuer, issuer_key = (self.issuing, self.issuing_key) if trusted else (self.rogue,
-                                                                                self.rogue_key)
+        key: PrivateKey = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if key_type == "rsa"
+            else ec.generate_private_key(ec.SECP256R1())
+        )
+        issuer, issuer_key = (
+            (self.issuing, self.issuing_key) if trusted else (self.rogue, self.rogue_key)
+        )
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(name, serial=code, org=organisation))
-            .issuer_name(issuer.subject).public_key(key.public_key())
+            .issuer_name(issuer.subject)
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(not_before or now - _dt.timedelta(minutes=5))
             .not_valid_after(not_after or now + _dt.timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=signing, content_commitment=signing,
-                                         key_encipherment=not signing, data_encipherment=False,
-                                         key_agreement=False, key_cert_sign=False,
-                                         crl_sign=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=signing,
+                    content_commitment=signing,
+                    key_encipherment=not signing,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         )
         if self.url:
-            builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-                full_name=[x509.UniformResourceIdentifier(f"{self.url}/crl")], relative_name=None,
-                reasons=None, crl_issuer=None)]), critical=False)
+            builder = builder.add_extension(
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            full_name=[x509.UniformResourceIdentifier(f"{self.url}/crl")],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=None,
+                        )
+                    ]
+                ),
+                critical=False,
+            )
         cert = builder.sign(issuer_key, hashes.SHA256())
         return IssuedCertificate(cert, key, [issuer] if trusted else [self.rogue])
 
@@ -142,15 +214,20 @@ class CaSimulator:
 
     def crl(self) -> x509.CertificateRevocationList:
         now = _dt.datetime.now(_dt.UTC)
-        builder = (x509.CertificateRevocationListBuilder()
-                   .issuer_name(self.issuing.subject)
-                   .last_update(now - _dt.timedelta(minutes=1))
-                   .next_update(now + _dt.timedelta(hours=1)))
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.issuing.subject)
+            .last_update(now - _dt.timedelta(minutes=1))
+            .next_update(now + _dt.timedelta(hours=1))
+        )
         with self._lock:
             for number, when in self.revoked.items():
                 builder = builder.add_revoked_certificate(
-                    x509.RevokedCertificateBuilder().serial_number(number)
-                    .revocation_date(when).build())
+                    x509.RevokedCertificateBuilder()
+                    .serial_number(number)
+                    .revocation_date(when)
+                    .build()
+                )
         return builder.sign(self.issuing_key, hashes.SHA256())
 
     # --- protocol ----------------------------------------------------------------------
@@ -158,8 +235,11 @@ class CaSimulator:
     def secrets(self) -> dict[str, str]:
         pem = self.root.public_bytes(serialization.Encoding.PEM).decode()
         issuing = self.issuing.public_bytes(serialization.Encoding.PEM).decode()
-        return {"govbus/{stage}/adapters/ca": json.dumps(
-            {"trust_anchor_pem": pem, "intermediates_pem": issuing})}
+        return {
+            "govbus/{stage}/adapters/ca": json.dumps(
+                {"trust_anchor_pem": pem, "intermediates_pem": issuing}
+            )
+        }
 
     def set_faults(self, faults: Faults) -> None:
         self.faults = faults
@@ -210,11 +290,16 @@ class CaSimulator:
         if path == "/root.pem":
             return self._send(handler, 200, self.root.public_bytes(pem), "application/x-pem-file")
         if path == "/issuing.pem":
-            return self._send(handler, 200, self.issuing.public_bytes(pem),
-                              "application/x-pem-file")
+            return self._send(
+                handler, 200, self.issuing.public_bytes(pem), "application/x-pem-file"
+            )
         if path == "/crl":
-            return self._send(handler, 200, self.crl().public_bytes(serialization.Encoding.DER),
-                              "application/pkix-crl")
+            return self._send(
+                handler,
+                200,
+                self.crl().public_bytes(serialization.Encoding.DER),
+                "application/pkix-crl",
+            )
         if path.startswith("/status/"):
             try:
                 number = int(path.rsplit("/", 1)[1], 16)
@@ -224,11 +309,20 @@ class CaSimulator:
             return self._send(handler, 200, json.dumps({"status": status}).encode())
         if path == "/_sim/issue" and method == "POST":
             doc = json.loads(body or b"{}")
-            issued = self.issue(doc["code"], doc.get("name", "test subject"),
-                                key_type=doc.get("key", "ec"))
-            return self._send(handler, 200, json.dumps(
-                {"serial": issued.serial, "certificate_pem": issued.chain_pem,
-                 "private_key_pem": issued.key_pem}).encode())
+            issued = self.issue(
+                doc["code"], doc.get("name", "test subject"), key_type=doc.get("key", "ec")
+            )
+            return self._send(
+                handler,
+                200,
+                json.dumps(
+                    {
+                        "serial": issued.serial,
+                        "certificate_pem": issued.chain_pem,
+                        "private_key_pem": issued.key_pem,
+                    }
+                ).encode(),
+            )
         if path == "/_sim/revoke" and method == "POST":
             self.revoke(json.loads(body)["serial"])
             return self._send(handler, 200, b'{"revoked":true}')
@@ -239,8 +333,12 @@ class CaSimulator:
         return self._send(handler, 404, b'{"error":"not found"}')
 
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes,
-              content_type: str = "application/json") -> None:
+    def _send(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+    ) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(body)))

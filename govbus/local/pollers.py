@@ -110,6 +110,8 @@ class SqsPoller:
             try:
                 if not self.poll_once(wait_seconds=1):
                     self._stop.wait(0.05)
+            except self.sqs.exceptions.QueueDoesNotExist:
+                self._stop.wait(0.2)  # the emulator is being reset and re-provisioned
             except Exception:
                 if self._stop.is_set():
                     return

@@ -74,20 +74,26 @@ class LocalFunction:
         overrides: dict[str, str] | None = None,
     ):
         self.spec = spec
-        self.name = resolver.refs.get(spec.logical_id, spec.logical_id)
-        self.region = resolver.region
-        env = {k: resolver.resolve(v) for k, v in spec.environment.items()}
-        self.environment = {
-            **base_env,
-            **{k: str(v) for k, v in env.items() if v is not None},
-            "AWS_LAMBDA_FUNCTION_NAME": self.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            # local wiring wins over the template (simulator endpoints)
-            **(overrides or {}),
-        }
+        self.base_env = base_env
+        self.overrides = overrides or {}
+        self.refresh(resolver)
         self._handler: Callable[[dict[str, Any], Any], Any] | None = None
         self._import_lock = threading.Lock()
         self.invocations = 0
+
+    def refresh(self, resolver: Resolver) -> None:
+        """Resolve the environment again (after the emulator was reset and re-provisioned)."""
+        self.name = resolver.refs.get(self.spec.logical_id, self.spec.logical_id)
+        self.region = resolver.region
+        env = {k: resolver.resolve(v) for k, v in self.spec.environment.items()}
+        self.environment = {
+            **self.base_env,
+            **{k: str(v) for k, v in env.items() if v is not None},
+            "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory),
+            # local wiring wins over the template (simulator endpoints)
+            **self.overrides,
+        }
 
     @property
     def logical_id(self) -> str:

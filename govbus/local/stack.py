@@ -183,6 +183,8 @@ class LocalStack:
             pass
         self.provision()
         self.store_simulator_secrets()
+        for fn in self.functions.values():
+            fn.refresh(self.resolver)
         from govbus.aws import clear_caches
 
         clear_caches()

@@ -89,7 +89,4 @@ def harness(adapter_name: str):
         h.close()
         # adapters keep module state: hand the process-wide plugin manager (if any) back
         # its own configuration, so later tests talk to the local stack's simulators
-        if plugins.plugin_manager.cache_info().currsize:
-            from govbus.aws import get_secret
-
-            plugins.configure(plugins.plugin_manager(), get_secret)
+        plugins.reconfigure_all()

@@ -21,9 +21,11 @@ def sign(issued, document: bytes) -> tuple[bytes, str]:
     key = issued.private_key
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(document, ec.ECDSA(hashes.SHA256())), "ECDSA-P256-SHA256"
-    return key.sign(document, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
-                                          salt_length=padding.PSS.DIGEST_LENGTH),
-                    hashes.SHA256()), "RSA-PSS-SHA256"
+    return key.sign(
+        document,
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
+        hashes.SHA256(),
+    ), "RSA-PSS-SHA256"
 
 
 def refused(harness, pem) -> str:
@@ -35,8 +37,9 @@ def refused(harness, pem) -> str:
 @pytest.mark.parametrize(("code", "kind"), [(CITIZEN, "citizen"), (COMPANY, "organisation")])
 def test_a_valid_certificate_yields_the_identity_inside(harness, code, kind):
     issued = harness.simulator.issue(code, "林小姐")
-    identity = harness.call("govbus_ca_verify_certificate", certificate_pem=issued.chain_pem,
-                            ctx=CTX)
+    identity = harness.call(
+        "govbus_ca_verify_certificate", certificate_pem=issued.chain_pem, ctx=CTX
+    )
     assert isinstance(identity, CertificateIdentity)
     assert identity.subject_code == code and identity.subject_kind == kind
     assert identity.serial == issued.serial
@@ -44,8 +47,9 @@ def test_a_valid_certificate_yields_the_identity_inside(harness, code, kind):
 
 def test_an_expired_certificate_is_refused_saying_so(harness):
     past = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
-    issued = harness.simulator.issue(CITIZEN, "林小姐", not_before=past - dt.timedelta(days=365),
-                                     not_after=past)
+    issued = harness.simulator.issue(
+        CITIZEN, "林小姐", not_before=past - dt.timedelta(days=365), not_after=past
+    )
     assert "expired" in refused(harness, issued.chain_pem)
 
 
@@ -75,8 +79,12 @@ def test_a_detached_signature_verifies_and_a_tampered_document_does_not(harness,
     issued = harness.simulator.issue(COMPANY, "福州示例科技有限公司", key_type=key_type)
     document = "营业执照副本 scan, page 1".encode()
     signature, algorithm = sign(issued, document)
-    signed = DetachedSignature(document=document, signature=signature,
-                               certificate_pem=issued.chain_pem, algorithm=algorithm)
+    signed = DetachedSignature(
+        document=document,
+        signature=signature,
+        certificate_pem=issued.chain_pem,
+        algorithm=algorithm,
+    )
     identity = harness.call("govbus_ca_verify_signature", signed=signed, ctx=CTX)
     assert identity.subject_code == COMPANY
     tampered = signed.model_copy(update={"document": document + b" (altered)"})

@@ -112,3 +112,89 @@ def delivery_requested(case_id: str):
         source="govbus.applications",
         subject=case_id,
     )
+
+
+CITIZEN = "350102199003071234"
+OTHER_CITIZEN = "11010519491231002X"
+
+
+def _agency_code() -> str:
+    from contracts.identity import credit_code_check_char
+
+    first17 = "11350100MB0000001"
+    return first17 + credit_code_check_char(first17)
+
+
+@pytest.fixture
+def ca(stack):
+    from contracts.adapters import Faults
+
+    simulator = stack.simulators["ca"]
+    simulator.set_faults(Faults())
+    return simulator
+
+
+def login(stack, issued, *, tamper: bool = False) -> requests.Response:
+    """The certificate login a citizen's client performs: challenge, sign, log in."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    challenge = requests.post(f"{stack.url}/auth/challenge", timeout=10)
+    assert challenge.status_code == 201, challenge.text
+    nonce = challenge.json()["nonce"]
+    signature = issued.private_key.sign(
+        nonce.encode() + (b"x" if tamper else b""), ec.ECDSA(hashes.SHA256())
+    )
+    return requests.post(
+        f"{stack.url}/auth/login",
+        json={
+            "nonce": nonce,
+            "certificate_pem": issued.chain_pem,
+            "signature": base64.b64encode(signature).decode(),
+            "algorithm": "ECDSA-P256-SHA256",
+        },
+        timeout=10,
+    )
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def citizen_token(stack, ca):
+    answer = login(stack, ca.issue(CITIZEN, "林小姐"))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]
+
+
+def department_token(stack, scopes: list[str]) -> str:
+    import contextlib
+    import io
+
+    from govbus.cli import main as govbus
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert (
+            govbus(
+                [
+                    "clients",
+                    "create",
+                    "--stack",
+                    stack.stack_name,
+                    "--agency",
+                    _agency_code(),
+                    *[arg for scope in scopes for arg in ("--scope", scope)],
+                ]
+            )
+            == 0
+        )
+    lines = dict(line.split(None, 1) for line in out.getvalue().splitlines()[:2])
+    answer = requests.post(
+        f"{stack.url}/auth/token",
+        json={"client_id": lines["client_id"], "client_secret": lines["client_secret"]},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]

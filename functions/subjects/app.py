@@ -1,0 +1,117 @@
+"""The one-code view of a subject: what the platform holds, and who looked.
+
+GET /subjects/{code}/records?purpose=...   the subject themself, or a department granted
+                                           ``subjects:read``; every access is audited
+GET /subjects/{code}/access-log            the subject themself: who looked, when, why
+"""
+
+import datetime as dt
+import os
+import uuid
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from contracts.errors import Forbidden, ValidationFailed
+from contracts.identity import mask_identifier, parse_subject_code
+from govbus import audit
+from govbus.auth import caller
+from govbus.aws import client
+from govbus.http import install_problem_handlers, json_response
+from govbus.observability import logger, tracer
+from govbus.privacy import subject_key
+from govbus.subject_index import records
+
+ACCESS_TABLE = os.environ["SUBJECT_ACCESS_TABLE"]
+READ_SCOPE = "subjects:read"
+
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+
+
+def _code(raw: str) -> str:
+    try:
+        return str(parse_subject_code(raw))
+    except ValidationError as exc:
+        raise ValidationFailed(
+            f"not a citizen ID or credit code: {exc.errors()[0]['msg']}", field="code"
+        ) from None
+
+
+@app.get("/subjects/<code>/records")
+def subject_records(code: str):
+    code = _code(code)
+    who = caller(app)
+    purpose = (app.current_event.get_query_string_value("purpose") or "").strip()
+    if len(purpose) < 4:
+        raise ValidationFailed(
+            "say why you are looking (purpose, at least 4 characters)", field="purpose"
+        )
+    if not (who.is_self(code) or who.may(READ_SCOPE)):
+        audit.record(
+            "subject.records",
+            actor=who.subject,
+            target=code,
+            purpose=purpose,
+            outcome="refused",
+            detail="not the subject and no subjects:read scope",
+        )
+        raise Forbidden("only the subject or a department granted subjects:read may see this")
+    key = subject_key(code)
+    found = records(key)
+    now = dt.datetime.now(dt.UTC).isoformat()
+    client("dynamodb").put_item(
+        TableName=ACCESS_TABLE,
+        Item={
+            "subject_key": {"S": key},
+            "at": {"S": f"{now}#{uuid.uuid4().hex[:8]}"},
+            "who": {"S": who.subject},
+            "kind": {"S": who.kind},
+            "agency": {"S": who.agency or ""},
+            "purpose": {"S": purpose},
+            "records": {"N": str(len(found))},
+        },
+    )
+    audit.record(
+        "subject.records",
+        actor=who.subject,
+        target=code,
+        purpose=purpose,
+        detail=f"{len(found)} record(s)",
+    )
+    return json_response(
+        {"subject": mask_identifier(code), "records": [r.model_dump(mode="json") for r in found]}
+    )
+
+
+@app.get("/subjects/<code>/access-log")
+def access_log(code: str):
+    code = _code(code)
+    who = caller(app)
+    if not who.is_self(code):
+        raise Forbidden("only the subject may list who looked at their data")
+    answer = client("dynamodb").query(
+        TableName=ACCESS_TABLE,
+        KeyConditionExpression="subject_key = :k",
+        ExpressionAttributeValues={":k": {"S": subject_key(code)}},
+        ScanIndexForward=False,
+    )
+    entries = [
+        {
+            "at": i["at"]["S"].split("#")[0],
+            "who": i["who"]["S"] if i["kind"]["S"] == "department" else "yourself",
+            "agency": i["agency"]["S"] or None,
+            "purpose": i["purpose"]["S"],
+            "records": int(i["records"]["N"]),
+        }
+        for i in answer.get("Items", [])
+    ]
+    return json_response({"subject": mask_identifier(code), "accesses": entries})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

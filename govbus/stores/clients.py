@@ -1,0 +1,87 @@
+"""Departments' API clients: credentials and the services (scopes) granted to each.
+
+Secrets are stored as scrypt hashes; the plain secret is shown once, at creation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from typing import Any
+
+from contracts.errors import Unauthenticated
+from govbus.aws import client
+
+SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+
+
+def _table() -> str:
+    return os.environ["CLIENTS_TABLE"]
+
+
+def _hash(secret: str, salt: bytes) -> str:
+    return base64.b64encode(hashlib.scrypt(secret.encode(), salt=salt, **SCRYPT)).decode()
+
+
+def create(agency: str, scopes: list[str], name: str = "") -> tuple[str, str]:
+    """Create a client for ``agency`` (its credit code); returns (client_id, secret)."""
+    client_id = "dept-" + secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    salt = os.urandom(16)
+    client("dynamodb").put_item(
+        TableName=_table(),
+        Item={
+            "client_id": {"S": client_id},
+            "agency": {"S": agency},
+            "scopes": {"SS": sorted(set(scopes))},
+            "name": {"S": name or client_id},
+            "status": {"S": "active"},
+            "salt": {"B": salt},
+            "secret_hash": {"S": _hash(secret, salt)},
+        },
+        ConditionExpression="attribute_not_exists(client_id)",
+    )
+    return client_id, secret
+
+
+def _get(client_id: str) -> dict[str, Any] | None:
+    return (
+        client("dynamodb")
+        .get_item(TableName=_table(), Key={"client_id": {"S": client_id}}, ConsistentRead=True)
+        .get("Item")
+    )
+
+
+def authenticate(client_id: str, secret: str) -> dict[str, Any]:
+    item = _get(client_id)
+    # compare against a dummy when the client is unknown, so timing tells nothing
+    salt = item["salt"]["B"] if item else b"\0" * 16
+    expected = item["secret_hash"]["S"] if item else _hash("dummy", salt)
+    matches = hmac.compare_digest(_hash(secret, salt).encode(), expected.encode())
+    if not item or not matches:
+        raise Unauthenticated("unknown client or wrong secret")
+    if item["status"]["S"] != "active":
+        raise Unauthenticated("this client has been revoked")
+    return {
+        "client_id": client_id,
+        "agency": item["agency"]["S"],
+        "scopes": sorted(item.get("scopes", {}).get("SS", [])),
+    }
+
+
+def is_active(client_id: str) -> bool:
+    item = _get(client_id)
+    return bool(item and item["status"]["S"] == "active")
+
+
+def revoke(client_id: str) -> None:
+    client("dynamodb").update_item(
+        TableName=_table(),
+        Key={"client_id": {"S": client_id}},
+        UpdateExpression="SET #s = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": {"S": "revoked"}},
+    )

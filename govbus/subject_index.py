@@ -1,0 +1,114 @@
+"""The "one code" index (一码管理): what the platform holds about a subject, per source.
+
+Events that concern a subject carry its blind index key; each indexed event type maps
+to one record (source, id, summary) under that key. New services add a line to
+``INDEXED``; the index never stores the raw code.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from contracts.events import Event
+from govbus.aws import client
+
+
+class IndexedRecord(BaseModel):
+    source: str  # the service that holds it: accounts, applications, licences, payments, shipments
+    record_id: str
+    summary: str
+    time: _dt.datetime
+    removed: bool = False
+
+
+Indexer = Callable[[Event], tuple[str, IndexedRecord] | None]
+
+
+def _account(event: Event) -> tuple[str, IndexedRecord] | None:
+    data = event.data
+    removed = event.type == "account.deregistered"
+    summary = {
+        "account.registered": f"account registered ({data.get('subject_kind', '')})",
+        "account.updated": f"account details changed ({', '.join(data.get('fields', []))})",
+        "account.deregistered": "account deregistered",
+    }[event.type]
+    return data["subject_key"], IndexedRecord(
+        source="accounts", record_id="account", summary=summary, time=event.time, removed=removed
+    )
+
+
+def _shipment(event: Event) -> tuple[str, IndexedRecord] | None:
+    key = event.data.get("applicant_key")
+    if not key:
+        return None
+    case_id = event.data["request"]["case_id"]
+    return key, IndexedRecord(
+        source="shipments",
+        record_id=case_id,
+        summary=f"result delivery by {event.data.get('carrier', '?')}",
+        time=event.time,
+    )
+
+
+INDEXED: dict[str, Indexer] = {
+    "account.registered": _account,
+    "account.updated": _account,
+    "account.deregistered": _account,
+    "delivery.requested": _shipment,
+}
+
+
+def _table() -> str:
+    return os.environ["SUBJECT_INDEX_TABLE"]
+
+
+def index(event: Event) -> bool:
+    """Record what ``event`` says about its subject; False when it says nothing."""
+    indexer = INDEXED.get(event.type)
+    found = indexer(event) if indexer else None
+    if found is None:
+        return False
+    key, rec = found
+    client("dynamodb").put_item(
+        TableName=_table(),
+        Item={
+            "subject_key": {"S": key},
+            "record": {"S": f"{rec.source}#{rec.record_id}"},
+            "source": {"S": rec.source},
+            "record_id": {"S": rec.record_id},
+            "summary": {"S": rec.summary},
+            "time": {"S": rec.time.isoformat()},
+            "removed": {"BOOL": rec.removed},
+            "event_id": {"S": event.id},
+        },
+    )
+    return True
+
+
+def records(key: str) -> list[IndexedRecord]:
+    kwargs: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "subject_key = :k",
+        "ExpressionAttributeValues": {":k": {"S": key}},
+    }
+    found = []
+    while True:
+        answer = client("dynamodb").query(**kwargs)
+        for item in answer.get("Items", []):
+            found.append(
+                IndexedRecord(
+                    source=item["source"]["S"],
+                    record_id=item["record_id"]["S"],
+                    summary=item["summary"]["S"],
+                    time=item["time"]["S"],
+                    removed=item.get("removed", {}).get("BOOL", False),
+                )
+            )
+        if "LastEvaluatedKey" not in answer:
+            return sorted(found, key=lambda r: r.time)
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

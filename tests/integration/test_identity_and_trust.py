@@ -1,0 +1,268 @@
+"""Certificate login, tokens through the local gateway, accounts, the one-code index,
+the audit chain, and personal data at rest."""
+
+import datetime as dt
+import json
+
+import pytest
+import requests
+
+from govbus.cli import main as govbus
+from tests.conftest import wait_for
+from tests.integration.conftest import (
+    CITIZEN,
+    OTHER_CITIZEN,
+    bearer,
+    delivery_requested,
+    department_token,
+    login,
+    put_event,
+)
+
+DETAILS = {"name": "林小姐", "phone": "13812345678", "address": "福州市台江区五一中路88号"}
+
+
+def problem(answer, status):
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    return answer.json()
+
+
+def test_a_valid_certificate_logs_in_and_gets_a_short_lived_token(stack, ca):
+    answer = login(stack, ca.issue(CITIZEN, "林小姐"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] <= 900
+    assert body["subject"] == "3501**********1234" and body["subject_kind"] == "citizen"
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("expired", "expired"),
+        ("revoked", "revoked"),
+        ("wrong CA", "not issued by a trusted CA"),
+        ("bad check digit", "check character"),
+        ("tampered signature", "does not match"),
+    ],
+)
+def test_untrustworthy_logins_are_refused_with_a_clear_reason(stack, ca, case, reason):
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+    issued = {
+        "expired": lambda: ca.issue(
+            CITIZEN, "林", not_before=past - dt.timedelta(days=1), not_after=past
+        ),
+        "revoked": lambda: ca.issue(CITIZEN, "林"),
+        "wrong CA": lambda: ca.issue(CITIZEN, "林", trusted=False),
+        "bad check digit": lambda: ca.issue("350102199003071235", "林"),
+        "tampered signature": lambda: ca.issue(CITIZEN, "林"),
+    }[case]()
+    if case == "revoked":
+        ca.revoke(issued.serial)
+    body = problem(login(stack, issued, tamper=case == "tampered signature"), 401)
+    assert reason in body["detail"]
+
+
+def test_a_challenge_works_once(stack, ca):
+    issued = ca.issue(CITIZEN, "林小姐")
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    nonce = requests.post(f"{stack.url}/auth/challenge", timeout=10).json()["nonce"]
+    body = {
+        "nonce": nonce,
+        "certificate_pem": issued.chain_pem,
+        "algorithm": "ECDSA-P256-SHA256",
+        "signature": base64.b64encode(
+            issued.private_key.sign(nonce.encode(), ec.ECDSA(hashes.SHA256()))
+        ).decode(),
+    }
+    assert requests.post(f"{stack.url}/auth/login", json=body, timeout=10).status_code == 200
+    replay = problem(requests.post(f"{stack.url}/auth/login", json=body, timeout=10), 401)
+    assert "used or expired" in replay["detail"]
+
+
+def test_no_token_is_401_and_a_forged_token_is_403_at_the_gateway(stack):
+    assert requests.get(f"{stack.url}/accounts/me", timeout=10).status_code == 401
+    forged = requests.get(
+        f"{stack.url}/accounts/me", headers=bearer("eyJhbGciOiJub25lIn0.e30."), timeout=10
+    )
+    assert forged.status_code == 403
+
+
+def test_account_lifecycle_and_details_encrypted_at_rest(stack, aws, citizen_token):
+    created = requests.post(
+        f"{stack.url}/accounts", json=DETAILS, headers=bearer(citizen_token), timeout=10
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["subject_code"] == "3501**********1234"
+    again = problem(
+        requests.post(
+            f"{stack.url}/accounts", json=DETAILS, headers=bearer(citizen_token), timeout=10
+        ),
+        409,
+    )
+    assert "already exists" in again["detail"]
+
+    mine = requests.get(f"{stack.url}/accounts/me", headers=bearer(citizen_token), timeout=10)
+    assert mine.json()["details"] == {**DETAILS, "email": None}
+
+    # at rest: neither the code nor any personal field is readable in the table
+    stored = json.dumps(
+        aws["dynamodb"].scan(TableName="govbus-local-accounts")["Items"], ensure_ascii=False
+    )
+    for raw in (CITIZEN, *DETAILS.values()):
+        assert raw not in stored
+
+    changed = requests.patch(
+        f"{stack.url}/accounts/me",
+        json={"phone": "13900001111"},
+        headers=bearer(citizen_token),
+        timeout=10,
+    )
+    assert changed.status_code == 200 and changed.json()["details"]["phone"] == "13900001111"
+    bad = problem(
+        requests.patch(
+            f"{stack.url}/accounts/me",
+            json={"phone": "12"},
+            headers=bearer(citizen_token),
+            timeout=10,
+        ),
+        422,
+    )
+    assert bad["field"] == "phone" and "12" not in bad["detail"]
+
+
+def test_a_deregistered_account_is_refused_and_its_tokens_stop_working(stack, ca, citizen_token):
+    requests.post(f"{stack.url}/accounts", json=DETAILS, headers=bearer(citizen_token), timeout=10)
+    gone = requests.delete(f"{stack.url}/accounts/me", headers=bearer(citizen_token), timeout=10)
+    assert gone.status_code == 200
+    assert (
+        requests.get(
+            f"{stack.url}/accounts/me", headers=bearer(citizen_token), timeout=10
+        ).status_code
+        == 403
+    )
+    refused = problem(login(stack, ca.issue(CITIZEN, "林小姐")), 403)
+    assert "deregistered" in refused["detail"]
+
+
+def test_one_code_records_for_the_subject_and_entitled_departments_only(
+    stack, aws, ca, citizen_token
+):
+    requests.post(f"{stack.url}/accounts", json=DETAILS, headers=bearer(citizen_token), timeout=10)
+    url = f"{stack.url}/subjects/{CITIZEN}/records"
+    own = wait_for(
+        lambda: (
+            (
+                r := requests.get(
+                    url,
+                    params={"purpose": "check my records"},
+                    headers=bearer(citizen_token),
+                    timeout=10,
+                )
+            )
+            .json()
+            .get("records")
+            and r
+        ),
+        what="the account in the index",
+    )
+    assert [(r["source"], r["record_id"]) for r in own.json()["records"]] == [
+        ("accounts", "account")
+    ]
+    # another citizen's records: refused
+    other = requests.get(
+        f"{stack.url}/subjects/{OTHER_CITIZEN}/records",
+        params={"purpose": "curiosity"},
+        headers=bearer(citizen_token),
+        timeout=10,
+    )
+    assert problem(other, 403)["type"].endswith("forbidden")
+    # a department without the scope: refused; with it: allowed, and a purpose is required
+    nosy = department_token(stack, ["catalog:write"])
+    assert (
+        requests.get(
+            url, params={"purpose": "curiosity"}, headers=bearer(nosy), timeout=10
+        ).status_code
+        == 403
+    )
+    entitled = department_token(stack, ["subjects:read"])
+    missing = problem(requests.get(url, headers=bearer(entitled), timeout=10), 422)
+    assert missing["field"] == "purpose"
+    seen = requests.get(
+        url, params={"purpose": "business licence review"}, headers=bearer(entitled), timeout=10
+    )
+    assert seen.status_code == 200 and seen.json()["subject"] == "3501**********1234"
+    # the subject sees who looked, and why
+    log = requests.get(
+        f"{stack.url}/subjects/{CITIZEN}/access-log", headers=bearer(citizen_token), timeout=10
+    ).json()["accesses"]
+    assert any(
+        a["purpose"] == "business licence review" and a["who"].startswith("dept-") for a in log
+    )
+    assert (
+        requests.get(
+            f"{stack.url}/subjects/{CITIZEN}/access-log", headers=bearer(entitled), timeout=10
+        ).status_code
+        == 403
+    )
+
+
+def test_the_audit_chain_verifies_and_names_an_altered_entry(stack, aws, ca, citizen_token, capsys):
+    requests.post(f"{stack.url}/accounts", json=DETAILS, headers=bearer(citizen_token), timeout=10)
+    login(stack, ca.issue(CITIZEN, "林", trusted=False))  # a refusal is audited too
+    assert govbus(["audit", "verify", "--stack", stack.stack_name]) == 0
+    assert "audit chain intact" in capsys.readouterr().out
+
+    items = aws["dynamodb"].scan(TableName="govbus-local-audit")["Items"]
+    assert {i["action"]["S"] for i in items} >= {"auth.login", "account.registered"}
+    assert CITIZEN not in json.dumps(items)
+    victim = sorted(items, key=lambda i: (i["partition"]["S"], int(i["seq"]["N"])))[0]
+    aws["dynamodb"].update_item(
+        TableName="govbus-local-audit",
+        Key={"partition": victim["partition"], "seq": victim["seq"]},
+        UpdateExpression="SET outcome = :o",
+        ExpressionAttributeValues={":o": {"S": "forged"}},
+    )
+    assert govbus(["audit", "verify", "--stack", stack.stack_name]) == 1
+    out = capsys.readouterr().out
+    assert f"entry {victim['seq']['N']} (id {victim['id']['S']})" in out and "altered" in out
+
+
+def test_a_whole_flow_leaves_no_raw_identifier_in_the_logs(stack, aws, ca, ems, capfd):
+    capfd.readouterr()
+    token = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    requests.post(f"{stack.url}/accounts", json=DETAILS, headers=bearer(token), timeout=10)
+    requests.patch(
+        f"{stack.url}/accounts/me",
+        json={"address": DETAILS["address"] + "2号楼"},
+        headers=bearer(token),
+        timeout=10,
+    )
+    requests.get(
+        f"{stack.url}/subjects/{CITIZEN}/records",
+        params={"purpose": "my records"},
+        headers=bearer(token),
+        timeout=10,
+    )
+    requests.get(
+        f"{stack.url}/subjects/{OTHER_CITIZEN}/records",
+        params={"purpose": "peek"},
+        headers=bearer(token),
+        timeout=10,
+    )
+    put_event(aws, stack, delivery_requested("CASE-LOGS"))
+    from govbus.stores.shipments import ShipmentStore
+
+    store = ShipmentStore(stack.resolver.refs["ShipmentsTable"])
+    waybill = wait_for(lambda: (s := store.get("CASE-LOGS")) and s.get("waybill_no"))
+    ems.advance(waybill)
+    wait_for(lambda: store.get("CASE-LOGS")["state"] == "delivered")
+    captured = capfd.readouterr()
+    logs = captured.out + captured.err
+    assert "request refused" in logs or "command carried out" in logs, "logs were captured"
+    for raw in (CITIZEN, OTHER_CITIZEN, "13812345678", "林小姐", "五一中路88号"):
+        assert raw not in logs, f"{raw!r} appears in the logs"
