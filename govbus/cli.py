@@ -202,8 +202,16 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_clients_create(args: argparse.Namespace) -> int:
     import os
 
+    from pydantic import ValidationError
+
+    from contracts.identity import CreditCode
     from govbus.stores import clients
 
+    try:
+        CreditCode(args.agency)
+    except ValidationError as exc:
+        print(f"govbus clients create: --agency: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
     _use_local_stack_if_running()
     os.environ["CLIENTS_TABLE"] = args.table or f"{_stack_name(args)}-clients"
     client_id, secret = clients.create(args.agency, args.scope, args.name or "")
