@@ -102,20 +102,28 @@ def samples(stack) -> dict[str, dict]:
     )
     from contracts.accounts import AccountRegistered
 
-    registered = Event.create("account.registered",
-                              AccountRegistered(subject_key="0" * 64, subject_kind="citizen"),
-                              source="govbus.auth")
+    registered = Event.create(
+        "account.registered",
+        AccountRegistered(subject_key="0" * 64, subject_kind="citizen"),
+        source="govbus.auth",
+    )
     public_v2 = _api_v2("POST", "/auth/challenge")
     citizen = "350102199003071234"
-    subjects = _api_v2("GET", f"/subjects/{citizen}/records", params={"code": citizen},
-                       route="/subjects/{code}/records")
+    subjects = _api_v2(
+        "GET",
+        f"/subjects/{citizen}/records",
+        params={"code": citizen},
+        route="/subjects/{code}/records",
+    )
     subjects["queryStringParameters"] = {"purpose": "benchmark"}
     subjects["requestContext"]["authorizer"] = {
-        "lambda": {"sub": citizen, "kind": "citizen", "scopes": "self", "agency": ""}}
+        "lambda": {"sub": citizen, "kind": "citizen", "scopes": "self", "agency": ""}
+    }
     return {
-        "AuthorizerFunction": {**_api_v2("GET", "/accounts/me",
-                                         headers={"Authorization": "Bearer not-a-token"}),
-                               "type": "REQUEST"},
+        "AuthorizerFunction": {
+            **_api_v2("GET", "/accounts/me", headers={"Authorization": "Bearer not-a-token"}),
+            "type": "REQUEST",
+        },
         "AuthFunction": public_v2,
         "SubjectIndexFunction": _sqs(stack, "SubjectIndexQueue", registered),
         "SubjectsFunction": subjects,

@@ -208,9 +208,31 @@ def govbus_ca_verify_certificate(certificate_pem: str, ctx: CallContext) -> Cert
 
 @hookspec(firstresult=True)
 def govbus_ca_verify_signature(signed: DetachedSignature, ctx: CallContext) -> CertificateIdentity:
-    """Verify a detached signature over a document; returns the signer's identity."""
+    """Verify a detached signature over a document; returns the signer's identity.
+
+    Called at certificate login (the document is the server's nonce), for electronically
+    signed application materials, and to verify an e-licence's seal. The certificate is
+    verified as by ``govbus_ca_verify_certificate``; a signature that does not match the
+    document is :class:`SignatureInvalid`.
+    """
 
 
 @hookspec(firstresult=True)
 def govbus_ca_challenge(ctx: CallContext) -> LoginChallenge:
-    """Issue a server nonce for a challenge-response certificate login."""
+    """Issue a server nonce for a challenge-response certificate login.
+
+    Called by the ``auth`` function on ``POST /auth/challenge``; the host stores the
+    nonce and consumes it once at login. Must be unguessable and carry its expiry.
+    """
+
+
+@hookspec(firstresult=True)
+def govbus_ca_seal(document: bytes, agency: str, ctx: CallContext) -> DetachedSignature:
+    """Apply an agency's electronic seal (电子印章) to a document, by the CA's seal service.
+
+    Called by the ``licences`` function when it issues an e-licence: the agency's
+    seal key never leaves the CA. Must return the detached signature together with the
+    seal certificate chain (its subject carries the agency's credit code), so that
+    ``govbus_ca_verify_signature`` can verify it later; :class:`PartnerError` when the
+    CA holds no seal for the agency.
+    """

@@ -63,6 +63,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             {
                 "endpoint": stack.endpoint,
                 "region": stack.region,
+                "stack_name": stack.stack_name,
                 "gateway": stack.url,
                 "credentials": LOCAL_CREDENTIALS if stack.moto else {},
             }

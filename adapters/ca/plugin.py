@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import json
 import logging
@@ -23,7 +24,7 @@ from contracts.adapters import (
     PingResult,
 )
 from contracts.auth import CertificateIdentity, DetachedSignature, LoginChallenge
-from contracts.errors import PartnerUnavailable
+from contracts.errors import PartnerError, PartnerTimeout, PartnerUnavailable
 
 NAME = "ca"
 log = logging.getLogger("adapters.ca")
@@ -46,6 +47,7 @@ class _State:
         self.get_secret = None
         self.anchors: list[x509.Certificate] | None = None
         self.intermediates: list[x509.Certificate] = []
+        self.seal_api_key = ""
         self.crl: tuple[float, x509.CertificateRevocationList] | None = None
         self.ping_cache: tuple[float, PingResult] | None = None
         self.lock = threading.Lock()
@@ -62,6 +64,7 @@ def _trust() -> tuple[list[x509.Certificate], list[x509.Certificate]]:
                 raise PartnerUnavailable("the CA adapter is not configured")
             doc = json.loads(_state.get_secret(_state.config.secret_name))
             _state.anchors = x509.load_pem_x509_certificates(doc["trust_anchor_pem"].encode())
+            _state.seal_api_key = doc.get("seal_api_key", "")
             inter = doc.get("intermediates_pem")
             _state.intermediates = x509.load_pem_x509_certificates(inter.encode()) if inter else []
         return _state.anchors, _state.intermediates
@@ -161,6 +164,46 @@ def govbus_ca_verify_signature(signed: DetachedSignature, ctx: CallContext) -> C
     leaf, identity = verify(signed.certificate_pem)
     pki.verify_detached(leaf, signed.document, signed.signature, signed.algorithm)
     return identity
+
+
+@hookimpl
+def govbus_ca_seal(document: bytes, agency: str, ctx: CallContext) -> DetachedSignature:
+    _trust()  # loads the seal service's API key with the trust anchors
+    body = json.dumps({"agency": agency, "document": base64.b64encode(document).decode()}).encode()
+    try:
+        answer = _state.http.request(
+            "POST",
+            _state.config.endpoint.rstrip("/") + "/seal",
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Api-Key": _state.seal_api_key,
+                "X-Request-Id": ctx.correlation_id,
+            },
+            timeout=urllib3.Timeout(connect=1.0, read=ctx.timeout_seconds),
+        )
+    except urllib3.exceptions.TimeoutError as exc:
+        raise PartnerTimeout("the CA's seal service did not answer in time") from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise PartnerUnavailable("the CA's seal service is unreachable") from exc
+    if answer.status >= 500:
+        raise PartnerUnavailable(f"the CA's seal service answered {answer.status}")
+    try:
+        doc = json.loads(answer.data)
+    except ValueError as exc:
+        raise PartnerUnavailable("the CA's seal service sent a malformed answer") from exc
+    if answer.status != 200:
+        raise PartnerError(
+            f"the CA refused to seal: {doc.get('error', answer.status)}",
+            partner=NAME,
+            code=str(answer.status),
+        )
+    return DetachedSignature(
+        document=document,
+        signature=base64.b64decode(doc["signature"]),
+        certificate_pem=doc["certificate_pem"],
+        algorithm=doc["algorithm"],
+    )
 
 
 @hookimpl

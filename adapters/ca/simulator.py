@@ -14,8 +14,11 @@ HTTP, for people trying it with curl:
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import hmac
 import json
+import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -136,6 +139,8 @@ class CaSimulator:
             now,
         )
         self.revoked: dict[int, _dt.datetime] = {}
+        self.seal_api_key = secrets.token_urlsafe(24)
+        self.seals: dict[str, IssuedCertificate] = {}
         self.faults = Faults()
         self.url = ""
         self.push_url: str | None = None
@@ -237,9 +242,47 @@ class CaSimulator:
         issuing = self.issuing.public_bytes(serialization.Encoding.PEM).decode()
         return {
             "govbus/{stage}/adapters/ca": json.dumps(
-                {"trust_anchor_pem": pem, "intermediates_pem": issuing}
+                {
+                    "trust_anchor_pem": pem,
+                    "intermediates_pem": issuing,
+                    "seal_api_key": self.seal_api_key,
+                }
             )
         }
+
+    def seal_for(self, agency: str) -> IssuedCertificate:
+        """The agency's seal: a signing certificate whose key stays with the CA."""
+        with self._lock:
+            if agency not in self.seals:
+                self.seals[agency] = self.issue(
+                    agency, f"{agency} 电子印章", key_type="ec", organisation="electronic seal"
+                )
+            return self.seals[agency]
+
+    def _seal(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        offered = handler.headers.get("X-Api-Key", "")
+        if not hmac.compare_digest(offered.encode(), self.seal_api_key.encode()):
+            return self._send(handler, 401, b'{"error":"bad api key"}')
+        try:
+            doc = json.loads(body)
+            agency, document = str(doc["agency"]), base64.b64decode(doc["document"])
+        except (ValueError, KeyError):
+            return self._send(handler, 400, b'{"error":"agency and base64 document needed"}')
+        if len(agency) != 18:
+            return self._send(handler, 422, b'{"error":"no seal is registered for that agency"}')
+        seal = self.seal_for(agency)
+        signature = seal.private_key.sign(document, ec.ECDSA(hashes.SHA256()))
+        return self._send(
+            handler,
+            200,
+            json.dumps(
+                {
+                    "signature": base64.b64encode(signature).decode(),
+                    "certificate_pem": seal.chain_pem,
+                    "algorithm": "ECDSA-P256-SHA256",
+                }
+            ).encode(),
+        )
 
     def set_faults(self, faults: Faults) -> None:
         self.faults = faults
@@ -307,6 +350,8 @@ class CaSimulator:
                 return self._send(handler, 400, b'{"error":"serial is hex"}')
             status = "revoked" if number in self.revoked else "good"
             return self._send(handler, 200, json.dumps({"status": status}).encode())
+        if path == "/seal" and method == "POST":
+            return self._seal(handler, body)
         if path == "/_sim/issue" and method == "POST":
             doc = json.loads(body or b"{}")
             issued = self.issue(

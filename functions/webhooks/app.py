@@ -28,9 +28,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from contracts.adapters import InboundRequest
-from contracts.errors import AdapterNotFound, InvalidRequest, PayloadTooLarge
+from contracts.errors import AdapterNotFound, InvalidRequest, PayloadTooLarge, Unauthenticated
 from contracts.events import Event
 from contracts.signatures import active_secrets
+from govbus import audit
 from govbus.aws import get_secret_json, stage
 from govbus.bus import publish
 from govbus.http import install_problem_handlers, problem
@@ -110,9 +111,19 @@ def receive(partner: str):
         body=body,
         received_at=time.time(),
     )
-    delivery_id = call(
-        pm, partner, "govbus_webhook_verify", request=request, secrets=partner_secrets(partner)
-    )
+    try:
+        delivery_id = call(
+            pm, partner, "govbus_webhook_verify", request=request, secrets=partner_secrets(partner)
+        )
+    except Unauthenticated as exc:
+        audit.record(
+            "webhook.refused",
+            actor=f"partner:{partner}",
+            target=request.path,
+            outcome="refused",
+            detail=str(exc),
+        )
+        raise
     events = call(pm, partner, "govbus_webhook_parse", request=request)
     if not events:
         raise InvalidRequest("the body holds no event this bus understands")

@@ -105,3 +105,25 @@ def test_when_revocation_cannot_be_checked_the_answer_is_retryable_not_a_refusal
     harness.faults(down=True)
     with pytest.raises(RetryableError):
         harness.call("govbus_ca_verify_certificate", certificate_pem=issued.chain_pem, ctx=CTX)
+
+
+def test_an_agencys_seal_verifies_as_that_agency_and_breaks_on_tampering(harness):
+    agency = "11100000000013338W"
+    document = '{"licence": "营业执照"}'.encode()
+    sealed = harness.call("govbus_ca_seal", document=document, agency=agency, ctx=CTX)
+    assert isinstance(sealed, DetachedSignature) and sealed.document == document
+    signer = harness.call("govbus_ca_verify_signature", signed=sealed, ctx=CTX)
+    assert signer.subject_code == agency and signer.subject_kind == "organisation"
+    with pytest.raises(SignatureInvalid):
+        harness.call(
+            "govbus_ca_verify_signature",
+            signed=sealed.model_copy(update={"document": document + b" "}),
+            ctx=CTX,
+        )
+
+
+def test_sealing_for_an_unknown_agency_is_a_partner_refusal(harness):
+    from contracts.errors import PartnerError
+
+    with pytest.raises(PartnerError):
+        harness.call("govbus_ca_seal", document=b"x", agency="nobody", ctx=CTX)

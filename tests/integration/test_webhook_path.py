@@ -89,6 +89,11 @@ def test_refused_pushes_get_problem_json_and_publish_nothing(stack, aws, acme, c
     assert problem["status"] == status and problem["detail"]
     if case == "missing field":
         assert problem["field"] == "note"
+    if status == 401:  # a signature failure is security-relevant: it is in the audit chain
+        audited = aws["dynamodb"].scan(TableName="govbus-local-audit")["Items"]
+        assert [(a["action"]["S"], a["actor"]["S"]) for a in audited] == [
+            ("webhook.refused", "partner:acme")
+        ]
     assert_only_published(stack, aws, [])
 
 
