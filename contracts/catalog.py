@@ -105,7 +105,8 @@ class ServiceItemDraft(BaseModel):
         return self
 
     @property
-    def code(self) -> str:
+    def proposed_code(self) -> str:
+        """The code this draft's item has: agency credit code + item part."""
         return item_code(self.agency, self.item_part)
 
     @property

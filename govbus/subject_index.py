@@ -55,7 +55,25 @@ def _shipment(event: Event) -> tuple[str, IndexedRecord] | None:
     )
 
 
+def _licence(event: Event) -> tuple[str, IndexedRecord] | None:
+    from contracts.licences import LICENCE_TYPES
+
+    data = event.data
+    kind = LICENCE_TYPES.get(data["type_code"])
+    name = kind.name if kind else data["type_code"]
+    revoked = event.type == "licence.revoked"
+    return data["holder_key"], IndexedRecord(
+        source="licences",
+        record_id=data["licence_id"],
+        summary=f"{name} {'revoked: ' + data.get('reason', '') if revoked else 'issued'}".strip(),
+        time=event.time,
+        removed=revoked,
+    )
+
+
 INDEXED: dict[str, Indexer] = {
+    "licence.issued": _licence,
+    "licence.revoked": _licence,
     "account.registered": _account,
     "account.updated": _account,
     "account.deregistered": _account,

@@ -168,7 +168,7 @@ def citizen_token(stack, ca):
     return answer.json()["access_token"]
 
 
-def department_token(stack, scopes: list[str]) -> str:
+def department_token(stack, scopes: list[str], agency: str | None = None) -> str:
     import contextlib
     import io
 
@@ -184,13 +184,18 @@ def department_token(stack, scopes: list[str]) -> str:
                     "--stack",
                     stack.stack_name,
                     "--agency",
-                    _agency_code(),
+                    agency or _agency_code(),
                     *[arg for scope in scopes for arg in ("--scope", scope)],
                 ]
             )
             == 0
         )
-    lines = dict(line.split(None, 1) for line in out.getvalue().splitlines()[:2])
+    # background functions log to stdout too: pick the two lines the command printed
+    lines = dict(
+        line.split(None, 1)
+        for line in out.getvalue().splitlines()
+        if line.startswith(("client_id ", "client_secret "))
+    )
     answer = requests.post(
         f"{stack.url}/auth/token",
         json={"client_id": lines["client_id"], "client_secret": lines["client_secret"]},

@@ -1,0 +1,194 @@
+"""The service-item catalogue: public reads, department writes, the star-level report.
+
+GET  /catalog/items?q=&agency=&min_star=      search published items (public)
+GET  /catalog/items/{code}?version=           one item, latest published or a version (public)
+GET  /catalog/report                          shares at 3★+, 4★+ per agency and overall (public)
+POST /catalog/items                           a department creates an item (draft v1)
+PUT  /catalog/items/{code}                    a change: a new draft version
+POST /catalog/items/{code}/publish            publish a version ({"version": n})
+GET  /catalog/items/{code}/versions           every version, drafts included (owner)
+"""
+
+import hashlib
+import json
+from collections import defaultdict
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from contracts.catalog import TARGETS, ServiceItem, ServiceItemDraft, StarLevel, agency_of
+from contracts.errors import Forbidden, ValidationFailed
+from govbus import audit
+from govbus.auth import caller
+from govbus.http import install_problem_handlers, json_response
+from govbus.observability import logger, tracer
+from govbus.stores import catalog
+
+WRITE_SCOPE = "catalog:write"
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+
+
+class Publish(BaseModel):
+    version: int = Field(ge=1)
+
+
+def cached(document: dict | list) -> Response:
+    """A public read with an ETag; If-None-Match answers 304 with no body."""
+    body = json.dumps(document, ensure_ascii=False, sort_keys=True)
+    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+    wanted = app.current_event.headers.get("if-none-match", "")
+    if etag in [t.strip() for t in wanted.split(",")] or wanted.strip() == "*":
+        return Response(status_code=304, headers=headers, body="")
+    return Response(status_code=200, content_type="application/json", headers=headers, body=body)
+
+
+def _summary(item: ServiceItem) -> dict:
+    return {
+        "code": item.code,
+        "version": item.version,
+        "name": item.name,
+        "agency": str(item.agency),
+        "agency_name": item.agency_name,
+        "star_level": int(item.star_level),
+        "promised_days": item.promised_days,
+        "channels": [c.value for c in item.channels],
+    }
+
+
+@app.get("/catalog/items")
+def search():
+    q = (app.current_event.get_query_string_value("q") or "").strip().lower()
+    agency = app.current_event.get_query_string_value("agency")
+    raw_star = app.current_event.get_query_string_value("min_star")
+    try:
+        min_star = int(raw_star) if raw_star else 1
+    except ValueError:
+        raise ValidationFailed("min_star is a number from 1 to 5", field="min_star") from None
+    found = [
+        i
+        for i in catalog.published_items()
+        if (not q or q in i.name.lower() or q in i.guide.lower())
+        and (not agency or str(i.agency) == agency.upper())
+        and int(i.star_level) >= min_star
+    ]
+    return cached({"count": len(found), "items": [_summary(i) for i in found]})
+
+
+@app.get("/catalog/items/<code>")
+def read(code: str):
+    raw = app.current_event.get_query_string_value("version")
+    try:
+        version = int(raw) if raw else None
+    except ValueError:
+        raise ValidationFailed("version is a whole number", field="version") from None
+    return cached(catalog.public_version(code.upper(), version).model_dump(mode="json"))
+
+
+def share(items: list[ServiceItem], at_least: StarLevel) -> float:
+    return (
+        round(sum(1 for i in items if i.star_level >= at_least) / len(items), 4) if items else 0.0
+    )
+
+
+def measures(items: list[ServiceItem]) -> dict:
+    return {
+        "items": len(items),
+        "at_least_3_star": share(items, StarLevel.online_application),
+        "at_least_4_star": share(items, StarLevel.fully_online),
+        "five_star": share(items, StarLevel.no_visit),
+    }
+
+
+@app.get("/catalog/report")
+def report():
+    items = catalog.published_items()
+    by_agency: dict[str, list[ServiceItem]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for item in items:
+        by_agency[str(item.agency)].append(item)
+        names[str(item.agency)] = item.agency_name
+    overall = measures(items)
+    return cached(
+        {
+            "overall": overall,
+            "agencies": [
+                {"agency": code, "agency_name": names[code], **measures(group)}
+                for code, group in sorted(by_agency.items())
+            ],
+            "targets": [{**t, "met": overall[t["measure"]] >= t["share"]} for t in TARGETS],
+        }
+    )
+
+
+def _writer(agency: str):
+    who = caller(app)
+    who.require(WRITE_SCOPE)
+    if who.agency != agency:
+        raise Forbidden("a department edits only its own agency's items")
+    return who
+
+
+@app.post("/catalog/items")
+def create():
+    draft = ServiceItemDraft.model_validate(app.current_event.json_body or {})
+    who = _writer(str(draft.agency))
+    item = catalog.create(draft)
+    audit.record("catalog.created", actor=who.subject, target=item.code)
+    return json_response(item.model_dump(mode="json"), 201)
+
+
+def _owned(code: str) -> str:
+    try:
+        return str(agency_of(code.upper()))
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="code") from None
+
+
+@app.put("/catalog/items/<code>")
+def change(code: str):
+    code = code.upper()
+    who = _writer(_owned(code))
+    draft = ServiceItemDraft.model_validate(app.current_event.json_body or {})
+    item = catalog.new_version(code, draft)
+    audit.record("catalog.changed", actor=who.subject, target=code, detail=f"v{item.version}")
+    return json_response(item.model_dump(mode="json"), 201)
+
+
+@app.post("/catalog/items/<code>/publish")
+def publish(code: str):
+    code = code.upper()
+    who = _writer(_owned(code))
+    request = Publish.model_validate(app.current_event.json_body or {})
+    item = catalog.publish(code, request.version)
+    audit.record("catalog.published", actor=who.subject, target=code, detail=f"v{item.version}")
+    return json_response(item.model_dump(mode="json"))
+
+
+@app.get("/catalog/items/<code>/versions")
+def list_versions(code: str):
+    code = code.upper()
+    _writer(_owned(code))
+    return json_response(
+        {
+            "code": code,
+            "versions": [
+                {
+                    "version": v.version,
+                    "status": v.status.value,
+                    "created_at": v.created_at.isoformat(),
+                    "published_at": v.published_at.isoformat() if v.published_at else None,
+                }
+                for v in sorted(catalog.versions(code), key=lambda v: v.version)
+            ],
+        }
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

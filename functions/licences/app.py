@@ -1,0 +1,167 @@
+"""The e-licence library.
+
+POST /licences                 issue (a department with licences:issue, for its own agency)
+GET  /licences/{id}            the holder, the issuer, or a department with licences:read
+GET  /licences?holder=CODE     the holder themself, or a department with licences:read
+POST /licences/{id}/verify     anyone relying on a licence: seal, validity, revocation
+POST /licences/{id}/revoke     the issuer, with a reason
+"""
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from contracts.adapters import CallContext
+from contracts.errors import Forbidden, ValidationFailed
+from contracts.events import Event
+from contracts.identity import mask_identifier
+from contracts.licences import IssueRequest, Licence, LicenceIssued, LicenceRevoked
+from govbus import audit
+from govbus.auth import Caller, caller
+from govbus.bus import publish
+from govbus.http import install_problem_handlers, json_response
+from govbus.observability import logger, tracer
+from govbus.plugins import call, plugin_manager
+from govbus.stores import licences
+
+ISSUE, READ = "licences:issue", "licences:read"
+SOURCE = "govbus.licences"
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+
+
+class Revocation(BaseModel):
+    reason: str = Field(min_length=4, max_length=500)
+
+
+def _ctx() -> CallContext:
+    rid = app.current_event.request_context.request_id or "local"
+    return CallContext(correlation_id=rid, idempotency_key=rid, timeout_seconds=5)
+
+
+def _seal(document: bytes, agency: str):
+    return call(
+        plugin_manager(), "ca", "govbus_ca_seal", document=document, agency=agency, ctx=_ctx()
+    )
+
+
+def _verify(signed):
+    return call(plugin_manager(), "ca", "govbus_ca_verify_signature", signed=signed, ctx=_ctx())
+
+
+def view(licence: Licence, who: Caller) -> dict:
+    """Full data for the holder and entitled departments; masked for the rest."""
+    doc = licence.model_dump(mode="json", exclude={"signing_certificate_pem"})
+    entitled = who.is_self(licence.holder_code) or who.may(READ) or who.agency == licence.issuer
+    if not entitled:
+        doc.update(
+            holder_code=mask_identifier(licence.holder_code),
+            holder_name="***",
+            fields={k: "***" for k in licence.fields},
+        )
+    return doc
+
+
+def issue_licence(request: IssueRequest, issuer: str, actor: str) -> Licence:
+    licence = licences.issue(request, issuer, _seal)
+    publish(
+        [
+            Event.create(
+                "licence.issued",
+                LicenceIssued(
+                    licence_id=licence.id,
+                    type_code=licence.type_code,
+                    issuer=issuer,
+                    holder_key=licences.holder_key_of(licence),
+                    case_id=licence.case_id,
+                ),
+                source=SOURCE,
+                subject=licence.id,
+            )
+        ]
+    )
+    audit.record("licence.issued", actor=actor, target=licence.holder_code, detail=licence.id)
+    return licence
+
+
+@app.post("/licences")
+def issue():
+    who = caller(app)
+    who.require(ISSUE)
+    if not who.agency:
+        raise Forbidden("only a department's client can issue licences")
+    request = IssueRequest.model_validate(app.current_event.json_body or {})
+    licence = issue_licence(request, who.agency, who.subject)
+    return json_response(view(licence, who), 201)
+
+
+@app.get("/licences")
+def by_holder():
+    who = caller(app)
+    holder = (app.current_event.get_query_string_value("holder") or "").strip().upper()
+    if not holder:
+        raise ValidationFailed(
+            "say whose licences: ?holder=<citizen ID or credit code>", field="holder"
+        )
+    if not (who.is_self(holder) or who.may(READ)):
+        raise Forbidden("only the holder or a department granted licences:read may list these")
+    found = licences.by_holder(holder)
+    if not who.is_self(holder):
+        audit.record(
+            "licence.listed", actor=who.subject, target=holder, detail=f"{len(found)} licence(s)"
+        )
+    return json_response(
+        {"holder": mask_identifier(holder), "licences": [view(lic, who) for lic in found]}
+    )
+
+
+@app.get("/licences/<licence_id>")
+def read(licence_id: str):
+    who = caller(app)
+    licence = licences.get(licence_id)
+    if not (who.is_self(licence.holder_code) or who.may(READ) or who.agency == licence.issuer):
+        raise Forbidden("only the holder, the issuer or a department granted licences:read")
+    return json_response(view(licence, who))
+
+
+@app.post("/licences/<licence_id>/verify")
+def verify(licence_id: str):
+    return json_response(licences.verify(licence_id, _verify))
+
+
+@app.post("/licences/<licence_id>/revoke")
+def revoke(licence_id: str):
+    who = caller(app)
+    who.require(ISSUE)
+    why = Revocation.model_validate(app.current_event.json_body or {})
+    licence = licences.revoke(licence_id, who.agency or "", why.reason)
+    publish(
+        [
+            Event.create(
+                "licence.revoked",
+                LicenceRevoked(
+                    licence_id=licence.id,
+                    type_code=licence.type_code,
+                    issuer=licence.issuer,
+                    holder_key=licences.holder_key_of(licence),
+                    reason=why.reason,
+                ),
+                source=SOURCE,
+                subject=licence.id,
+            )
+        ]
+    )
+    audit.record(
+        "licence.revoked",
+        actor=who.subject,
+        target=licence.holder_code,
+        detail=f"{licence.id}: {why.reason}",
+    )
+    return json_response(view(licence, who))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
