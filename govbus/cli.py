@@ -69,6 +69,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
             }
         )
     )
+    if not args.no_seed:
+        try:
+            stack.seed()
+        except Exception as exc:  # the platform runs without demo data too
+            print(f"govbus dev: demo data not loaded: {exc}", file=sys.stderr)
     print(stack.table(), flush=True)
     print(
         f"\ngovbus is up in {time.monotonic() - started:.1f}s: try  curl {stack.url}/health"
@@ -233,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--endpoint", help="use this AWS endpoint instead of an embedded moto server")
     dev.add_argument("--root", default=".", help="project folder holding template.yaml")
     dev.add_argument("--no-simulators", action="store_true")
+    dev.add_argument("--no-seed", action="store_true", help="start without the demo data")
     dev.add_argument(
         "--state-file",
         help=f"where to note the endpoint for other govbus commands (default ROOT/{STATE_FILE})",

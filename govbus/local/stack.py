@@ -87,6 +87,7 @@ class LocalStack:
         self.simulators: dict[str, Any] = {}
         self.base_env: dict[str, str] = {}
         self.overrides: dict[str, str] = {}
+        self.seeded: dict[str, Any] = {}
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -311,6 +312,15 @@ class LocalStack:
             if hasattr(simulator, "push_url"):
                 simulator.push_url = f"{self.url}/webhooks/{name}"
 
+    def seed(self) -> dict[str, Any]:
+        """Load the demo catalogue, departments and licences through the gateway."""
+        from govbus.seed.load import load
+
+        assert self.resolver is not None
+        # not under the functions' environment lock: the gateway's invocations need it
+        self.seeded = load(self.url, self.resolver.refs["ClientsTable"])
+        return self.seeded
+
     # --- what runs where ------------------------------------------------------
 
     def rows(self) -> list[Row]:
@@ -340,6 +350,16 @@ class LocalStack:
             rows.append(Row("schedule", schedule.expression, schedule.function.logical_id))
         for name, sim in self.simulators.items():
             rows.append(Row("simulator", name, sim.url))
+        if self.seeded:
+            rows.append(
+                Row(
+                    "demo data",
+                    f"{self.seeded['items']} service items",
+                    f"{len(self.seeded['licences'])} e-licences",
+                )
+            )
+            for agency, (client_id, secret) in self.seeded["clients"].items():
+                rows.append(Row("  dept client", agency, f"{client_id} / {secret}"))
         if self.provisioning:
             for res in self.provisioning.created:
                 if res.type.startswith("AWS::Serverless::") or res.type == "AWS::SQS::QueuePolicy":

@@ -18,21 +18,23 @@ from govbus.aws import client
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
 
-def _table() -> str:
-    return os.environ["CLIENTS_TABLE"]
+def _table(table: str | None = None) -> str:
+    return table or os.environ["CLIENTS_TABLE"]
 
 
 def _hash(secret: str, salt: bytes) -> str:
     return base64.b64encode(hashlib.scrypt(secret.encode(), salt=salt, **SCRYPT)).decode()
 
 
-def create(agency: str, scopes: list[str], name: str = "") -> tuple[str, str]:
+def create(
+    agency: str, scopes: list[str], name: str = "", table: str | None = None
+) -> tuple[str, str]:
     """Create a client for ``agency`` (its credit code); returns (client_id, secret)."""
     client_id = "dept-" + secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     salt = os.urandom(16)
     client("dynamodb").put_item(
-        TableName=_table(),
+        TableName=_table(table),
         Item={
             "client_id": {"S": client_id},
             "agency": {"S": agency},

@@ -1,0 +1,1 @@
+"""Demo data for a new user: a living catalogue, departments, and demo licences."""
