@@ -88,7 +88,7 @@ LICENCE_TYPES: dict[str, LicenceType] = {
         LicenceType(
             code="11100000000013338W002",
             name="食品经营许可证 food business licence",
-            holder_kind="organisation",
+            holder_kind="any",  # a company or a sole trader
             fields=["enterprise_name", "business_items"],
             validity_days=5 * 365,
         ),

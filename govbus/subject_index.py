@@ -71,7 +71,18 @@ def _licence(event: Event) -> tuple[str, IndexedRecord] | None:
     )
 
 
+def _case(event: Event) -> tuple[str, IndexedRecord] | None:
+    data = event.data
+    return data["applicant_key"], IndexedRecord(
+        source="applications",
+        record_id=data["case_id"],
+        summary=f"{data.get('item_name', data['item_code'])}: {data['to_state']}",
+        time=event.time,
+    )
+
+
 INDEXED: dict[str, Indexer] = {
+    "case.transitioned": _case,
     "licence.issued": _licence,
     "licence.revoked": _licence,
     "account.registered": _account,

@@ -16,13 +16,13 @@ from contracts.adapters import CallContext
 from contracts.errors import Forbidden, ValidationFailed
 from contracts.events import Event
 from contracts.identity import mask_identifier
-from contracts.licences import IssueRequest, Licence, LicenceIssued, LicenceRevoked
+from contracts.licences import IssueRequest, Licence, LicenceRevoked
 from govbus import audit
 from govbus.auth import Caller, caller
 from govbus.bus import publish
 from govbus.http import install_problem_handlers, json_response
+from govbus.licensing import issue_and_announce, verifier
 from govbus.observability import logger, tracer
-from govbus.plugins import call, plugin_manager
 from govbus.stores import licences
 
 ISSUE, READ = "licences:issue", "licences:read"
@@ -40,16 +40,6 @@ def _ctx() -> CallContext:
     return CallContext(correlation_id=rid, idempotency_key=rid, timeout_seconds=5)
 
 
-def _seal(document: bytes, agency: str):
-    return call(
-        plugin_manager(), "ca", "govbus_ca_seal", document=document, agency=agency, ctx=_ctx()
-    )
-
-
-def _verify(signed):
-    return call(plugin_manager(), "ca", "govbus_ca_verify_signature", signed=signed, ctx=_ctx())
-
-
 def view(licence: Licence, who: Caller) -> dict:
     """Full data for the holder and entitled departments; masked for the rest."""
     doc = licence.model_dump(mode="json", exclude={"signing_certificate_pem"})
@@ -63,28 +53,6 @@ def view(licence: Licence, who: Caller) -> dict:
     return doc
 
 
-def issue_licence(request: IssueRequest, issuer: str, actor: str) -> Licence:
-    licence = licences.issue(request, issuer, _seal)
-    publish(
-        [
-            Event.create(
-                "licence.issued",
-                LicenceIssued(
-                    licence_id=licence.id,
-                    type_code=licence.type_code,
-                    issuer=issuer,
-                    holder_key=licences.holder_key_of(licence),
-                    case_id=licence.case_id,
-                ),
-                source=SOURCE,
-                subject=licence.id,
-            )
-        ]
-    )
-    audit.record("licence.issued", actor=actor, target=licence.holder_code, detail=licence.id)
-    return licence
-
-
 @app.post("/licences")
 def issue():
     who = caller(app)
@@ -92,7 +60,7 @@ def issue():
     if not who.agency:
         raise Forbidden("only a department's client can issue licences")
     request = IssueRequest.model_validate(app.current_event.json_body or {})
-    licence = issue_licence(request, who.agency, who.subject)
+    licence = issue_and_announce(request, who.agency, who.subject, _ctx())
     return json_response(view(licence, who), 201)
 
 
@@ -127,7 +95,7 @@ def read(licence_id: str):
 
 @app.post("/licences/<licence_id>/verify")
 def verify(licence_id: str):
-    return json_response(licences.verify(licence_id, _verify))
+    return json_response(licences.verify(licence_id, verifier(_ctx())))
 
 
 @app.post("/licences/<licence_id>/revoke")

@@ -36,7 +36,7 @@ ITEMS: dict[str, list[tuple]] = {
             7,
             20,
             0,
-            [("营业执照", SOLE_TRADER), "食品安全管理制度", "经营场所平面图"],
+            [("营业执照", SOLE_TRADER), "食品安全管理制度"],
             FOOD,
             "licensing",
         ),

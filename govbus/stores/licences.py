@@ -20,6 +20,7 @@ from contracts.errors import Conflict, GovbusError, NotFound, ValidationFailed
 from contracts.identity import mask_identifier, parse_subject_code
 from contracts.licences import (
     LICENCE_TYPES,
+    PREFIX,
     IssueRequest,
     Licence,
     LicenceStatus,
@@ -58,7 +59,7 @@ def issue(request: IssueRequest, issuer: str, sealer: Sealer) -> Licence:
         raise ValidationFailed(
             f"the holder's code is invalid: {exc}", field="holder_code"
         ) from None
-    if holder.kind != kind.holder_kind:
+    if kind.holder_kind != "any" and holder.kind != kind.holder_kind:
         raise ValidationFailed(
             f"a {kind.name} is held by a {kind.holder_kind}, not a {holder.kind}",
             field="holder_code",
@@ -177,6 +178,37 @@ def by_holder(code: str) -> list[Licence]:
     )
     rows = answer.get("Items", [])
     return [get(row["id"]["S"]) for row in sorted(rows, key=lambda r: r["issued_at"]["S"])]
+
+
+def usable_by_holder(code: str, type_code: str, today: _dt.date) -> str | None:
+    """The id of a valid, in-date licence of ``type_code`` the holder holds, if any.
+
+    Reads only the non-personal columns: reuse needs no decryption.
+    """
+    answer = client("dynamodb").query(
+        TableName=_table(),
+        IndexName="by-holder",
+        KeyConditionExpression="holder_key = :k",
+        ExpressionAttributeValues={":k": {"S": subject_key(code)}},
+    )
+    for key in sorted(answer.get("Items", []), key=lambda r: r["issued_at"]["S"], reverse=True):
+        # the identifier carries the type: only candidates of that type are read
+        if key["id"]["S"].startswith(f"{PREFIX}{type_code}."):
+            found = usable_by_holder_id(key["id"]["S"], today)
+            if found:
+                return found
+    return None
+
+
+def usable_by_holder_id(licence_id_: str | None, today: _dt.date) -> str | None:
+    """``licence_id_`` if that licence is still valid and in date."""
+    if not licence_id_:
+        return None
+    row = _row(licence_id_)
+    in_date = _dt.date.fromisoformat(row["valid_from"]["S"]) <= today and (
+        "valid_until" not in row or today <= _dt.date.fromisoformat(row["valid_until"]["S"])
+    )
+    return licence_id_ if row["status"]["S"] == "valid" and in_date else None
 
 
 def verify(licence_id_: str, verifier: Verifier) -> dict[str, Any]:

@@ -1,0 +1,220 @@
+"""Cases (办件): the application, its states, and the transitions between them as data.
+
+Transitions are looked up, never coded as if-chains: ``TRANSITIONS[(state, action)]``
+gives the next state and who may take the step. Stores enforce them with conditional
+writes, so two people acting on one case at once cannot both win.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from contracts.events import event_type
+
+
+class CaseState(StrEnum):
+    draft = "draft"  # created, materials being gathered
+    submitted = "submitted"
+    returned_for_materials = "returned_for_materials"
+    pre_reviewed = "pre_reviewed"
+    accepted = "accepted"
+    in_review = "in_review"
+    approved = "approved"
+    rejected = "rejected"
+    awaiting_payment = "awaiting_payment"
+    licence_issued = "licence_issued"
+    delivered = "delivered"
+    collected = "collected"
+    closed = "closed"
+    withdrawn = "withdrawn"
+    forwarded_to_province = "forwarded_to_province"
+
+
+class Actor(StrEnum):
+    applicant = "applicant"  # the citizen or enterprise, or whoever acts for them
+    department = "department"  # the implementing agency's clerk
+    system = "system"  # govbus itself (pre-review, events)
+
+
+class Transition(BaseModel):
+    to: CaseState
+    by: Actor
+    needs_reason: bool = False
+
+
+S, A = CaseState, Actor
+TRANSITIONS: dict[tuple[CaseState, str], Transition] = {
+    (S.draft, "submit"): Transition(to=S.submitted, by=A.applicant),
+    (S.returned_for_materials, "submit"): Transition(to=S.submitted, by=A.applicant),
+    (S.submitted, "pre_review_pass"): Transition(to=S.pre_reviewed, by=A.system),
+    (S.submitted, "pre_review_fail"): Transition(
+        to=S.returned_for_materials, by=A.system, needs_reason=True
+    ),
+    (S.pre_reviewed, "accept"): Transition(to=S.accepted, by=A.department),
+    (S.pre_reviewed, "request_materials"): Transition(
+        to=S.returned_for_materials, by=A.department, needs_reason=True
+    ),
+    (S.accepted, "request_materials"): Transition(
+        to=S.returned_for_materials, by=A.department, needs_reason=True
+    ),
+    (S.accepted, "review"): Transition(to=S.in_review, by=A.department),
+    (S.accepted, "forward"): Transition(to=S.forwarded_to_province, by=A.department),
+    (S.accepted, "approve"): Transition(to=S.approved, by=A.department),
+    (S.in_review, "approve"): Transition(to=S.approved, by=A.department),
+    (S.accepted, "reject"): Transition(to=S.rejected, by=A.department, needs_reason=True),
+    (S.in_review, "reject"): Transition(to=S.rejected, by=A.department, needs_reason=True),
+    (S.approved, "await_payment"): Transition(to=S.awaiting_payment, by=A.system),
+    # until online payment lands, a clerk records an offline payment: never skipped silently
+    (S.awaiting_payment, "record_payment"): Transition(to=S.approved, by=A.department),
+    (S.approved, "licence_issued"): Transition(to=S.licence_issued, by=A.system),
+    (S.licence_issued, "delivered"): Transition(to=S.delivered, by=A.system),
+    (S.licence_issued, "collect"): Transition(to=S.collected, by=A.department),
+    (S.delivered, "close"): Transition(to=S.closed, by=A.system),
+    (S.collected, "close"): Transition(to=S.closed, by=A.system),
+    (S.rejected, "close"): Transition(to=S.closed, by=A.system),
+}
+for _state in (
+    S.draft,
+    S.submitted,
+    S.returned_for_materials,
+    S.pre_reviewed,
+    S.accepted,
+    S.in_review,
+):
+    TRANSITIONS[(_state, "withdraw")] = Transition(to=S.withdrawn, by=A.applicant)
+
+OPEN_STATES = {
+    S.submitted,
+    S.returned_for_materials,
+    S.pre_reviewed,
+    S.accepted,
+    S.in_review,
+    S.approved,
+    S.awaiting_payment,
+}
+DEPARTMENT_ACTIONS = sorted({a for (_, a), t in TRANSITIONS.items() if t.by == A.department})
+
+
+class MaterialStatus(StrEnum):
+    reused = "reused"  # taken from the e-licence library: never re-submitted
+    needed = "needed"
+    uploaded = "uploaded"
+    missing = "missing"
+
+
+class CaseMaterial(BaseModel):
+    name: str
+    required: bool
+    status: MaterialStatus
+    licence_type: str | None = None
+    licence_id: str | None = None
+    object_key: str | None = None
+    signed: bool = False
+    signature_verified: bool = False
+    signer: str | None = None
+
+
+class Channel(StrEnum):
+    online = "online"
+    hall = "hall"
+    community = "community"
+    mobile = "mobile"
+
+
+class DeliveryChoice(BaseModel):
+    method: str = Field(default="collect", pattern="^(ems|collect)$")
+    # the receiver's address, required for EMS; stored sealed
+    name: str | None = None
+    phone: str | None = None
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    street: str | None = None
+
+
+class ApplicationRequest(BaseModel):
+    item_code: str
+    channel: Channel = Channel.online
+    # a window clerk or community proxy acting for an applicant (代办)
+    on_behalf_of: str | None = None
+    applicant_name: str = Field(min_length=1, max_length=100)
+    delivery: DeliveryChoice = Field(default_factory=DeliveryChoice)
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    action: str
+    from_state: CaseState | None
+    to_state: CaseState
+    actor: str
+    actor_kind: Actor
+    at: _dt.datetime
+    note: str = ""
+
+
+class Evaluation(BaseModel):
+    score: int = Field(ge=1, le=5)
+    text: str = Field(default="", max_length=1000)
+
+
+class Case(BaseModel):
+    id: str
+    item_code: str
+    item_version: int
+    item_name: str
+    agency: str
+    state: CaseState
+    version: int
+    applicant: str  # masked for everyone but the applicant
+    applicant_kind: str
+    channel: Channel
+    acting_for: bool = False
+    agent: str | None = None
+    materials: list[CaseMaterial]
+    fee: Decimal = Decimal("0")
+    paid: bool = False
+    delivery_method: str = "collect"
+    submitted_at: _dt.datetime | None = None
+    accepted_at: _dt.datetime | None = None
+    due: _dt.date | None = None
+    overdue: bool = False
+    licence_id: str | None = None
+    reason: str | None = None
+    evaluation: Evaluation | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+@event_type("case.transitioned")
+class CaseTransitioned(BaseModel):
+    case_id: str
+    item_code: str
+    agency: str
+    action: str
+    from_state: CaseState | None
+    to_state: CaseState
+    applicant_key: str
+    item_name: str = ""
+    reason: str | None = None
+
+
+@event_type("case.overdue")
+class CaseOverdue(BaseModel):
+    case_id: str
+    agency: str
+    due: _dt.date
+
+
+@event_type("licence.requested")
+class LicenceRequested(BaseModel):
+    """A command: issue the e-licence an approved case results in."""
+
+    case_id: str
+    issuer: str
+    type_code: str
+    holder_code: str
+    holder_name: str
+    fields: dict[str, str] = Field(default_factory=dict)

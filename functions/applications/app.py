@@ -1,0 +1,167 @@
+"""Online application (网上申请) and the case's life.
+
+POST /applications                      apply for a published item; materials reused from the
+                                        e-licence library are listed, the rest get upload forms
+POST /applications/{id}/submit          submit: automatic pre-review
+GET  /applications/{id}                 the case with its timeline
+GET  /applications?mine=true            the caller's cases
+POST /applications/{id}/actions         a department's action (accept, approve, reject ...)
+POST /applications/{id}/withdraw        the applicant withdraws
+POST /applications/{id}/evaluation      the applicant rates a closed case (1-5), once
+"""
+
+from decimal import Decimal
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from contracts.adapters import CallContext
+from contracts.cases import (
+    DEPARTMENT_ACTIONS,
+    Actor,
+    ApplicationRequest,
+    Case,
+    CaseState,
+    Evaluation,
+)
+from contracts.errors import Conflict, Forbidden, ValidationFailed
+from govbus import applications
+from govbus.auth import caller
+from govbus.http import install_problem_handlers, json_response
+from govbus.licensing import verifier
+from govbus.observability import logger, tracer
+from govbus.privacy import subject_key
+from govbus.stores import cases
+
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+
+
+class SignedMaterial(BaseModel):
+    index: int = Field(ge=0)
+    signature: str
+    certificate_pem: str
+    algorithm: str = "ECDSA-P256-SHA256"
+
+
+class Submission(BaseModel):
+    signatures: list[SignedMaterial] = Field(default_factory=list)
+
+
+class DepartmentAction(BaseModel):
+    action: str
+    reason: str = ""
+    amount: Decimal | None = None
+    version: int | None = Field(default=None, description="the case version the clerk saw")
+
+
+def _ctx() -> CallContext:
+    rid = app.current_event.request_context.request_id or "local"
+    return CallContext(correlation_id=rid, idempotency_key=rid, timeout_seconds=5)
+
+
+def _view(case: Case) -> dict:
+    doc = case.model_dump(mode="json")
+    doc["reused"] = [m.name for m in case.materials if m.status == "reused"]
+    doc["still_needed"] = [m.name for m in case.materials if m.status in ("needed", "missing")]
+    return doc
+
+
+def _own_case(case_id: str) -> Case:
+    case = cases.get(case_id)
+    if not applications.owned_by(case, caller(app)):
+        raise Forbidden("only the applicant, or whoever applied for them, may do this")
+    return case
+
+
+@app.post("/applications")
+def apply():
+    request = ApplicationRequest.model_validate(app.current_event.json_body or {})
+    case, forms = applications.apply(caller(app), request)
+    return json_response({**_view(case), "uploads": forms}, 201)
+
+
+@app.post("/applications/<case_id>/submit")
+def submit(case_id: str):
+    case = _own_case(case_id)
+    body = Submission.model_validate(app.current_event.json_body or {})
+    signatures = {s.index: s.model_dump() for s in body.signatures}
+    done = applications.submit(case, caller(app), signatures, verifier(_ctx()))
+    return json_response(_view(cases.get(done.id)))
+
+
+@app.get("/applications/<case_id>")
+def read(case_id: str):
+    who = caller(app)
+    case = cases.get(case_id)
+    if not (applications.owned_by(case, who) or who.agency == case.agency):
+        raise Forbidden("only the applicant or the implementing agency may see this case")
+    return json_response(_view(case))
+
+
+@app.get("/applications")
+def mine():
+    who = caller(app)
+    if (app.current_event.get_query_string_value("mine") or "").lower() != "true":
+        raise ValidationFailed("list your own cases with ?mine=true", field="mine")
+    if who.is_department:
+        raise Forbidden("a department lists cases through its own system, not ?mine")
+    found = cases.by_applicant(subject_key(who.subject))
+    return json_response(
+        {
+            "cases": [
+                {
+                    "id": c.id,
+                    "item_name": c.item_name,
+                    "state": c.state,
+                    "due": c.due.isoformat() if c.due else None,
+                    "overdue": c.overdue,
+                }
+                for c in found
+            ]
+        }
+    )
+
+
+@app.post("/applications/<case_id>/actions")
+def department_action(case_id: str):
+    body = DepartmentAction.model_validate(app.current_event.json_body or {})
+    if body.action not in DEPARTMENT_ACTIONS:
+        raise ValidationFailed(f"action is one of {', '.join(DEPARTMENT_ACTIONS)}", field="action")
+    case = cases.get(case_id)
+    if body.version is not None and body.version != case.version:
+        raise Conflict(
+            f"the case changed since you read it (version {body.version}, now "
+            f"{case.version}: {case.state.value.replace('_', ' ')})"
+        )
+    done = applications.act(case, caller(app), body.action, body.reason, body.amount)
+    return json_response(_view(cases.get(done.id)))
+
+
+@app.post("/applications/<case_id>/withdraw")
+def withdraw(case_id: str):
+    case = _own_case(case_id)
+    done = applications.move(
+        case, "withdraw", caller(app).subject, Actor.applicant, "withdrawn by the applicant"
+    )
+    return json_response(_view(cases.get(done.id)))
+
+
+@app.post("/applications/<case_id>/evaluation")
+def evaluate(case_id: str):
+    case = _own_case(case_id)
+    if case.state != CaseState.closed:
+        raise Conflict("a case is evaluated once it is closed")
+    if case.evaluation is not None:
+        raise Conflict("this case was already evaluated")
+    evaluation = Evaluation.model_validate(app.current_event.json_body or {})
+    cases.update_fields(case, evaluation=evaluation)
+    return json_response(_view(cases.get(case.id)))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

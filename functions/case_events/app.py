@@ -1,0 +1,52 @@
+"""Moves cases on from what happens elsewhere: the e-licence issued, the result delivered.
+
+Redelivered or out-of-date events find the case already moved on and change nothing.
+"""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.cases import CaseState
+from contracts.delivery import TrackingState, TrackingUpdated
+from contracts.errors import Conflict, NotFound
+from contracts.licences import LicenceIssued
+from govbus import applications
+from govbus.bus import event_from_detail
+from govbus.observability import logger, tracer
+from govbus.stores import cases
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def react(record: SQSRecord) -> None:
+    event = event_from_detail(json.loads(record.body)["detail"])
+    data = event.payload()
+    try:
+        if isinstance(data, LicenceIssued) and data.case_id:
+            case = cases.get(data.case_id)
+            if case.state == CaseState.approved:
+                applications.result_issued(case, data.licence_id)
+        elif isinstance(data, TrackingUpdated) and data.update.state == TrackingState.delivered:
+            case = cases.get(data.update.case_id)
+            if case.state == CaseState.licence_issued:
+                applications.delivered(case)
+    except (NotFound, Conflict) as exc:
+        # not a case of ours, or already moved on: the event changes nothing
+        logger.info(
+            "event left the case as it is", extra={"event_id": event.id, "reason": str(exc)}
+        )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event, record_handler=react, processor=processor, context=context
+    )

@@ -1,0 +1,70 @@
+"""Issues the e-licence an approved case results in (``licence.requested``), once."""
+
+import json
+import os
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.adapters import CallContext
+from contracts.cases import LicenceRequested
+from contracts.events import Event
+from contracts.licences import IssueRequest
+from govbus.bus import event_from_detail
+from govbus.licensing import issue_and_announce
+from govbus.observability import logger, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=7 * 24 * 3600)
+
+
+@idempotent_function(
+    data_keyword_argument="command",
+    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"]),
+    config=idempotency,
+)
+def issue(command: dict) -> dict:
+    event = Event.model_validate(command)
+    wanted: LicenceRequested = event.payload()  # type: ignore[assignment]
+    licence = issue_and_announce(
+        IssueRequest(
+            type_code=wanted.type_code,
+            holder_code=wanted.holder_code,
+            holder_name=wanted.holder_name,
+            fields=wanted.fields,
+            case_id=wanted.case_id,
+        ),
+        wanted.issuer,
+        "govbus",
+        CallContext(
+            correlation_id=event.correlationid, idempotency_key=event.id, timeout_seconds=5
+        ),
+    )
+    logger.info(
+        "licence issued for a case", extra={"case_id": wanted.case_id, "licence_id": licence.id}
+    )
+    return {"licence_id": licence.id}
+
+
+def handle(record: SQSRecord) -> None:
+    event = event_from_detail(json.loads(record.body)["detail"])
+    issue(command=event.model_dump(mode="json"))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    idempotency.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )

@@ -1,0 +1,265 @@
+"""Cases and their timelines, one table: the case item and one item per transition.
+
+A transition is one transaction: the case item moves from the state it was read in
+(``version`` condition) and the timeline entry is written beside it. Of two people
+acting at once, exactly one wins; the other gets :class:`Conflict` naming the state
+the case is in now.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import secrets
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from contracts.cases import (
+    TRANSITIONS,
+    Actor,
+    Case,
+    CaseState,
+    TimelineEntry,
+)
+from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from govbus.aws import client
+from govbus.privacy import seal, unseal
+
+CASE = "case"
+
+
+def _table() -> str:
+    return os.environ["CASES_TABLE"]
+
+
+def new_case_id(now: _dt.datetime) -> str:
+    return f"FZ{now:%Y%m%d}{secrets.token_hex(4).upper()}"
+
+
+def _entry(seq: int) -> str:
+    return f"t#{seq:06d}"
+
+
+def create(
+    case: Case, applicant_key: str, personal: dict[str, Any], actor: str, actor_kind: Actor
+) -> Case:
+    now = _dt.datetime.now(_dt.UTC)
+    entry = TimelineEntry(
+        seq=1,
+        action="create",
+        from_state=None,
+        to_state=case.state,
+        actor=actor,
+        actor_kind=actor_kind,
+        at=now,
+    )
+    client("dynamodb").transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": _table(),
+                    "ConditionExpression": "attribute_not_exists(case_id)",
+                    "Item": _case_item(
+                        case, applicant_key, seal(personal, {"case_id": case.id}), now
+                    ),
+                }
+            },
+            {"Put": {"TableName": _table(), "Item": _timeline_item(case.id, entry)}},
+        ]
+    )
+    return get(case.id)
+
+
+def _case_item(case: Case, applicant_key: str, sealed: str, now: _dt.datetime) -> dict[str, Any]:
+    item = {
+        "case_id": {"S": case.id},
+        "entry": {"S": CASE},
+        "doc": {"S": case.model_dump_json(exclude={"timeline"})},
+        "state": {"S": case.state.value},
+        "version": {"N": str(case.version)},
+        "applicant_key": {"S": applicant_key},
+        "agency": {"S": case.agency},
+        "created_at": {"S": now.isoformat()},
+        "sealed": {"S": sealed},
+        "open": {"BOOL": True},
+    }
+    return item
+
+
+def _timeline_item(case_id: str, entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "case_id": {"S": case_id},
+        "entry": {"S": _entry(entry.seq)},
+        "doc": {"S": entry.model_dump_json()},
+    }
+
+
+def _rows(case_id: str) -> list[dict[str, Any]]:
+    answer = client("dynamodb").query(
+        TableName=_table(),
+        KeyConditionExpression="case_id = :c",
+        ExpressionAttributeValues={":c": {"S": case_id}},
+        ConsistentRead=True,
+    )
+    return answer.get("Items", [])
+
+
+def get(case_id: str) -> Case:
+    rows = _rows(case_id)
+    head = next((r for r in rows if r["entry"]["S"] == CASE), None)
+    if head is None:
+        raise NotFound(f"no case {case_id}")
+    case = Case.model_validate_json(head["doc"]["S"])
+    timeline = sorted(
+        (TimelineEntry.model_validate_json(r["doc"]["S"]) for r in rows if r["entry"]["S"] != CASE),
+        key=lambda e: e.seq,
+    )
+    return case.model_copy(update={"timeline": timeline})
+
+
+def applicant_key(case_id: str) -> str:
+    row = (
+        client("dynamodb")
+        .get_item(
+            TableName=_table(),
+            Key={"case_id": {"S": case_id}, "entry": {"S": CASE}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if not row:
+        raise NotFound(f"no case {case_id}")
+    return row["applicant_key"]["S"]
+
+
+def personal(case_id: str) -> dict[str, Any]:
+    row = (
+        client("dynamodb")
+        .get_item(
+            TableName=_table(),
+            Key={"case_id": {"S": case_id}, "entry": {"S": CASE}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if not row:
+        raise NotFound(f"no case {case_id}")
+    return unseal(row["sealed"]["S"], {"case_id": case_id})
+
+
+def transition(
+    case: Case, action: str, actor: str, actor_kind: Actor, note: str = "", **updates: Any
+) -> Case:
+    """Take ``action`` on ``case`` as read; raises Conflict if it changed meanwhile."""
+    step = TRANSITIONS.get((case.state, action))
+    if step is None:
+        raise Conflict(
+            f"cannot {action.replace('_', ' ')} a case that is {case.state.value.replace('_', ' ')}"
+        )
+    if step.by != actor_kind:
+        raise Forbidden(f"only the {step.by.value} can {action.replace('_', ' ')} this case")
+    if step.needs_reason and not note.strip():
+        raise ValidationFailed(f"{action.replace('_', ' ')} needs a reason", field="reason")
+    now = _dt.datetime.now(_dt.UTC)
+    moved = case.model_copy(
+        update={"state": step.to, "version": case.version + 1, "timeline": [], **updates}
+    )
+    if step.needs_reason:
+        moved = moved.model_copy(update={"reason": note})
+    entry = TimelineEntry(
+        seq=case.version + 1,
+        action=action,
+        from_state=case.state,
+        to_state=step.to,
+        actor=actor,
+        actor_kind=actor_kind,
+        at=now,
+        note=note,
+    )
+    values: dict[str, Any] = {
+        ":doc": {"S": moved.model_dump_json(exclude={"timeline"})},
+        ":state": {"S": step.to.value},
+        ":v": {"N": str(moved.version)},
+        ":expected": {"N": str(case.version)},
+        ":open": {
+            "BOOL": step.to
+            not in (CaseState.closed, CaseState.withdrawn, CaseState.forwarded_to_province)
+        },
+    }
+    try:
+        client("dynamodb").transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": _table(),
+                        "Key": {"case_id": {"S": case.id}, "entry": {"S": CASE}},
+                        "UpdateExpression": "SET doc = :doc, #s = :state, version = :v, #o = :open",
+                        "ConditionExpression": "version = :expected",
+                        "ExpressionAttributeNames": {"#s": "state", "#o": "open"},
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": _table(),
+                        "Item": _timeline_item(case.id, entry),
+                        "ConditionExpression": "attribute_not_exists(case_id)",
+                    }
+                },
+            ]
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            now_state = get(case.id).state.value.replace("_", " ")
+            raise Conflict(f"the case changed while you acted: it is now {now_state}") from None
+        raise
+    return moved
+
+
+def update_fields(case: Case, **updates: Any) -> Case:
+    """Change fields without a transition (e.g. the overdue flag), still version-checked."""
+    moved = case.model_copy(update={"version": case.version, "timeline": [], **updates})
+    try:
+        client("dynamodb").update_item(
+            TableName=_table(),
+            Key={"case_id": {"S": case.id}, "entry": {"S": CASE}},
+            UpdateExpression="SET doc = :doc",
+            ConditionExpression="version = :v",
+            ExpressionAttributeValues={
+                ":doc": {"S": moved.model_dump_json(exclude={"timeline"})},
+                ":v": {"N": str(case.version)},
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise Conflict("the case changed meanwhile") from None
+        raise
+    return moved
+
+
+def by_applicant(key: str) -> list[Case]:
+    answer = client("dynamodb").query(
+        TableName=_table(),
+        IndexName="by-applicant",
+        KeyConditionExpression="applicant_key = :k",
+        ExpressionAttributeValues={":k": {"S": key}},
+        ScanIndexForward=False,
+    )
+    return [Case.model_validate_json(r["doc"]["S"]) for r in answer.get("Items", [])]
+
+
+def open_cases() -> list[Case]:
+    kwargs: dict[str, Any] = {
+        "TableName": _table(),
+        "FilterExpression": "entry = :case AND #o = :yes",
+        "ExpressionAttributeNames": {"#o": "open"},
+        "ExpressionAttributeValues": {":case": {"S": CASE}, ":yes": {"BOOL": True}},
+    }
+    found = []
+    while True:
+        answer = client("dynamodb").scan(**kwargs)
+        found.extend(Case.model_validate_json(r["doc"]["S"]) for r in answer.get("Items", []))
+        if "LastEvaluatedKey" not in answer:
+            return found
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

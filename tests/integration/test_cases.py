@@ -1,0 +1,307 @@
+"""The citizen's journey over the local stack: apply with a reused licence and one upload,
+pre-review, the department's decision, the e-licence, EMS delivery, the timeline."""
+
+import threading
+
+import pytest
+import requests
+
+from contracts.cases import Actor
+from contracts.errors import Conflict
+from govbus.stores import cases
+from govbus.stores.shipments import ShipmentStore
+from tests.conftest import wait_for
+from tests.integration.conftest import CITIZEN, bearer, department_token, login
+
+MARKET = "11350100MB00000012"  # 福州市市场监督管理局 in the seed data
+POLICE = "11350100MB00000025"
+FOOD_LICENCE_ITEM = MARKET + "XK0001"  # needs 营业执照 (reusable) and one upload
+RENEW_DRIVING_LICENCE = POLICE + "XK0105"  # a 10 yuan fee, no e-licence
+EMS_TO_HOME = {
+    "method": "ems",
+    "name": "林小姐",
+    "phone": "13812345678",
+    "province": "福建省",
+    "city": "福州市",
+    "district": "台江区",
+    "street": "五一中路88号",
+}
+
+
+@pytest.fixture
+def seeded(stack):
+    return stack.seed()
+
+
+@pytest.fixture
+def citizen(stack, ca, seeded):
+    return login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+
+
+def post(stack, token, path, body=None):
+    return requests.post(f"{stack.url}{path}", json=body or {}, headers=bearer(token), timeout=20)
+
+
+def apply(stack, citizen, item=FOOD_LICENCE_ITEM, delivery=None):
+    answer = post(
+        stack,
+        citizen,
+        "/applications",
+        {
+            "item_code": item,
+            "applicant_name": "林小姐",
+            "delivery": delivery or {"method": "collect"},
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def upload(form, content=b"%PDF-1.7 food safety rules", content_type="application/pdf"):
+    answer = requests.post(
+        form["url"],
+        data={**form["fields"], "Content-Type": content_type},
+        files={"file": ("material.pdf", content, content_type)},
+        timeout=20,
+    )
+    assert answer.status_code in (200, 204), answer.text
+
+
+def case_of(stack, token, case_id):
+    return requests.get(
+        f"{stack.url}/applications/{case_id}", headers=bearer(token), timeout=20
+    ).json()
+
+
+def test_apply_reuse_prereview_approve_licence_delivery_timeline(stack, aws, ems, citizen):
+    created = apply(stack, citizen, delivery=EMS_TO_HOME)
+    assert created["state"] == "draft"
+    assert created["reused"] == ["营业执照"], "the licence the citizen holds is not asked for"
+    assert created["still_needed"] == ["食品安全管理制度"] and len(created["uploads"]) == 1
+    reused = next(m for m in created["materials"] if m["status"] == "reused")
+    assert reused["licence_id"].startswith("1.2.156.3005.2.11100000000013338W003.")
+
+    upload(created["uploads"][0])
+    submitted = post(stack, citizen, f"/applications/{created['id']}/submit").json()
+    assert submitted["state"] == "pre_reviewed", submitted.get("reason")
+
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    accepted = post(stack, clerk, f"/applications/{created['id']}/actions", {"action": "accept"})
+    assert accepted.status_code == 200 and accepted.json()["due"]
+    approved = post(stack, clerk, f"/applications/{created['id']}/actions", {"action": "approve"})
+    assert approved.status_code == 200, approved.text
+
+    issued = wait_for(
+        lambda: (c := case_of(stack, citizen, created["id"]))["state"] == "licence_issued" and c,
+        what="the e-licence to be issued",
+    )
+    assert issued["licence_id"].startswith("1.2.156.3005.2.11100000000013338W002." + MARKET)
+    verdict = requests.post(
+        f"{stack.url}/licences/{issued['licence_id']}/verify", timeout=10
+    ).json()
+    assert verdict["valid"] is True
+
+    # delivery.requested reached the delivery function: a shipment, then EMS delivers
+    store = ShipmentStore(stack.resolver.refs["ShipmentsTable"])
+    waybill = wait_for(
+        lambda: (s := store.get(created["id"])) and s.get("waybill_no"),
+        what="the EMS waybill for the case",
+    )
+    ems.advance(waybill)
+    closed = wait_for(
+        lambda: (c := case_of(stack, citizen, created["id"]))["state"] == "closed" and c,
+        what="the case to close on delivery",
+    )
+    steps = [e["action"] for e in closed["timeline"]]
+    assert steps == [
+        "create",
+        "submit",
+        "pre_review_pass",
+        "accept",
+        "approve",
+        "licence_issued",
+        "delivered",
+        "close",
+    ]
+    assert all(e["actor"] and e["at"] for e in closed["timeline"])
+
+    mine = requests.get(
+        f"{stack.url}/applications", params={"mine": "true"}, headers=bearer(citizen), timeout=10
+    ).json()["cases"]
+    assert [c["id"] for c in mine] == [created["id"]]
+    rated = post(
+        stack,
+        citizen,
+        f"/applications/{created['id']}/evaluation",
+        {"score": 5, "text": "全程网办，很方便"},
+    )
+    assert rated.status_code == 200 and rated.json()["evaluation"]["score"] == 5
+    assert (
+        post(stack, citizen, f"/applications/{created['id']}/evaluation", {"score": 1}).status_code
+        == 409
+    )
+
+
+def test_a_missing_material_returns_the_case_with_the_reason(stack, citizen):
+    created = apply(stack, citizen)
+    returned = post(stack, citizen, f"/applications/{created['id']}/submit").json()
+    assert returned["state"] == "returned_for_materials"
+    assert "食品安全管理制度" in returned["reason"] and "not been uploaded" in returned["reason"]
+    # the citizen uploads it and submits again
+    upload(created["uploads"][0])
+    assert (
+        post(stack, citizen, f"/applications/{created['id']}/submit").json()["state"]
+        == "pre_reviewed"
+    )
+
+
+def test_a_wrong_type_of_upload_is_returned_with_the_reason(stack, citizen):
+    created = apply(stack, citizen)
+    upload(created["uploads"][0], b"MZ...", "application/x-msdownload")
+    returned = post(stack, citizen, f"/applications/{created['id']}/submit").json()
+    assert returned["state"] == "returned_for_materials" and "PDF" in returned["reason"]
+
+
+def test_approve_and_reject_at_once_exactly_one_wins(stack, citizen):
+    created = apply(stack, citizen)
+    upload(created["uploads"][0])
+    post(stack, citizen, f"/applications/{created['id']}/submit")
+    first = department_token(stack, ["cases:review"], agency=MARKET)
+    second = department_token(stack, ["cases:review"], agency=MARKET)
+    post(stack, first, f"/applications/{created['id']}/actions", {"action": "accept"})
+    version = case_of(stack, citizen, created["id"])["version"]
+    answers = {}
+
+    def act(name, token, body):
+        answers[name] = post(
+            stack, token, f"/applications/{created['id']}/actions", {**body, "version": version}
+        )
+
+    threads = [
+        threading.Thread(target=act, args=("approve", first, {"action": "approve"})),
+        threading.Thread(
+            target=act, args=("reject", second, {"action": "reject", "reason": "材料不实"})
+        ),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(a.status_code for a in answers.values())
+    assert statuses == [200, 409], {k: v.text for k, v in answers.items()}
+    loser = next(a for a in answers.values() if a.status_code == 409).json()
+    assert "changed" in loser["detail"]
+
+
+def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen):
+    """The same race without the gateway: two writers read one version and both write."""
+    created = apply(stack, citizen)
+    upload(created["uploads"][0])
+    post(stack, citizen, f"/applications/{created['id']}/submit")
+    env = stack.functions["ApplicationsFunction"].environment
+    import os
+
+    os.environ["CASES_TABLE"] = env["CASES_TABLE"]
+    os.environ.setdefault("GOVBUS_STAGE", "dev")
+    case = cases.get(created["id"])
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def take(action, note):
+        barrier.wait()
+        try:
+            cases.transition(case, action, f"clerk-{action}", Actor.department, note)
+            outcomes.append("won")
+        except Conflict:
+            outcomes.append("409")
+
+    threads = [
+        threading.Thread(target=take, args=("accept", "")),
+        threading.Thread(target=take, args=("request_materials", "请补充材料")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["409", "won"]
+    timeline = cases.get(created["id"]).timeline
+    assert len([e for e in timeline if e.actor.startswith("clerk-")]) == 1
+
+
+def test_a_fee_is_never_skipped_and_an_offline_payment_must_match(stack, citizen):
+    created = apply(stack, citizen, item=RENEW_DRIVING_LICENCE)
+    for form in created["uploads"]:
+        upload(form)
+    assert (
+        post(stack, citizen, f"/applications/{created['id']}/submit").json()["state"]
+        == "pre_reviewed"
+    )
+    clerk = department_token(stack, ["cases:review"], agency=POLICE)
+    post(stack, clerk, f"/applications/{created['id']}/actions", {"action": "accept"})
+    waiting = post(
+        stack, clerk, f"/applications/{created['id']}/actions", {"action": "approve"}
+    ).json()
+    assert waiting["state"] == "awaiting_payment" and waiting["fee"] == "10.00"
+    wrong = post(
+        stack,
+        clerk,
+        f"/applications/{created['id']}/actions",
+        {"action": "record_payment", "amount": "5.00"},
+    )
+    assert wrong.status_code == 422 and wrong.json()["field"] == "amount"
+    paid = post(
+        stack,
+        clerk,
+        f"/applications/{created['id']}/actions",
+        {"action": "record_payment", "amount": "10.00"},
+    ).json()
+    assert paid["state"] == "licence_issued" and paid["paid"] is True
+    done = post(
+        stack, clerk, f"/applications/{created['id']}/actions", {"action": "collect"}
+    ).json()
+    assert done["state"] == "closed"
+    assert [e["action"] for e in done["timeline"]][-6:] == [
+        "approve",
+        "await_payment",
+        "record_payment",
+        "licence_issued",
+        "collect",
+        "close",
+    ]
+
+
+def test_another_agency_cannot_act_and_a_citizen_cannot_see_others_cases(stack, ca, citizen):
+    created = apply(stack, citizen)
+    outsider = department_token(stack, ["cases:review"], agency=POLICE)
+    refused = post(stack, outsider, f"/applications/{created['id']}/actions", {"action": "accept"})
+    assert refused.status_code == 403
+    other = login(stack, ca.issue("11010519491231002X", "王先生")).json()["access_token"]
+    assert (
+        requests.get(
+            f"{stack.url}/applications/{created['id']}", headers=bearer(other), timeout=10
+        ).status_code
+        == 403
+    )
+
+
+def test_a_proxy_applies_for_a_citizen_and_the_channel_is_recorded(stack, citizen):
+    proxy = department_token(stack, ["cases:proxy"], agency=MARKET)
+    answer = post(
+        stack,
+        proxy,
+        "/applications",
+        {
+            "item_code": FOOD_LICENCE_ITEM,
+            "applicant_name": "林小姐",
+            "channel": "community",
+            "on_behalf_of": CITIZEN,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["channel"] == "community" and body["acting_for"] is True
+    assert body["reused"] == ["营业执照"], "the citizen's licence is reused for the proxy too"
+    mine = requests.get(
+        f"{stack.url}/applications", params={"mine": "true"}, headers=bearer(citizen), timeout=10
+    ).json()["cases"]
+    assert body["id"] in [c["id"] for c in mine]
