@@ -1,0 +1,69 @@
+"""Appointments (预约): slots per hall or community window, per item, per day."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+from pydantic import BaseModel, Field, field_validator
+
+from contracts.events import event_type
+
+TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class SlotsRequest(BaseModel):
+    hall: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9-]+$")
+    item_code: str
+    day: _dt.date
+    times: list[str] = Field(min_length=1, max_length=48)
+    capacity: int = Field(ge=1, le=500)
+
+    @field_validator("times")
+    @classmethod
+    def _times(cls, value: list[str]) -> list[str]:
+        for t in value:
+            if not TIME.match(t):
+                raise ValueError(f"times are HH:MM, not {t!r}")
+        return sorted(set(value))
+
+
+class Slot(BaseModel):
+    hall: str
+    item_code: str
+    day: _dt.date
+    time: str
+    capacity: int
+    booked: int
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.booked
+
+
+class BookingRequest(BaseModel):
+    hall: str
+    item_code: str
+    day: _dt.date
+    time: str
+
+
+class Booking(BaseModel):
+    id: str
+    hall: str
+    item_code: str
+    day: _dt.date
+    time: str
+    status: str  # booked | cancelled
+    applicant: str  # masked
+    created_at: _dt.datetime
+
+
+@event_type("appointment.reminder")
+class AppointmentReminder(BaseModel):
+    booking_id: str
+    applicant_key: str
+    hall: str
+    item_code: str
+    day: _dt.date
+    time: str

@@ -1,0 +1,74 @@
+"""The 12345 hotline (12345政务服务热线): consultations and complaints, assigned to an
+agency with a deadline, escalated by supervision when the deadline passes."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from contracts.events import event_type
+
+
+class TicketKind(StrEnum):
+    consultation = "consultation"  # 咨询
+    complaint = "complaint"  # 投诉
+
+
+class ComplaintCategory(StrEnum):
+    inaction = "inaction"  # 不作为
+    misconduct = "misconduct"  # 乱作为
+    delay = "delay"  # 慢作为
+    other = "other"
+
+
+class TicketStatus(StrEnum):
+    open = "open"
+    answered = "answered"
+    escalated = "escalated"
+    closed = "closed"
+
+
+# working days to answer, by kind
+DEADLINE_DAYS = {TicketKind.consultation: 3, TicketKind.complaint: 5}
+
+
+class TicketRequest(BaseModel):
+    kind: TicketKind
+    category: ComplaintCategory | None = None
+    title: str = Field(min_length=2, max_length=200)
+    details: str = Field(min_length=2, max_length=5000)
+    about_case: str | None = None  # a complaint of inaction or delay about a case
+    agency: str | None = None  # required unless about_case names it
+    caller_code: str | None = None  # an operator taking a phone call records the caller
+
+
+class Handling(BaseModel):
+    at: _dt.datetime
+    by: str
+    what: str
+
+
+class Ticket(BaseModel):
+    id: str
+    kind: TicketKind
+    category: ComplaintCategory | None
+    title: str
+    details: str
+    about_case: str | None
+    agency: str
+    status: TicketStatus
+    deadline: _dt.date
+    created_at: _dt.datetime
+    answer: str | None = None
+    escalated_to: str | None = None
+    handling: list[Handling] = Field(default_factory=list)
+
+
+@event_type("hotline.escalated")
+class TicketEscalated(BaseModel):
+    ticket_id: str
+    agency: str
+    deadline: _dt.date
+    escalated_to: str

@@ -1,0 +1,121 @@
+"""12345: consultations and complaints, assigned to an agency with a deadline.
+
+POST /hotline/tickets                 a citizen (or a hotline operator for a caller) files one
+GET  /hotline/tickets?mine=true       the caller's tickets, with handling and answers
+GET  /hotline/tickets/{id}            the caller or the assigned agency
+POST /hotline/tickets/{id}/answer     the assigned agency answers (hotline:handle)
+"""
+
+import datetime as dt
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field, ValidationError
+
+from contracts.errors import Forbidden, ValidationFailed
+from contracts.hotline import DEADLINE_DAYS, Handling, Ticket, TicketRequest, TicketStatus
+from contracts.identity import CreditCode, parse_subject_code
+from govbus import audit
+from govbus.auth import SELF, caller
+from govbus.calendar import calendar
+from govbus.http import install_problem_handlers, json_response
+from govbus.observability import logger, tracer
+from govbus.privacy import subject_key
+from govbus.stores import cases, hotline
+
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+
+
+class Answer(BaseModel):
+    answer: str = Field(min_length=2, max_length=5000)
+
+
+@app.post("/hotline/tickets")
+def file_ticket():
+    who = caller(app)
+    request = TicketRequest.model_validate(app.current_event.json_body or {})
+    if request.caller_code:
+        who.require("hotline:intake")  # an operator taking a call
+        try:
+            caller_code = str(parse_subject_code(request.caller_code))
+        except ValueError as exc:
+            raise ValidationFailed(f"caller_code: {exc}", field="caller_code") from None
+    else:
+        who.require(SELF)
+        caller_code = who.subject
+    agency = request.agency
+    if request.about_case:
+        agency = cases.get(request.about_case).agency
+    if not agency:
+        raise ValidationFailed(
+            "name the agency, or the case the complaint is about", field="agency"
+        )
+    try:
+        agency = str(CreditCode(agency))
+    except ValidationError as exc:
+        raise ValidationFailed(f"agency: {exc.errors()[0]['msg']}", field="agency") from None
+    now = dt.datetime.now(dt.UTC)
+    deadline = calendar().add_working_days(now.date(), DEADLINE_DAYS[request.kind])
+    ticket = Ticket(
+        id=hotline.new_ticket_id(now),
+        kind=request.kind,
+        category=request.category,
+        title=request.title,
+        details=request.details,
+        about_case=request.about_case,
+        agency=agency,
+        status=TicketStatus.open,
+        deadline=deadline,
+        created_at=now,
+        handling=[
+            Handling(
+                at=now, by="12345", what=f"assigned to {agency}, answer due {deadline.isoformat()}"
+            )
+        ],
+    )
+    hotline.save(ticket, subject_key(caller_code))
+    audit.record("hotline.filed", actor=who.subject, target=caller_code, detail=ticket.id)
+    return json_response(ticket, 201)
+
+
+@app.get("/hotline/tickets")
+def mine():
+    who = caller(app)
+    who.require(SELF)
+    return json_response(
+        {
+            "tickets": [
+                t.model_dump(mode="json") for t in hotline.by_caller(subject_key(who.subject))
+            ]
+        }
+    )
+
+
+@app.get("/hotline/tickets/<ticket_id>")
+def read(ticket_id: str):
+    who = caller(app)
+    ticket, key = hotline.get(ticket_id)
+    if not (who.agency == ticket.agency or (who.may(SELF) and subject_key(who.subject) == key)):
+        raise Forbidden("only the caller or the assigned agency may read this ticket")
+    return json_response(ticket)
+
+
+@app.post("/hotline/tickets/<ticket_id>/answer")
+def answer(ticket_id: str):
+    who = caller(app)
+    who.require("hotline:handle")
+    ticket, _ = hotline.get(ticket_id)
+    if who.agency != ticket.agency:
+        raise Forbidden("only the assigned agency answers this ticket")
+    body = Answer.model_validate(app.current_event.json_body or {})
+    done = hotline.answer(ticket_id, who.subject, body.answer)
+    audit.record("hotline.answered", actor=who.subject, target=ticket_id)
+    return json_response(done)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

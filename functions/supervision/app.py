@@ -1,0 +1,92 @@
+"""Scheduled supervision (督办): as of the schedule's time, flag overdue cases, escalate
+overdue 12345 tickets, and remind tomorrow's appointments. Each run is idempotent."""
+
+import datetime as dt
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.appointments import AppointmentReminder
+from contracts.cases import CaseOverdue
+from contracts.errors import Conflict
+from contracts.events import Event
+from contracts.hotline import TicketEscalated
+from govbus.bus import publish
+from govbus.observability import logger, tracer
+from govbus.stores import appointments, cases, hotline
+
+SOURCE = "govbus.supervision"
+
+
+def overdue_cases(today: dt.date) -> list[Event]:
+    found = []
+    for case in cases.open_cases():
+        if case.due and case.due < today and not case.overdue:
+            try:
+                cases.update_fields(case, overdue=True)
+            except Conflict:
+                continue  # it moved on meanwhile; the next run looks again
+            found.append(
+                Event.create(
+                    "case.overdue",
+                    CaseOverdue(case_id=case.id, agency=case.agency, due=case.due),
+                    source=SOURCE,
+                    subject=case.id,
+                )
+            )
+    return found
+
+
+def escalations(today: dt.date) -> list[Event]:
+    return [
+        Event.create(
+            "hotline.escalated",
+            TicketEscalated(
+                ticket_id=t.id,
+                agency=t.agency,
+                deadline=t.deadline,
+                escalated_to=t.escalated_to or "",
+            ),
+            source=SOURCE,
+            subject=t.id,
+        )
+        for t in hotline.escalate_overdue(today)
+    ]
+
+
+def reminders(today: dt.date) -> list[Event]:
+    tomorrow = today + dt.timedelta(days=1)
+    return [
+        Event.create(
+            "appointment.reminder",
+            AppointmentReminder(
+                booking_id=b.id,
+                applicant_key=key,
+                hall=b.hall,
+                item_code=b.item_code,
+                day=b.day,
+                time=b.time,
+            ),
+            source=SOURCE,
+            subject=b.id,
+        )
+        for b, key in appointments.due_reminders(tomorrow)
+    ]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    raw = event.get("time")
+    now = dt.datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else dt.datetime.now(dt.UTC)
+    today = now.date()
+    found = {
+        "overdue_cases": overdue_cases(today),
+        "escalated_tickets": escalations(today),
+        "reminders": reminders(today),
+    }
+    for events in found.values():
+        if events:
+            publish(events)
+    summary = {k: len(v) for k, v in found.items()}
+    logger.info("supervision run", extra={"as_of": today.isoformat(), **summary})
+    return summary
