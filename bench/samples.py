@@ -119,7 +119,63 @@ def samples(stack) -> dict[str, dict]:
     subjects["requestContext"]["authorizer"] = {
         "lambda": {"sub": citizen, "kind": "citizen", "scopes": "self", "agency": ""}
     }
+    from contracts.cases import LicenceRequested
+    from contracts.licences import LicenceIssued
+
+    def with_citizen(event: dict) -> dict:
+        event["requestContext"]["authorizer"] = {
+            "lambda": {"sub": citizen, "kind": "citizen", "scopes": "self", "agency": ""}
+        }
+        return event
+
+    mine = with_citizen(_api_v2("GET", "/applications"))
+    mine["queryStringParameters"] = {"mine": "true"}
+    slots = _api_v2("GET", "/appointments/slots")
+    slots["queryStringParameters"] = {"hall": "gulou-hall", "day": "2026-12-01"}
+    issued_elsewhere = Event.create(
+        "licence.issued",
+        LicenceIssued(
+            licence_id="1.2.156.3005.2.X.Y.1.001.0",
+            type_code="11100000000013338W003",
+            issuer="11350100MB00000012",
+            holder_key="0" * 64,
+            case_id="CASE-NOT-HERE",
+        ),
+        source="govbus.licences",
+    )
+    wanted = Event.create(
+        "licence.requested",
+        LicenceRequested(
+            case_id=case,
+            issuer="11350100MB00000012",
+            type_code="11100000000013338W003",
+            holder_code=citizen,
+            holder_name="林小姐",
+            fields={"trade_name": "bench"},
+        ),
+        source="govbus.applications",
+    )
     return {
+        "CatalogFunction": _api_v2("GET", "/catalog/report"),
+        "LicencesFunction": _api_v2(
+            "POST",
+            "/licences/not-a-licence/verify",
+            params={"id": "not-a-licence"},
+            route="/licences/{id}/verify",
+        ),
+        "ApplicationsFunction": mine,
+        "AppointmentsFunction": slots,
+        "HotlineFunction": with_citizen(_api_v2("GET", "/hotline/tickets")),
+        "SupervisionFunction": {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "time": "2026-11-27T00:00:00Z",
+            "detail": {},
+        },
+        "CaseEventsFunction": _sqs(stack, "CaseEventsQueue", issued_elsewhere),
+        "LicenceRequestsFunction": _sqs(stack, "LicenceRequestsQueue", wanted),
         "AuthorizerFunction": {
             **_api_v2("GET", "/accounts/me", headers={"Authorization": "Bearer not-a-token"}),
             "type": "REQUEST",

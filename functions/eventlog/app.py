@@ -1,7 +1,8 @@
 """Archive every event on the bus, exactly once, queryable by correlation id.
 
 Each stored entry carries the SHA-256 digest of the envelope as received, so the
-archive can serve as evidence of what crossed the bus.
+archive can serve as evidence of what crossed the bus; the stored copy has identity
+codes and phone numbers masked.
 """
 
 import hashlib
@@ -36,7 +37,9 @@ def archive(record: SQSRecord) -> None:
         "source": {"S": event.source},
         "time": {"S": event.time.isoformat()},
         "correlationid": {"S": event.correlationid},
-        "envelope": {"S": canonical},
+        # identity codes and phone numbers are stored masked; the digest is of the
+        # envelope as it crossed the bus, so the sender's copy can still be matched
+        "envelope": {"S": mask_text(canonical)},
         "digest": {"S": hashlib.sha256(canonical.encode()).hexdigest()},
     }
     if event.subject:

@@ -305,3 +305,55 @@ def test_a_proxy_applies_for_a_citizen_and_the_channel_is_recorded(stack, citize
         f"{stack.url}/applications", params={"mine": "true"}, headers=bearer(citizen), timeout=10
     ).json()["cases"]
     assert body["id"] in [c["id"] for c in mine]
+
+
+def test_an_electronically_signed_material_is_verified_not_refused(stack, ca, citizen):
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    issued = ca.issue(CITIZEN, "林小姐")
+    document = "食品安全管理制度（电子签名版）".encode()
+    created = apply(stack, citizen)
+    upload(created["uploads"][0], document)
+    signature = issued.private_key.sign(document, ec.ECDSA(hashes.SHA256()))
+    signed = {
+        "index": created["uploads"][0]["index"],
+        "certificate_pem": issued.chain_pem,
+        "signature": base64.b64encode(signature).decode(),
+    }
+    done = post(
+        stack, citizen, f"/applications/{created['id']}/submit", {"signatures": [signed]}
+    ).json()
+    assert done["state"] == "pre_reviewed", done.get("reason")
+    material = next(m for m in done["materials"] if m["signed"])
+    assert material["signature_verified"] is True and material["signer"] == "3501**********1234"
+
+
+def test_a_signature_that_does_not_match_the_upload_returns_the_case(stack, ca, citizen):
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    issued = ca.issue(CITIZEN, "林小姐")
+    created = apply(stack, citizen)
+    upload(created["uploads"][0], b"%PDF the uploaded version")
+    signature = issued.private_key.sign(b"%PDF another version", ec.ECDSA(hashes.SHA256()))
+    done = post(
+        stack,
+        citizen,
+        f"/applications/{created['id']}/submit",
+        {
+            "signatures": [
+                {
+                    "index": created["uploads"][0]["index"],
+                    "certificate_pem": issued.chain_pem,
+                    "signature": base64.b64encode(signature).decode(),
+                }
+            ]
+        },
+    ).json()
+    assert done["state"] == "returned_for_materials"
+    assert "electronic signature" in done["reason"]

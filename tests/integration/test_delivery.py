@@ -53,3 +53,13 @@ def test_a_late_push_never_moves_a_shipment_backwards(stack, aws, ems):
     wait_for(lambda: store.get("CASE-0003") is not None, what="a later event to be processed")
     again = store.get("CASE-0002")
     assert again["state"] == "delivered" and again["transitions"] == 6
+
+
+def test_the_event_archive_keeps_no_raw_phone_number_or_identity_code(stack, aws, ems):
+    put_event(aws, stack, delivery_requested("CASE-ARCHIVE"))
+    store = shipments(stack)
+    wait_for(lambda: (s := store.get("CASE-ARCHIVE")) and s.get("waybill_no"))
+    items = wait_for(lambda: aws["dynamodb"].scan(TableName="govbus-local-eventlog")["Items"])
+    archived = " ".join(i["envelope"]["S"] for i in items)
+    assert "delivery.requested" in archived and "138****5678" in archived
+    assert "13812345678" not in archived
