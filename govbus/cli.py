@@ -224,8 +224,12 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
     from govbus import audit
 
     os.environ.setdefault("AUDIT_TABLE", f"{_stack_name(args)}-audit")
-    audit.record("client.created", actor=f"ops:{os.environ.get('USER', 'cli')}",
-                 target=args.agency, detail=f"{client_id}: {' '.join(sorted(set(args.scope)))}")
+    audit.record(
+        "client.created",
+        actor=f"ops:{os.environ.get('USER', 'cli')}",
+        target=args.agency,
+        detail=f"{client_id}: {' '.join(sorted(set(args.scope)))}",
+    )
     print(
         f"client_id     {client_id}\nclient_secret {secret}\nscopes        "
         f"{' '.join(sorted(set(args.scope)))}\n(the secret is shown once; store it now)"

@@ -21,14 +21,14 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from adapters.simkit import LoopbackSimulator
 from contracts.adapters import Faults
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -107,7 +107,9 @@ class IssuedCertificate:
         ).decode()
 
 
-class CaSimulator:
+class CaSimulator(LoopbackSimulator):
+    thread_name = "ca-sim"
+
     def __init__(self) -> None:
         now = _dt.datetime.now(_dt.UTC)
         self.root_key = ec.generate_private_key(ec.SECP256R1())
@@ -145,7 +147,6 @@ class CaSimulator:
         self.url = ""
         self.push_url: str | None = None
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # --- issuing --------------------------------------------------------------------
 
@@ -290,35 +291,7 @@ class CaSimulator:
     def sample_push(self) -> tuple[dict[str, str], bytes]:
         raise NotImplementedError("the CA does not push to the bus")
 
-    def start(self) -> str:
-        sim = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                sim._serve(self, "GET")
-
-            def do_POST(self) -> None:
-                sim._serve(self, "POST")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="ca-sim").start()
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        return self.url
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         path = handler.path.split("?", 1)[0]
         length = int(handler.headers.get("content-length") or 0)
         body = handler.rfile.read(length) if length else b""
@@ -376,16 +349,3 @@ class CaSimulator:
                 self.set_faults(Faults.model_validate_json(body))
             return self._send(handler, 200, self.faults.model_dump_json().encode())
         return self._send(handler, 404, b'{"error":"not found"}')
-
-    @staticmethod
-    def _send(
-        handler: BaseHTTPRequestHandler,
-        status: int,
-        body: bytes,
-        content_type: str = "application/json",
-    ) -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)

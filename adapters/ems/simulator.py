@@ -20,10 +20,11 @@ import threading
 import time
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from adapters.ems import wire
+from adapters.simkit import LoopbackSimulator
 from contracts.adapters import Faults
 from contracts.delivery import TrackingState
 
@@ -36,7 +37,9 @@ FORWARD = [
 ]
 
 
-class EmsSimulator:
+class EmsSimulator(LoopbackSimulator):
+    thread_name = "ems-sim"
+
     def __init__(self, hang_seconds: float = 3.0, seed: int | None = None) -> None:
         self.app_key = "govbus-" + _secrets.token_hex(4)
         self.api_secret = _secrets.token_urlsafe(24)
@@ -51,37 +54,8 @@ class EmsSimulator:
         self._serial = 0
         self._lock = threading.Lock()
         self._random = random.Random(seed)  # noqa: S311 - fault injection, not security
-        self._server: ThreadingHTTPServer | None = None
 
     # --- lifecycle -------------------------------------------------------------
-
-    def start(self) -> str:
-        sim = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                sim._dispatch(self, "GET")
-
-            def do_POST(self) -> None:
-                sim._dispatch(self, "POST")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="ems-sim").start()
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        return self.url
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     def secrets(self) -> dict[str, str]:
         return {
@@ -152,17 +126,6 @@ class EmsSimulator:
         if data is not None:
             answer["data"] = data
         self._send(handler, status, json.dumps(answer, ensure_ascii=False).encode())
-
-    @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json; charset=utf-8")
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a timeout it was meant to hit)
 
     # --- the courier's business -------------------------------------------------------
 

@@ -118,7 +118,8 @@ def get(case_id: str) -> Case:
     return case.model_copy(update={"timeline": timeline})
 
 
-def applicant_key(case_id: str) -> str:
+def _head(case_id: str) -> dict[str, Any]:
+    """The case item itself, read consistently."""
     row = (
         client("dynamodb")
         .get_item(
@@ -130,22 +131,16 @@ def applicant_key(case_id: str) -> str:
     )
     if not row:
         raise NotFound(f"no case {case_id}")
-    return row["applicant_key"]["S"]
+    return row
+
+
+def applicant_key(case_id: str) -> str:
+    return _head(case_id)["applicant_key"]["S"]
 
 
 def personal(case_id: str) -> dict[str, Any]:
-    row = (
-        client("dynamodb")
-        .get_item(
-            TableName=_table(),
-            Key={"case_id": {"S": case_id}, "entry": {"S": CASE}},
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
-    if not row:
-        raise NotFound(f"no case {case_id}")
-    return unseal(row["sealed"]["S"], {"case_id": case_id})
+    """The applicant's code, name and delivery address, decrypted."""
+    return unseal(_head(case_id)["sealed"]["S"], {"case_id": case_id})
 
 
 def transition(
