@@ -318,7 +318,12 @@ class LocalStack:
 
         assert self.resolver is not None
         # not under the functions' environment lock: the gateway's invocations need it
-        self.seeded = load(self.url, self.resolver.refs["ClientsTable"])
+        level = log.level
+        log.setLevel(logging.WARNING)  # a hundred access lines would bury the table
+        try:
+            self.seeded = load(self.url, self.resolver.refs["ClientsTable"])
+        finally:
+            log.setLevel(level)
         return self.seeded
 
     # --- what runs where ------------------------------------------------------

@@ -1,6 +1,6 @@
 """Load the demo data through the platform's own API, as departments would.
 
-One client per agency (scopes ``catalog:write`` and ``licences:issue``) is created in
+One client per agency (every department scope, so a new user can try every action) is created in
 the clients table; each agency's items are created and published over HTTP, and the
 demo licences issued with the agency's seal.
 """
@@ -13,6 +13,16 @@ from typing import Any
 
 from contracts.catalog import ServiceItemDraft
 from govbus.seed.data import AGENCIES, DEMO_LICENCES, ITEMS
+
+# what a demo department's client may do: everything a department does, to try it all
+DEMO_SCOPES = [
+    "catalog:write",
+    "licences:issue",
+    "licences:read",
+    "cases:review",
+    "appointments:manage",
+    "hotline:handle",
+]
 
 
 def drafts() -> list[ServiceItemDraft]:
@@ -82,7 +92,7 @@ def load(gateway: str, clients_table: str) -> dict[str, Any]:
     for agency in AGENCIES:
         client_id, secret = clients.create(
             agency,
-            ["catalog:write", "licences:issue", "licences:read"],
+            DEMO_SCOPES,
             AGENCIES[agency],
             table=clients_table,
         )

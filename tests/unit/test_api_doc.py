@@ -14,8 +14,9 @@ def test_every_route_is_documented_with_its_auth():
     for spec in function_specs(template, ROOT):
         for _name, props in spec.events_of("HttpApi", "Api"):
             public = (props.get("Auth") or {}).get("Authorizer") == "NONE"
-            routes.add((props["Method"].upper(), props["Path"],
-                        "public" if public else "bearer token"))
+            routes.add(
+                (props["Method"].upper(), props["Path"], "public" if public else "bearer token")
+            )
     doc = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| (\w+) \| `([^`]+)` \| ([a-z ]+) \|", doc, flags=re.M))
     assert documented == routes
