@@ -96,7 +96,10 @@ def submit(case_id: str):
 def read(case_id: str):
     who = caller(app)
     case = cases.get(case_id)
-    if not (applications.owned_by(case, who) or who.agency == case.agency):
+    if not (
+        applications.owned_by(case, who)
+        or (who.agency == case.agency and who.may(applications.REVIEW_SCOPE))
+    ):
         raise Forbidden("only the applicant or the implementing agency may see this case")
     return json_response(_view(case))
 

@@ -97,7 +97,10 @@ def mine():
 def read(ticket_id: str):
     who = caller(app)
     ticket, key = hotline.get(ticket_id)
-    if not (who.agency == ticket.agency or (who.may(SELF) and subject_key(who.subject) == key)):
+    if not (
+        (who.agency == ticket.agency and who.may("hotline:handle"))
+        or (who.may(SELF) and subject_key(who.subject) == key)
+    ):
         raise Forbidden("only the caller or the assigned agency may read this ticket")
     return json_response(ticket)
 

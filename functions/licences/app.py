@@ -40,10 +40,15 @@ def _ctx() -> CallContext:
     return CallContext(correlation_id=rid, idempotency_key=rid, timeout_seconds=5)
 
 
+def _issued_by(who: Caller, licence: Licence) -> bool:
+    """A client of the issuing agency that may issue (and so revoke) its licences."""
+    return who.agency == licence.issuer and who.may(ISSUE)
+
+
 def view(licence: Licence, who: Caller) -> dict:
     """Full data for the holder and entitled departments; masked for the rest."""
     doc = licence.model_dump(mode="json", exclude={"signing_certificate_pem"})
-    entitled = who.is_self(licence.holder_code) or who.may(READ) or who.agency == licence.issuer
+    entitled = who.is_self(licence.holder_code) or who.may(READ) or _issued_by(who, licence)
     if not entitled:
         doc.update(
             holder_code=mask_identifier(licence.holder_code),
@@ -88,7 +93,7 @@ def by_holder():
 def read(licence_id: str):
     who = caller(app)
     licence = licences.get(licence_id)
-    if not (who.is_self(licence.holder_code) or who.may(READ) or who.agency == licence.issuer):
+    if not (who.is_self(licence.holder_code) or who.may(READ) or _issued_by(who, licence)):
         raise Forbidden("only the holder, the issuer or a department granted licences:read")
     return json_response(view(licence, who))
 

@@ -275,6 +275,21 @@ def test_another_agency_cannot_act_and_a_citizen_cannot_see_others_cases(stack, 
     outsider = department_token(stack, ["cases:review"], agency=POLICE)
     refused = post(stack, outsider, f"/applications/{created['id']}/actions", {"action": "accept"})
     assert refused.status_code == 403
+    # a client of the right agency, but not granted case review, sees nothing either
+    cataloguer = department_token(stack, ["catalog:write"], agency=MARKET)
+    assert (
+        requests.get(
+            f"{stack.url}/applications/{created['id']}", headers=bearer(cataloguer), timeout=10
+        ).status_code
+        == 403
+    )
+    reviewer = department_token(stack, ["cases:review"], agency=MARKET)
+    assert (
+        requests.get(
+            f"{stack.url}/applications/{created['id']}", headers=bearer(reviewer), timeout=10
+        ).status_code
+        == 200
+    )
     other = login(stack, ca.issue("11010519491231002X", "王先生")).json()["access_token"]
     assert (
         requests.get(
