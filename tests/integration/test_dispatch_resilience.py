@@ -61,7 +61,11 @@ def test_an_outage_opens_the_circuit_dead_letters_and_a_redrive_recovers_all(
 
     # the partner recovers; once the cool-down is over, a redrive completes everything
     ems.set_faults(Faults())
-    time.sleep(2.1)  # the configured cool-down (CircuitCoolDownSeconds=2) must pass
+    # the circuit stays open for the configured cool-down (CircuitCoolDownSeconds=2)
+    wait_for(
+        lambda: time.time() > breaker.state("ems")["open_until"],
+        what="the circuit's cool-down to pass",
+    )
     assert govbus(["dlq", "redrive", "dispatch-dlq"]) == 0
     assert f"redrove {len(CASES)} message(s)" in capsys.readouterr().out
     wait_for(
