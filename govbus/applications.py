@@ -26,7 +26,7 @@ from contracts.cases import (
     LicenceRequested,
     MaterialStatus,
 )
-from contracts.catalog import ServiceItem, StarLevel
+from contracts.catalog import StarLevel
 from contracts.delivery import Address, DeliveryRequested, WaybillRequest
 from contracts.errors import Forbidden, GovbusError, ValidationFailed
 from contracts.events import Event
@@ -399,7 +399,3 @@ def result_issued(case: Case, licence_id: str | None) -> Case:
 def delivered(case: Case) -> Case:
     moved = move(case, "delivered", "govbus", Actor.system, "EMS: delivered")
     return move(moved, "close", "govbus", Actor.system)
-
-
-def item_of(case: Case) -> ServiceItem:
-    return catalog.public_version(case.item_code, case.item_version)

@@ -237,6 +237,29 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clients_revoke(args: argparse.Namespace) -> int:
+    import os
+
+    from govbus import audit
+    from govbus.stores import clients
+
+    _use_local_stack_if_running()
+    os.environ["CLIENTS_TABLE"] = args.table or f"{_stack_name(args)}-clients"
+    os.environ.setdefault("AUDIT_TABLE", f"{_stack_name(args)}-audit")
+    from contracts.errors import NotFound
+
+    try:
+        clients.revoke(args.client_id)
+    except NotFound as exc:
+        print(f"govbus clients revoke: {exc}", file=sys.stderr)
+        return 2
+    audit.record(
+        "client.revoked", actor=f"ops:{os.environ.get('USER', 'cli')}", target=args.client_id
+    )
+    print(f"revoked {args.client_id}: its tokens stop working at the next request")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govbus", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -287,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--stack")
     create.add_argument("--table")
     create.set_defaults(func=cmd_clients_create)
+    revoke = clients_sub.add_parser("revoke", help="revoke a client; its tokens stop at once")
+    revoke.add_argument("client_id")
+    revoke.add_argument("--stack")
+    revoke.add_argument("--table")
+    revoke.set_defaults(func=cmd_clients_revoke)
 
     dlq = sub.add_parser("dlq", help="dead-letter queues: list and redrive")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)

@@ -19,7 +19,7 @@ import pluggy
 from pydantic import BaseModel
 
 from contracts.adapters import CallContext
-from contracts.delivery import DeliveryRequested, WaybillCreated
+from contracts.delivery import WaybillCreated
 from contracts.errors import PartnerTimeout, RetryableError
 from contracts.events import Event
 from govbus.circuit import CircuitBreaker
@@ -44,8 +44,6 @@ COMMANDS: dict[str, Command] = {
         result_data=lambda d, waybill: WaybillCreated(waybill=waybill),
     ),
 }
-# Keep the models referenced so the event types are registered wherever this loads.
-_REGISTERED = (DeliveryRequested,)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -120,11 +120,11 @@ def report():
                 for code, group in sorted(by_agency.items())
             ],
             "targets": [{**t, "met": overall[t["measure"]] >= t["share"]} for t in TARGETS],
-        "definitions": {
-            "at_least_3_star": "online application and pre-review (在线申请、网上预审), 3★+",
-            "at_least_4_star": "fully online handling (全程网办), 4★+",
-            "five_star": "results delivered without a visit, 5★",
-        },
+            "definitions": {
+                "at_least_3_star": "online application and pre-review (在线申请、网上预审), 3★+",
+                "at_least_4_star": "fully online handling (全程网办), 4★+",
+                "five_star": "results delivered without a visit, 5★",
+            },
         }
     )
 

@@ -24,7 +24,6 @@ from govbus.local.provision import Provisioning, provision
 from govbus.local.runtime import LocalFunction
 from govbus.local.schedules import Schedule
 from govbus.local.template import (
-    FunctionSpec,
     Resolver,
     function_specs,
     load_template,
@@ -392,7 +391,3 @@ def _logical_of(value: Any) -> str | None:
         if "Fn::GetAtt" in value:
             return value["Fn::GetAtt"][0]
     return None
-
-
-def functions_by_name(stack: LocalStack) -> dict[str, FunctionSpec]:
-    return {fn.logical_id: fn.spec for fn in stack.functions.values()}

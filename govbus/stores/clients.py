@@ -12,7 +12,9 @@ import os
 import secrets
 from typing import Any
 
-from contracts.errors import Unauthenticated
+from botocore.exceptions import ClientError
+
+from contracts.errors import NotFound, Unauthenticated
 from govbus.aws import client
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -80,10 +82,16 @@ def is_active(client_id: str) -> bool:
 
 
 def revoke(client_id: str) -> None:
-    client("dynamodb").update_item(
-        TableName=_table(),
-        Key={"client_id": {"S": client_id}},
-        UpdateExpression="SET #s = :r",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":r": {"S": "revoked"}},
-    )
+    try:
+        client("dynamodb").update_item(
+            TableName=_table(),
+            Key={"client_id": {"S": client_id}},
+            UpdateExpression="SET #s = :r",
+            ConditionExpression="attribute_exists(client_id)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":r": {"S": "revoked"}},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise NotFound(f"no client {client_id}") from None
+        raise

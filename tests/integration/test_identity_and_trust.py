@@ -266,3 +266,26 @@ def test_a_whole_flow_leaves_no_raw_identifier_in_the_logs(stack, aws, ca, ems, 
     assert "request refused" in logs or "command carried out" in logs, "logs were captured"
     for raw in (CITIZEN, OTHER_CITIZEN, "13812345678", "林小姐", "五一中路88号"):
         assert raw not in logs, f"{raw!r} appears in the logs"
+
+
+def test_a_revoked_clients_token_stops_working_at_once(stack, capsys):
+    token = department_token(stack, ["subjects:read"])
+    url = f"{stack.url}/subjects/{CITIZEN}/records"
+    assert (
+        requests.get(
+            url, params={"purpose": "licence review"}, headers=bearer(token), timeout=10
+        ).status_code
+        == 200
+    )
+    import jwt
+
+    client_id = jwt.decode(token, options={"verify_signature": False})["sub"]
+    assert govbus(["clients", "revoke", client_id, "--stack", stack.stack_name]) == 0
+    assert (
+        requests.get(
+            url, params={"purpose": "licence review"}, headers=bearer(token), timeout=10
+        ).status_code
+        == 403
+    )
+    assert govbus(["clients", "revoke", "dept-nobody", "--stack", stack.stack_name]) == 2
+    assert "no client dept-nobody" in capsys.readouterr().err
