@@ -25,10 +25,17 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from contracts.adapters import InboundRequest
-from contracts.errors import AdapterNotFound, InvalidRequest, PayloadTooLarge, Unauthenticated
+from contracts.errors import (
+    AdapterNotFound,
+    InvalidRequest,
+    PartnerUnavailable,
+    PayloadTooLarge,
+    Unauthenticated,
+)
 from contracts.events import Event
 from contracts.signatures import active_secrets
 from govbus import audit
@@ -94,7 +101,19 @@ def raw_body() -> bytes:
 
 
 def partner_secrets(partner: str) -> list[str]:
-    return active_secrets(get_secret_json(f"govbus/{stage()}/webhooks/{partner}"))
+    """Every active push secret of the partner; 503 when ops has not stored one yet."""
+    name = f"govbus/{stage()}/webhooks/{partner}"
+    try:
+        secrets = active_secrets(get_secret_json(name))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        secrets = []
+    if not secrets:
+        raise PartnerUnavailable(
+            f"no push secret is configured for {partner}; ask operations to store one as {name}"
+        )
+    return secrets
 
 
 @app.post("/webhooks/<partner>")

@@ -103,3 +103,23 @@ def test_an_unknown_partner_is_404_problem_json(stack, acme):
     answer = requests.post(f"{stack.url}/webhooks/nobody", data=b"{}", timeout=10)
     assert answer.status_code == 404
     assert answer.json()["type"].endswith("unknown-partner")
+
+
+def test_a_partner_without_a_stored_secret_gets_503_and_nothing_is_published(stack, aws, acme):
+    aws["secretsmanager"].delete_secret(
+        SecretId="govbus/dev/webhooks/acme", ForceDeleteWithoutRecovery=True
+    )
+    from govbus.aws import clear_caches
+
+    clear_caches()  # the function's five-minute secret cache
+    answer = post_webhook(stack.url, b'{"note": "no secret"}')
+    assert answer.status_code == 503
+    assert "no push secret is configured" in answer.json()["detail"]
+    # ops stores the secret; the marker then proves the refused push published nothing
+    from tests.integration.conftest import ACME_SECRET
+
+    aws["secretsmanager"].create_secret(
+        Name="govbus/dev/webhooks/acme", SecretString=json.dumps({"secret": ACME_SECRET})
+    )
+    clear_caches()
+    assert_only_published(stack, aws, [])
