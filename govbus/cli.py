@@ -260,6 +260,67 @@ def cmd_clients_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_push_secret(args: argparse.Namespace) -> int:
+    """A new push secret for a partner; the current one stays valid as previous_secret."""
+    import base64
+    import json
+    import os
+    import secrets
+
+    from contracts.signatures import active_secrets
+    from govbus import audit
+    from govbus.aws import client
+
+    _use_local_stack_if_running()
+    os.environ.setdefault("AUDIT_TABLE", f"{_stack_name(args)}-audit")
+    name = f"govbus/{args.stage}/webhooks/{args.partner}"
+    sm = client("secretsmanager")
+    try:
+        current = active_secrets(json.loads(sm.get_secret_value(SecretId=name)["SecretString"]))
+    except sm.exceptions.ResourceNotFoundException:
+        print(f"govbus webhooks rotate: no secret {name}", file=sys.stderr)
+        return 2
+    new = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    document = {"secret": new, **({"previous_secret": current[0]} if current else {})}
+    sm.put_secret_value(SecretId=name, SecretString=json.dumps(document))
+    audit.record(
+        "adapter.secret_rotated",
+        actor=f"ops:{os.environ.get('USER', 'cli')}",
+        target=name,
+        detail="new push secret; the previous one stays valid",
+    )
+    print(
+        f"rotated {name}\nnew secret    {new}\n"
+        f"give it to the partner; once it signs with it: "
+        f"govbus webhooks drop-previous {args.partner}"
+    )
+    return 0
+
+
+def cmd_drop_previous(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from govbus import audit
+    from govbus.aws import client
+
+    _use_local_stack_if_running()
+    os.environ.setdefault("AUDIT_TABLE", f"{_stack_name(args)}-audit")
+    name = f"govbus/{args.stage}/webhooks/{args.partner}"
+    sm = client("secretsmanager")
+    document = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    document.pop("previous_secret", None)
+    sm.put_secret_value(SecretId=name, SecretString=json.dumps(document))
+    audit.record(
+        "adapter.secret_rotated",
+        actor=f"ops:{os.environ.get('USER', 'cli')}",
+        target=name,
+        detail="previous push secret dropped",
+    )
+    print(f"{name}: only the current secret verifies now")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govbus", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -315,6 +376,19 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--stack")
     revoke.add_argument("--table")
     revoke.set_defaults(func=cmd_clients_revoke)
+
+    webhooks = sub.add_parser("webhooks", help="partners' push secrets")
+    webhooks_sub = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    rotate = webhooks_sub.add_parser("rotate", help="a new push secret, the old one still valid")
+    rotate.add_argument("partner")
+    rotate.add_argument("--stage", default="dev")
+    rotate.add_argument("--stack")
+    rotate.set_defaults(func=cmd_rotate_push_secret)
+    drop = webhooks_sub.add_parser("drop-previous", help="stop accepting the previous secret")
+    drop.add_argument("partner")
+    drop.add_argument("--stage", default="dev")
+    drop.add_argument("--stack")
+    drop.set_defaults(func=cmd_drop_previous)
 
     dlq = sub.add_parser("dlq", help="dead-letter queues: list and redrive")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)

@@ -123,3 +123,30 @@ def test_a_partner_without_a_stored_secret_gets_503_and_nothing_is_published(sta
     )
     clear_caches()
     assert_only_published(stack, aws, [])
+
+
+def test_rotating_a_push_secret_keeps_the_old_one_until_dropped(stack, aws, acme, capsys):
+    from govbus.aws import clear_caches
+    from govbus.cli import main as govbus
+    from tests.integration.conftest import ACME_SECRET
+
+    assert govbus(["webhooks", "rotate", "acme", "--stack", stack.stack_name]) == 0
+    new = next(
+        line.split()[-1]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("new secret")
+    )
+    clear_caches()
+    assert post_webhook(stack.url, b'{"note": "old"}', secret=ACME_SECRET).status_code == 202
+    assert post_webhook(stack.url, b'{"note": "new"}', secret=new).status_code == 202
+    assert govbus(["webhooks", "drop-previous", "acme", "--stack", stack.stack_name]) == 0
+    clear_caches()
+    assert post_webhook(stack.url, b'{"note": "old again"}', secret=ACME_SECRET).status_code == 401
+    audited = aws["dynamodb"].scan(TableName="govbus-local-audit")["Items"]
+    rotations = sorted(
+        a["detail"]["S"] for a in audited if a["action"]["S"] == "adapter.secret_rotated"
+    )
+    assert rotations == [
+        "new push secret; the previous one stays valid",
+        "previous push secret dropped",
+    ]
