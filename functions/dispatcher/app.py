@@ -16,11 +16,6 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.errors import GovbusError, RetryableError
@@ -30,6 +25,7 @@ from govbus.aws import client
 from govbus.bus import event_from_detail, publish
 from govbus.circuit import BreakerPolicy, CircuitBreaker
 from govbus.dispatch import COMMANDS, RetryPolicy, execute
+from govbus.idempotency import command_config, once_per_event
 from govbus.observability import logger, tracer
 from govbus.plugins import plugin_manager
 
@@ -41,14 +37,9 @@ retry = RetryPolicy(
     timeout_seconds=float(os.environ.get("PARTNER_TIMEOUT_SECONDS", 5)),
 )
 processor = BatchProcessor(event_type=EventType.SQS)
-idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=7 * 24 * 3600)
 
 
-@idempotent_function(
-    data_keyword_argument="command",
-    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"]),
-    config=idempotency,
-)
+@once_per_event
 def carry_out(command: dict) -> dict:
     event = Event.model_validate(command)
     result = execute(event, plugin_manager(), breaker, retry)
@@ -98,7 +89,7 @@ def handle(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    idempotency.register_lambda_context(context)
+    command_config.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )

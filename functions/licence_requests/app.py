@@ -1,7 +1,6 @@
 """Issues the e-licence an approved case results in (``licence.requested``), once."""
 
 import json
-import os
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -9,11 +8,6 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.adapters import CallContext
@@ -21,18 +15,14 @@ from contracts.cases import LicenceRequested
 from contracts.events import Event
 from contracts.licences import IssueRequest
 from govbus.bus import event_from_detail
+from govbus.idempotency import command_config, once_per_event
 from govbus.licensing import issue_and_announce
 from govbus.observability import logger, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
-idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=7 * 24 * 3600)
 
 
-@idempotent_function(
-    data_keyword_argument="command",
-    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"]),
-    config=idempotency,
-)
+@once_per_event
 def issue(command: dict) -> dict:
     event = Event.model_validate(command)
     wanted: LicenceRequested = event.payload()  # type: ignore[assignment]
@@ -64,7 +54,7 @@ def handle(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    idempotency.register_lambda_context(context)
+    command_config.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )

@@ -1,0 +1,34 @@
+"""Idempotent command handlers: an effect happens once per event id, however often the
+event is delivered (SQS redelivery, a DLQ redrive, a duplicate publish)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# long enough to cover a DLQ's retention and a redrive after a partner's outage
+COMMAND_WINDOW_SECONDS = 7 * 24 * 3600
+command_config = IdempotencyConfig(
+    event_key_jmespath="id", expires_after_seconds=COMMAND_WINDOW_SECONDS
+)
+
+
+def once_per_event(handler: F) -> F:
+    """Decorate ``handler(command: dict)``, the event envelope as a dict, keyed on its id.
+
+    The Lambda handler should call ``command_config.register_lambda_context(context)``.
+    """
+    return idempotent_function(
+        data_keyword_argument="command",
+        persistence_store=DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"]),
+        config=command_config,
+    )(handler)
