@@ -29,8 +29,9 @@ SHARDS = 4
 GENESIS = "0" * 64
 
 
-def table_name() -> str:
-    return os.environ["AUDIT_TABLE"]
+def table_name(table: str | None = None) -> str:
+    """The audit table: given explicitly (operators' tools) or from the function's settings."""
+    return table or os.environ["AUDIT_TABLE"]
 
 
 def partition_for(actor: str, when: _dt.datetime) -> str:
@@ -48,9 +49,9 @@ def digest_of(entry: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(entry)).hexdigest()
 
 
-def _head(partition: str) -> tuple[int, str]:
+def _head(partition: str, table: str) -> tuple[int, str]:
     answer = client("dynamodb").query(
-        TableName=table_name(),
+        TableName=table,
         KeyConditionExpression="#p = :p",
         ExpressionAttributeNames={"#p": "partition"},
         ExpressionAttributeValues={":p": {"S": partition}},
@@ -72,12 +73,14 @@ def record(
     purpose: str = "",
     outcome: str = "ok",
     detail: str = "",
+    table: str | None = None,
 ) -> dict[str, Any]:
     """Append one entry. Identifiers in ``target`` and ``detail`` are stored masked."""
     when = _dt.datetime.now(_dt.UTC)
     partition = partition_for(actor, when)
+    table = table_name(table)
     for _ in range(10):
-        seq, previous = _head(partition)
+        seq, previous = _head(partition, table)
         entry = {
             "partition": partition,
             "seq": seq + 1,
@@ -95,7 +98,7 @@ def record(
         item = {k: ({"N": str(v)} if k == "seq" else {"S": str(v)}) for k, v in entry.items()}
         try:
             client("dynamodb").put_item(
-                TableName=table_name(),
+                TableName=table,
                 Item=item,
                 ConditionExpression="attribute_not_exists(seq)",
             )
@@ -110,9 +113,9 @@ def _from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: (int(v["N"]) if "N" in v else v["S"]) for k, v in item.items()}
 
 
-def entries(partition: str) -> Iterator[dict[str, Any]]:
+def entries(partition: str, table: str | None = None) -> Iterator[dict[str, Any]]:
     kwargs: dict[str, Any] = {
-        "TableName": table_name(),
+        "TableName": table_name(table),
         "KeyConditionExpression": "#p = :p",
         "ExpressionAttributeNames": {"#p": "partition"},
         "ExpressionAttributeValues": {":p": {"S": partition}},
@@ -127,10 +130,10 @@ def entries(partition: str) -> Iterator[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
-def partitions() -> list[str]:
+def partitions(table: str | None = None) -> list[str]:
     found: set[str] = set()
     kwargs: dict[str, Any] = {
-        "TableName": table_name(),
+        "TableName": table_name(table),
         "ProjectionExpression": "#p",
         "ExpressionAttributeNames": {"#p": "partition"},
     }
@@ -161,13 +164,13 @@ class Verification:
         return self.broken is None
 
 
-def verify() -> Verification:
+def verify(table: str | None = None) -> Verification:
     """Walk every partition; stop at the first broken link."""
     count = 0
-    names = partitions()
+    names = partitions(table)
     for partition in names:
         expected_previous, expected_seq = GENESIS, 1
-        for entry in entries(partition):
+        for entry in entries(partition, table):
             count += 1
             reason = ""
             if entry["seq"] != expected_seq:

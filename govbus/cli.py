@@ -186,13 +186,11 @@ def _stack_name(args: argparse.Namespace) -> str:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    import os
 
     from govbus import audit
 
     _use_local_stack_if_running()
-    os.environ["AUDIT_TABLE"] = args.table or f"{_stack_name(args)}-audit"
-    result = audit.verify()
+    result = audit.verify(args.table or f"{_stack_name(args)}-audit")
     if result.ok:
         print(f"audit chain intact: {result.entries} entries in {result.partitions} partition(s)")
         return 0
@@ -219,16 +217,18 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
         print(f"govbus clients create: --agency: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
     _use_local_stack_if_running()
-    os.environ["CLIENTS_TABLE"] = args.table or f"{_stack_name(args)}-clients"
-    client_id, secret = clients.create(args.agency, args.scope, args.name or "")
+    # tables are named explicitly: the local stack swaps os.environ per invocation
+    client_id, secret = clients.create(
+        args.agency, args.scope, args.name or "", table=args.table or f"{_stack_name(args)}-clients"
+    )
     from govbus import audit
 
-    os.environ.setdefault("AUDIT_TABLE", f"{_stack_name(args)}-audit")
     audit.record(
         "client.created",
         actor=f"ops:{os.environ.get('USER', 'cli')}",
         target=args.agency,
         detail=f"{client_id}: {' '.join(sorted(set(args.scope)))}",
+        table=f"{_stack_name(args)}-audit",
     )
     print(
         f"client_id     {client_id}\nclient_secret {secret}\nscopes        "
@@ -244,17 +244,18 @@ def cmd_clients_revoke(args: argparse.Namespace) -> int:
     from govbus.stores import clients
 
     _use_local_stack_if_running()
-    os.environ["CLIENTS_TABLE"] = args.table or f"{_stack_name(args)}-clients"
-    os.environ.setdefault("AUDIT_TABLE", f"{_stack_name(args)}-audit")
     from contracts.errors import NotFound
 
     try:
-        clients.revoke(args.client_id)
+        clients.revoke(args.client_id, table=args.table or f"{_stack_name(args)}-clients")
     except NotFound as exc:
         print(f"govbus clients revoke: {exc}", file=sys.stderr)
         return 2
     audit.record(
-        "client.revoked", actor=f"ops:{os.environ.get('USER', 'cli')}", target=args.client_id
+        "client.revoked",
+        actor=f"ops:{os.environ.get('USER', 'cli')}",
+        target=args.client_id,
+        table=f"{_stack_name(args)}-audit",
     )
     print(f"revoked {args.client_id}: its tokens stop working at the next request")
     return 0
@@ -272,7 +273,6 @@ def cmd_rotate_push_secret(args: argparse.Namespace) -> int:
     from govbus.aws import client
 
     _use_local_stack_if_running()
-    os.environ.setdefault("AUDIT_TABLE", f"{_stack_name(args)}-audit")
     name = f"govbus/{args.stage}/webhooks/{args.partner}"
     sm = client("secretsmanager")
     try:
@@ -288,6 +288,7 @@ def cmd_rotate_push_secret(args: argparse.Namespace) -> int:
         actor=f"ops:{os.environ.get('USER', 'cli')}",
         target=name,
         detail="new push secret; the previous one stays valid",
+        table=f"{_stack_name(args)}-audit",
     )
     print(
         f"rotated {name}\nnew secret    {new}\n"
@@ -305,7 +306,6 @@ def cmd_drop_previous(args: argparse.Namespace) -> int:
     from govbus.aws import client
 
     _use_local_stack_if_running()
-    os.environ.setdefault("AUDIT_TABLE", f"{_stack_name(args)}-audit")
     name = f"govbus/{args.stage}/webhooks/{args.partner}"
     sm = client("secretsmanager")
     document = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
@@ -316,6 +316,7 @@ def cmd_drop_previous(args: argparse.Namespace) -> int:
         actor=f"ops:{os.environ.get('USER', 'cli')}",
         target=name,
         detail="previous push secret dropped",
+        table=f"{_stack_name(args)}-audit",
     )
     print(f"{name}: only the current secret verifies now")
     return 0

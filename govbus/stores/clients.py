@@ -81,10 +81,10 @@ def is_active(client_id: str) -> bool:
     return bool(item and item["status"]["S"] == "active")
 
 
-def revoke(client_id: str) -> None:
+def revoke(client_id: str, table: str | None = None) -> None:
     try:
         client("dynamodb").update_item(
-            TableName=_table(),
+            TableName=_table(table),
             Key={"client_id": {"S": client_id}},
             UpdateExpression="SET #s = :r",
             ConditionExpression="attribute_exists(client_id)",

@@ -3,7 +3,6 @@ supervision run that flags overdue cases and reminds tomorrow's appointments."""
 
 import datetime as dt
 import json
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +10,7 @@ import pytest
 import requests
 
 from contracts.identity import citizen_id_check_char
+from govbus.local.runtime import applied_environment
 from govbus.stores import appointments
 from tests.conftest import wait_for
 from tests.integration.conftest import CITIZEN, bearer, department_token, login
@@ -80,10 +80,6 @@ def test_the_store_itself_never_overbooks_under_a_real_race(stack, seeded):
     """Fifty threads straight at DynamoDB, all released at once by a barrier."""
     open_slot(stack, capacity=10)
     env = stack.functions["AppointmentsFunction"].environment
-    os.environ["SLOTS_TABLE"], os.environ["BOOKINGS_TABLE"] = (
-        env["SLOTS_TABLE"],
-        env["BOOKINGS_TABLE"],
-    )
     barrier = threading.Barrier(50)
     outcomes = []
 
@@ -95,11 +91,14 @@ def test_the_store_itself_never_overbooks_under_a_real_race(stack, seeded):
         except Exception as exc:  # Conflict: fully booked
             outcomes.append(type(exc).__name__)
 
-    threads = [threading.Thread(target=book, args=(i,)) for i in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # the store reads its table names from the environment, which the local stack swaps
+    # per invocation: hold it steady while the threads race
+    with applied_environment({k: env[k] for k in ("SLOTS_TABLE", "BOOKINGS_TABLE")}):
+        threads = [threading.Thread(target=book, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert outcomes.count("booked") == 10 and outcomes.count("Conflict") == 40
 
 

@@ -8,6 +8,7 @@ import requests
 
 from contracts.cases import Actor
 from contracts.errors import Conflict
+from govbus.local.runtime import applied_environment
 from govbus.stores import cases
 from govbus.stores.shipments import ShipmentStore
 from tests.conftest import wait_for
@@ -199,15 +200,10 @@ def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen):
     upload(created["uploads"][0])
     post(stack, citizen, f"/applications/{created['id']}/submit")
     env = stack.functions["ApplicationsFunction"].environment
-    import os
-
-    os.environ["CASES_TABLE"] = env["CASES_TABLE"]
-    os.environ.setdefault("GOVBUS_STAGE", "dev")
-    case = cases.get(created["id"])
     barrier = threading.Barrier(2)
     outcomes = []
 
-    def take(action, note):
+    def take(case, action, note):
         barrier.wait()
         try:
             cases.transition(case, action, f"clerk-{action}", Actor.department, note)
@@ -215,16 +211,20 @@ def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen):
         except Conflict:
             outcomes.append("409")
 
-    threads = [
-        threading.Thread(target=take, args=("accept", "")),
-        threading.Thread(target=take, args=("request_materials", "请补充材料")),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # the store reads its table name from the environment, which the local stack swaps
+    # per invocation: hold it steady while the threads race
+    with applied_environment({"CASES_TABLE": env["CASES_TABLE"], "GOVBUS_STAGE": "dev"}):
+        case = cases.get(created["id"])
+        threads = [
+            threading.Thread(target=take, args=(case, "accept", "")),
+            threading.Thread(target=take, args=(case, "request_materials", "请补充材料")),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        timeline = cases.get(created["id"]).timeline
     assert sorted(outcomes) == ["409", "won"]
-    timeline = cases.get(created["id"]).timeline
     assert len([e for e in timeline if e.actor.startswith("clerk-")]) == 1
 
 
