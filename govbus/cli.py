@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from govbus.observability import MaskingFilter
+from govbus.observability import MaskingFilter, MaskingPlainFormatter
 
 STATE_FILE = ".govbus-dev.json"
 
@@ -21,7 +21,8 @@ STATE_FILE = ".govbus-dev.json"
 def _setup_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(MaskingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    # masked after formatting, so a traceback cannot carry an identifier out either
+    handler.setFormatter(MaskingPlainFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -24,6 +24,13 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
         return mask_text(super().format(record))
 
 
+class MaskingPlainFormatter(logging.Formatter):
+    """A plain-text formatter whose whole output, tracebacks included, is masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
+
+
 class MaskingFilter(logging.Filter):
     """For plain ``logging`` handlers (local stack, CLI): masks the rendered message."""
 

@@ -73,3 +73,21 @@ def test_a_timestamp_more_than_five_minutes_off_is_stale():
         verify_standard_webhook(headers, BODY, [SECRET], now=1_700_000_000 + 301)
     with pytest.raises(StaleTimestamp):
         verify_standard_webhook(headers, BODY, [SECRET], now=1_700_000_000 - 301)
+
+
+def test_plain_log_lines_mask_identifiers_in_tracebacks_too():
+    import io
+
+    from govbus.observability import MaskingPlainFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(MaskingPlainFormatter("%(message)s"))
+    log = logging.getLogger("test.masking.traceback")
+    log.addHandler(handler)
+    try:
+        raise KeyError("no account for 350102199003071234")
+    except KeyError:
+        log.exception("lookup failed")
+    assert "350102199003071234" not in stream.getvalue()
+    assert "3501**********1234" in stream.getvalue()
