@@ -62,6 +62,8 @@ class SqsPoller:
         self.report_failures = report_failures
         self.retry_delay_seconds = retry_delay_seconds
         self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._busy = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def poll_once(self, wait_seconds: int = 0) -> int:
@@ -76,6 +78,12 @@ class SqsPoller:
         messages = answer.get("Messages") or []
         if not messages:
             return 0
+        with self._busy:
+            if self._paused.is_set():
+                return 0  # received just as a pause began: they come back after it
+            return self._handle(messages)
+
+    def _handle(self, messages: list[dict[str, Any]]) -> int:
         region = self.function.region
         event = {"Records": [sqs_record(m, self.queue_arn, region) for m in messages]}
         failed: set[str]
@@ -107,8 +115,12 @@ class SqsPoller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._paused.is_set():
+                self._stop.wait(0.05)
+                continue
             try:
-                if not self.poll_once(wait_seconds=1):
+                handled = self.poll_once(wait_seconds=1)
+                if not handled:
                     self._stop.wait(0.05)
             except self.sqs.exceptions.QueueDoesNotExist:
                 self._stop.wait(0.2)  # the emulator is being reset and re-provisioned
@@ -117,6 +129,15 @@ class SqsPoller:
                     return
                 log.exception("poller for %s hit an error", self.function.logical_id)
                 self._stop.wait(1.0)
+
+    def pause(self) -> None:
+        """Stop handling batches, and wait for the one being handled to finish."""
+        self._paused.set()
+        with self._busy:
+            pass
+
+    def resume(self) -> None:
+        self._paused.clear()
 
     def start(self) -> None:
         self._thread = threading.Thread(

@@ -175,6 +175,17 @@ class LocalStack:
         """Wipe the emulator's state and provision afresh (tests, between cases)."""
         if not self.endpoint:
             raise RuntimeError("not started")
+        # no invocation may straddle the reset: one from before would write its effect
+        # into the freshly provisioned tables
+        for poller in self.pollers:
+            poller.pause()
+        try:
+            self._reset_and_provision()
+        finally:
+            for poller in self.pollers:
+                poller.resume()
+
+    def _reset_and_provision(self) -> None:
         reset_url = f"{self.endpoint}/moto-api/reset"
         if not reset_url.startswith(("http://", "https://")):
             raise RuntimeError(f"not an HTTP endpoint: {self.endpoint}")
