@@ -89,15 +89,8 @@ def put_event(aws, stack, event) -> None:
 def delivery_requested(case_id: str):
     from contracts.delivery import Address, DeliveryRequested, WaybillRequest
     from contracts.events import Event
+    from govbus.applications import HALL  # the sender the platform itself uses
 
-    hall = Address(
-        name="福州市行政服务中心",
-        phone="059187000000",
-        province="福建省",
-        city="福州市",
-        district="鼓楼区",
-        street="湖东路1号",
-    )
     home = Address(
         name="林小姐",
         phone="13812345678",
@@ -108,7 +101,7 @@ def delivery_requested(case_id: str):
     )
     return Event.create(
         "delivery.requested",
-        DeliveryRequested(request=WaybillRequest(case_id=case_id, sender=hall, receiver=home)),
+        DeliveryRequested(request=WaybillRequest(case_id=case_id, sender=HALL, receiver=home)),
         source="govbus.applications",
         subject=case_id,
     )
