@@ -87,6 +87,8 @@ for _state in (
 ):
     TRANSITIONS[(_state, "withdraw")] = Transition(to=S.withdrawn, by=A.applicant)
 
+# The one source of truth for "open": a case the agency is still handling, watched by
+# supervision against its time limit. The store writes its ``open`` flag from this set.
 OPEN_STATES = {
     S.submitted,
     S.returned_for_materials,
@@ -96,6 +98,8 @@ OPEN_STATES = {
     S.approved,
     S.awaiting_payment,
 }
+# Steps govbus takes by itself once a case reaches these states, in the same write.
+CLOSES_BY_ITSELF = {S.rejected, S.delivered, S.collected}
 DEPARTMENT_ACTIONS = sorted({a for (_, a), t in TRANSITIONS.items() if t.by == A.department})
 
 
@@ -218,3 +222,58 @@ class LicenceRequested(BaseModel):
     holder_code: str
     holder_name: str
     fields: dict[str, str] = Field(default_factory=dict)
+
+
+class Step(BaseModel):
+    """One transition to take: the action, who takes it, a note, fields it changes."""
+
+    action: str
+    actor: str
+    actor_kind: Actor
+    note: str = ""
+    updates: dict[str, object] = Field(default_factory=dict)
+
+
+def advance(case: Case, steps: list[Step], now: _dt.datetime) -> tuple[Case, list[TimelineEntry]]:
+    """Take ``steps`` on ``case`` in memory: the case after them and their timeline entries.
+
+    Pure: raises :class:`~contracts.errors.Conflict` (no such transition from the state the
+    case is in), :class:`~contracts.errors.Forbidden` (the wrong kind of actor) or
+    :class:`~contracts.errors.ValidationFailed` (a reason is required) before anything is
+    written, so an action either happens whole or not at all.
+    """
+    from contracts.errors import Conflict, Forbidden, ValidationFailed
+
+    moved = case
+    entries: list[TimelineEntry] = []
+    for step in steps:
+        rule = TRANSITIONS.get((moved.state, step.action))
+        words = step.action.replace("_", " ")
+        if rule is None:
+            raise Conflict(f"cannot {words} a case that is {moved.state.value.replace('_', ' ')}")
+        if rule.by != step.actor_kind:
+            raise Forbidden(f"only the {rule.by.value} can {words} this case")
+        if rule.needs_reason and not step.note.strip():
+            raise ValidationFailed(f"{words} needs a reason", field="reason")
+        update: dict[str, object] = {
+            "state": rule.to,
+            "version": moved.version + 1,
+            "timeline": [],
+            **step.updates,
+        }
+        if rule.needs_reason:
+            update["reason"] = step.note
+        entries.append(
+            TimelineEntry(
+                seq=moved.version + 1,
+                action=step.action,
+                from_state=moved.state,
+                to_state=rule.to,
+                actor=step.actor,
+                actor_kind=step.actor_kind,
+                at=now,
+                note=step.note,
+            )
+        )
+        moved = moved.model_copy(update=update)
+    return moved, entries

@@ -2,7 +2,9 @@
 actions, and what follows approval (fee, e-licence, delivery).
 
 Used by the ``applications`` function (HTTP) and ``case_events`` (the bus). Every
-transition is stored with actor and time and published as ``case.transitioned``.
+action is validated whole before anything is written, then stored in one transaction
+with its timeline entries, a ``case.transitioned`` event per step and the commands it
+causes (``licence.requested``, ``delivery.requested``), which the outbox publishes.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError as PydanticValidationError
 
 from contracts.auth import CertificateIdentity, DetachedSignature
 from contracts.cases import (
+    CLOSES_BY_ITSELF,
     Actor,
     ApplicationRequest,
     Case,
@@ -25,16 +29,18 @@ from contracts.cases import (
     CaseTransitioned,
     LicenceRequested,
     MaterialStatus,
+    Step,
+    TimelineEntry,
+    advance,
 )
 from contracts.catalog import StarLevel
 from contracts.delivery import Address, DeliveryRequested, WaybillRequest
-from contracts.errors import Forbidden, GovbusError, ValidationFailed
+from contracts.errors import Forbidden, GovbusError, NotFound, ValidationFailed
 from contracts.events import Event
 from contracts.identity import mask_identifier, parse_subject_code
 from govbus import audit
 from govbus.auth import SELF, Caller
 from govbus.aws import client
-from govbus.bus import publish
 from govbus.calendar import calendar
 from govbus.privacy import subject_key
 from govbus.stores import cases, catalog, licences
@@ -60,33 +66,148 @@ def _bucket() -> str:
     return os.environ["MATERIALS_BUCKET"]
 
 
-def _announce(case: Case, action: str, from_state: CaseState | None, key: str) -> None:
-    publish(
-        [
-            Event.create(
-                "case.transitioned",
-                CaseTransitioned(
-                    case_id=case.id,
-                    item_code=case.item_code,
-                    agency=case.agency,
-                    action=action,
-                    from_state=from_state,
-                    to_state=case.state,
-                    applicant_key=key,
-                    item_name=case.item_name,
-                    reason=case.reason,
-                ),
-                source=SOURCE,
-                subject=case.id,
+def _transitioned(case: Case, entries: list[TimelineEntry], key: str) -> list[Event]:
+    """One ``case.transitioned`` per timeline entry: what each step did to the case."""
+    return [
+        Event.create(
+            "case.transitioned",
+            CaseTransitioned(
+                case_id=case.id,
+                item_code=case.item_code,
+                agency=case.agency,
+                action=entry.action,
+                from_state=entry.from_state,
+                to_state=entry.to_state,
+                applicant_key=key,
+                item_name=case.item_name,
+                reason=entry.note or None,
+            ),
+            source=SOURCE,
+            subject=case.id,
+        )
+        for entry in entries
+    ]
+
+
+SYSTEM = "govbus"
+
+
+def _follow_ups(case: Case, steps: list[Step]) -> tuple[list[Step], list[Event]]:
+    """``steps`` with the steps govbus then takes by itself, and the commands they send.
+
+    Everything is read and validated here, before anything is written: the fee step,
+    the e-licence request, the delivery request (the receiver's address must be valid),
+    the automatic close of a rejected, delivered or collected case.
+    """
+    steps = list(steps)
+    commands: list[Event] = []
+    now = _dt.datetime.now(_dt.UTC)
+    for _ in range(8):  # each round adds at most one step; a handful ends every chain
+        moved, _entries = advance(case, steps, now)
+        if moved.state in CLOSES_BY_ITSELF:
+            steps.append(Step(action="close", actor=SYSTEM, actor_kind=Actor.system))
+            continue
+        if moved.state != CaseState.approved:
+            break
+        if moved.fee > 0 and not moved.paid:
+            steps.append(
+                Step(
+                    action="await_payment",
+                    actor=SYSTEM,
+                    actor_kind=Actor.system,
+                    note=f"fee {moved.fee} yuan due before the result is issued",
+                )
             )
-        ]
+            break
+        item = catalog.public_version(moved.item_code, moved.item_version)
+        if item.result_licence_type:
+            personal = cases.personal(case.id)
+            commands.append(
+                Event.create(
+                    "licence.requested",
+                    LicenceRequested(
+                        case_id=case.id,
+                        issuer=case.agency,
+                        type_code=item.result_licence_type,
+                        holder_code=personal["code"],
+                        holder_name=personal["name"],
+                        fields={"case_id": case.id, "item": item.name},
+                    ),
+                    source=SOURCE,
+                    subject=case.id,
+                )
+            )
+            break
+        steps.append(_result_step(None))
+        commands += _delivery(moved)
+        break
+    return steps, commands
+
+
+def _result_step(licence_id: str | None) -> Step:
+    note = f"e-licence {licence_id}" if licence_id else "result issued (no e-licence for this item)"
+    return Step(
+        action="licence_issued",
+        actor=SYSTEM,
+        actor_kind=Actor.system,
+        note=note,
+        updates={"licence_id": licence_id},
     )
 
 
+def _delivery(case: Case) -> list[Event]:
+    """The EMS delivery request for a case whose result is issued, if EMS was chosen."""
+    if case.delivery_method != "ems":
+        return []
+    receiver = _receiver(cases.personal(case.id)["delivery"])
+    return [
+        Event.create(
+            "delivery.requested",
+            DeliveryRequested(
+                request=WaybillRequest(case_id=case.id, sender=HALL, receiver=receiver),
+                applicant_key=cases.applicant_key(case.id),
+            ),
+            source=SOURCE,
+            subject=case.id,
+        )
+    ]
+
+
+def _receiver(d: dict[str, Any]) -> Address:
+    """The EMS receiver's address, or :class:`ValidationFailed` naming what is wrong."""
+    try:
+        return Address(
+            name=d.get("name") or "",
+            phone=d.get("phone") or "",
+            province=d.get("province") or "",
+            city=d.get("city") or "",
+            district=d.get("district") or "",
+            street=d.get("street") or "",
+        )
+    except PydanticValidationError as exc:
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"])
+        raise ValidationFailed(
+            f"EMS delivery needs a valid receiver's {field}", field=f"delivery.{field}"
+        ) from None
+
+
+def change(case: Case, steps: list[Step], commands: list[Event] | None = None) -> Case:
+    """Take ``steps`` (and what follows by itself) on ``case``: one write, or nothing.
+
+    The state change, its timeline, its ``case.transitioned`` events and the commands it
+    causes are committed together through the outbox.
+    """
+    steps, follow = _follow_ups(case, steps)
+    moved, entries = advance(case, steps, _dt.datetime.now(_dt.UTC))
+    key = cases.applicant_key(case.id)
+    events = _transitioned(moved, entries, key) + (commands or []) + follow
+    return cases.save(case, moved, entries, events)
+
+
 def move(case: Case, action: str, actor: str, kind: Actor, note: str = "", **updates: Any) -> Case:
-    moved = cases.transition(case, action, actor, kind, note, **updates)
-    _announce(moved, action, case.state, cases.applicant_key(case.id))
-    return moved
+    return change(
+        case, [Step(action=action, actor=actor, actor_kind=kind, note=note, updates=updates)]
+    )
 
 
 # --- applying --------------------------------------------------------------------------
@@ -138,16 +259,7 @@ def apply(who: Caller, request: ApplicationRequest) -> tuple[Case, list[dict[str
         )
     code, kind, acting = _applicant(who, request)
     if request.delivery.method == "ems":
-        missing = [
-            f
-            for f in ("name", "phone", "province", "city", "street")
-            if not getattr(request.delivery, f)
-        ]
-        if missing:
-            raise ValidationFailed(
-                f"EMS delivery needs the receiver's {', '.join(missing)}",
-                field=f"delivery.{missing[0]}",
-            )
+        _receiver(request.delivery.model_dump())  # refused now, not when the result ships
     today = _dt.datetime.now(_dt.UTC).date()
     now = _dt.datetime.now(_dt.UTC)
     case_id = cases.new_case_id(now)
@@ -187,8 +299,14 @@ def apply(who: Caller, request: ApplicationRequest) -> tuple[Case, list[dict[str
         "name": request.applicant_name,
         "delivery": request.delivery.model_dump(),
     }
-    case = cases.create(case, key, personal, who.subject, Actor.applicant)
-    _announce(case, "create", None, key)
+    case = cases.create(
+        case,
+        key,
+        personal,
+        who.subject,
+        Actor.applicant,
+        lambda created, entries: _transitioned(created, entries, key),
+    )
     audit.record("case.created", actor=who.subject, target=code, detail=case.id)
     forms = [
         upload_form(case.id, i)
@@ -281,33 +399,51 @@ def pre_review(
 def submit(
     case: Case, who: Caller, signatures: dict[int, dict[str, str]], verify: Verifier
 ) -> Case:
-    submitted = move(
-        case, "submit", who.subject, Actor.applicant, submitted_at=_dt.datetime.now(_dt.UTC)
+    """Submit and pre-review at once: the materials are checked first, then one write."""
+    advance(case, [Step(action="submit", actor=who.subject, actor_kind=Actor.applicant)], _now())
+    materials, reasons = pre_review(case, signatures, verify)
+    submit_step = Step(
+        action="submit",
+        actor=who.subject,
+        actor_kind=Actor.applicant,
+        updates={"submitted_at": _now()},
     )
-    materials, reasons = pre_review(submitted, signatures, verify)
     if reasons:
-        return move(
-            submitted,
-            "pre_review_fail",
-            "govbus",
-            Actor.system,
-            "; ".join(reasons),
-            materials=materials,
+        review = Step(
+            action="pre_review_fail",
+            actor=SYSTEM,
+            actor_kind=Actor.system,
+            note="; ".join(reasons),
+            updates={"materials": materials},
         )
-    return move(
-        submitted, "pre_review_pass", "govbus", Actor.system, materials=materials, reason=None
-    )
+    else:
+        review = Step(
+            action="pre_review_pass",
+            actor=SYSTEM,
+            actor_kind=Actor.system,
+            updates={"materials": materials, "reason": None},
+        )
+    return change(case, [submit_step, review])
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
 
 
 # --- the department's actions --------------------------------------------------------------
 
 
+def may_act(case: Case, who: Caller) -> bool:
+    """The implementing agency's clerks with the review scope act on (and see) the case."""
+    return who.is_department and who.agency == case.agency and who.may(REVIEW_SCOPE)
+
+
 def act(
     case: Case, who: Caller, action: str, reason: str = "", amount: Decimal | None = None
 ) -> Case:
-    who.require(REVIEW_SCOPE)
-    if who.agency != case.agency:
-        raise Forbidden("only the implementing agency's clerks act on this case")
+    if not may_act(case, who):
+        # who may not act learns nothing about the case, not even that it exists
+        raise NotFound(f"no case {case.id}")
     updates: dict[str, Any] = {}
     if action == "accept":
         today = _dt.datetime.now(_dt.UTC).date()
@@ -322,80 +458,29 @@ def act(
                 f"the payment recorded must be the fee, {case.fee} yuan", field="amount"
             )
         updates = {"paid": True}
-    moved = move(case, action, who.subject, Actor.department, reason, **updates)
+    moved = change(
+        case,
+        [
+            Step(
+                action=action,
+                actor=who.subject,
+                actor_kind=Actor.department,
+                note=reason,
+                updates=updates,
+            )
+        ],
+    )
     audit.record(f"case.{action}", actor=who.subject, target=case.id, detail=reason)
-    if moved.state == CaseState.approved:
-        moved = after_approval(moved)
-    elif moved.state == CaseState.collected:
-        moved = move(moved, "close", "govbus", Actor.system)
     return moved
-
-
-def after_approval(case: Case) -> Case:
-    """Approved: the fee first (never skipped), then the e-licence (or the result)."""
-    if case.fee > 0 and not case.paid:
-        return move(
-            case,
-            "await_payment",
-            "govbus",
-            Actor.system,
-            f"fee {case.fee} yuan due before the result is issued",
-        )
-    item = catalog.public_version(case.item_code, case.item_version)
-    if item.result_licence_type:
-        personal = cases.personal(case.id)
-        publish(
-            [
-                Event.create(
-                    "licence.requested",
-                    LicenceRequested(
-                        case_id=case.id,
-                        issuer=case.agency,
-                        type_code=item.result_licence_type,
-                        holder_code=personal["code"],
-                        holder_name=personal["name"],
-                        fields={"case_id": case.id, "item": item.name},
-                    ),
-                    source=SOURCE,
-                    subject=case.id,
-                )
-            ]
-        )
-        return case
-    return result_issued(case, None)
 
 
 def result_issued(case: Case, licence_id: str | None) -> Case:
-    """The licence (or the item's result) is issued: deliver it if EMS was chosen."""
-    note = f"e-licence {licence_id}" if licence_id else "result issued (no e-licence for this item)"
-    moved = move(case, "licence_issued", "govbus", Actor.system, note, licence_id=licence_id)
-    if case.delivery_method == "ems":
-        personal = cases.personal(case.id)
-        d = personal["delivery"]
-        receiver = Address(
-            name=d["name"],
-            phone=d["phone"],
-            province=d["province"],
-            city=d["city"],
-            district=d.get("district") or "",
-            street=d["street"],
-        )
-        publish(
-            [
-                Event.create(
-                    "delivery.requested",
-                    DeliveryRequested(
-                        request=WaybillRequest(case_id=case.id, sender=HALL, receiver=receiver),
-                        applicant_key=cases.applicant_key(case.id),
-                    ),
-                    source=SOURCE,
-                    subject=case.id,
-                )
-            ]
-        )
-    return moved
+    """The licence (or the item's result) is issued: with the delivery request if EMS."""
+    return change(case, [_result_step(licence_id)], _delivery(case))
 
 
 def delivered(case: Case) -> Case:
-    moved = move(case, "delivered", "govbus", Actor.system, "EMS: delivered")
-    return move(moved, "close", "govbus", Actor.system)
+    return change(
+        case,
+        [Step(action="delivered", actor=SYSTEM, actor_kind=Actor.system, note="EMS: delivered")],
+    )

@@ -78,16 +78,26 @@ def _describe(message: dict[str, Any], now: float) -> DeadLetter:
     }
     sent = int(message.get("Attributes", {}).get("SentTimestamp", now * 1000)) / 1000
     event_type, subject = attrs.get("event_type", ""), attrs.get("subject", "")
+    reason = attrs.get("failure_reason") or "(moved by SQS after maxReceiveCount)"
     if not event_type:
         try:
-            detail = json.loads(message["Body"]).get("detail", {})
-            event_type, subject = detail.get("type", "?"), detail.get("subject") or ""
+            body = json.loads(message["Body"])
+            batch = body.get("DDBStreamBatchInfo")
+            if batch:  # an event source mapping's on-failure notice (the outbox stream)
+                event_type = f"(stream batch of {batch.get('batchSize', '?')})"
+                reason = (
+                    f"{body.get('requestContext', {}).get('condition', 'failed')}; the rows "
+                    "stay pending and the publisher's sweep publishes them"
+                )
+            else:
+                detail = body.get("detail", {})
+                event_type, subject = detail.get("type", "?"), detail.get("subject") or ""
         except (ValueError, AttributeError):
             event_type = "(unreadable)"
     return DeadLetter(
         message_id=message["MessageId"],
         age_seconds=max(0.0, now - sent),
-        reason=attrs.get("failure_reason") or "(moved by SQS after maxReceiveCount)",
+        reason=reason,
         event_type=event_type,
         subject=mask_text(subject) if subject else "-",
         receipt_handle=message["ReceiptHandle"],

@@ -66,7 +66,11 @@ def local_stack_session() -> Iterator[Any]:
         port=0,
         schedules=False,
         endpoint=None,
-        parameters={"CircuitCoolDownSeconds": "2", "CaCrlCacheSeconds": "0"},
+        parameters={
+            "CircuitCoolDownSeconds": "2",
+            "CaCrlCacheSeconds": "0",
+            "OutboxSweepAfterSeconds": "1",
+        },
     )
     stack.start()
     try:

@@ -26,7 +26,7 @@ from contracts.cases import (
     CaseState,
     Evaluation,
 )
-from contracts.errors import Conflict, Forbidden, ValidationFailed
+from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from govbus import applications
 from govbus.auth import caller
 from govbus.http import install_problem_handlers, json_response
@@ -72,7 +72,8 @@ def _view(case: Case) -> dict:
 def _own_case(case_id: str) -> Case:
     case = cases.get(case_id)
     if not applications.owned_by(case, caller(app)):
-        raise Forbidden("only the applicant, or whoever applied for them, may do this")
+        # who may not see a case learns nothing about it, not even that it exists
+        raise NotFound(f"no case {case_id}")
     return case
 
 
@@ -96,11 +97,8 @@ def submit(case_id: str):
 def read(case_id: str):
     who = caller(app)
     case = cases.get(case_id)
-    if not (
-        applications.owned_by(case, who)
-        or (who.agency == case.agency and who.may(applications.REVIEW_SCOPE))
-    ):
-        raise Forbidden("only the applicant or the implementing agency may see this case")
+    if not (applications.owned_by(case, who) or applications.may_act(case, who)):
+        raise NotFound(f"no case {case_id}")
     return json_response(_view(case))
 
 
@@ -134,6 +132,8 @@ def department_action(case_id: str):
     if body.action not in DEPARTMENT_ACTIONS:
         raise ValidationFailed(f"action is one of {', '.join(DEPARTMENT_ACTIONS)}", field="action")
     case = cases.get(case_id)
+    if not applications.may_act(case, caller(app)):
+        raise NotFound(f"no case {case_id}")
     if body.version is not None and body.version != case.version:
         raise Conflict(
             f"the case changed since you read it (version {body.version}, now "

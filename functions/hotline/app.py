@@ -13,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
-from contracts.errors import Forbidden, ValidationFailed
+from contracts.errors import Forbidden, NotFound, ValidationFailed
 from contracts.hotline import DEADLINE_DAYS, Handling, Ticket, TicketRequest, TicketStatus
 from contracts.identity import CreditCode, parse_subject_code
 from govbus import audit
@@ -47,7 +47,11 @@ def file_ticket():
         caller_code = who.subject
     agency = request.agency
     if request.about_case:
-        agency = cases.get(request.about_case).agency
+        case = cases.get(request.about_case)
+        if cases.applicant_key(case.id) != subject_key(caller_code):
+            # a complaint names the caller's own case; another's reveals nothing
+            raise NotFound(f"no case {request.about_case}")
+        agency = case.agency
     if not agency:
         raise ValidationFailed(
             "name the agency, or the case the complaint is about", field="agency"

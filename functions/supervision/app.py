@@ -21,18 +21,18 @@ def overdue_cases(today: dt.date) -> list[Event]:
     found = []
     for case in cases.open_cases():
         if case.due and case.due < today and not case.overdue:
+            flagged = Event.create(
+                "case.overdue",
+                CaseOverdue(case_id=case.id, agency=case.agency, due=case.due),
+                source=SOURCE,
+                subject=case.id,
+            )
             try:
-                cases.update_fields(case, overdue=True)
+                # the flag and its event are one write (the outbox publishes the event)
+                cases.update_fields(case, [flagged], overdue=True)
             except Conflict:
                 continue  # it moved on meanwhile; the next run looks again
-            found.append(
-                Event.create(
-                    "case.overdue",
-                    CaseOverdue(case_id=case.id, agency=case.agency, due=case.due),
-                    source=SOURCE,
-                    subject=case.id,
-                )
-            )
+            found.append(flagged)
     return found
 
 
@@ -80,13 +80,13 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     now = dt.datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else dt.datetime.now(dt.UTC)
     today = now.date()
     found = {
-        "overdue_cases": overdue_cases(today),
+        "overdue_cases": overdue_cases(today),  # published through the outbox
         "escalated_tickets": escalations(today),
         "reminders": reminders(today),
     }
-    for events in found.values():
-        if events:
-            publish(events)
+    for kind in ("escalated_tickets", "reminders"):
+        if found[kind]:
+            publish(found[kind])
     summary = {k: len(v) for k, v in found.items()}
     logger.info("supervision run", extra={"as_of": today.isoformat(), **summary})
     return summary

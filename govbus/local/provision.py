@@ -76,9 +76,11 @@ def _table(p: Provisioning, logical: str, props: dict[str, Any]) -> None:
         args["ProvisionedThroughput"] = props.get(
             "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
         )
-    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         if key in props:
             args[key] = props[key]
+    if "StreamSpecification" in props:  # CloudFormation names the view; the API also wants this
+        args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     ddb = p.client("dynamodb")
     try:
         ddb.create_table(**args)
@@ -88,7 +90,8 @@ def _table(p: Provisioning, logical: str, props: dict[str, Any]) -> None:
     if ttl and ttl.get("Enabled"):
         ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
     arn = p.arn("dynamodb", f"table/{name}")
-    p.record(logical, "AWS::DynamoDB::Table", name, Arn=arn, StreamArn=f"{arn}/stream/local")
+    stream = ddb.describe_table(TableName=name)["Table"].get("LatestStreamArn")
+    p.record(logical, "AWS::DynamoDB::Table", name, Arn=arn, StreamArn=stream or "")
 
 
 _QUEUE_ATTRIBUTES = (

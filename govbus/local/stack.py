@@ -23,6 +23,7 @@ from govbus.local.pollers import SqsPoller
 from govbus.local.provision import Provisioning, provision
 from govbus.local.runtime import LocalFunction
 from govbus.local.schedules import Schedule
+from govbus.local.streams import DynamoDbStreamPoller
 from govbus.local.template import (
     Resolver,
     function_specs,
@@ -82,6 +83,7 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.url = ""
         self.pollers: list[SqsPoller] = []
+        self.stream_pollers: list[DynamoDbStreamPoller] = []
         self.schedules: list[Schedule] = []
         self.simulators: dict[str, Any] = {}
         self.base_env: dict[str, str] = {}
@@ -99,7 +101,7 @@ class LocalStack:
             self._load_functions()
             self._start_gateway()
             if self.want_pollers:
-                for poller in self.pollers:
+                for poller in [*self.pollers, *self.stream_pollers]:
                     poller.start()
             if self.want_schedules:
                 for schedule in self.schedules:
@@ -112,7 +114,7 @@ class LocalStack:
     def stop(self) -> None:
         for schedule in self.schedules:
             schedule.stop()
-        for poller in self.pollers:
+        for poller in [*self.pollers, *self.stream_pollers]:
             poller.stop()
         if self.gateway:
             self.gateway.stop()
@@ -177,12 +179,13 @@ class LocalStack:
             raise RuntimeError("not started")
         # no invocation may straddle the reset: one from before would write its effect
         # into the freshly provisioned tables
-        for poller in self.pollers:
+        pollers = [*self.pollers, *self.stream_pollers]
+        for poller in pollers:
             poller.pause()
         try:
             self._reset_and_provision()
         finally:
-            for poller in self.pollers:
+            for poller in pollers:
                 poller.resume()
 
     def _reset_and_provision(self) -> None:
@@ -241,6 +244,7 @@ class LocalStack:
             for spec in specs
         }
         self.pollers = []
+        self.stream_pollers = []
         self.schedules = []
         sqs = self.session().client("sqs")
         for spec in specs:
@@ -257,6 +261,25 @@ class LocalStack:
                         report_failures="ReportBatchItemFailures"
                         in (props.get("FunctionResponseTypes") or []),
                         retry_delay_seconds=self.retry_delay_seconds,
+                    )
+                )
+            for _name, props in spec.events_of("DynamoDB"):
+                on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+                    "Destination"
+                )
+                self.stream_pollers.append(
+                    DynamoDbStreamPoller(
+                        fn,
+                        self.session(),
+                        table_name=self.resolver.refs[_logical_of(props["Stream"])],
+                        batch_size=int(props.get("BatchSize", 100)),
+                        report_failures="ReportBatchItemFailures"
+                        in (props.get("FunctionResponseTypes") or []),
+                        max_retries=int(props.get("MaximumRetryAttempts", -1)),
+                        on_failure_queue_url=(
+                            self.resolver.refs[_logical_of(on_failure)] if on_failure else None
+                        ),
+                        starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
                     )
                 )
             for name, props in spec.events_of("Schedule", "ScheduleV2"):
@@ -359,6 +382,14 @@ class LocalStack:
                     "SQS poller",
                     poller.queue_arn.rsplit(":", 1)[-1],
                     f"{poller.function.logical_id} (batch {poller.batch_size})",
+                )
+            )
+        for stream in self.stream_pollers:
+            rows.append(
+                Row(
+                    "DynamoDB stream",
+                    stream.table_name,
+                    f"{stream.function.logical_id} (batch {stream.batch_size})",
                 )
             )
         for schedule in self.schedules:

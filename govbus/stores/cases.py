@@ -1,9 +1,9 @@
 """Cases and their timelines, one table: the case item and one item per transition.
 
-A transition is one transaction: the case item moves from the state it was read in
-(``version`` condition) and the timeline entry is written beside it. Of two people
-acting at once, exactly one wins; the other gets :class:`Conflict` naming the state
-the case is in now.
+A change is one transaction: the case item moves from the version it was read in, its
+timeline entries are written beside it, and the events it causes go to the outbox
+(govbus/outbox.py). Of two people acting at once, exactly one wins; the other gets
+:class:`Conflict` naming the state the case is in now.
 """
 
 from __future__ import annotations
@@ -11,18 +11,20 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import secrets
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from contracts.cases import (
-    TRANSITIONS,
+    OPEN_STATES,
     Actor,
     Case,
-    CaseState,
     TimelineEntry,
 )
-from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from contracts.errors import Conflict, NotFound
+from contracts.events import Event
+from govbus import outbox
 from govbus.aws import client
 from govbus.privacy import seal, unseal
 
@@ -42,8 +44,14 @@ def _entry(seq: int) -> str:
 
 
 def create(
-    case: Case, applicant_key: str, personal: dict[str, Any], actor: str, actor_kind: Actor
+    case: Case,
+    applicant_key: str,
+    personal: dict[str, Any],
+    actor: str,
+    actor_kind: Actor,
+    events: Callable[[Case, list[TimelineEntry]], list[Event]],
 ) -> Case:
+    """Store a new case, its first timeline entry and the events ``events`` makes of them."""
     now = _dt.datetime.now(_dt.UTC)
     entry = TimelineEntry(
         seq=1,
@@ -54,8 +62,8 @@ def create(
         actor_kind=actor_kind,
         at=now,
     )
-    client("dynamodb").transact_write_items(
-        TransactItems=[
+    outbox.commit(
+        [
             {
                 "Put": {
                     "TableName": _table(),
@@ -66,9 +74,10 @@ def create(
                 }
             },
             {"Put": {"TableName": _table(), "Item": _timeline_item(case.id, entry)}},
-        ]
+        ],
+        events(case, [entry]),
     )
-    return get(case.id)
+    return case.model_copy(update={"timeline": [entry]})
 
 
 def _case_item(case: Case, applicant_key: str, sealed: str, now: _dt.datetime) -> dict[str, Any]:
@@ -82,7 +91,7 @@ def _case_item(case: Case, applicant_key: str, sealed: str, now: _dt.datetime) -
         "agency": {"S": case.agency},
         "created_at": {"S": now.isoformat()},
         "sealed": {"S": sealed},
-        "open": {"BOOL": True},
+        "open": {"BOOL": case.state in OPEN_STATES},
     }
     return item
 
@@ -143,91 +152,81 @@ def personal(case_id: str) -> dict[str, Any]:
     return unseal(_head(case_id)["sealed"]["S"], {"case_id": case_id})
 
 
-def transition(
-    case: Case, action: str, actor: str, actor_kind: Actor, note: str = "", **updates: Any
+def save(
+    before: Case,
+    after: Case,
+    entries: list[TimelineEntry],
+    events: list[Event],
 ) -> Case:
-    """Take ``action`` on ``case`` as read; raises Conflict if it changed meanwhile."""
-    step = TRANSITIONS.get((case.state, action))
-    if step is None:
-        raise Conflict(
-            f"cannot {action.replace('_', ' ')} a case that is {case.state.value.replace('_', ' ')}"
-        )
-    if step.by != actor_kind:
-        raise Forbidden(f"only the {step.by.value} can {action.replace('_', ' ')} this case")
-    if step.needs_reason and not note.strip():
-        raise ValidationFailed(f"{action.replace('_', ' ')} needs a reason", field="reason")
-    now = _dt.datetime.now(_dt.UTC)
-    moved = case.model_copy(
-        update={"state": step.to, "version": case.version + 1, "timeline": [], **updates}
-    )
-    if step.needs_reason:
-        moved = moved.model_copy(update={"reason": note})
-    entry = TimelineEntry(
-        seq=case.version + 1,
-        action=action,
-        from_state=case.state,
-        to_state=step.to,
-        actor=actor,
-        actor_kind=actor_kind,
-        at=now,
-        note=note,
-    )
+    """Store ``after`` (the case as ``before`` became by ``entries``) and its events, at once.
+
+    One transaction: the case item moves from the version it was read in, the timeline
+    entries are added, the events go to the outbox. Of two people acting at once exactly
+    one wins; the other gets :class:`Conflict` naming the state the case is in now.
+    """
     values: dict[str, Any] = {
-        ":doc": {"S": moved.model_dump_json(exclude={"timeline"})},
-        ":state": {"S": step.to.value},
-        ":v": {"N": str(moved.version)},
-        ":expected": {"N": str(case.version)},
-        ":open": {
-            "BOOL": step.to
-            not in (CaseState.closed, CaseState.withdrawn, CaseState.forwarded_to_province)
-        },
+        ":doc": {"S": after.model_dump_json(exclude={"timeline"})},
+        ":state": {"S": after.state.value},
+        ":v": {"N": str(after.version)},
+        ":expected": {"N": str(before.version)},
+        ":open": {"BOOL": after.state in OPEN_STATES},
     }
+    writes: list[dict[str, Any]] = [
+        {
+            "Update": {
+                "TableName": _table(),
+                "Key": {"case_id": {"S": before.id}, "entry": {"S": CASE}},
+                "UpdateExpression": "SET doc = :doc, #s = :state, version = :v, #o = :open",
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeNames": {"#s": "state", "#o": "open"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+    ]
+    writes += [
+        {
+            "Put": {
+                "TableName": _table(),
+                "Item": _timeline_item(before.id, entry),
+                "ConditionExpression": "attribute_not_exists(case_id)",
+            }
+        }
+        for entry in entries
+    ]
     try:
-        client("dynamodb").transact_write_items(
-            TransactItems=[
+        outbox.commit(writes, events)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            now_state = get(before.id).state.value.replace("_", " ")
+            raise Conflict(f"the case changed while you acted: it is now {now_state}") from None
+        raise
+    return after.model_copy(update={"timeline": []})
+
+
+def update_fields(case: Case, events: Sequence[Event] = (), **updates: Any) -> Case:
+    """Change fields without a transition (e.g. the overdue flag), still version-checked,
+    with the events the change causes in the same write."""
+    moved = case.model_copy(update={"version": case.version, "timeline": [], **updates})
+    try:
+        outbox.commit(
+            [
                 {
                     "Update": {
                         "TableName": _table(),
                         "Key": {"case_id": {"S": case.id}, "entry": {"S": CASE}},
-                        "UpdateExpression": "SET doc = :doc, #s = :state, version = :v, #o = :open",
-                        "ConditionExpression": "version = :expected",
-                        "ExpressionAttributeNames": {"#s": "state", "#o": "open"},
-                        "ExpressionAttributeValues": values,
+                        "UpdateExpression": "SET doc = :doc",
+                        "ConditionExpression": "version = :v",
+                        "ExpressionAttributeValues": {
+                            ":doc": {"S": moved.model_dump_json(exclude={"timeline"})},
+                            ":v": {"N": str(case.version)},
+                        },
                     }
-                },
-                {
-                    "Put": {
-                        "TableName": _table(),
-                        "Item": _timeline_item(case.id, entry),
-                        "ConditionExpression": "attribute_not_exists(case_id)",
-                    }
-                },
-            ]
+                }
+            ],
+            list(events),
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "TransactionCanceledException":
-            now_state = get(case.id).state.value.replace("_", " ")
-            raise Conflict(f"the case changed while you acted: it is now {now_state}") from None
-        raise
-    return moved
-
-
-def update_fields(case: Case, **updates: Any) -> Case:
-    """Change fields without a transition (e.g. the overdue flag), still version-checked."""
-    moved = case.model_copy(update={"version": case.version, "timeline": [], **updates})
-    try:
-        client("dynamodb").update_item(
-            TableName=_table(),
-            Key={"case_id": {"S": case.id}, "entry": {"S": CASE}},
-            UpdateExpression="SET doc = :doc",
-            ConditionExpression="version = :v",
-            ExpressionAttributeValues={
-                ":doc": {"S": moved.model_dump_json(exclude={"timeline"})},
-                ":v": {"N": str(case.version)},
-            },
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             raise Conflict("the case changed meanwhile") from None
         raise
     return moved

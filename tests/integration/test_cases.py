@@ -1,12 +1,13 @@
 """The citizen's journey over the local stack: apply with a reused licence and one upload,
 pre-review, the department's decision, the e-licence, EMS delivery, the timeline."""
 
+import datetime as dt
 import threading
 
 import pytest
 import requests
 
-from contracts.cases import Actor
+from contracts.cases import Actor, Step, advance
 from contracts.errors import Conflict
 from govbus.local.runtime import applied_environment
 from govbus.stores import cases
@@ -206,14 +207,18 @@ def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen):
     def take(case, action, note):
         barrier.wait()
         try:
-            cases.transition(case, action, f"clerk-{action}", Actor.department, note)
+            step = Step(
+                action=action, actor=f"clerk-{action}", actor_kind=Actor.department, note=note
+            )
+            moved, entries = advance(case, [step], dt.datetime.now(dt.UTC))
+            cases.save(case, moved, entries, [])
             outcomes.append("won")
         except Conflict:
             outcomes.append("409")
 
     # the store reads its table name from the environment, which the local stack swaps
     # per invocation: hold it steady while the threads race
-    with applied_environment({"CASES_TABLE": env["CASES_TABLE"], "GOVBUS_STAGE": "dev"}):
+    with applied_environment({k: env[k] for k in ("CASES_TABLE", "OUTBOX_TABLE", "GOVBUS_STAGE")}):
         case = cases.get(created["id"])
         threads = [
             threading.Thread(target=take, args=(case, "accept", "")),
@@ -274,14 +279,24 @@ def test_another_agency_cannot_act_and_a_citizen_cannot_see_others_cases(stack, 
     created = apply(stack, citizen)
     outsider = department_token(stack, ["cases:review"], agency=POLICE)
     refused = post(stack, outsider, f"/applications/{created['id']}/actions", {"action": "accept"})
-    assert refused.status_code == 403
+    assert refused.status_code == 404
+    assert refused.json()["detail"] == f"no case {created['id']}"
+    # who may not act learns nothing, not even the case's state through a stale version
+    stale = post(
+        stack,
+        outsider,
+        f"/applications/{created['id']}/actions",
+        {"action": "accept", "version": 99},
+    )
+    assert stale.status_code == 404, stale.text
+    assert "draft" not in stale.text
     # a client of the right agency, but not granted case review, sees nothing either
     cataloguer = department_token(stack, ["catalog:write"], agency=MARKET)
     assert (
         requests.get(
             f"{stack.url}/applications/{created['id']}", headers=bearer(cataloguer), timeout=10
         ).status_code
-        == 403
+        == 404
     )
     reviewer = department_token(stack, ["cases:review"], agency=MARKET)
     assert (
@@ -295,7 +310,7 @@ def test_another_agency_cannot_act_and_a_citizen_cannot_see_others_cases(stack, 
         requests.get(
             f"{stack.url}/applications/{created['id']}", headers=bearer(other), timeout=10
         ).status_code
-        == 403
+        == 404
     )
 
 

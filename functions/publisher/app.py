@@ -1,0 +1,58 @@
+"""The outbox publisher: every event a committed change caused reaches the bus, once.
+
+Two ways in, one idempotent path (``govbus.outbox.publish_pending``, claimed per event
+id, marked published after EventBridge took it):
+- the outbox table's DynamoDB stream (new rows within a second; a row that cannot be
+  published now is reported as a batch item failure, so the stream tries it again,
+  and after the retry budget the event source sends the batch's coordinates to the
+  outbox DLQ for operators);
+- a schedule that sweeps rows still pending after ``OUTBOX_SWEEP_AFTER_SECONDS``:
+  whatever the stream gave up on is published once the bus is back.
+"""
+
+import datetime as dt
+import os
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from govbus import outbox
+from govbus.observability import logger, tracer
+
+SWEEP_AFTER = dt.timedelta(seconds=int(os.environ.get("OUTBOX_SWEEP_AFTER_SECONDS", "60")))
+
+
+def from_stream(records: list[dict]) -> dict:
+    inserted = [r for r in records if r.get("eventName") == "INSERT"]
+    by_id = {
+        r["dynamodb"]["NewImage"]["event_id"]["S"]: r["dynamodb"]["SequenceNumber"]
+        for r in inserted
+    }
+    failed = outbox.publish_pending(
+        [
+            (r["dynamodb"]["NewImage"]["event_id"]["S"], r["dynamodb"]["NewImage"]["envelope"]["S"])
+            for r in inserted
+        ]
+    )
+    if failed:
+        logger.warning(
+            "outbox events not published yet; the stream retries them",
+            extra={"failed": len(failed), "reasons": sorted(set(failed.values()))},
+        )
+    return {"batchItemFailures": [{"itemIdentifier": by_id[eid]} for eid in failed]}
+
+
+def sweep() -> dict:
+    waiting = list(outbox.waiting(SWEEP_AFTER))
+    failed = outbox.publish_pending(waiting) if waiting else {}
+    summary = {"waiting": len(waiting), "published": len(waiting) - len(failed)}
+    if waiting:
+        logger.info("outbox sweep", extra=summary)
+    return summary
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if "Records" in event:
+        return from_stream(event["Records"])
+    return sweep()

@@ -1,0 +1,217 @@
+"""The transactional outbox: a change and the events it causes are one write.
+
+A store that changes state adds :func:`puts` to the same ``TransactWriteItems`` call,
+so the events are committed with the change or not at all. The outbox table's stream
+feeds the ``publisher`` function, which puts each event on EventBridge and marks it
+published; a scheduled sweep publishes whatever the stream did not deliver (retries
+exhausted, the bus down for longer than the stream's retry budget). Publishing is
+idempotent on the event id: an event already marked published is never put again.
+
+Outbox item::
+
+    event_id      the envelope's id (the key)
+    envelope      the whole CloudEvents envelope, JSON
+    event_type    its type, for operators
+    created_at    ISO time of the change
+    pending       "1" until published (a sparse index of what still waits: by-pending)
+    published_at  ISO time it reached the bus
+    expires_at    TTL: kept a week after the change, for replay and audit
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from contracts.events import Event
+from govbus.aws import client
+from govbus.bus import PublishFailed, bus_name, to_entry
+
+RETENTION = _dt.timedelta(days=7)
+PENDING = "1"
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
+
+
+def table() -> str:
+    return os.environ["OUTBOX_TABLE"]
+
+
+def puts(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """``TransactItems`` entries that write ``events`` to the outbox, once each."""
+    now = _dt.datetime.now(_dt.UTC)
+    expires = int((now + RETENTION).timestamp())
+    return [
+        {
+            "Put": {
+                "TableName": table(),
+                "ConditionExpression": "attribute_not_exists(event_id)",
+                "Item": {
+                    "event_id": {"S": event.id},
+                    "envelope": {"S": event.model_dump_json()},
+                    "event_type": {"S": event.type},
+                    "created_at": {"S": now.isoformat()},
+                    "pending": {"S": PENDING},
+                    "expires_at": {"N": str(expires)},
+                },
+            }
+        }
+        for event in events
+    ]
+
+
+def commit(writes: Sequence[dict[str, Any]], events: Sequence[Event]) -> None:
+    """Write ``writes`` (state changes) and ``events`` (their outbox rows) atomically.
+
+    Raises botocore's ClientError (``TransactionCanceledException``) when a condition
+    fails; the caller maps it to its domain meaning.
+    """
+    items = [*writes, *puts(events)]
+    if not items:
+        return
+    if len(items) > MAX_TRANSACTION_ITEMS:
+        raise ValueError(f"one change may carry at most {MAX_TRANSACTION_ITEMS} writes")
+    client("dynamodb").transact_write_items(TransactItems=items)
+
+
+def record(events: Sequence[Event]) -> None:
+    """Events caused by a change that has no row of its own (a fact, e.g. a reminder)."""
+    commit([], events)
+
+
+# --- the publishing side (the publisher function) ------------------------------------
+
+
+CLAIM_SECONDS = 30  # one publisher at a time per event; a crashed one's claim lapses
+
+
+def _claim(event_id: str) -> bool:
+    """Take the event for publishing, unless it is published or another publisher has it."""
+    now = _dt.datetime.now(_dt.UTC)
+    try:
+        client("dynamodb").update_item(
+            TableName=table(),
+            Key={"event_id": {"S": event_id}},
+            UpdateExpression="SET claimed_until = :until",
+            ConditionExpression=(
+                "attribute_exists(event_id) AND attribute_not_exists(published_at) AND "
+                "(attribute_not_exists(claimed_until) OR claimed_until < :now)"
+            ),
+            ExpressionAttributeValues={
+                ":now": {"N": str(int(now.timestamp()))},
+                ":until": {"N": str(int(now.timestamp()) + CLAIM_SECONDS)},
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _release(event_id: str) -> None:
+    """Give the claim back after a failed put, so the next attempt need not wait it out."""
+    client("dynamodb").update_item(
+        TableName=table(),
+        Key={"event_id": {"S": event_id}},
+        UpdateExpression="REMOVE claimed_until",
+        ConditionExpression="attribute_exists(event_id)",
+    )
+
+
+def _is_published(event_id: str) -> bool:
+    row = (
+        client("dynamodb")
+        .get_item(
+            TableName=table(),
+            Key={"event_id": {"S": event_id}},
+            ConsistentRead=True,
+            ProjectionExpression="published_at",
+        )
+        .get("Item")
+    )
+    # a row gone (expired) counts as published: there is nothing left to put
+    return not row or "published_at" in row
+
+
+def _mark_published(event_id: str) -> None:
+    try:
+        client("dynamodb").update_item(
+            TableName=table(),
+            Key={"event_id": {"S": event_id}},
+            UpdateExpression="SET published_at = :now REMOVE pending, claimed_until",
+            ConditionExpression="attribute_exists(event_id)",
+            ExpressionAttributeValues={":now": {"S": _dt.datetime.now(_dt.UTC).isoformat()}},
+        )
+    except ClientError as exc:
+        # expired by TTL meanwhile: nothing left to mark
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def publish_pending(envelopes: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Put the given ``(event_id, envelope JSON)`` on the bus unless already published.
+
+    Returns ``{event_id: reason}`` for those that could not be published now (the caller
+    reports them as failures so they come again); the rest are published and marked.
+    """
+    bus = bus_name()
+    failed: dict[str, str] = {}
+    todo = []
+    for eid, env in envelopes:
+        if _claim(eid):
+            todo.append((eid, env))
+        elif not _is_published(eid):
+            failed[eid] = "another publisher holds it"  # comes again; never put twice
+    for start in range(0, len(todo), 10):
+        chunk = todo[start : start + 10]
+        entries = [to_entry(Event.model_validate_json(env), bus) for _eid, env in chunk]
+        try:
+            answer = client("events").put_events(Entries=entries)
+        except ClientError as exc:
+            for eid, _env in chunk:
+                failed[eid] = exc.response["Error"]["Code"]
+                _release(eid)
+            continue
+        for (eid, _env), result in zip(chunk, answer["Entries"], strict=True):
+            if result.get("ErrorCode"):
+                failed[eid] = result["ErrorCode"]
+                _release(eid)
+            else:
+                _mark_published(eid)
+    return failed
+
+
+def waiting(older_than: _dt.timedelta, limit: int = 500) -> Iterator[tuple[str, str]]:
+    """Outbox rows still pending after ``older_than``: the sweep's work."""
+    cutoff = (_dt.datetime.now(_dt.UTC) - older_than).isoformat()
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "IndexName": "by-pending",
+        "KeyConditionExpression": "pending = :p AND created_at <= :cutoff",
+        "ExpressionAttributeValues": {":p": {"S": PENDING}, ":cutoff": {"S": cutoff}},
+    }
+    seen = 0
+    while True:
+        answer = client("dynamodb").query(**kwargs)
+        for row in answer.get("Items", []):
+            # the index projects keys only: read the envelope from the table
+            full = (
+                client("dynamodb")
+                .get_item(TableName=table(), Key={"event_id": row["event_id"]}, ConsistentRead=True)
+                .get("Item")
+            )
+            if full and "published_at" not in full:
+                yield full["event_id"]["S"], full["envelope"]["S"]
+                seen += 1
+                if seen >= limit:
+                    return
+        if "LastEvaluatedKey" not in answer:
+            return
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+__all__ = ["PublishFailed", "commit", "publish_pending", "puts", "record", "waiting"]
