@@ -17,3 +17,6 @@ class ProvinceConfig(BaseModel):
     # the user the hall signs its pushes as; its passwords are govbus/{stage}/webhooks/province
     push_username: str = "fujian-hall"
     ping_cache_seconds: float = Field(default=5.0, ge=0)
+    # an outbound proxy (government networks often need one), read once here: the
+    # client never consults the environment per call
+    proxy: str | None = None

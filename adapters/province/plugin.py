@@ -108,7 +108,7 @@ def govbus_ping() -> PingResult:
     try:
         from adapters.province.client import ping_endpoint
 
-        up, detail = ping_endpoint(str(_state.config.endpoint))
+        up, detail = ping_endpoint(str(_state.config.endpoint), proxy=_state.config.proxy)
     except Exception as exc:  # a ping never raises
         up, detail = False, f"ping failed: {type(exc).__name__}"
     result = PingResult(
