@@ -4,6 +4,9 @@ cold_start.<Function>: a fresh process imports the handler and serves one sample
   baseline: a fresh process importing boto3 and creating one DynamoDB client.
 webhook.warm: verify, parse, idempotency, publish for one EMS push, in a warm process;
   baseline: the bare conditional DynamoDB write and PutEvents the path cannot avoid.
+soap.call: one province adapter call (zeep: serialise, WS-Security, POST, parse, map)
+  against the hall simulator; baseline: a raw HTTP POST of the same operation's
+  prebuilt envelope (fresh WS-Security headers made beforehand) on a kept-alive connection.
 """
 
 from __future__ import annotations
@@ -123,6 +126,79 @@ def warm_webhook(stack) -> None:
     report("webhook.warm", median_seconds(ours, WARM_CALLS), median_seconds(baseline, WARM_CALLS))
 
 
+def soap_call() -> None:
+    import requests
+
+    from adapters.province import wire
+    from adapters.province.simulator import CATALOGUE, HallSimulator
+    from contracts.adapters import CallContext
+    from contracts.province import ProvinceCaseForward
+    from govbus import plugins
+
+    simulator = HallSimulator()
+    simulator.start()
+    try:
+        secrets = {k.replace("{stage}", "dev"): v for k, v in simulator.secrets().items()}
+        pm = plugins.create_plugin_manager({"province"})
+        plugins.call(
+            pm,
+            "province",
+            "govbus_adapter_configure",
+            settings={"endpoint": simulator.url},
+            get_secret=secrets.__getitem__,
+        )
+        ctx = CallContext(correlation_id="bench", idempotency_key="bench")
+        receipt = plugins.call(
+            pm,
+            "province",
+            "govbus_province_forward_case",
+            forward=ProvinceCaseForward(
+                case_id="CASE-BENCH",
+                item_code=CATALOGUE[0]["code"],
+                applicant_code="350102199003071234",
+                applicant_name="林小姐",
+                summary="bench",
+            ),
+            ctx=ctx,
+        )
+
+        def ours() -> None:
+            plugins.call(
+                pm,
+                "province",
+                "govbus_province_query_case",
+                province_case_no=receipt.province_case_no,
+                ctx=ctx,
+            )
+
+        from lxml import etree
+
+        def envelope() -> bytes:
+            query = etree.Element(wire.q(wire.HALL_NS, "QueryCase"), nsmap={"hall": wire.HALL_NS})
+            etree.SubElement(query, wire.q(wire.HALL_NS, "caseNo")).text = receipt.province_case_no
+            return wire.envelope(
+                query, [wire.security_header(simulator.username, simulator.password)]
+            )
+
+        prebuilt = [envelope() for _ in range(WARM_CALLS * 2 + 2)]  # one nonce each
+        session = requests.Session()
+        session.trust_env = False  # the leanest POST requests can make
+        headers = {
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": f'"{wire.HALL_NS}/QueryCase"',
+        }
+
+        def baseline() -> None:
+            answer = session.post(simulator.url + "/", data=prebuilt.pop(), headers=headers)
+            assert answer.status_code == 200, answer.text
+
+        ours()
+        baseline()
+        report("soap.call", median_seconds(ours, WARM_CALLS), median_seconds(baseline, WARM_CALLS))
+    finally:
+        simulator.stop()
+
+
 def main() -> int:
     from govbus.local.stack import LocalStack
 
@@ -141,6 +217,7 @@ def main() -> int:
             fn.environment["POWERTOOLS_LOG_LEVEL"] = "ERROR"
         cold_starts(stack)
         warm_webhook(stack)
+    soap_call()
     return 0
 
 

@@ -39,7 +39,7 @@ from contracts.payments import (
     PaymentOrderRequest,
     StatementLine,
 )
-from contracts.province import ProvinceCaseForward, ProvinceCaseReceipt
+from contracts.province import ProvinceCaseForward, ProvinceCaseReceipt, ProvinceItem
 
 PROJECT = "govbus"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -184,12 +184,47 @@ def govbus_card_pay(payment: CardPayment, ctx: CallContext) -> dict[str, Any]:
 def govbus_province_forward_case(
     forward: ProvinceCaseForward, ctx: CallContext
 ) -> ProvinceCaseReceipt:
-    """Forward a cross-level case to the provincial hall."""
+    """Forward a cross-level case to the provincial hall.
+
+    Called by the dispatcher for a ``province.case_forwarded`` command. Must return
+    the hall's receipt (its case number and status). The hall answers a repeated
+    submission of one city case with the same case number, so a retry after a timeout
+    forwards nothing twice. Raises :class:`ValidationFailed` for a case the hall cannot
+    take as it is (an attachment over the hall's size limit), :class:`PartnerError`
+    (with the hall's fault code) for the hall's refusal, :class:`RetryableError`
+    otherwise.
+    """
 
 
 @hookspec(firstresult=True)
 def govbus_province_query_case(province_case_no: str, ctx: CallContext) -> ProvinceCaseReceipt:
-    """Query a forwarded case's status at the provincial hall."""
+    """Query a forwarded case's status at the provincial hall.
+
+    Called by ``province_sync`` to catch changes whose push never arrived. Must return
+    the current receipt; :class:`NotFound` when the hall has no such case.
+    """
+
+
+@hookspec(firstresult=True)
+def govbus_province_withdraw_case(
+    province_case_no: str, reason: str, ctx: CallContext
+) -> ProvinceCaseReceipt:
+    """Withdraw a forwarded case at the provincial hall (the citizen withdrew it).
+
+    Called by the dispatcher when a case at the province is withdrawn in the city.
+    Must return the receipt with status ``withdrawn``; withdrawing an already
+    withdrawn case answers the same receipt. :class:`PartnerError` when the province
+    has already decided, :class:`NotFound` when it has no such case.
+    """
+
+
+@hookspec(firstresult=True)
+def govbus_province_list_items(ctx: CallContext) -> list[ProvinceItem]:
+    """Return the province's catalogue items (code, name, time limit, agency).
+
+    Called by catalogue alignment (``govbus province align``) to find city items
+    whose code, name or time limit disagree with the province's.
+    """
 
 
 # ==============================================================================

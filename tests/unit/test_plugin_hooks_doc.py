@@ -23,8 +23,6 @@ AWAITING_ADAPTER = {
     "govbus_payment_statement",
     "govbus_card_lookup",
     "govbus_card_pay",
-    "govbus_province_forward_case",
-    "govbus_province_query_case",
 }
 
 

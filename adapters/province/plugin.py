@@ -1,0 +1,319 @@
+"""The province adapter's hook implementations (registered as entry point ``province``).
+
+Importing this module is cheap: zeep, requests and lxml are imported on first use
+(the webhooks function loads every adapter at cold start).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from adapters.province.config import ProvinceConfig
+from contracts import hookimpl
+from contracts.adapters import (
+    AdapterFamily,
+    AdapterInfo,
+    CallContext,
+    Health,
+    InboundRequest,
+    PingResult,
+)
+from contracts.errors import (
+    InvalidRequest,
+    PartnerUnavailable,
+    SignatureInvalid,
+    StaleTimestamp,
+    ValidationFailed,
+)
+from contracts.events import Event
+from contracts.province import (
+    ProvinceCaseForward,
+    ProvinceCaseReceipt,
+    ProvinceCaseStatusChanged,
+    ProvinceItem,
+)
+
+if TYPE_CHECKING:
+    from adapters.province.client import HallClient
+
+NAME = "province"
+VERSION = "1.0.0"
+
+
+class _State:
+    def __init__(self) -> None:
+        self.config = ProvinceConfig()
+        self.get_secret: Any = None
+        self.client: HallClient | None = None
+        self.lock = threading.Lock()
+        self.ping_cache: tuple[float, PingResult] | None = None
+
+
+_state = _State()
+
+
+def client() -> HallClient:
+    """Built lazily, once per configuration, from the credentials the hall issued."""
+    with _state.lock:
+        if _state.client is None:
+            if _state.get_secret is None:
+                raise PartnerUnavailable("the province adapter is not configured")
+            from adapters.province.client import HallClient
+
+            try:
+                creds = json.loads(_state.get_secret(_state.config.secret_name))
+                _state.client = HallClient(_state.config, creds["username"], creds["password"])
+            except (KeyError, ValueError, TypeError) as exc:
+                raise PartnerUnavailable("the province credentials secret is malformed") from exc
+        return _state.client
+
+
+# --- lifecycle ------------------------------------------------------------------
+
+
+@hookimpl
+def govbus_adapter_info() -> AdapterInfo:
+    return AdapterInfo(
+        name=NAME,
+        family=AdapterFamily.province,
+        title="福建省网上办事大厅 provincial online hall (SOAP)",
+        version=VERSION,
+        secret_name=_state.config.secret_name,
+    )
+
+
+@hookimpl
+def govbus_adapter_configure(settings, get_secret) -> None:
+    known = {k: v for k, v in settings.items() if k in ProvinceConfig.model_fields}
+    with _state.lock:
+        _state.config = ProvinceConfig.model_validate(known)
+        _state.get_secret = get_secret
+        if _state.client is not None:
+            _state.client.close()
+        _state.client = None
+        _state.ping_cache = None
+
+
+@hookimpl
+def govbus_ping() -> PingResult:
+    now = time.monotonic()
+    cached = _state.ping_cache
+    if cached and now - cached[0] < _state.config.ping_cache_seconds:
+        return cached[1]
+    started = time.perf_counter()
+    try:
+        from adapters.province.client import ping_endpoint
+
+        up, detail = ping_endpoint(str(_state.config.endpoint), proxy=_state.config.proxy)
+    except Exception as exc:  # a ping never raises
+        up, detail = False, f"ping failed: {type(exc).__name__}"
+    result = PingResult(
+        adapter=NAME,
+        status=Health.up if up else Health.down,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        detail=detail,
+    )
+    _state.ping_cache = (now, result)
+    return result
+
+
+@hookimpl
+def govbus_simulator():
+    from adapters.province.simulator import HallSimulator
+
+    return HallSimulator()
+
+
+# --- status pushes ----------------------------------------------------------------
+
+
+@hookimpl
+def govbus_webhook_verify(request: InboundRequest, secrets: list[str]) -> str:
+    from adapters.province import wire
+
+    offered = request.headers.get(wire.PUSH_SIGNATURE_HEADER, "")
+    if not offered:
+        raise SignatureInvalid("missing X-Hall-Signature header")
+    # over the raw bytes first, before anything is parsed
+    password = next(
+        (s for s in secrets if wire.push_signature_matches(request.body, s, offered)), None
+    )
+    if password is None:
+        raise SignatureInvalid("X-Hall-Signature does not match the body under any active secret")
+    envelope = _parse(request.body)
+    try:
+        token = wire.read_security(envelope)
+        wire.check_token(token, _state.config.push_username, [password], request.received_at)
+    except wire.SecurityRefused as exc:
+        if exc.code == wire.FAULT_MESSAGE_EXPIRED:
+            raise StaleTimestamp(f"the push's WS-Security header is stale: {exc}") from exc
+        raise SignatureInvalid(f"the push's UsernameToken does not hold: {exc}") from exc
+    message_id = (envelope.findtext("soap:Header/wsa:MessageID", "", wire.NSMAP) or "").strip()
+    return message_id or base64.b64encode(token.nonce).decode()
+
+
+def _parse(body: bytes):
+    from adapters.province import wire
+
+    try:
+        envelope = wire.parse_untrusted(body)
+    except ValueError as exc:  # UnsafeXml included: nothing was expanded
+        raise InvalidRequest(f"the province push is refused: {exc}") from exc
+    if envelope.tag != wire.q(wire.SOAP_ENV, "Envelope"):
+        raise InvalidRequest("the province push is not a SOAP 1.1 envelope")
+    return envelope
+
+
+@hookimpl
+def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
+    from adapters.province import wire
+
+    envelope = _parse(request.body)
+    note = envelope.find("soap:Body/hall:CaseStatusNotification", wire.NSMAP)
+    if note is None:
+        raise InvalidRequest("the province push holds no hall:CaseStatusNotification")
+    fields = {
+        name: (note.findtext(f"hall:{name}", "", wire.NSMAP) or "").strip()
+        for name in ("caseNo", "cityCaseId", "status", "reason", "occurredAt")
+    }
+    for name in ("caseNo", "cityCaseId", "status", "occurredAt"):
+        if not fields[name]:
+            raise InvalidRequest(f"the province push has no {name}", field=name)
+    status = wire.STATUS_FROM_WIRE.get(fields["status"])
+    if status is None:
+        raise ValidationFailed(f"unknown province status {fields['status']!r}", field="status")
+    try:
+        occurred_at = wire.parse_stamp(fields["occurredAt"])
+    except ValueError as exc:
+        raise ValidationFailed("occurredAt is not a dateTime", field="occurredAt") from exc
+    change = ProvinceCaseStatusChanged(
+        case_id=fields["cityCaseId"],
+        province_case_no=fields["caseNo"],
+        status=status,
+        reason=fields["reason"],
+        occurred_at=occurred_at,
+    )
+    return [Event.create("case.province_status", change, source=NAME, subject=change.case_id)]
+
+
+# --- outbound -------------------------------------------------------------------
+
+
+def _receipt(record: Any) -> ProvinceCaseReceipt:
+    from adapters.province import wire
+
+    try:
+        return ProvinceCaseReceipt(
+            case_id=str(record.cityCaseId),
+            province_case_no=str(record.caseNo),
+            status=wire.STATUS_FROM_WIRE[str(record.status)],
+            reason=str(record.reason or ""),
+            updated_at=record.updatedAt,
+            time_limit_days=record.timeLimitDays,
+        )
+    except (AttributeError, KeyError, ValueError) as exc:
+        raise PartnerUnavailable("the provincial hall sent a case record it cannot mean") from exc
+
+
+def _materials_out(forward: ProvinceCaseForward) -> dict[str, Any] | None:
+    from adapters.province import wire
+
+    total = 0
+    out = []
+    for i, material in enumerate(forward.materials):
+        if material.reference is not None:
+            out.append({"name": material.name, "reference": material.reference})
+            continue
+        size = len(material.content or b"")
+        total += size
+        if size > wire.MAX_ATTACHMENT_BYTES:
+            raise ValidationFailed(
+                f"material {material.name!r} has {size} bytes; the provincial hall takes at "
+                f"most {wire.MAX_ATTACHMENT_BYTES} per attachment: send a reference instead",
+                field=f"materials[{i}]",
+            )
+        out.append(
+            {
+                "name": material.name,
+                "attachment": {
+                    "fileName": material.file_name,
+                    "mediaType": material.media_type,
+                    "content": material.content,
+                },
+            }
+        )
+    if total > wire.MAX_ATTACHMENTS_TOTAL_BYTES:
+        raise ValidationFailed(
+            f"the attachments have {total} bytes together; the provincial hall takes at most "
+            f"{wire.MAX_ATTACHMENTS_TOTAL_BYTES}",
+            field="materials",
+        )
+    return {"material": out} if out else None
+
+
+@hookimpl
+def govbus_province_forward_case(
+    forward: ProvinceCaseForward, ctx: CallContext
+) -> ProvinceCaseReceipt:
+    materials = _materials_out(forward)
+    record = client().call(
+        "SubmitCase",
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+        applicantCode=forward.applicant_code,
+        applicantName=forward.applicant_name,
+        itemCode=forward.item_code,
+        cityCaseId=forward.case_id,
+        summary=forward.summary,
+        materials=materials,
+    )
+    return _receipt(record)
+
+
+@hookimpl
+def govbus_province_query_case(province_case_no: str, ctx: CallContext) -> ProvinceCaseReceipt:
+    record = client().call(
+        "QueryCase",
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+        caseNo=province_case_no,
+    )
+    return _receipt(record)
+
+
+@hookimpl
+def govbus_province_withdraw_case(
+    province_case_no: str, reason: str, ctx: CallContext
+) -> ProvinceCaseReceipt:
+    record = client().call(
+        "WithdrawCase",
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+        caseNo=province_case_no,
+        reason=reason,
+    )
+    return _receipt(record)
+
+
+@hookimpl
+def govbus_province_list_items(ctx: CallContext) -> list[ProvinceItem]:
+    items = client().call(
+        "ListItems", correlation_id=ctx.correlation_id, timeout=ctx.timeout_seconds
+    )
+    try:
+        return [
+            ProvinceItem(
+                code=str(i.code),
+                name=str(i.name),
+                time_limit_days=int(i.timeLimitDays),
+                agency=str(i.agency),
+                agency_code=str(i.agencyCode),
+            )
+            for i in (items or [])
+        ]
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise PartnerUnavailable("the provincial hall sent a catalogue it cannot mean") from exc
