@@ -26,6 +26,9 @@ class LoopbackSimulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without this, Nagle's algorithm and
+            # the client's delayed ACK stall every keep-alive answer by ~40 ms
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 sim._dispatch(self, "GET")
