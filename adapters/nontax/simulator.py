@@ -131,6 +131,8 @@ class NontaxSimulator(LoopbackSimulator):
         self.amount_overrides: dict[str, int] = {}
         self.duplicate_lines: set[str] = set()
         self.statements_finished: Counter[str] = Counter()
+        # a download that breaks off: the body ends cleanly after this many lines, no trailer
+        self.truncate_statement_after: int | None = None
         self.card_charges: dict[str, int] = {}  # citizen card no -> fen charged (own ledger)
 
     # --- lifecycle -------------------------------------------------------------
@@ -474,6 +476,14 @@ class NontaxSimulator(LoopbackSimulator):
                 self._schedule(notify_id, 0.0)
         return held
 
+    def cancel_pending(self) -> int:
+        """Drop every held or scheduled notification (a test's clean-up); returns how many."""
+        with self._wake:
+            dropped = len(self._queue) + len(self._held)
+            self._queue, self._held = [], []
+            self._wake.notify_all()
+        return dropped
+
     def _schedule(self, notify_id: str, delay: float) -> None:
         self._seq += 1
         heapq.heappush(self._queue, (time.monotonic() + delay, self._seq, notify_id))
@@ -614,7 +624,10 @@ class NontaxSimulator(LoopbackSimulator):
             out = handler.wfile
             buffer: list[str] = [",".join(wire.STATEMENT_HEADER)]
             size = count = total = 0
+            cut = self.truncate_statement_after
             for row in self._statement_rows(day, synthetic):
+                if cut is not None and count >= cut:
+                    break
                 line = ",".join(row)
                 buffer.append(line)
                 size += len(line) + 1
@@ -623,7 +636,8 @@ class NontaxSimulator(LoopbackSimulator):
                 if size >= CHUNK_BYTES:
                     _write_chunk(out, buffer)
                     buffer, size = [], 0
-            buffer.append(f"{wire.STATEMENT_TRAILER},{count},{total}")
+            if cut is None or count < cut:
+                buffer.append(f"{wire.STATEMENT_TRAILER},{count},{total}")
             _write_chunk(out, buffer)
             out.write(b"0\r\n\r\n")
             out.flush()
@@ -647,6 +661,8 @@ class NontaxSimulator(LoopbackSimulator):
                 if "strict_ack" in doc:
                     self.strict_ack = bool(doc["strict_ack"])
                 return 200, {"retry_schedule": self.retry_schedule, "strict_ack": self.strict_ack}
+            if path == "/_sim/cancel-pending":
+                return 200, {"dropped": self.cancel_pending()}
             if path == "/_sim/release":
                 return 200, {"released": self.release()}
             if path == "/_sim/renotify":
@@ -666,6 +682,9 @@ class NontaxSimulator(LoopbackSimulator):
                     )
                 if doc.get("duplicate"):
                     self.seed_duplicate_line(doc["duplicate"])
+                if "truncate_after" in doc:
+                    cut = doc["truncate_after"]
+                    self.truncate_statement_after = None if cut is None else int(cut)
                 return 200, answer
             if path == "/_sim/state":
                 with self._lock:

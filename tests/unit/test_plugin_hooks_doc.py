@@ -18,11 +18,6 @@ HOOKS = {
 # Specified ahead of their adapters (issues "identity and trust", payments, province);
 # each leaves this list when its adapter and tests land, and the last test keeps it honest.
 AWAITING_ADAPTER = {
-    "govbus_payment_create_order",
-    "govbus_payment_query_order",
-    "govbus_payment_statement",
-    "govbus_card_lookup",
-    "govbus_card_pay",
     "govbus_province_forward_case",
     "govbus_province_query_case",
 }
