@@ -33,17 +33,16 @@ class Mismatch:
     line: StatementLine | None = None  # the statement line, when there is one
 
 
-def _matched(amount_fen: int) -> int:
-    # a matched order keeps its amount, encoded as ~amount (< 0; amounts are > 0):
-    # the mark lives in the caller's dict, so matching allocates nothing per line
-    return ~amount_fen
+# a matched order's amount is replaced by this mark (amounts are > 0): the mark is one
+# shared small int, so matching allocates nothing per line and the dict never grows
+MATCHED = -1
 
 
 def match_line(line: StatementLine, expected: MutableMapping[str, int]) -> Mismatch | None:
     """Match one statement line against the bus's paid orders of the day.
 
-    ``expected`` maps order_no to amount_fen and is updated in place (the order is
-    marked matched). Returns the mismatch the line reveals, or ``None``.
+    ``expected`` maps order_no to amount_fen and is updated in place (the order's amount
+    is replaced by :data:`MATCHED`). Returns the mismatch the line reveals, or ``None``.
     """
     local = expected.get(line.order_no)
     if local is None:
@@ -53,15 +52,11 @@ def match_line(line: StatementLine, expected: MutableMapping[str, int]) -> Misma
             platform_amount_fen=line.amount_fen,
             line=line,
         )
-    if local < 0:
+    if local == MATCHED:
         return Mismatch(
-            MismatchKind.duplicate,
-            line.order_no,
-            platform_amount_fen=line.amount_fen,
-            local_amount_fen=~local,
-            line=line,
+            MismatchKind.duplicate, line.order_no, platform_amount_fen=line.amount_fen, line=line
         )
-    expected[line.order_no] = _matched(local)
+    expected[line.order_no] = MATCHED
     if local != line.amount_fen:
         return Mismatch(
             MismatchKind.amount_differs,

@@ -165,6 +165,7 @@ class NontaxClient:
             ) from exc
         finally:
             if complete:
+                answer.drain_conn()  # the body's closing chunk, so the connection is reusable
                 answer.release_conn()
             else:  # abandoned or broken mid-body: the connection cannot be reused
                 answer.close()
