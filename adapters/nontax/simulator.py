@@ -133,6 +133,11 @@ class NontaxSimulator(LoopbackSimulator):
         self.statements_finished: Counter[str] = Counter()
         # a download that breaks off: the body ends cleanly after this many lines, no trailer
         self.truncate_statement_after: int | None = None
+        # a download that pauses: after this many lines the body waits (flushed) until
+        # ``statement_gate`` is set, or 10 s: a test can then see what a reader yields
+        # while the platform has not finished producing the statement
+        self.hold_statement_after: int | None = None
+        self.statement_gate = threading.Event()
         self.card_charges: dict[str, int] = {}  # citizen card no -> fen charged (own ledger)
 
     # --- lifecycle -------------------------------------------------------------
@@ -624,10 +629,15 @@ class NontaxSimulator(LoopbackSimulator):
             out = handler.wfile
             buffer: list[str] = [",".join(wire.STATEMENT_HEADER)]
             size = count = total = 0
-            cut = self.truncate_statement_after
+            cut, hold = self.truncate_statement_after, self.hold_statement_after
             for row in self._statement_rows(day, synthetic):
                 if cut is not None and count >= cut:
                     break
+                if hold is not None and count == hold:
+                    _write_chunk(out, buffer)
+                    out.flush()
+                    buffer, size = [], 0
+                    self.statement_gate.wait(10)
                 line = ",".join(row)
                 buffer.append(line)
                 size += len(line) + 1
