@@ -69,6 +69,14 @@ class PartnerError(GovbusError):
         self.code = code
 
 
+class CardUnusable(PartnerError):
+    """The citizen card is lost (挂失), frozen (冻结) or cancelled (注销): it cannot pay."""
+
+
+class InsufficientBalance(PartnerError):
+    """The card account's balance is below the amount to pay."""
+
+
 class RetryableError(GovbusError):
     """Something that may succeed later: the dispatcher retries these."""
 

@@ -16,8 +16,8 @@ transport's own (``raise PartnerUnavailable(...) from exc``). Retryable conditio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from datetime import date
 
 import pluggy
 
@@ -32,11 +32,17 @@ from contracts.adapters import (
 from contracts.auth import CertificateIdentity, DetachedSignature, LoginChallenge
 from contracts.delivery import TrackingUpdate, Waybill, WaybillRequest
 from contracts.events import Event
+from contracts.identity import CitizenId
 from contracts.payments import (
     CardPayment,
+    CardReceipt,
+    CardRefund,
+    CardRefundReceipt,
     CitizenCard,
     PaymentOrder,
     PaymentOrderRequest,
+    RefundRequest,
+    RefundResult,
     StatementLine,
 )
 from contracts.province import ProvinceCaseForward, ProvinceCaseReceipt, ProvinceItem
@@ -141,38 +147,101 @@ def govbus_delivery_track(waybill_no: str, ctx: CallContext) -> list[TrackingUpd
 
 
 # ==============================================================================
-# Payment (non-tax payment platform)
+# Payment (non-tax payment platform, 非税收入支付平台)
 # ==============================================================================
 
 
 @hookspec(firstresult=True)
 def govbus_payment_create_order(request: PaymentOrderRequest, ctx: CallContext) -> PaymentOrder:
-    """Create a payment order for a case's fee. Idempotent on ``ctx.idempotency_key``."""
+    """Create a payment order for a case's fee or a biller's bill.
+
+    Called by the ``payments`` function (through the dispatcher) when a fee or bill is
+    due. Must return the order in state ``pending`` with the platform's 20-digit
+    payment code (缴款码) and, where the platform has one, the URL the payer pays at.
+    Idempotent on ``request.order_no``: creating the same order again returns the
+    existing one; the same order number with another amount or payer is
+    :class:`Conflict`. A refusal is :class:`PartnerError`.
+    """
 
 
 @hookspec(firstresult=True)
 def govbus_payment_query_order(order_no: str, ctx: CallContext) -> PaymentOrder:
-    """Return the current state of an order."""
+    """Return the platform's current view of an order.
+
+    Called by the ``payments`` function when a notification is late or doubtful (the
+    platform is the authority on whether an order is paid), and by reconciliation.
+    :class:`NotFound` when the platform knows no such order.
+    """
 
 
 @hookspec(firstresult=True)
-def govbus_payment_statement(day: str, ctx: CallContext) -> list[StatementLine]:
-    """Return the settlement statement of ``day`` (``YYYY-MM-DD``) for reconciliation."""
+def govbus_payment_close_order(order_no: str, ctx: CallContext) -> PaymentOrder:
+    """Close an unpaid order so that it can no longer be paid (case withdrawn, bill void).
+
+    Called by the ``payments`` function. Returns the order in state ``closed``; closing
+    a closed order returns it again. An order already paid cannot be closed:
+    :class:`Conflict` (refund it instead).
+    """
+
+
+@hookspec(firstresult=True)
+def govbus_payment_refund(request: RefundRequest, ctx: CallContext) -> RefundResult:
+    """Refund all or part of a paid order (e.g. a rejection after payment).
+
+    Called by the ``payments`` function. Idempotent on ``request.refund_no``: the same
+    refund again returns the original result and refunds nothing more. Refunding more
+    than was paid, or an unpaid order, is :class:`Conflict`.
+    """
+
+
+@hookspec(firstresult=True)
+def govbus_payment_statement(day: date, ctx: CallContext) -> Iterator[StatementLine]:
+    """Stream the platform's settlement statement (对账单) of ``day`` for reconciliation.
+
+    Called by the ``reconcile`` function once a day. Must return an iterator that
+    yields one :class:`StatementLine` per settled payment as the statement is read
+    (a generator over the partner's streamed response), never a list: a statement
+    can hold millions of lines and memory must stay flat. The iterator raises
+    :class:`PartnerUnavailable` if the statement ends short of its own trailer (a
+    truncated download must not pass for a complete one), after yielding what it read.
+    """
 
 
 # ==============================================================================
-# Citizen card (multi-card platform)
+# Citizen card (multi-card platform, 市民卡)
 # ==============================================================================
 
 
 @hookspec(firstresult=True)
-def govbus_card_lookup(holder_code: str, ctx: CallContext) -> CitizenCard:
-    """Return the citizen card bound to a citizen ID; :class:`NotFound` if none."""
+def govbus_card_lookup(holder_code: CitizenId, ctx: CallContext) -> CitizenCard:
+    """Return the citizen card held by a citizen, with its status.
+
+    Called by the ``payments`` function before offering the citizen-card channel, and
+    by the card check a person waits for. Returns the card whatever its status (active,
+    frozen, lost, cancelled); :class:`NotFound` when the citizen holds no card.
+    """
 
 
 @hookspec(firstresult=True)
-def govbus_card_pay(payment: CardPayment, ctx: CallContext) -> dict[str, Any]:
-    """Charge a citizen card; returns the platform's receipt fields."""
+def govbus_card_pay(payment: CardPayment, ctx: CallContext) -> CardReceipt:
+    """Charge a citizen card's account.
+
+    Called by the ``payments`` function when a citizen pays a fee or bill by card.
+    Idempotent on ``payment.reference``: paying again with the same reference charges
+    once and returns the original receipt; the same reference with another amount is
+    :class:`Conflict`. A lost, frozen or cancelled card is :class:`CardUnusable`; too
+    small a balance is :class:`InsufficientBalance`; both are refusals (not retried).
+    """
+
+
+@hookspec(firstresult=True)
+def govbus_card_refund(refund: CardRefund, ctx: CallContext) -> CardRefundReceipt:
+    """Give back all or part of a card payment, found by its reference.
+
+    Called by the ``payments`` function (a rejection after payment). Idempotent on
+    ``refund.refund_reference``; refunding more than was paid is :class:`Conflict`,
+    an unknown reference :class:`NotFound`.
+    """
 
 
 # ==============================================================================

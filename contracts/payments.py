@@ -1,58 +1,204 @@
-"""Fees: the non-tax payment platform (非税收入支付平台) and the citizen card (市民卡)."""
+"""Fees: the non-tax payment platform (非税收入支付平台) and the citizen card (市民卡).
+
+Money is integer fen (分) everywhere: :data:`Fen` is a bounded ``int``, never a float,
+never an unbounded decimal. A yuan amount is shown to people by dividing by 100 at the
+edge (:func:`yuan`), and is never computed with.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
-from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.events import event_type
+from contracts.identity import CitizenId, CreditCode
+
+MAX_FEN = 10**11  # 10^9 yuan: far above any fee or bill, far below int overflow anywhere
+Fen = Annotated[int, Field(ge=0, le=MAX_FEN, strict=True)]
+"""An amount of money in fen (分): a non-negative, bounded integer."""
+PositiveFen = Annotated[int, Field(gt=0, le=MAX_FEN, strict=True)]
+"""A payable amount in fen: at least 1 fen."""
+
+PaymentCode = Annotated[str, Field(pattern=r"^[0-9]{20}$")]
+"""The platform's 20-digit payment code (缴款码), printed on the payment notice."""
+OrderNo = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+"""Our merchant order number (商户订单号), unique per order."""
+PayerCode = CitizenId | CreditCode
+"""Who pays: a citizen ID number or a unified social credit code."""
+
+
+def yuan(fen: int) -> str:
+    """``1500 -> "15.00"``, for display only (exact: integer arithmetic)."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 class PaymentState(StrEnum):
-    pending = "pending"
+    pending = "pending"  # created, awaiting the payer
     paid = "paid"
-    failed = "failed"
-    refunded = "refunded"
-    cancelled = "cancelled"
+    closed = "closed"  # closed before payment: can no longer be paid
+    refunded = "refunded"  # paid, then refunded in full
+    partially_refunded = "partially_refunded"
+
+
+class PaymentChannel(StrEnum):
+    bank_card = "bank_card"  # 银行卡 (UnionPay)
+    mobile_wallet = "mobile_wallet"  # 移动支付 (wallet apps)
+    citizen_card = "citizen_card"  # 市民卡 account
 
 
 class PaymentOrderRequest(BaseModel):
-    case_id: str
-    payer_code: str  # citizen ID or credit code
-    amount: Decimal = Field(gt=0, decimal_places=2)
-    item_code: str
-    description: str
+    """What the bus asks the platform to collect: a case's fee or a biller's bill."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_no: OrderNo
+    payer_code: PayerCode
+    payer_name: str = Field(default="", max_length=64)
+    amount_fen: PositiveFen
+    item_code: str | None = Field(default=None, max_length=64)  # service item (fee of a case)
+    bill_ref: str | None = Field(default=None, max_length=64)  # a biller's bill
+    case_id: str | None = Field(default=None, max_length=64)
+    description: str = Field(min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _item_or_bill(self) -> PaymentOrderRequest:
+        if not self.item_code and not self.bill_ref:
+            raise ValueError("a payment order needs an item_code (a case's fee) or a bill_ref")
+        return self
 
 
 class PaymentOrder(BaseModel):
-    order_no: str
-    case_id: str
-    amount: Decimal
+    """An order as the platform holds it."""
+
+    order_no: OrderNo
+    payment_code: PaymentCode
+    amount_fen: PositiveFen
     state: PaymentState
     pay_url: str | None = None
+    channel: PaymentChannel | None = None
+    paid_at: _dt.datetime | None = None
+    receipt_no: str | None = None  # 票据号, once paid
+    platform_txn_id: str | None = None  # the platform's transaction id, once paid
+    refunded_fen: Fen = 0
+
+
+class RefundRequest(BaseModel):
+    """Give back all or part of a paid order. ``refund_no`` is ours and idempotent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_no: OrderNo
+    refund_no: OrderNo
+    amount_fen: PositiveFen
+    reason: str = Field(min_length=1, max_length=128)
+
+
+class RefundResult(BaseModel):
+    order_no: OrderNo
+    refund_no: OrderNo
+    amount_fen: PositiveFen
+    refunded_at: _dt.datetime
+    order_state: PaymentState  # refunded or partially_refunded
+    refunded_fen: Fen  # the order's refunded total, this refund included
 
 
 class StatementLine(BaseModel):
+    """One settled payment of the platform's daily statement (对账单)."""
+
+    model_config = ConfigDict(frozen=True)
+
     order_no: str
-    amount: Decimal
+    payment_code: str
+    platform_txn_id: str
+    amount_fen: PositiveFen
+    channel: PaymentChannel
     paid_at: _dt.datetime
+    receipt_no: str
+
+
+@event_type("payment.notified")
+class PaymentNotified(BaseModel):
+    """The platform says an order was paid (its signed asynchronous notification).
+
+    Published by the ``webhooks`` function once per notification id; the consumer must
+    still be idempotent on ``order_no`` (the platform notifies again after a query, and
+    out of order).
+    """
+
+    order_no: OrderNo
+    payment_code: PaymentCode
+    amount_fen: PositiveFen
+    channel: PaymentChannel
+    paid_at: _dt.datetime
+    receipt_no: str
+    platform_txn_id: str
+    notify_id: str
+
+
+# --- citizen card (市民卡) ---------------------------------------------------------
 
 
 class CardStatus(StrEnum):
-    active = "active"
-    frozen = "frozen"
-    lost = "lost"
-    cancelled = "cancelled"
+    active = "active"  # 正常
+    frozen = "frozen"  # 冻结
+    lost = "lost"  # 挂失
+    cancelled = "cancelled"  # 注销
+
+
+CardNo = Annotated[str, Field(pattern=r"^[0-9]{16,19}$")]
 
 
 class CitizenCard(BaseModel):
-    card_no: str
-    holder_code: str
+    card_no: CardNo
+    holder_code: CitizenId
     status: CardStatus
+    balance_fen: Fen | None = None  # shown to the holder only
+
+    @property
+    def can_pay(self) -> bool:
+        return self.status == CardStatus.active
 
 
 class CardPayment(BaseModel):
-    card_no: str
-    amount: Decimal = Field(gt=0, decimal_places=2)
-    reference: str
+    """A charge on a card account. The platform charges once per ``reference``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    card_no: CardNo
+    amount_fen: PositiveFen
+    reference: OrderNo
+    description: str = Field(min_length=1, max_length=128)
+
+
+class CardReceipt(BaseModel):
+    payment_id: str  # the platform's transaction id
+    card_no: CardNo
+    reference: OrderNo
+    amount_fen: PositiveFen
+    balance_fen: Fen  # after the charge
+    paid_at: _dt.datetime
+
+
+class CardRefund(BaseModel):
+    """Give back all or part of a card payment, found by its ``reference``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reference: OrderNo
+    refund_reference: OrderNo
+    amount_fen: PositiveFen
+    reason: str = Field(min_length=1, max_length=128)
+
+
+class CardRefundReceipt(BaseModel):
+    refund_id: str
+    reference: OrderNo
+    refund_reference: OrderNo
+    amount_fen: PositiveFen
+    balance_fen: Fen  # after the refund
+    refunded_at: _dt.datetime

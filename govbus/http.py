@@ -30,6 +30,9 @@ _MAPPING: list[tuple[type[Exception], int, str, str]] = [
     (errors.InvalidRequest, 400, "invalid-request", "The request cannot be read"),
     (errors.CircuitOpen, 503, "partner-unavailable", "Partner temporarily unavailable"),
     (errors.RetryableError, 503, "partner-unavailable", "Partner temporarily unavailable"),
+    # a card that cannot pay is the payer's to fix (another card, another channel)
+    (errors.CardUnusable, 422, "card-unusable", "The citizen card cannot pay"),
+    (errors.InsufficientBalance, 422, "insufficient-balance", "The card balance is too low"),
     (errors.PartnerError, 502, "partner-error", "The partner refused the request"),
 ]
 

@@ -32,8 +32,10 @@ def test_a_genuine_push_verifies_and_parses_into_registered_events(harness):
 
 def test_a_tampered_or_foreign_push_is_refused(harness):
     headers, body = harness.simulator.sample_push()
-    # one space before the last byte: the same JSON or XML, different bytes
-    tampered = body[:-1] + b" " + body[-1:]
+    # one byte of the content changed (a JSON body's closing brace, a form's last value):
+    # whatever the partner signs, an altered push must not verify
+    tampered = body[:-1] + (b"0" if body[-1:] != b"0" else b"1")
+    assert tampered != body
     for request, secrets in (
         (_push_request(harness, headers, tampered), harness.push_secrets()),
         (_push_request(harness, headers, body), ["not-the-partners-secret"]),

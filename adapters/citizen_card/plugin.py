@@ -1,0 +1,192 @@
+"""The citizen card adapter's hook implementations (registered as entry point ``citizen_card``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import threading
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from adapters.citizen_card import wire
+from adapters.citizen_card.client import CitizenCardClient, ping_endpoint
+from adapters.citizen_card.config import CitizenCardConfig
+from contracts import hookimpl
+from contracts.adapters import AdapterFamily, AdapterInfo, CallContext, Health, PingResult
+from contracts.errors import PartnerUnavailable
+from contracts.identity import CitizenId
+from contracts.payments import (
+    CardPayment,
+    CardReceipt,
+    CardRefund,
+    CardRefundReceipt,
+    CitizenCard,
+)
+
+NAME = "citizen_card"
+VERSION = "1.0.0"
+CST = _dt.timezone(_dt.timedelta(hours=8))
+
+
+class _State:
+    def __init__(self) -> None:
+        self.config = CitizenCardConfig()
+        self.get_secret: Any = None
+        self.client: CitizenCardClient | None = None
+        self.lock = threading.Lock()
+        self.ping_cache: tuple[float, PingResult] | None = None
+
+
+_state = _State()
+
+
+def client() -> CitizenCardClient:
+    """Built lazily, once per configuration; it caches its access token."""
+    with _state.lock:
+        if _state.client is None:
+            if _state.get_secret is None:
+                raise PartnerUnavailable("the citizen card adapter is not configured")
+            try:
+                creds = json.loads(_state.get_secret(_state.config.secret_name))
+                _state.client = CitizenCardClient(
+                    _state.config, creds["client_id"], creds["client_secret"]
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                raise PartnerUnavailable(
+                    "the citizen card platform credentials secret is malformed"
+                ) from exc
+        return _state.client
+
+
+def _time(text: str) -> _dt.datetime:
+    """Platform times are ``YYYY-MM-DD HH:MM:SS`` in Beijing time."""
+    return _dt.datetime.fromisoformat(text).replace(tzinfo=CST)
+
+
+# --- lifecycle ------------------------------------------------------------------
+
+
+@hookimpl
+def govbus_adapter_info() -> AdapterInfo:
+    return AdapterInfo(
+        name=NAME,
+        family=AdapterFamily.citizen_card,
+        title="市民卡 citizen card (multi-card platform)",
+        version=VERSION,
+        secret_name=_state.config.secret_name,
+    )
+
+
+@hookimpl
+def govbus_adapter_configure(settings, get_secret) -> None:
+    known = {k: v for k, v in settings.items() if k in CitizenCardConfig.model_fields}
+    with _state.lock:
+        _state.config = CitizenCardConfig.model_validate(known)
+        _state.get_secret = get_secret
+        _state.client = None
+        _state.ping_cache = None
+
+
+@hookimpl
+def govbus_ping() -> PingResult:
+    now = time.monotonic()
+    cached = _state.ping_cache
+    if cached and now - cached[0] < _state.config.ping_cache_seconds:
+        return cached[1]
+    started = time.perf_counter()
+    try:
+        up = ping_endpoint(str(_state.config.endpoint))
+        detail = "" if up else "the citizen card platform did not answer its ping"
+    except Exception as exc:  # a ping never raises
+        up, detail = False, f"ping failed: {type(exc).__name__}"
+    result = PingResult(
+        adapter=NAME,
+        status=Health.up if up else Health.down,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        detail=detail,
+    )
+    _state.ping_cache = (now, result)
+    return result
+
+
+@hookimpl
+def govbus_simulator():
+    from adapters.citizen_card.simulator import CitizenCardSimulator
+
+    return CitizenCardSimulator()
+
+
+# --- cards ------------------------------------------------------------------------
+
+
+@hookimpl
+def govbus_card_lookup(holder_code: CitizenId, ctx: CallContext) -> CitizenCard:
+    data = client().call(
+        "cards/query",
+        {"holder_id": str(holder_code)},
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
+    try:
+        return CitizenCard(
+            card_no=data["card_no"],
+            holder_code=data["holder_id"],
+            status=wire.CARD_STATES[data["status"]],
+            balance_fen=data.get("balance_fen"),
+        )
+    except (KeyError, ValidationError) as exc:
+        raise PartnerUnavailable("the citizen card platform sent a malformed card") from exc
+
+
+@hookimpl
+def govbus_card_pay(payment: CardPayment, ctx: CallContext) -> CardReceipt:
+    data = client().call(
+        "payments",
+        {
+            "card_no": payment.card_no,
+            "amount_fen": payment.amount_fen,
+            "out_trade_no": payment.reference,
+            "subject": payment.description,
+        },
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
+    try:
+        return CardReceipt(
+            payment_id=data["payment_id"],
+            card_no=data["card_no"],
+            reference=data["out_trade_no"],
+            amount_fen=data["amount_fen"],
+            balance_fen=data["balance_fen"],
+            paid_at=_time(data["paid_time"]),
+        )
+    except (KeyError, ValueError, ValidationError) as exc:
+        raise PartnerUnavailable("the citizen card platform sent a malformed receipt") from exc
+
+
+@hookimpl
+def govbus_card_refund(refund: CardRefund, ctx: CallContext) -> CardRefundReceipt:
+    data = client().call(
+        "refunds",
+        {
+            "out_trade_no": refund.reference,
+            "out_refund_no": refund.refund_reference,
+            "amount_fen": refund.amount_fen,
+            "reason": refund.reason,
+        },
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
+    try:
+        return CardRefundReceipt(
+            refund_id=data["refund_id"],
+            reference=data["out_trade_no"],
+            refund_reference=data["out_refund_no"],
+            amount_fen=data["amount_fen"],
+            balance_fen=data["balance_fen"],
+            refunded_at=_time(data["refund_time"]),
+        )
+    except (KeyError, ValueError, ValidationError) as exc:
+        raise PartnerUnavailable("the citizen card platform sent a malformed refund") from exc

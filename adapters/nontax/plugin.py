@@ -1,0 +1,332 @@
+"""The non-tax platform adapter's hook implementations (registered as entry point ``nontax``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pydantic import ValidationError
+
+from adapters.nontax import wire
+from adapters.nontax.client import NontaxClient, ping_endpoint
+from adapters.nontax.config import NontaxConfig
+from contracts import hookimpl
+from contracts.adapters import (
+    AdapterFamily,
+    AdapterInfo,
+    CallContext,
+    Health,
+    InboundRequest,
+    PingResult,
+)
+from contracts.errors import (
+    InvalidRequest,
+    PartnerUnavailable,
+    SignatureInvalid,
+    StaleTimestamp,
+    ValidationFailed,
+)
+from contracts.events import Event
+from contracts.payments import (
+    PaymentNotified,
+    PaymentOrder,
+    PaymentOrderRequest,
+    RefundRequest,
+    RefundResult,
+    StatementLine,
+)
+
+NAME = "nontax"
+VERSION = "1.0.0"
+TRADE_SUCCESS = "TRADE_SUCCESS"
+
+
+class _State:
+    def __init__(self) -> None:
+        self.config = NontaxConfig()
+        self.get_secret: Any = None
+        self.client: NontaxClient | None = None
+        self.lock = threading.Lock()
+        self.ping_cache: tuple[float, PingResult] | None = None
+
+
+_state = _State()
+
+
+def client() -> NontaxClient:
+    """Built lazily, once per configuration, from the credentials the platform issued."""
+    with _state.lock:
+        if _state.client is None:
+            if _state.get_secret is None:
+                raise PartnerUnavailable("the non-tax platform adapter is not configured")
+            try:
+                creds = json.loads(_state.get_secret(_state.config.secret_name))
+                _state.client = NontaxClient(_state.config, creds["app_id"], creds["app_secret"])
+            except (KeyError, ValueError, TypeError) as exc:
+                raise PartnerUnavailable(
+                    "the non-tax platform credentials secret is malformed"
+                ) from exc
+        return _state.client
+
+
+# --- lifecycle ------------------------------------------------------------------
+
+
+@hookimpl
+def govbus_adapter_info() -> AdapterInfo:
+    return AdapterInfo(
+        name=NAME,
+        family=AdapterFamily.payment,
+        title="财政非税收入支付平台 non-tax payment platform",
+        version=VERSION,
+        secret_name=_state.config.secret_name,
+    )
+
+
+@hookimpl
+def govbus_adapter_configure(settings, get_secret) -> None:
+    known = {k: v for k, v in settings.items() if k in NontaxConfig.model_fields}
+    with _state.lock:
+        _state.config = NontaxConfig.model_validate(known)
+        _state.get_secret = get_secret
+        _state.client = None
+        _state.ping_cache = None
+
+
+@hookimpl
+def govbus_ping() -> PingResult:
+    now = time.monotonic()
+    cached = _state.ping_cache
+    if cached and now - cached[0] < _state.config.ping_cache_seconds:
+        return cached[1]
+    started = time.perf_counter()
+    try:
+        up = ping_endpoint(str(_state.config.endpoint))
+        detail = "" if up else "the non-tax platform did not answer its ping"
+    except Exception as exc:  # a ping never raises
+        up, detail = False, f"ping failed: {type(exc).__name__}"
+    result = PingResult(
+        adapter=NAME,
+        status=Health.up if up else Health.down,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        detail=detail,
+    )
+    _state.ping_cache = (now, result)
+    return result
+
+
+@hookimpl
+def govbus_simulator():
+    from adapters.nontax.simulator import NontaxSimulator
+
+    return NontaxSimulator()
+
+
+# --- payment notifications ----------------------------------------------------------
+
+
+def _form_fields(body: bytes) -> dict[str, str]:
+    """The notification's fields; a body that is not one unambiguous form is refused."""
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, errors="strict"
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SignatureInvalid("the notification is not a form that can be verified") from exc
+    fields = dict(pairs)
+    if len(fields) != len(pairs):
+        raise SignatureInvalid("the notification repeats a field: its meaning is ambiguous")
+    return fields
+
+
+@hookimpl
+def govbus_webhook_verify(request: InboundRequest, secrets: list[str]) -> str:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("application/x-www-form-urlencoded"):
+        # the platform signs form fields; what is not declared a form is not its notification
+        raise SignatureInvalid(
+            "a notification is a signed application/x-www-form-urlencoded form; "
+            f"this request is {content_type or 'without a content type'}"
+        )
+    fields = _form_fields(request.body)
+    if not fields.get("sign"):
+        raise SignatureInvalid("the notification carries no sign field")
+    if fields.get("sign_type", "RSA2") != "RSA2":
+        raise SignatureInvalid(f"sign_type {fields['sign_type']!r} is not accepted; only RSA2")
+    if not any(wire.notification_signature_matches(fields, pem) for pem in secrets):
+        raise SignatureInvalid(
+            "the notification's RSA signature does not verify under the platform's public key"
+        )
+    # the signature holds: the fields are the platform's own and can be trusted
+    notify_id = fields.get("notify_id", "")
+    if not notify_id:
+        raise InvalidRequest("a notification needs a notify_id", field="notify_id")
+    try:
+        sent = wire.parse_platform_time(fields.get("notify_time", "")).timestamp()
+    except ValueError as exc:
+        raise InvalidRequest(
+            "notify_time must be 'YYYY-MM-DD HH:MM:SS' (Beijing time)", field="notify_time"
+        ) from exc
+    window = _state.config.notify_window_seconds
+    if abs(request.received_at - sent) > window:
+        raise StaleTimestamp(
+            f"notify_time is {int(abs(request.received_at - sent))} s off; at most {window} s allowed"
+        )
+    return notify_id
+
+
+@hookimpl
+def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
+    fields = _form_fields(request.body)
+    for field in ("order_no", "payment_code", "amount_fen", "trade_no", "receipt_no", "paid_time"):
+        if not fields.get(field):
+            raise InvalidRequest(f"the notification has no {field}", field=field)
+    status = fields.get("trade_status", "")
+    if status != TRADE_SUCCESS:
+        raise ValidationFailed(
+            f"trade_status {status!r} is not a payment this bus understands", field="trade_status"
+        )
+    channel = wire.CHANNELS.get(fields.get("channel", ""))
+    if channel is None:
+        raise ValidationFailed(f"unknown channel {fields.get('channel')!r}", field="channel")
+    try:
+        notified = PaymentNotified(
+            order_no=fields["order_no"],
+            payment_code=fields["payment_code"],
+            amount_fen=int(fields["amount_fen"]),
+            channel=channel,
+            paid_at=wire.parse_platform_time(fields["paid_time"]),
+            receipt_no=fields["receipt_no"],
+            platform_txn_id=fields["trade_no"],
+            notify_id=fields["notify_id"],
+        )
+    except (ValueError, ValidationError) as exc:
+        raise ValidationFailed(f"the notification does not describe a payment: {exc}") from exc
+    return [
+        Event.create(
+            "payment.notified",
+            notified,
+            source=NAME,
+            subject=notified.order_no,
+        )
+    ]
+
+
+# --- outbound -------------------------------------------------------------------
+
+
+def _order(data: dict[str, Any]) -> PaymentOrder:
+    try:
+        return PaymentOrder(
+            order_no=data["order_no"],
+            payment_code=data["payment_code"],
+            amount_fen=data["amount_fen"],
+            state=wire.ORDER_STATES[data["status"]],
+            pay_url=data.get("pay_url") or None,
+            channel=wire.CHANNELS[data["channel"]] if data.get("channel") else None,
+            paid_at=wire.parse_platform_time(data["paid_time"]) if data.get("paid_time") else None,
+            receipt_no=data.get("receipt_no") or None,
+            platform_txn_id=data.get("trade_no") or None,
+            refunded_fen=data.get("refunded_fen", 0),
+        )
+    except (KeyError, ValueError, ValidationError) as exc:
+        raise PartnerUnavailable("the non-tax platform sent a malformed order") from exc
+
+
+@hookimpl
+def govbus_payment_create_order(request: PaymentOrderRequest, ctx: CallContext) -> PaymentOrder:
+    data = client().call(
+        "orders/create",
+        {
+            "order_no": request.order_no,
+            "payer_code": str(request.payer_code),
+            "payer_name": request.payer_name,
+            "amount_fen": request.amount_fen,
+            "item_code": request.item_code or "",
+            "bill_ref": request.bill_ref or "",
+            "subject": request.description,
+        },
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
+    return _order(data)
+
+
+@hookimpl
+def govbus_payment_query_order(order_no: str, ctx: CallContext) -> PaymentOrder:
+    data = client().call(
+        "orders/query",
+        {"order_no": order_no},
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
+    return _order(data)
+
+
+@hookimpl
+def govbus_payment_close_order(order_no: str, ctx: CallContext) -> PaymentOrder:
+    data = client().call(
+        "orders/close",
+        {"order_no": order_no},
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
+    return _order(data)
+
+
+@hookimpl
+def govbus_payment_refund(request: RefundRequest, ctx: CallContext) -> RefundResult:
+    data = client().call(
+        "refunds/create",
+        {
+            "order_no": request.order_no,
+            "refund_no": request.refund_no,
+            "amount_fen": request.amount_fen,
+            "reason": request.reason,
+        },
+        correlation_id=ctx.correlation_id,
+        timeout=ctx.timeout_seconds,
+    )
+    try:
+        return RefundResult(
+            order_no=data["order_no"],
+            refund_no=data["refund_no"],
+            amount_fen=data["amount_fen"],
+            refunded_at=wire.parse_platform_time(data["refund_time"]),
+            order_state=wire.ORDER_STATES[data["status"]],
+            refunded_fen=data["refunded_fen"],
+        )
+    except (KeyError, ValueError, ValidationError) as exc:
+        raise PartnerUnavailable("the non-tax platform sent a malformed refund") from exc
+
+
+@hookimpl
+def govbus_payment_statement(day: _dt.date, ctx: CallContext) -> Iterator[StatementLine]:
+    # a generator: nothing is fetched until the caller asks for the first line
+    rows = client().statement_rows(day.isoformat(), correlation_id=ctx.correlation_id)
+    return _statement_lines(rows, day)
+
+
+def _statement_lines(rows: Iterator[dict[str, str]], day: _dt.date) -> Iterator[StatementLine]:
+    channels = wire.CHANNELS
+    parse_time = wire.parse_platform_time
+    for number, row in enumerate(rows, start=2):
+        try:
+            yield StatementLine(
+                order_no=row["order_no"],
+                payment_code=row["payment_code"],
+                platform_txn_id=row["trade_no"],
+                amount_fen=int(row["amount_fen"]),
+                channel=channels[row["channel"]],
+                paid_at=parse_time(row["paid_time"]),
+                receipt_no=row["receipt_no"],
+            )
+        except (KeyError, ValueError, ValidationError) as exc:
+            raise PartnerUnavailable(
+                f"line {number} of the statement of {day} is malformed"
+            ) from exc
