@@ -174,7 +174,11 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     from govbus import dlq
 
     _use_local_stack_if_running()
-    moved = dlq.redrive(dlq.resolve_queue(args.queue), args.id or None)
+    try:
+        moved = dlq.redrive(dlq.resolve_queue(args.queue), args.id or None)
+    except LookupError as exc:
+        print(f"govbus dlq redrive: {exc}", file=sys.stderr)
+        return 2
     print(f"redrove {len(moved)} message(s) from {args.queue}")
     return 0
 

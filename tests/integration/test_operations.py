@@ -80,3 +80,42 @@ def test_anonymous_refusals_spread_over_shards_and_the_chain_still_verifies(stac
     assert len({e["partition"]["S"] for e in refused}) > 1
     assert govbus(["audit", "verify", "--stack", stack.stack_name]) == 0
     assert "audit chain intact: " in capsys.readouterr().out
+
+
+def test_a_letter_eventbridge_could_not_deliver_is_redriven_to_its_rule_target(stack, aws):
+    import json
+
+    from contracts.events import Event
+    from govbus import dlq
+    from tests.conftest import wait_for
+    from tests.integration.conftest import archived
+
+    event = Event.create("platform.heartbeat", {"emitted_by": "test"}, source="govbus.test")
+    # what EventBridge puts in a target's DLQ: the delivery it could not make, and why
+    envelope = {
+        "version": "0",
+        "id": "eb-1",
+        "detail-type": event.type,
+        "source": event.source,
+        "detail": json.loads(event.model_dump_json()),
+    }
+    eventlog_arn = aws["sqs"].get_queue_attributes(
+        QueueUrl=stack.resolver.refs["EventLogQueue"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    aws["sqs"].send_message(
+        QueueUrl=stack.resolver.refs["BusDeadLetterQueue"],
+        MessageBody=json.dumps(envelope),
+        MessageAttributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": "SQSQueueDoesNotExist"},
+            "TARGET_ARN": {"DataType": "String", "StringValue": eventlog_arn},
+        },
+    )
+    with applied_environment({"AWS_ENDPOINT_URL": stack.endpoint}):
+        letters = dlq.peek(stack.resolver.refs["BusDeadLetterQueue"])
+        assert [(x.event_type, x.reason) for x in letters] == [
+            ("platform.heartbeat", "EventBridge: SQSQueueDoesNotExist")
+        ]
+        moved = dlq.redrive(stack.resolver.refs["BusDeadLetterQueue"])
+    assert len(moved) == 1
+    items = wait_for(lambda: archived(aws, stack), what="the redriven event archived")
+    assert [i["id"]["S"] for i in items] == [event.id]
