@@ -50,6 +50,8 @@ from govbus.plugins import call, implements, plugin_manager
 
 MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", 256 * 1024))
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+# an EventBridge entry is at most 256 KB, its own envelope included
+MAX_EVENT_BYTES = 200 * 1024
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
@@ -150,6 +152,12 @@ def parse_events(pm, partner: str, request: InboundRequest) -> list[Event]:
         raise InvalidRequest("the body nests too deep to read", field="(body)") from None
     if not events:
         raise InvalidRequest("the body holds no event this bus understands")
+    for event in events:
+        size = len(event.model_dump_json().encode())
+        if size > MAX_EVENT_BYTES:  # EventBridge would refuse it after the 202
+            raise PayloadTooLarge(
+                f"the push becomes an event of {size} bytes; at most {MAX_EVENT_BYTES} allowed"
+            )
     return events
 
 

@@ -356,3 +356,14 @@ def test_the_event_log_masks_a_correlation_id_shaped_like_an_identity_code(stack
     put_event(aws, stack, event)
     items = wait_for(lambda: archived(aws, stack), what="the archived event")
     assert items[0]["correlationid"]["S"] == "9135**********B1CB"
+
+
+def test_a_signed_push_whose_event_would_exceed_eventbridges_limit_is_413(stack, aws, acme):
+    answer = post_webhook(stack.url, json.dumps({"note": "n" * 230_000}).encode())
+    assert answer.status_code == 413, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    # nothing was accepted: a marker published after it is the only archived event
+    marker = post_webhook(stack.url, b'{"note": "marker"}')
+    assert marker.status_code == 202, marker.text
+    items = wait_for(lambda: archived(aws, stack), what="the marker archived")
+    assert [json.loads(i["envelope"]["S"])["data"]["note"] for i in items] == ["marker"]
