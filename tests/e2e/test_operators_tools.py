@@ -22,7 +22,7 @@ import boto3
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_for
 from tests.e2e.test_govbus_dev import free_port
 
 GOVBUS = str(Path(sys.executable).parent / "govbus")
@@ -224,3 +224,28 @@ def test_govbus_adapter_new_scaffolds_a_package(dev, tmp_path):
     done = govbus(dev, "adapter", "new", name, "--dir", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / f"govbus-adapter-{name}" / "pyproject.toml").exists()
+
+
+@pytest.mark.parametrize(
+    "path, clear",
+    [
+        ("/subjects/91350100ma2y0ab1cb/records", "91350100ma2y0ab1cb"),
+        ("/subjects/%2091350100MA2Y0AB1CB/records", "91350100MA2Y0AB1CB"),
+        ("/subjects/%E2%80%8F350102199003071234/records", "350102199003071234"),
+    ],
+    ids=["lower-case credit code", "encoded space before", "encoded bidi mark before"],
+)
+def test_the_gateway_access_log_masks_identifiers_in_every_form(dev, path, clear):
+    answer = requests.get(f"{dev.url}{path}?purpose=log+check", timeout=10)
+    assert answer.status_code == 401  # no token: refused, but logged
+    marker = f"/subjects/marker-{uuid.uuid4().hex}"
+    requests.get(f"{dev.url}{marker}", timeout=10)
+
+    wait_for(
+        lambda: any(marker in line for line in dev.lines),
+        timeout=10,
+        what="the access log line of the marker request",
+    )
+    output = "".join(dev.lines)
+    assert clear not in output
+    assert "/subjects/" in output and "*" in output
