@@ -14,10 +14,18 @@ TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 class SlotsRequest(BaseModel):
     hall: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9-]+$")
-    item_code: str
+    item_code: str = Field(min_length=22, max_length=30)
     day: _dt.date
     times: list[str] = Field(min_length=1, max_length=48)
     capacity: int = Field(ge=1, le=500)
+
+    @field_validator("day")
+    @classmethod
+    def _not_past(cls, value: _dt.date) -> _dt.date:
+        # a day away from UTC+8 still counts as today somewhere in the country
+        if value < _dt.datetime.now(_dt.UTC).date() - _dt.timedelta(days=1):
+            raise ValueError("slots are opened for today or a later day")
+        return value
 
     @field_validator("times")
     @classmethod
@@ -42,10 +50,10 @@ class Slot(BaseModel):
 
 
 class BookingRequest(BaseModel):
-    hall: str
-    item_code: str
+    hall: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9-]+$")
+    item_code: str = Field(min_length=22, max_length=30)
     day: _dt.date
-    time: str
+    time: str = Field(pattern=TIME.pattern)
 
 
 class Booking(BaseModel):

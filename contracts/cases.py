@@ -13,7 +13,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from contracts.constrained import ShortText
 from contracts.events import event_type
+from contracts.masking import mask_text
 
 
 class CaseState(StrEnum):
@@ -131,20 +133,20 @@ class Channel(StrEnum):
 
 class DeliveryChoice(BaseModel):
     method: str = Field(default="collect", pattern="^(ems|collect)$")
-    # the receiver's address, required for EMS; stored sealed
-    name: str | None = None
-    phone: str | None = None
-    province: str | None = None
-    city: str | None = None
-    district: str | None = None
-    street: str | None = None
+    # the receiver's address, required for EMS; stored sealed; bounded like an Address
+    name: ShortText | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=20)
+    province: ShortText | None = Field(default=None, max_length=50)
+    city: ShortText | None = Field(default=None, max_length=50)
+    district: ShortText | None = Field(default=None, max_length=50)
+    street: ShortText | None = None
 
 
 class ApplicationRequest(BaseModel):
-    item_code: str
+    item_code: str = Field(min_length=1, max_length=30)
     channel: Channel = Channel.online
     # a window clerk or community proxy acting for an applicant (代办)
-    on_behalf_of: str | None = None
+    on_behalf_of: str | None = Field(default=None, max_length=18)
     applicant_name: str = Field(min_length=1, max_length=100)
     delivery: DeliveryChoice = Field(default_factory=DeliveryChoice)
 
@@ -158,6 +160,15 @@ class TimelineEntry(BaseModel):
     actor_kind: Actor
     at: _dt.datetime
     note: str = ""
+
+
+def masked_timeline(entries: list[dict]) -> list[dict]:
+    """A case's timeline as shown to a reader: who acted, with identity codes masked.
+
+    An applicant's or agent's citizen ID is the actor of their own steps; a department
+    reading the case learns the step, not the code.
+    """
+    return [{**entry, "actor": mask_text(str(entry.get("actor", "")))} for entry in entries]
 
 
 class Evaluation(BaseModel):

@@ -14,6 +14,7 @@ from enum import IntEnum, StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from contracts.constrained import FeeAmount, LongText, ShortText, Text, bounded_list
 from contracts.identity import CreditCode
 
 ITEM_PART = re.compile(r"^[0-9A-Z]{4,12}$")
@@ -48,28 +49,28 @@ class ItemCategory(StrEnum):
 class Material(BaseModel):
     """申请材料. ``licence_type`` names the e-licence type that satisfies it, if any."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: ShortText = Field(min_length=1)
     required: bool = True
     form: str = Field(default="electronic", pattern="^(original|copy|electronic)$")
-    licence_type: str | None = None
-    note: str = ""
+    licence_type: ShortText | None = None
+    note: Text = ""
 
 
 class ProcessStep(BaseModel):
-    name: str
-    role: str = ""
-    days: int = Field(default=0, ge=0)
+    name: ShortText = Field(min_length=1)
+    role: ShortText = ""
+    days: int = Field(default=0, ge=0, le=365)
 
 
 class Fee(BaseModel):
-    name: str
-    amount: Decimal = Field(ge=0, decimal_places=2)
-    basis: str = ""
+    name: ShortText = Field(min_length=1)
+    amount: FeeAmount  # yuan, two decimals at most, under a ceiling
+    basis: Text = ""
 
 
 class Faq(BaseModel):
-    question: str
-    answer: str
+    question: Text = Field(min_length=1)
+    answer: Text = Field(min_length=1)
 
 
 class ServiceItemDraft(BaseModel):
@@ -77,23 +78,26 @@ class ServiceItemDraft(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=2, max_length=200)
+    # every list and text is bounded: a stored item stays well under DynamoDB's 400 KB
+    name: ShortText = Field(min_length=2)
     agency: CreditCode
-    agency_name: str = Field(min_length=2, max_length=200)
-    item_part: str = Field(description="the item's part of the code, 4-12 of 0-9A-Z")
+    agency_name: ShortText = Field(min_length=2)
+    item_part: str = Field(max_length=12, description="the item's part of the code, 4-12 of 0-9A-Z")
     category: ItemCategory = ItemCategory.licensing
-    legal_basis: list[str] = Field(default_factory=list)
-    conditions: list[str] = Field(default_factory=list)
-    materials: list[Material] = Field(default_factory=list)
-    steps: list[ProcessStep] = Field(default_factory=list)
+    legal_basis: bounded_list(Text, 50) = Field(default_factory=list)
+    conditions: bounded_list(Text, 50) = Field(default_factory=list)
+    materials: bounded_list(Material, 100) = Field(default_factory=list)
+    steps: bounded_list(ProcessStep, 30) = Field(default_factory=list)
     statutory_days: int = Field(ge=0, le=365)
     promised_days: int = Field(ge=0, le=365)
-    fees: list[Fee] = Field(default_factory=list)
-    channels: list[Channel] = Field(default_factory=lambda: [Channel.online, Channel.hall])
+    fees: bounded_list(Fee, 20) = Field(default_factory=list)
+    channels: bounded_list(Channel, 10) = Field(
+        default_factory=lambda: [Channel.online, Channel.hall]
+    )
     star_level: StarLevel
-    guide: str = ""
-    faqs: list[Faq] = Field(default_factory=list)
-    result_licence_type: str | None = None  # the e-licence issued on approval, if any
+    guide: LongText = ""
+    faqs: bounded_list(Faq, 50) = Field(default_factory=list)
+    result_licence_type: ShortText | None = None  # the e-licence issued on approval, if any
     cross_level: bool = False  # handled with the provincial hall (跨层级)
 
     @model_validator(mode="after")

@@ -7,17 +7,18 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from contracts.constrained import ShortText, Text
 from contracts.events import event_type
 
 
 class Address(BaseModel):
-    name: str = Field(min_length=1)
+    name: ShortText = Field(min_length=1, max_length=100)
     phone: str = Field(min_length=5, max_length=20)
-    province: str
-    city: str
-    district: str = ""
-    street: str = Field(min_length=1)
-    postcode: str | None = None
+    province: ShortText = Field(max_length=50)
+    city: ShortText = Field(max_length=50)
+    district: ShortText = Field(default="", max_length=50)
+    street: ShortText = Field(min_length=1)
+    postcode: str | None = Field(default=None, max_length=10)
 
 
 class TrackingState(StrEnum):
@@ -59,12 +60,12 @@ class Waybill(BaseModel):
 
 
 class TrackingUpdate(BaseModel):
-    waybill_no: str
-    case_id: str  # our reference, echoed by the carrier
+    waybill_no: ShortText = Field(min_length=1, max_length=64)
+    case_id: ShortText = Field(min_length=1, max_length=64)  # our reference, echoed
     state: TrackingState
     occurred_at: _dt.datetime
-    location: str = ""
-    note: str = ""
+    location: ShortText = ""
+    note: Text = ""
 
 
 @event_type("delivery.requested")

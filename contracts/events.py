@@ -56,14 +56,17 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # ids are bounded: each of them ends up in some table's key (at most 1-2 KB there)
     specversion: str = SPEC_VERSION
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
-    source: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    subject: str | None = None
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=128)
+    source: str = Field(min_length=1, max_length=256)
+    type: str = Field(min_length=1, max_length=128)
+    subject: str | None = Field(default=None, max_length=256)
     time: _dt.datetime = Field(default_factory=_now)
     datacontenttype: str = "application/json"
-    correlationid: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    correlationid: str = Field(
+        default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=128
+    )
     data: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from contracts.constrained import ShortText, Text
 from contracts.events import event_type
 
 
@@ -37,11 +38,11 @@ DEADLINE_DAYS = {TicketKind.consultation: 3, TicketKind.complaint: 5}
 class TicketRequest(BaseModel):
     kind: TicketKind
     category: ComplaintCategory | None = None
-    title: str = Field(min_length=2, max_length=200)
-    details: str = Field(min_length=2, max_length=5000)
-    about_case: str | None = None  # a complaint of inaction or delay about a case
-    agency: str | None = None  # required unless about_case names it
-    caller_code: str | None = None  # an operator taking a phone call records the caller
+    title: ShortText = Field(min_length=2)
+    details: Text = Field(min_length=2, max_length=5000)
+    about_case: str | None = Field(default=None, max_length=64)  # a complaint about a case
+    agency: str | None = Field(default=None, max_length=18)  # required unless about_case
+    caller_code: str | None = Field(default=None, max_length=18)  # a phone call's caller
 
 
 class Handling(BaseModel):

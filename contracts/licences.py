@@ -15,10 +15,11 @@ import datetime as _dt
 import json
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from contracts.constrained import ShortText, Text
 from contracts.events import event_type
 
 PREFIX = "1.2.156.3005.2."
@@ -140,10 +141,12 @@ class LicenceStatus(StrEnum):
 
 
 class IssueRequest(BaseModel):
-    type_code: str
-    holder_code: str
-    holder_name: str = Field(min_length=1, max_length=200)
-    fields: dict[str, str] = Field(default_factory=dict)
+    type_code: str = Field(min_length=1, max_length=64)
+    holder_code: str = Field(min_length=1, max_length=18)
+    holder_name: ShortText = Field(min_length=1)
+    fields: dict[Annotated[str, Field(max_length=64)], Text] = Field(
+        default_factory=dict, max_length=50
+    )
     valid_from: _dt.date | None = None
     valid_until: _dt.date | None = None
     case_id: str | None = None

@@ -11,13 +11,18 @@ import re
 
 from contracts.identity import mask_identifier
 
+# An identifier stands alone: not inside a longer run of letters and digits. A
+# percent-escape right before it (``%20`` for a space, ``%E2%80%8F`` for a bidi mark
+# in a logged URL) counts as a separator, though its hex digits are letters and digits.
 _CODE = re.compile(
-    r"(?<![0-9A-Za-z])("
+    r"(?:(?<![0-9A-Za-z])|(?<=%[0-9A-Fa-f]{2}))("
     r"[0-9]{17}[0-9Xx]"  # citizen ID
-    r"|[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"  # credit code
-    r")(?![0-9A-Za-z])"
+    r"|[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}"
+    r")(?![0-9A-Za-z])"  # credit code, in either case
 )
-_MOBILE = re.compile(r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])")
+_MOBILE = re.compile(
+    r"(?:(?<![0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=\+86))(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])"
+)
 
 
 def mask_text(text: str) -> str:

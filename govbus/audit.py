@@ -34,8 +34,18 @@ def table_name(table: str | None = None) -> str:
     return table or os.environ["AUDIT_TABLE"]
 
 
-def partition_for(actor: str, when: _dt.datetime) -> str:
-    shard = int(hashlib.sha256(actor.encode()).hexdigest(), 16) % SHARDS
+ANONYMOUS = "anonymous"
+
+
+def partition_for(actor: str, when: _dt.datetime, entry_id: str = "") -> str:
+    """The chain an entry joins: one per day and shard.
+
+    A known actor always lands on the same shard; anonymous entries (refused logins,
+    refused tokens, a flood of them in an attack) are spread over every shard by the
+    entry's own random id, so they never queue on one chain.
+    """
+    key = entry_id if actor == ANONYMOUS and entry_id else actor
+    shard = int(hashlib.sha256(key.encode()).hexdigest(), 16) % SHARDS
     return f"{when:%Y-%m-%d}#{shard}"
 
 
@@ -75,21 +85,22 @@ def record(
     detail: str = "",
     table: str | None = None,
 ) -> dict[str, Any]:
-    """Append one entry. Identifiers in ``target`` and ``detail`` are stored masked."""
+    """Append one entry. Identifiers in every free-text field are stored masked."""
     when = _dt.datetime.now(_dt.UTC)
-    partition = partition_for(actor, when)
+    entry_id = str(uuid.uuid4())
+    partition = partition_for(actor, when, entry_id)
     table = table_name(table)
     for _ in range(10):
         seq, previous = _head(partition, table)
         entry = {
             "partition": partition,
             "seq": seq + 1,
-            "id": str(uuid.uuid4()),
+            "id": entry_id,
             "time": when.isoformat(),
             "action": action,
             "actor": mask_text(actor),
             "target": mask_text(target),
-            "purpose": purpose,
+            "purpose": mask_text(purpose),
             "outcome": outcome,
             "detail": mask_text(detail),
             "previous": previous,

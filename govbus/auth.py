@@ -8,13 +8,18 @@ granted to their client, per service (X-Road style).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import os
 import time
 import uuid
 from typing import Any
 
 import jwt
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts.errors import Forbidden, Unauthenticated
 from contracts.signatures import active_secrets
@@ -30,6 +35,34 @@ def _signing_keys() -> list[str]:
     return active_secrets(get_secret_json(f"govbus/{stage()}/auth/signing-key"))
 
 
+# A JWT is only base64: a citizen's or enterprise's identity code in ``sub`` would be
+# readable by anyone holding the token (a proxy log, a browser extension). Their ``sub``
+# is sealed (AES-256-GCM, key derived from the signing key); only the authorizer opens it.
+SEALED_PREFIX = "sealed:"
+_SUBJECT_KEY_LABEL = b"govbus token subject v1|"
+
+
+def _subject_cipher(signing_key: str) -> AESGCM:
+    return AESGCM(hashlib.sha256(_SUBJECT_KEY_LABEL + signing_key.encode()).digest())
+
+
+def seal_subject(subject: str, signing_key: str) -> str:
+    nonce = os.urandom(12)
+    sealed = _subject_cipher(signing_key).encrypt(nonce, subject.encode(), AUDIENCE.encode())
+    return SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+def open_subject(sub: str, signing_key: str) -> str:
+    if not sub.startswith(SEALED_PREFIX):
+        return sub
+    blob = sub[len(SEALED_PREFIX) :]
+    try:
+        raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+        return _subject_cipher(signing_key).decrypt(raw[:12], raw[12:], AUDIENCE.encode()).decode()
+    except (ValueError, InvalidTag):
+        raise Unauthenticated("the token is not valid") from None
+
+
 def issue_token(
     subject: str,
     kind: str,
@@ -38,10 +71,12 @@ def issue_token(
     lifetime: int = TOKEN_SECONDS,
 ) -> tuple[str, int]:
     now = int(time.time())
+    key = _signing_keys()[0]
     claims: dict[str, Any] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
-        "sub": subject,
+        # a department's client id is no one's personal identifier; every other is sealed
+        "sub": subject if kind == "department" else seal_subject(subject, key),
         "kind": kind,
         "scopes": scopes,
         "iat": now,
@@ -51,15 +86,18 @@ def issue_token(
     }
     if agency:
         claims["agency"] = agency
-    return jwt.encode(claims, _signing_keys()[0], algorithm="HS256"), lifetime
+    return jwt.encode(claims, key, algorithm="HS256"), lifetime
 
 
 def read_token(token: str) -> dict[str, Any]:
-    """Verify signature, issuer, audience and expiry; any failure is Unauthenticated."""
+    """Verify signature, issuer, audience and expiry; any failure is Unauthenticated.
+
+    The returned claims carry the subject opened (server side only).
+    """
     last: Exception | None = None
     for key in _signing_keys():
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 key,
                 algorithms=["HS256"],
@@ -67,6 +105,8 @@ def read_token(token: str) -> dict[str, Any]:
                 issuer=ISSUER,
                 options={"require": ["exp", "sub", "iat"]},
             )
+            claims["sub"] = open_subject(str(claims["sub"]), key)
+            return claims
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired; log in again") from None
         except jwt.InvalidTokenError as exc:

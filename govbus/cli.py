@@ -40,6 +40,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         endpoint=args.endpoint,
         simulators=not args.no_simulators,
         schedules=not args.no_schedules,
+        # /health answers 503 "starting" until the demo data is in (see _mark_ready)
+        parameters={"InitialReadiness": "starting"},
     )
     stop = threading.Event()
 
@@ -75,6 +77,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             stack.seed()
         except Exception as exc:  # the platform runs without demo data too
             print(f"govbus dev: demo data not loaded: {exc}", file=sys.stderr)
+    _mark_ready(stack)
     print(stack.table(), flush=True)
     print(
         f"\ngovbus is up in {time.monotonic() - started:.1f}s: try  curl {stack.url}/health"
@@ -88,6 +91,15 @@ def cmd_dev(args: argparse.Namespace) -> int:
         stack.stop()
         state.unlink(missing_ok=True)
     return 0
+
+
+def _mark_ready(stack) -> None:
+    """Tell /health the stack is ready: everything started, the demo data loaded."""
+    assert stack.resolver is not None
+    ssm = stack.session().client("ssm", endpoint_url=stack.endpoint)
+    ssm.put_parameter(
+        Name=stack.resolver.refs["ReadinessParameter"], Value="ready", Type="String", Overwrite=True
+    )
 
 
 def cmd_adapters(args: argparse.Namespace) -> int:
@@ -113,6 +125,10 @@ def cmd_adapters(args: argparse.Namespace) -> int:
     return 0
 
 
+# what `_use_local_stack_if_running` found: the running `govbus dev`'s state, if any
+_LOCAL_STACK: dict = {}
+
+
 def _use_local_stack_if_running(root: str = ".") -> None:
     """Point at a running `govbus dev` when no endpoint is set (ops on a laptop)."""
     import json
@@ -122,6 +138,8 @@ def _use_local_stack_if_running(root: str = ".") -> None:
     state = Path(root) / STATE_FILE
     if "AWS_ENDPOINT_URL" not in os.environ and state.exists():
         info = json.loads(state.read_text())
+        _LOCAL_STACK.clear()
+        _LOCAL_STACK.update(info)
         os.environ["AWS_ENDPOINT_URL"] = info["endpoint"]
         os.environ.setdefault("AWS_DEFAULT_REGION", info.get("region", "us-east-1"))
         for key, value in info.get("credentials", {}).items():
@@ -156,7 +174,11 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     from govbus import dlq
 
     _use_local_stack_if_running()
-    moved = dlq.redrive(dlq.resolve_queue(args.queue), args.id or None)
+    try:
+        moved = dlq.redrive(dlq.resolve_queue(args.queue), args.id or None)
+    except LookupError as exc:
+        print(f"govbus dlq redrive: {exc}", file=sys.stderr)
+        return 2
     print(f"redrove {len(moved)} message(s) from {args.queue}")
     return 0
 
@@ -174,16 +196,37 @@ def cmd_adapter_new(args: argparse.Namespace) -> int:
 
 
 def _stack_name(args: argparse.Namespace) -> str:
-    import json
+    """--stack; else the running local stack's name; else $GOVBUS_STACK or govbus-dev.
+
+    Call after :func:`_use_local_stack_if_running` (which sets AWS_ENDPOINT_URL, so the
+    environment alone can no longer tell that the local stack is the one meant).
+    """
     import os
-    from pathlib import Path
 
     if getattr(args, "stack", None):
         return args.stack
-    state = Path(STATE_FILE)
-    if "AWS_ENDPOINT_URL" not in os.environ and state.exists():
-        return json.loads(state.read_text()).get("stack_name", "govbus-local")
+    if _LOCAL_STACK:
+        return _LOCAL_STACK.get("stack_name", "govbus-local")
     return os.environ.get("GOVBUS_STACK", "govbus-dev")
+
+
+def _require_table(table: str) -> bool:
+    """Whether ``table`` exists; prints why not (wrong --stack, stack not running)."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from govbus.aws import client
+
+    try:
+        client("dynamodb").describe_table(TableName=table)
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        reason = "no such table (is --stack right? is the stack deployed or running?)"
+    except EndpointConnectionError as exc:
+        reason = f"cannot reach the endpoint: {exc}"
+    print(f"govbus: {table}: {reason}", file=sys.stderr)
+    return False
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -191,7 +234,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     from govbus import audit
 
     _use_local_stack_if_running()
-    result = audit.verify(args.table or f"{_stack_name(args)}-audit")
+    table = args.table or f"{_stack_name(args)}-audit"
+    if not _require_table(table):
+        return 2
+    result = audit.verify(table)
     if result.ok:
         print(f"audit chain intact: {result.entries} entries in {result.partitions} partition(s)")
         return 0
@@ -219,9 +265,10 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
         return 2
     _use_local_stack_if_running()
     # tables are named explicitly: the local stack swaps os.environ per invocation
-    client_id, secret = clients.create(
-        args.agency, args.scope, args.name or "", table=args.table or f"{_stack_name(args)}-clients"
-    )
+    table, audit_table = args.table or f"{_stack_name(args)}-clients", _audit_table(args)
+    if not (_require_table(table) and _require_table(audit_table)):
+        return 2
+    client_id, secret = clients.create(args.agency, args.scope, args.name or "", table=table)
     from govbus import audit
 
     audit.record(
@@ -229,7 +276,7 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
         actor=f"ops:{os.environ.get('USER', 'cli')}",
         target=args.agency,
         detail=f"{client_id}: {' '.join(sorted(set(args.scope)))}",
-        table=f"{_stack_name(args)}-audit",
+        table=audit_table,
     )
     print(
         f"client_id     {client_id}\nclient_secret {secret}\nscopes        "
@@ -247,8 +294,11 @@ def cmd_clients_revoke(args: argparse.Namespace) -> int:
     _use_local_stack_if_running()
     from contracts.errors import NotFound
 
+    table, audit_table = args.table or f"{_stack_name(args)}-clients", _audit_table(args)
+    if not (_require_table(table) and _require_table(audit_table)):
+        return 2
     try:
-        clients.revoke(args.client_id, table=args.table or f"{_stack_name(args)}-clients")
+        clients.revoke(args.client_id, table=table)
     except NotFound as exc:
         print(f"govbus clients revoke: {exc}", file=sys.stderr)
         return 2
@@ -256,18 +306,32 @@ def cmd_clients_revoke(args: argparse.Namespace) -> int:
         "client.revoked",
         actor=f"ops:{os.environ.get('USER', 'cli')}",
         target=args.client_id,
-        table=f"{_stack_name(args)}-audit",
+        table=audit_table,
     )
     print(f"revoked {args.client_id}: its tokens stop working at the next request")
     return 0
 
 
+def _audit_table(args: argparse.Namespace) -> str:
+    return f"{_stack_name(args)}-audit"
+
+
 def cmd_rotate_push_secret(args: argparse.Namespace) -> int:
-    """A new push secret for a partner; the current one stays valid as previous_secret."""
+    """A new push secret for a partner; the current one stays valid as previous_secret.
+
+    Checked before anything is written (the secret exists, the audit table is there),
+    then one write conditional on the version read: two rotations racing cannot both
+    win. A second rotate while one is pending (a previous secret still kept) changes
+    nothing and shows the pending secret again: the partner's current secret is never
+    dropped before `drop-previous`.
+    """
     import base64
     import json
     import os
     import secrets
+    import uuid
+
+    from botocore.exceptions import ClientError
 
     from contracts.signatures import active_secrets
     from govbus import audit
@@ -275,21 +339,53 @@ def cmd_rotate_push_secret(args: argparse.Namespace) -> int:
 
     _use_local_stack_if_running()
     name = f"govbus/{args.stage}/webhooks/{args.partner}"
+    audit_table = _audit_table(args)
+    if not _require_table(audit_table):
+        return 2
     sm = client("secretsmanager")
     try:
-        current = active_secrets(json.loads(sm.get_secret_value(SecretId=name)["SecretString"]))
+        stored = sm.get_secret_value(SecretId=name)
     except sm.exceptions.ResourceNotFoundException:
         print(f"govbus webhooks rotate: no secret {name}", file=sys.stderr)
         return 2
+    document = json.loads(stored["SecretString"])
+    if document.get("previous_secret") and document.get("secret"):
+        print(
+            f"{name}: a rotation is already pending; nothing changed\n"
+            f"new secret    {document['secret']}\n"
+            f"once the partner signs with it: govbus webhooks drop-previous {args.partner}"
+        )
+        return 0
+    current = active_secrets(document)
+    if not current:
+        print(f"govbus webhooks rotate: {name} holds no secret to rotate from", file=sys.stderr)
+        return 2
     new = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    document = {"secret": new, **({"previous_secret": current[0]} if current else {})}
-    sm.put_secret_value(SecretId=name, SecretString=json.dumps(document))
+    # every secret still in use stays: the one signing now, and any others it listed
+    kept = {"secret": new, "previous_secret": current[0]}
+    if len(current) > 1:
+        kept["secrets"] = current[1:]
+    try:
+        sm.put_secret_value(
+            SecretId=name,
+            SecretString=json.dumps(kept),
+            # one rotation per stored version: a racing second one is refused
+            ClientRequestToken=str(uuid.uuid5(uuid.NAMESPACE_URL, name + stored["VersionId"])),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in (
+            "ResourceExistsException",
+            "InvalidRequestException",
+        ):
+            raise
+        print(f"govbus webhooks rotate: {name} is being rotated by someone else", file=sys.stderr)
+        return 1
     audit.record(
         "adapter.secret_rotated",
         actor=f"ops:{os.environ.get('USER', 'cli')}",
         target=name,
         detail="new push secret; the previous one stays valid",
-        table=f"{_stack_name(args)}-audit",
+        table=audit_table,
     )
     print(
         f"rotated {name}\nnew secret    {new}\n"
@@ -308,16 +404,25 @@ def cmd_drop_previous(args: argparse.Namespace) -> int:
 
     _use_local_stack_if_running()
     name = f"govbus/{args.stage}/webhooks/{args.partner}"
+    audit_table = _audit_table(args)
+    if not _require_table(audit_table):
+        return 2
     sm = client("secretsmanager")
-    document = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
-    document.pop("previous_secret", None)
-    sm.put_secret_value(SecretId=name, SecretString=json.dumps(document))
+    try:
+        document = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    except sm.exceptions.ResourceNotFoundException:
+        print(f"govbus webhooks drop-previous: no secret {name}", file=sys.stderr)
+        return 2
+    if not document.get("previous_secret") or not document.get("secret"):
+        print(f"{name}: no previous secret to drop; nothing changed")
+        return 0
+    sm.put_secret_value(SecretId=name, SecretString=json.dumps({"secret": document["secret"]}))
     audit.record(
         "adapter.secret_rotated",
         actor=f"ops:{os.environ.get('USER', 'cli')}",
         target=name,
         detail="previous push secret dropped",
-        table=f"{_stack_name(args)}-audit",
+        table=audit_table,
     )
     print(f"{name}: only the current secret verifies now")
     return 0

@@ -53,9 +53,24 @@ class RetryPolicy:
     max_delay: float = 2.0
     timeout_seconds: float = 5.0
 
+    # besides the call itself: publishing the result, the idempotency record, the reply
+    reserve_seconds: float = 1.5
+
+    def attempt_budget_ms(self) -> float:
+        """What one more attempt may take at worst (its hard deadline plus the reserve)."""
+        return (self.timeout_seconds + 0.5 + self.reserve_seconds) * 1000
+
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform in [0, min(max, base * 2^attempt)]."""
         return rng.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+class OutOfTime(Exception):
+    """Not enough of the invocation is left for another attempt: give the record back.
+
+    Not a domain error: the command did not fail, it was not tried (again). The SQS
+    consumer reports it as a batch item failure, so the queue redelivers it.
+    """
 
 
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch")
@@ -77,11 +92,14 @@ def execute(
     breaker: CircuitBreaker,
     policy: RetryPolicy,
     sleep: Callable[[float], None] = time.sleep,
+    time_left_ms: Callable[[], float] | None = None,
 ) -> Event | None:
     """Carry out one command; returns the result event to publish, if any.
 
     Raises the last :class:`RetryableError` when every attempt failed (the message is
     retried by SQS, then dead-lettered), or a non-retryable domain error at once.
+    Before each attempt, ``time_left_ms`` (the Lambda context's remaining time) must
+    leave room for one at worst; if not, :class:`OutOfTime` gives the record back.
     """
     command = COMMANDS[event.type]
     data = event.payload()
@@ -94,6 +112,11 @@ def execute(
     arguments = {**command.arguments(data), "ctx": ctx}
     last: RetryableError | None = None
     for attempt in range(policy.attempts):
+        if time_left_ms is not None and time_left_ms() < policy.attempt_budget_ms():
+            raise OutOfTime(
+                f"{time_left_ms():.0f} ms left, an attempt may take "
+                f"{policy.attempt_budget_ms():.0f} ms; attempt {attempt + 1} left to SQS"
+            ) from last
         breaker.before_call(partner)  # CircuitOpen is retryable: SQS brings it back later
         try:
             result = call_with_timeout(

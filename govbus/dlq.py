@@ -35,6 +35,8 @@ class DeadLetter:
     subject: str
     receipt_handle: str
     body: str
+    # EventBridge's own dead letters name the rule target they did not reach
+    target_arn: str = ""
 
 
 def dead_letter_queues() -> list[dict[str, Any]]:
@@ -78,7 +80,11 @@ def _describe(message: dict[str, Any], now: float) -> DeadLetter:
     }
     sent = int(message.get("Attributes", {}).get("SentTimestamp", now * 1000)) / 1000
     event_type, subject = attrs.get("event_type", ""), attrs.get("subject", "")
-    reason = attrs.get("failure_reason") or "(moved by SQS after maxReceiveCount)"
+    reason = attrs.get("failure_reason") or (
+        f"EventBridge: {attrs['ERROR_CODE']} {attrs.get('ERROR_MESSAGE', '')}".strip()
+        if attrs.get("ERROR_CODE")
+        else "(moved by SQS after maxReceiveCount)"
+    )
     if not event_type:
         try:
             body = json.loads(message["Body"])
@@ -102,6 +108,7 @@ def _describe(message: dict[str, Any], now: float) -> DeadLetter:
         subject=mask_text(subject) if subject else "-",
         receipt_handle=message["ReceiptHandle"],
         body=message["Body"],
+        target_arn=attrs.get("TARGET_ARN", ""),
     )
 
 
@@ -140,20 +147,33 @@ def redrive(queue_url: str, ids: Iterable[str] | None = None) -> list[str]:
     """
     sqs = client("sqs")
     sources = sqs.list_dead_letter_source_queues(QueueUrl=queue_url).get("queueUrls", [])
-    if len(sources) != 1:
+    if len(sources) > 1:
         raise LookupError(f"cannot tell where to redrive: {len(sources)} source queues")
     wanted = set(ids) if ids else None
     moved = []
     for letter in peek(queue_url, limit=10_000, hold_seconds=60):
-        if wanted is not None and letter.message_id not in wanted:
+        # a consumer's DLQ goes back to its one source queue; the bus's DLQ (no source
+        # queue) sends each letter to the rule target EventBridge could not reach
+        destination = sources[0] if sources else _queue_url_of(letter.target_arn)
+        if (wanted is not None and letter.message_id not in wanted) or not destination:
             sqs.change_message_visibility(
                 QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
             )
             continue
-        sqs.send_message(QueueUrl=sources[0], MessageBody=letter.body)
+        sqs.send_message(QueueUrl=destination, MessageBody=letter.body)
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle)
         moved.append(letter.message_id)
     return moved
+
+
+def _queue_url_of(arn: str) -> str:
+    """The URL of the SQS queue ``arn`` names; "" when it is no queue (or gone)."""
+    if not arn.startswith("arn:") or ":sqs:" not in arn:
+        return ""
+    try:
+        return client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+    except client("sqs").exceptions.QueueDoesNotExist:
+        return ""
 
 
 def format_age(seconds: float) -> str:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from pydantic import BaseModel, ValidationError
 
 from contracts import errors
+from contracts.constrained import loads_bounded
 from govbus.observability import logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -72,12 +73,34 @@ def validation_problem(exc: ValidationError) -> Response:
     )
 
 
+def parse_json(text: str) -> Any:
+    """Every JSON body a route reads: size, depth and numbers bounded (400/413, not 5xx)."""
+    return loads_bounded(text)
+
+
 def install_problem_handlers(app: ApiGatewayResolver) -> None:
-    """Map every domain exception (and pydantic's) to problem+json on ``app``."""
+    """Map every domain exception (and pydantic's) to problem+json on ``app``.
+
+    Also makes ``app.current_event.json_body`` read bodies with :func:`parse_json`, so
+    that every route's body parsing is the one bounded parser.
+    """
+    # Powertools takes the deserializer as a constructor argument; the resolvers are
+    # built at each function's top level, so it is set here, in the one place they share.
+    app._json_body_deserializer = parse_json
 
     @app.exception_handler(ValidationError)
     def _validation(exc: ValidationError) -> Response:
         return validation_problem(exc)
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(exc: UnicodeDecodeError) -> Response:
+        return problem(
+            400,
+            "invalid-request",
+            "The request cannot be read",
+            "the body is not valid UTF-8",
+            field="(body)",
+        )
 
     @app.exception_handler(errors.GovbusError)
     def _domain(exc: errors.GovbusError) -> Response:

@@ -19,6 +19,7 @@ from contracts.adapters import (
     InboundRequest,
     PingResult,
 )
+from contracts.constrained import delivery_id, loads_bounded
 from contracts.delivery import TrackingUpdate, TrackingUpdated, Waybill, WaybillRequest
 from contracts.errors import (
     InvalidRequest,
@@ -125,14 +126,19 @@ def govbus_webhook_verify(request: InboundRequest, secrets: list[str]) -> str:
     if not any(wire.signature_matches(request.body, s, offered) for s in secrets):
         raise SignatureInvalid("X-Signature does not match the body under any active secret")
     # the signature holds: the body is EMS's own, so its fields can be trusted
+    doc = _push_document(request.body)
     try:
-        doc = json.loads(request.body)
-        push_id = str(doc["push_id"])
         push_time = int(doc["push_time"])
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidRequest(
-            "an EMS push needs push_id and push_time (unix seconds)", field="push_time"
+            "an EMS push needs push_time (unix seconds)", field="push_time"
         ) from exc
+    raw_id = doc.get("push_id")
+    # EMS numbers its pushes; an int id is its own, anything else must be a string id
+    push_id = delivery_id(
+        str(raw_id) if isinstance(raw_id, int) and not isinstance(raw_id, bool) else raw_id,
+        field="push_id",
+    )
     if abs(request.received_at - push_time) > TOLERANCE_SECONDS:
         raise StaleTimestamp(
             f"push_time is {int(abs(request.received_at - push_time))} s off; "
@@ -141,12 +147,16 @@ def govbus_webhook_verify(request: InboundRequest, secrets: list[str]) -> str:
     return push_id
 
 
+def _push_document(body: bytes) -> dict[str, Any]:
+    doc = loads_bounded(body)
+    if not isinstance(doc, dict):
+        raise InvalidRequest("an EMS push is a JSON object", field="(body)")
+    return doc
+
+
 @hookimpl
 def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
-    try:
-        doc = json.loads(request.body)
-    except ValueError as exc:
-        raise InvalidRequest("the EMS push is not JSON") from exc
+    doc = _push_document(request.body)
     for field in ("mail_no", "logistics_order_no", "op_code", "op_time"):
         if not doc.get(field):
             raise InvalidRequest(f"the EMS push has no {field}", field=field)

@@ -10,8 +10,6 @@ POST /applications/{id}/withdraw        the applicant withdraws
 POST /applications/{id}/evaluation      the applicant rates a closed case (1-5), once
 """
 
-from decimal import Decimal
-
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,7 +23,9 @@ from contracts.cases import (
     Case,
     CaseState,
     Evaluation,
+    masked_timeline,
 )
+from contracts.constrained import FeeAmount, Text
 from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from govbus import applications
 from govbus.auth import caller
@@ -51,9 +51,9 @@ class Submission(BaseModel):
 
 
 class DepartmentAction(BaseModel):
-    action: str
-    reason: str = ""
-    amount: Decimal | None = None
+    action: str = Field(max_length=40)
+    reason: Text = ""
+    amount: FeeAmount | None = None
     version: int | None = Field(default=None, description="the case version the clerk saw")
 
 
@@ -64,6 +64,7 @@ def _ctx() -> CallContext:
 
 def _view(case: Case) -> dict:
     doc = case.model_dump(mode="json")
+    doc["timeline"] = masked_timeline(doc["timeline"])
     doc["reused"] = [m.name for m in case.materials if m.status == "reused"]
     doc["still_needed"] = [m.name for m in case.materials if m.status in ("needed", "missing")]
     return doc

@@ -9,6 +9,7 @@ for a crash.
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -39,10 +40,14 @@ retry = RetryPolicy(
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+# the invocation's remaining time, set per batch: no attempt starts that cannot finish
+_time_left_ms: Callable[[], float] | None = None
+
+
 @once_per_event
 def carry_out(command: dict) -> dict:
     event = Event.model_validate(command)
-    result = execute(event, plugin_manager(), breaker, retry)
+    result = execute(event, plugin_manager(), breaker, retry, time_left_ms=_time_left_ms)
     if result is not None:
         publish([result])
     logger.info("command carried out", extra={"event_id": event.id, "event_type": event.type})
@@ -89,7 +94,9 @@ def handle(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    global _time_left_ms
     command_config.register_lambda_context(context)
+    _time_left_ms = getattr(context, "get_remaining_time_in_millis", None)
     return process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )

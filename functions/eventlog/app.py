@@ -36,7 +36,8 @@ def archive(record: SQSRecord) -> None:
         "type": {"S": event.type},
         "source": {"S": event.source},
         "time": {"S": event.time.isoformat()},
-        "correlationid": {"S": event.correlationid},
+        # a caller chose the correlation id: it may carry an identity code
+        "correlationid": {"S": mask_text(event.correlationid)},
         # identity codes and phone numbers are stored masked; the digest is of the
         # envelope as it crossed the bus, so the sender's copy can still be matched
         "envelope": {"S": mask_text(canonical)},

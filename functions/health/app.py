@@ -1,21 +1,52 @@
-"""GET /health: the platform's status and every loaded adapter's ping."""
+"""GET /health: the platform's status and every loaded adapter's ping.
+
+Until the stack says it is ready (the readiness parameter, set by whoever finishes
+starting it: `govbus dev` after loading its demo data), the answer is 503 "starting".
+"""
+
+import os
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
-from govbus.aws import stage
+from govbus.aws import client, stage
 from govbus.health import health_report
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import install_problem_handlers, json_response, problem
 from govbus.observability import logger, tracer
 from govbus.plugins import plugin_manager
+
+READY = "ready"
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
 
 
+def readiness() -> str:
+    """The stack's readiness; read per request, since it changes once at start-up."""
+    name = os.environ.get("READINESS_PARAMETER")
+    if not name:
+        return READY  # a deployment without the parameter has no start-up phase
+    try:
+        return client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ParameterNotFound":
+            raise
+        return "starting"
+
+
 @app.get("/health")
 def get_health():
+    state = readiness()
+    if state != READY:
+        return problem(
+            503,
+            "starting",
+            "The platform is starting",
+            f"the stack is {state}: not ready to serve yet; retry shortly",
+            state=state,
+        )
     return json_response(health_report(plugin_manager(), stage()))
 
 

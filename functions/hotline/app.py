@@ -13,6 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
+from contracts.constrained import Text
 from contracts.errors import Forbidden, NotFound, ValidationFailed
 from contracts.hotline import DEADLINE_DAYS, Handling, Ticket, TicketRequest, TicketStatus
 from contracts.identity import CreditCode, parse_subject_code
@@ -29,7 +30,7 @@ install_problem_handlers(app)
 
 
 class Answer(BaseModel):
-    answer: str = Field(min_length=2, max_length=5000)
+    answer: Text = Field(min_length=2, max_length=5000)
 
 
 @app.post("/hotline/tickets")

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from contracts.errors import Forbidden, ValidationFailed
 from contracts.identity import mask_identifier, parse_subject_code
+from contracts.masking import mask_text
 from govbus import audit
 from govbus.auth import caller
 from govbus.aws import client
@@ -26,6 +27,7 @@ from govbus.subject_index import records
 
 ACCESS_TABLE = os.environ["SUBJECT_ACCESS_TABLE"]
 READ_SCOPE = "subjects:read"
+PURPOSE_MAX = 200
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
@@ -49,6 +51,10 @@ def subject_records(code: str):
         raise ValidationFailed(
             "say why you are looking (purpose, at least 4 characters)", field="purpose"
         )
+    if len(purpose) > PURPOSE_MAX or not purpose.isprintable():
+        raise ValidationFailed(
+            f"purpose is at most {PURPOSE_MAX} printable characters", field="purpose"
+        )
     if not (who.is_self(code) or who.may(READ_SCOPE)):
         audit.record(
             "subject.records",
@@ -67,10 +73,11 @@ def subject_records(code: str):
         Item={
             "subject_key": {"S": key},
             "at": {"S": f"{now}#{uuid.uuid4().hex[:8]}"},
-            "who": {"S": who.subject},
+            # the access log is shown to the subject: a caller's own code never in clear
+            "who": {"S": mask_text(who.subject)},
             "kind": {"S": who.kind},
             "agency": {"S": who.agency or ""},
-            "purpose": {"S": purpose},
+            "purpose": {"S": mask_text(purpose)},
             "records": {"N": str(len(found))},
         },
     )
@@ -101,9 +108,9 @@ def access_log(code: str):
     entries = [
         {
             "at": i["at"]["S"].split("#")[0],
-            "who": i["who"]["S"] if i["kind"]["S"] == "department" else "yourself",
+            "who": mask_text(i["who"]["S"]) if i["kind"]["S"] == "department" else "yourself",
             "agency": i["agency"]["S"] or None,
-            "purpose": i["purpose"]["S"],
+            "purpose": mask_text(i["purpose"]["S"]),
             "records": int(i["records"]["N"]),
         }
         for i in answer.get("Items", [])

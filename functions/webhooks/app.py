@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -29,6 +30,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from contracts.adapters import InboundRequest
+from contracts.constrained import MAX_JSON_DEPTH, delivery_id, json_depth, valid_correlation_id
 from contracts.errors import (
     AdapterNotFound,
     InvalidRequest,
@@ -37,6 +39,7 @@ from contracts.errors import (
     Unauthenticated,
 )
 from contracts.events import Event
+from contracts.masking import mask_text
 from contracts.signatures import active_secrets
 from govbus import audit
 from govbus.aws import get_secret_json, stage
@@ -47,6 +50,8 @@ from govbus.plugins import call, implements, plugin_manager
 
 MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", 256 * 1024))
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+# an EventBridge entry is at most 256 KB, its own envelope included
+MAX_EVENT_BYTES = 200 * 1024
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
@@ -116,6 +121,46 @@ def partner_secrets(partner: str) -> list[str]:
     return secrets
 
 
+def checked_delivery_id(value: object) -> str:
+    """The adapter's delivery id, bounded: it becomes part of the idempotency key."""
+    return delivery_id(value)
+
+
+def correlation_id(header: str | None, delivery: str) -> str:
+    """The caller's X-Correlation-Id if it is a safe id; the delivery id (or a new id) if not.
+
+    The header is not covered by the signature, so it is never trusted into a key as is.
+    """
+    if valid_correlation_id(header) and mask_text(header) == header:
+        return header
+    # not an id we may store (too long, odd characters, or someone's identity code)
+    return delivery if mask_text(delivery) == delivery else str(uuid.uuid4())
+
+
+def parse_events(pm, partner: str, request: InboundRequest) -> list[Event]:
+    """The adapter's events, with the body's JSON depth bounded before any parser runs."""
+    if request.headers.get("content-type", "").split(";")[0].strip().endswith("json"):
+        depth = json_depth(request.body.decode("utf-8", "replace"))
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidRequest(
+                f"the body nests {depth} levels deep; at most {MAX_JSON_DEPTH} allowed",
+                field="(body)",
+            )
+    try:
+        events = call(pm, partner, "govbus_webhook_parse", request=request)
+    except RecursionError:  # an adapter's own parser met a body nested too deep
+        raise InvalidRequest("the body nests too deep to read", field="(body)") from None
+    if not events:
+        raise InvalidRequest("the body holds no event this bus understands")
+    for event in events:
+        size = len(event.model_dump_json().encode())
+        if size > MAX_EVENT_BYTES:  # EventBridge would refuse it after the 202
+            raise PayloadTooLarge(
+                f"the push becomes an event of {size} bytes; at most {MAX_EVENT_BYTES} allowed"
+            )
+    return events
+
+
 @app.post("/webhooks/<partner>")
 def receive(partner: str):
     pm = plugin_manager()
@@ -131,8 +176,14 @@ def receive(partner: str):
         received_at=time.time(),
     )
     try:
-        delivery_id = call(
-            pm, partner, "govbus_webhook_verify", request=request, secrets=partner_secrets(partner)
+        delivery_id = checked_delivery_id(
+            call(
+                pm,
+                partner,
+                "govbus_webhook_verify",
+                request=request,
+                secrets=partner_secrets(partner),
+            )
         )
     except Unauthenticated as exc:
         audit.record(
@@ -143,10 +194,8 @@ def receive(partner: str):
             detail=str(exc),
         )
         raise
-    events = call(pm, partner, "govbus_webhook_parse", request=request)
-    if not events:
-        raise InvalidRequest("the body holds no event this bus understands")
-    correlation = request.headers.get("x-correlation-id") or delivery_id
+    events = parse_events(pm, partner, request)
+    correlation = correlation_id(request.headers.get("x-correlation-id"), delivery_id)
     # the source is the host's to set: an adapter cannot speak for another partner
     events = [
         e.model_copy(update={"source": f"govbus.partner.{partner}", "correlationid": correlation})

@@ -123,6 +123,18 @@ def _queue(p: Provisioning, logical: str, props: dict[str, Any]) -> None:
     p.record(logical, "AWS::SQS::Queue", url, note, Arn=arn, QueueName=name, QueueUrl=url)
 
 
+# what a rule's target carries over to EventBridge, its dead-letter queue and retries too
+_TARGET_KEYS = (
+    "Id",
+    "Arn",
+    "Input",
+    "InputPath",
+    "SqsParameters",
+    "DeadLetterConfig",
+    "RetryPolicy",
+)
+
+
 def _rule(p: Provisioning, logical: str, props: dict[str, Any]) -> None:
     props = p.resolver.resolve(props)
     name = p.name_for(logical, props, "Name")
@@ -139,10 +151,7 @@ def _rule(p: Provisioning, logical: str, props: dict[str, Any]) -> None:
         args["ScheduleExpression"] = props["ScheduleExpression"]
     events = p.client("events")
     arn = events.put_rule(**args)["RuleArn"]
-    targets = [
-        {k: v for k, v in t.items() if k in ("Id", "Arn", "Input", "InputPath", "SqsParameters")}
-        for t in props.get("Targets", [])
-    ]
+    targets = [{k: v for k, v in t.items() if k in _TARGET_KEYS} for t in props.get("Targets", [])]
     if targets:
         events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
     p.record(logical, "AWS::Events::Rule", name, f"{len(targets)} target(s)", Arn=arn)

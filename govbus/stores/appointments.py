@@ -33,6 +33,16 @@ def _slot_key(hall: str, day: _dt.date, item_code: str, time: str) -> dict[str, 
 
 
 def open_slots(request: SlotsRequest) -> list[Slot]:
+    """Open (or resize) the request's slots; never below the places already booked.
+
+    Every slot is checked before any is written, so a refused request changes nothing;
+    a booking racing in between is still caught by the conditional write.
+    """
+    existing = {
+        s.time: s for s in slots(request.hall, request.day) if s.item_code == request.item_code
+    }
+    for time in request.times:
+        _refuse_shrinking(existing.get(time), request.capacity)
     for time in request.times:
         try:
             client("dynamodb").put_item(
@@ -48,14 +58,33 @@ def open_slots(request: SlotsRequest) -> list[Slot]:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             # an existing slot keeps its bookings; only its capacity changes
-            client("dynamodb").update_item(
-                TableName=_slots(),
-                Key=_slot_key(request.hall, request.day, request.item_code, time),
-                UpdateExpression="SET places = :c",
-                ConditionExpression="booked <= :c",
-                ExpressionAttributeValues={":c": {"N": str(request.capacity)}},
-            )
+            try:
+                client("dynamodb").update_item(
+                    TableName=_slots(),
+                    Key=_slot_key(request.hall, request.day, request.item_code, time),
+                    UpdateExpression="SET places = :c",
+                    ConditionExpression="booked <= :c",
+                    ExpressionAttributeValues={":c": {"N": str(request.capacity)}},
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                found = {
+                    s.time: s
+                    for s in slots(request.hall, request.day)
+                    if s.item_code == request.item_code
+                }
+                _refuse_shrinking(found.get(time), request.capacity)
+                raise
     return slots(request.hall, request.day)
+
+
+def _refuse_shrinking(slot: Slot | None, capacity: int) -> None:
+    if slot is not None and slot.booked > capacity:
+        raise Conflict(
+            f"the {slot.time} slot already has {slot.booked} booking(s); its capacity "
+            f"cannot go below that (cancel bookings first)"
+        )
 
 
 def slots(hall: str, day: _dt.date) -> list[Slot]:

@@ -17,6 +17,10 @@ from contracts.catalog import ItemStatus, ServiceItem, ServiceItemDraft
 from contracts.errors import Conflict, NotFound
 from govbus.aws import client
 
+# the published version of an item carries ``listed``; the sparse index holds only those
+PUBLISHED_INDEX = "published"
+LISTED = "published"
+
 
 def _table() -> str:
     return os.environ["CATALOG_TABLE"]
@@ -105,13 +109,14 @@ def publish(code: str, version: int) -> ServiceItem:
             "Update": {
                 "TableName": _table(),
                 "Key": {"code": {"S": code}, "version": {"N": str(version)}},
-                "UpdateExpression": "SET #s = :pub, doc = :doc",
+                "UpdateExpression": "SET #s = :pub, doc = :doc, listed = :listed",
                 "ConditionExpression": "#s = :draft",
                 "ExpressionAttributeNames": {"#s": "status"},
                 "ExpressionAttributeValues": {
                     ":pub": {"S": "published"},
                     ":draft": {"S": "draft"},
                     ":doc": {"S": published.model_dump_json()},
+                    ":listed": {"S": LISTED},
                 },
             }
         }
@@ -124,7 +129,7 @@ def publish(code: str, version: int) -> ServiceItem:
                     "Update": {
                         "TableName": _table(),
                         "Key": {"code": {"S": code}, "version": {"N": str(old.version)}},
-                        "UpdateExpression": "SET #s = :sup, doc = :doc",
+                        "UpdateExpression": "SET #s = :sup, doc = :doc REMOVE listed",
                         "ConditionExpression": "#s = :pub",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": {
@@ -157,16 +162,17 @@ def public_version(code: str, version: int | None = None) -> ServiceItem:
 
 
 def published_items() -> list[ServiceItem]:
+    """Every published item, by code: a query of the sparse ``published`` index."""
     kwargs: dict[str, Any] = {
         "TableName": _table(),
-        "FilterExpression": "#s = :pub",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {":pub": {"S": "published"}},
+        "IndexName": PUBLISHED_INDEX,
+        "KeyConditionExpression": "listed = :listed",
+        "ExpressionAttributeValues": {":listed": {"S": LISTED}},
     }
     found = []
     while True:
-        answer = client("dynamodb").scan(**kwargs)
+        answer = client("dynamodb").query(**kwargs)
         found.extend(_item(row) for row in answer.get("Items", []))
         if "LastEvaluatedKey" not in answer:
-            return sorted(found, key=lambda i: i.code)
+            return found
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -91,3 +91,60 @@ def test_plain_log_lines_mask_identifiers_in_tracebacks_too():
         log.exception("lookup failed")
     assert "350102199003071234" not in stream.getvalue()
     assert "3501**********1234" in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    "line, clear",
+    [
+        ("GET /subjects/91350100ma2y0ab1cb/records", "91350100ma2y0ab1cb"),
+        ("GET /subjects/%2091350100MA2Y0AB1CB/records", "91350100MA2Y0AB1CB"),
+        ("GET /subjects/%E2%80%8F91350100MA2Y0AB1CB%E2%80%8F/records", "91350100MA2Y0AB1CB"),
+        ("GET /subjects/\u200f91350100MA2Y0AB1CB\u200e/records", "91350100MA2Y0AB1CB"),
+        ("GET /subjects/%20350102199003071234/records", "350102199003071234"),
+        ("caller +8613812345678", "13812345678"),
+        ("purpose: checking 350102199003071234 for a loan", "350102199003071234"),
+    ],
+    ids=[
+        "lower-case credit code",
+        "percent-encoded space before",
+        "percent-encoded bidi marks around",
+        "raw bidi marks around",
+        "citizen ID after an encoded space",
+        "+86 mobile",
+        "identifier in free text",
+    ],
+)
+def test_identifiers_are_masked_in_every_form_a_log_line_shows_them(line, clear):
+    masked = mask_text(line)
+    assert clear not in masked
+    assert clear.lower() not in masked.lower()
+    assert "*" in masked
+
+
+def test_a_sealed_token_subject_hides_the_code_and_opens_only_under_its_key():
+    from contracts.errors import Unauthenticated
+    from govbus.auth import open_subject, seal_subject
+
+    sealed = seal_subject("350102199003071234", "signing key one")
+    assert "350102199003071234" not in sealed
+    assert "350102199003071234" not in base64.urlsafe_b64decode(
+        sealed.split(":", 1)[1] + "=" * 4
+    ).decode("latin-1")
+    assert open_subject(sealed, "signing key one") == "350102199003071234"
+    with pytest.raises(Unauthenticated):
+        open_subject(sealed, "another signing key")
+    # a department's client id is not sealed and reads as it is
+    assert open_subject("client-123", "signing key one") == "client-123"
+
+
+def test_anonymous_audit_entries_spread_over_every_shard_while_an_actor_keeps_one():
+    import datetime as dt
+    import uuid
+
+    from govbus.audit import SHARDS, partition_for
+
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    anonymous = {partition_for("anonymous", when, str(uuid.uuid4())) for _ in range(200)}
+    assert len(anonymous) == SHARDS
+    known = {partition_for("client-1", when, str(uuid.uuid4())) for _ in range(20)}
+    assert len(known) == 1
