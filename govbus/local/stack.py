@@ -312,8 +312,7 @@ class LocalStack:
             starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
             maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
             bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
-            report_failures="ReportBatchItemFailures"
-            in (props.get("FunctionResponseTypes") or []),
+            report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
             on_failure_queue_url=queue_url,
             retry_delay_seconds=self.retry_delay_seconds,
         )

@@ -119,10 +119,14 @@ def _init(handler_spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise InitError(f"Unable to import module '{module_name}': {exc}", "Runtime.ImportModuleError") from exc
+        raise InitError(
+            f"Unable to import module '{module_name}': {exc}", "Runtime.ImportModuleError"
+        ) from exc
     handler = getattr(module, attribute, None)
     if handler is None:
-        raise InitError(f"Handler '{attribute}' missing on module '{module_name}'", "Runtime.HandlerNotFound")
+        raise InitError(
+            f"Handler '{attribute}' missing on module '{module_name}'", "Runtime.HandlerNotFound"
+        )
     return handler
 
 
