@@ -405,6 +405,15 @@ class LocalStack:
                 rows.append(
                     Row("  route", f"{route.method} {route.path}{auth}", route.function.logical_id)
                 )
+        if self.functions:
+            rows.append(
+                Row(
+                    "functions",
+                    f"{len(self.functions)} functions",
+                    f"worker processes, up to {self.concurrency} environments each "
+                    "(or the reserved concurrency)",
+                )
+            )
         for poller in self.pollers:
             if isinstance(poller, DynamoDBStreamPoller):
                 what, source = "DynamoDB stream", poller.table_name

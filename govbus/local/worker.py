@@ -97,10 +97,12 @@ def clear_caches() -> None:
 
     The local stack asks for it after it wiped and re-provisioned the emulator, so no
     warm environment carries a secret, a working calendar or a CRL of the last test.
+    Clients stay: the endpoint is the same, and rebuilding them in every warm
+    environment after every reset would cost more than the tests it serves.
     """
     aws = sys.modules.get("govbus.aws")
     if aws is not None:
-        aws.clear_caches()
+        aws.clear_caches(clients=False)  # same endpoint: the clients hold no state of it
     calendar = sys.modules.get("govbus.calendar")
     if calendar is not None:
         calendar._load.cache_clear()

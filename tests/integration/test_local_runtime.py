@@ -1,6 +1,8 @@
 """The local stack runs each function as Lambda does: execution environments of its own,
 concurrent, killed at their timeout, lost alone when a handler ends its process."""
 
+import base64
+import json
 import logging
 import os
 import threading
@@ -92,7 +94,7 @@ def test_a_handler_ending_its_process_costs_that_environment_only(runtime_stack,
     function.recycle()
     # two warm environments
     with ThreadPoolExecutor(max_workers=2) as pool:
-        answers = list(pool.map(lambda _: get(runtime_stack, "/slow", seconds="0.5"), range(2)))
+        answers = list(pool.map(lambda _: get(runtime_stack, "/slow", seconds="1"), range(2)))
     warm = [a.json()["pid"] for a in answers]
     assert len(set(warm)) == 2 and function.environments == 2
     answer = get(runtime_stack, "/exit", how=how)
@@ -145,3 +147,18 @@ def test_a_burst_of_200_simultaneous_requests_gets_no_connection_reset(runtime_s
         statuses = list(pool.map(one, range(200)))
     assert len(statuses) == 200
     assert [s for s in statuses if s != 200] == []
+
+
+def test_a_reset_leaves_no_cached_secret_in_a_warm_environment(stack, aws, acme):
+    from tests.integration.conftest import post_webhook
+
+    # the webhook function's warm environment now holds the push secret (a 5-minute cache)
+    assert post_webhook(stack.url, b'{"note": "before"}').status_code == 202
+    warm = stack.functions["WebhooksFunction"].environments
+    stack.reset()
+    rotated = "whsec_" + base64.b64encode(b"another secret, also 32 bytes!!").decode()
+    aws["secretsmanager"].create_secret(
+        Name="govbus/dev/webhooks/acme", SecretString=json.dumps({"secrets": [rotated]})
+    )
+    assert post_webhook(stack.url, b'{"note": "after"}', secret=rotated).status_code == 202
+    assert stack.functions["WebhooksFunction"].environments == warm, "served warm, not restarted"

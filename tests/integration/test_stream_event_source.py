@@ -203,3 +203,15 @@ def test_after_a_reset_the_poller_follows_the_tables_new_stream(outbox_stack, ou
     assert wait_for(lambda: outbox.delivered_at_least(2)) == keys
     assert outbox_stack.resolver.attrs["OutboxTable"]["StreamArn"] == after
     assert before  # the stream existed before the reset as well
+
+
+def test_the_start_up_table_lists_the_stream_event_source(outbox_stack):
+    rows = [line.split() for line in outbox_stack.table().splitlines()]
+    assert [
+        "DynamoDB",
+        "stream",
+        "outbox-OutboxTable",
+        "PublisherFunction",
+        "(batch",
+        "10)",
+    ] in rows
