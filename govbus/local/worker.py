@@ -112,6 +112,15 @@ def clear_caches() -> None:
 
 
 def _max_memory_mb() -> int:
+    """Peak resident memory of this process image (Lambda's ``Max Memory Used``)."""
+    try:
+        # VmHWM starts afresh at exec; ru_maxrss may carry the forking parent's peak
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
 
 
