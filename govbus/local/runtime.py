@@ -183,7 +183,7 @@ class ExecutionEnvironment:
 
     # --- lifecycle ------------------------------------------------------------
 
-    def _exit_error(self, request_id: str) -> FunctionError:
+    def exit_error(self, request_id: str) -> FunctionError:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -216,7 +216,7 @@ class ExecutionEnvironment:
                 }
             ) from None
         if answer is None:
-            raise self._exit_error(request_id)
+            raise self.exit_error(request_id)
         if "init_error" in answer:
             self.kill()
             raise FunctionError(answer["init_error"])
@@ -233,7 +233,7 @@ class ExecutionEnvironment:
         try:
             self._send({"op": "invoke", "event": event, "context": context})
         except (BrokenPipeError, ValueError):
-            raise self._exit_error(request_id) from None
+            raise self.exit_error(request_id) from None
         try:
             answer = self._receive(time.monotonic() + timeout)
         except TimeoutError:
@@ -246,7 +246,7 @@ class ExecutionEnvironment:
                 }
             ) from None
         if answer is None:
-            raise self._exit_error(request_id)
+            raise self.exit_error(request_id)
         return answer
 
     @property
@@ -340,8 +340,9 @@ class LocalFunction:
             self.cache_generation += 1
 
     def clear_caches(self) -> None:
-        """Warm environments drop cached clients, secrets and adapter state before their
-        next invocation (a test that changed a secret need not wait out a cache)."""
+        """Warm environments drop cached secrets, the working calendar and adapter state
+        before their next invocation (a test that changed a secret need not wait out a
+        cache)."""
         with self._pool:
             self.cache_generation += 1
 
@@ -396,10 +397,13 @@ class LocalFunction:
                 self._pool.wait()
         try:
             env = ExecutionEnvironment(self, environ, version)
-        finally:
+        except BaseException:
             with self._pool:
                 self._starting -= 1
+                self._pool.notify()
+            raise
         with self._pool:
+            self._starting -= 1
             self._all.add(env)
         return env
 
@@ -428,7 +432,10 @@ class LocalFunction:
             env.cold = False
         if env.generation != self.cache_generation:
             env.generation = self.cache_generation
-            env.clear_caches()
+            try:
+                env.clear_caches()
+            except (BrokenPipeError, ValueError):
+                raise env.exit_error(request_id) from None
         timeout = float(self.spec.timeout)
         context = {
             "request_id": request_id,

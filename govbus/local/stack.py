@@ -214,8 +214,8 @@ class LocalStack:
         clear_caches()
 
     def clear_caches(self) -> None:
-        """Every function's warm environments drop their cached clients, secrets and
-        adapter state before their next invocation (a test that changed a secret)."""
+        """Every function's warm environments drop their cached secrets, working calendar
+        and adapter state before their next invocation (a test that changed a secret)."""
         for fn in self.functions.values():
             fn.clear_caches()
 
