@@ -271,9 +271,13 @@ def main() -> int:
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    with LocalStack(ROOT, port=0, pollers=False, schedules=False) as stack:
-        for fn in stack.functions.values():
-            fn.environment["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    with LocalStack(
+        ROOT,
+        port=0,
+        pollers=False,
+        schedules=False,
+        environment={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+    ) as stack:
         cold_starts(stack)
         warm_webhook(stack)
     soap_call()

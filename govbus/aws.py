@@ -55,8 +55,10 @@ def get_secret_json(name: str) -> dict[str, Any]:
     return json.loads(get_secret(name))
 
 
-def clear_caches() -> None:
-    """Forget clients and secrets (tests switch endpoints between sessions)."""
-    client.cache_clear()
-    resource.cache_clear()
+def clear_caches(*, clients: bool = True) -> None:
+    """Forget secrets, and clients unless ``clients=False`` (tests switch endpoints
+    between sessions; a reset of the same endpoint leaves the clients good)."""
+    if clients:
+        client.cache_clear()
+        resource.cache_clear()
     _SECRET_CACHE.clear()

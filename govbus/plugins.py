@@ -5,12 +5,18 @@ Built-in adapters register exactly like a department's package: through the
 pins which adapters a process loads; unset loads every installed one, an empty
 value loads none.
 
+``GOVBUS_DEV_ADAPTERS`` (``name=module,...``) names adapters that are not installed
+packages, for development and tests only: the local stack hands it to its workers so a
+test's adapter module serves the functions as an installed one would. The allow-list
+applies to them too. Never set it in a deployed stack.
+
 The host addresses one adapter at a time: :func:`call` runs a hook on the named
 adapter only, so adapters never filter calls meant for someone else.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import os
 import threading
@@ -25,6 +31,7 @@ from contracts.errors import AdapterNotFound
 
 ENTRY_POINT_GROUP = "govbus.adapters"
 ALLOW_LIST_VARIABLE = "GOVBUS_ADAPTERS"
+DEV_ADAPTERS_VARIABLE = "GOVBUS_DEV_ADAPTERS"
 
 
 class PluginError(RuntimeError):
@@ -37,6 +44,21 @@ def allowed_adapters(environ: Mapping[str, str] | None = None) -> set[str] | Non
     if raw is None:
         return None
     return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def development_adapters(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Adapter modules named in ``GOVBUS_DEV_ADAPTERS`` (``name=module``), imported."""
+    raw = (environ if environ is not None else os.environ).get(DEV_ADAPTERS_VARIABLE, "")
+    found: dict[str, object] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, module = pair.partition("=")
+        if not sep or not name.strip() or not module.strip():
+            raise PluginError(f"{DEV_ADAPTERS_VARIABLE} wants name=module pairs, not {pair!r}")
+        try:
+            found[name.strip()] = importlib.import_module(module.strip())
+        except ImportError as exc:
+            raise PluginError(f"development adapter {name!r} failed to import {module}") from exc
+    return found
 
 
 def installed_adapters() -> dict[str, importlib.metadata.EntryPoint]:
@@ -158,9 +180,9 @@ _MANAGERS_LOCK = threading.Lock()
 def plugin_manager() -> pluggy.PluginManager:
     """The plugin manager for this process's allow-list, built once at cold start.
 
-    In Lambda a process serves one function, so there is one. The local stack serves
-    every function in one process, each with its own ``GOVBUS_ADAPTERS``: keying on it
-    gives each function exactly the adapters its template entry allows.
+    In Lambda (and in the local stack's workers) a process serves one function, so
+    there is one; keying on ``GOVBUS_ADAPTERS`` keeps a tool that builds managers for
+    several allow-lists in one process honest.
     """
     key = os.environ.get(ALLOW_LIST_VARIABLE)
     with _MANAGERS_LOCK:
@@ -168,7 +190,13 @@ def plugin_manager() -> pluggy.PluginManager:
         if pm is None:
             from govbus.aws import get_secret
 
-            pm = create_plugin_manager(allowed_adapters())
+            allow = allowed_adapters()
+            extra = {
+                name: plugin
+                for name, plugin in development_adapters().items()
+                if allow is None or name in allow
+            }
+            pm = create_plugin_manager(allow, extra_plugins=extra)
             configure(pm, get_secret)
             _MANAGERS[key] = pm
         return pm

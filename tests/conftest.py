@@ -57,7 +57,15 @@ def wait_for(
 
 
 @pytest.fixture(scope="session")
-def local_stack_session() -> Iterator[Any]:
+def acme_health_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the ACME test partner's workers read its health (see the ``acme`` fixture)."""
+    path = tmp_path_factory.mktemp("acme") / "health"
+    path.write_text("up", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_stack_session(acme_health_file: Path) -> Iterator[Any]:
     from govbus.local.stack import LocalStack
 
     # a short cool-down so that circuit tests see a probe within seconds
@@ -70,6 +78,12 @@ def local_stack_session() -> Iterator[Any]:
             "CircuitCoolDownSeconds": "2",
             "CaCrlCacheSeconds": "0",
             "OutboxSweepAfterSeconds": "1",
+        },
+        # the ACME test partner serves the functions without an allow-list, as an
+        # installed adapter would (tests/integration/conftest.py's `acme` fixture)
+        environment={
+            "GOVBUS_DEV_ADAPTERS": "acme=tests.fixtures.acme_adapter",
+            "GOVBUS_ACME_HEALTH_FILE": str(acme_health_file),
         },
     )
     stack.start()

@@ -1,9 +1,12 @@
-"""The local API Gateway: template routes -> proxy events -> in-process handlers.
+"""The local API Gateway: template routes -> proxy events -> the functions' environments.
 
 ``HttpApi`` events get payload format 2.0, ``Api`` events format 1.0, exactly as API
 Gateway sends them. Lambda authorizers declared on the API (``Auth.Authorizers``,
 ``DefaultAuthorizer``, per-route ``Auth.Authorizer``, ``NONE`` for public routes)
-are called first, as API Gateway would.
+are called first, as API Gateway would. A function that fails (an unhandled error, a
+timeout, a crash) is answered as API Gateway answers a failed Lambda integration: HTTP
+API ``500 {"message": "Internal Server Error"}``, REST API ``502 {"message": "Internal
+server error"}``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from govbus.local.runtime import LocalFunction
+from govbus.local.runtime import FunctionError, LocalFunction
 from govbus.local.template import ACCOUNT_ID
 
 TEXT_TYPES = (
@@ -33,6 +36,12 @@ TEXT_TYPES = (
     "application/javascript",
 )
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
+LISTEN_BACKLOG = 1024  # a burst of clients connecting at once is queued, not reset
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
 
 
 @dataclasses.dataclass
@@ -233,6 +242,13 @@ def to_gateway_response(result: Any, payload_version: str) -> GatewayResponse:
     return GatewayResponse(int(result["statusCode"]), headers, body)
 
 
+def integration_failure(payload_version: str) -> GatewayResponse:
+    """API Gateway's own answer when the Lambda integration fails or times out."""
+    if payload_version == "2.0":
+        return _json_response(500, {"message": "Internal Server Error"})
+    return _json_response(502, {"message": "Internal server error"})
+
+
 class Gateway:
     """Routes requests; usable without a socket (``handle``) and over HTTP (``serve``)."""
 
@@ -308,10 +324,14 @@ class Gateway:
             return refused
         try:
             result = route.function.invoke(event)
+        except FunctionError as exc:
+            if self.log:
+                self.log.error("function %s failed: %s", route.function.logical_id, exc)
+            return integration_failure(route.payload_version)
         except Exception:
             if self.log:
                 self.log.exception("function %s failed", route.function.logical_id)
-            return _json_response(502, {"message": "Internal server error"})
+            return integration_failure(route.payload_version)
         return to_gateway_response(result, route.payload_version)
 
     # --- HTTP ---------------------------------------------------------------
@@ -321,6 +341,7 @@ class Gateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms stall per kept-alive answer
 
             def _any(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
@@ -355,8 +376,7 @@ class Gateway:
                 if gateway.log:
                     gateway.log.info("%s %s", self.command, self.path.split("?", 1)[0])
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = _GatewayServer((host, port), Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="govbus-gateway"
         )

@@ -1,4 +1,4 @@
-"""SQS event sources, as the Lambda service polls them.
+"""Event source mappings, as the Lambda service runs them: SQS queues and DynamoDB streams.
 
 Honours ``BatchSize`` and ``FunctionResponseTypes: [ReportBatchItemFailures]``:
 successful records are deleted, failed ones are made visible again after a short
@@ -9,9 +9,15 @@ to its DLQ after ``maxReceiveCount`` receives, as in AWS.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import datetime as _dt
 import hashlib
+import json
 import logging
 import threading
+import time
+import uuid
 from typing import Any
 
 from govbus.local.runtime import LocalFunction
@@ -149,3 +155,299 @@ class SqsPoller:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+
+
+# --- DynamoDB streams ----------------------------------------------------------
+
+
+def _lambda_json(value: Any) -> Any:
+    """boto3's stream record as Lambda sends it: binary attributes in base64, times as epoch."""
+    if isinstance(value, dict):
+        return {k: _lambda_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lambda_json(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, _dt.datetime):
+        return value.timestamp()
+    return value
+
+
+def stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """One record of a DynamoDB stream event, as the Lambda event source mapping sends it."""
+    event = {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": _lambda_json(record["dynamodb"]),
+        "eventSourceARN": stream_arn,
+    }
+    if "userIdentity" in record:
+        event["userIdentity"] = record["userIdentity"]
+    return event
+
+
+def _iso(when: Any) -> str:
+    if isinstance(when, int | float):
+        when = _dt.datetime.fromtimestamp(when, _dt.UTC)
+    if not isinstance(when, _dt.datetime):
+        when = _dt.datetime.now(_dt.UTC)
+    return when.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclasses.dataclass
+class _Shard:
+    """Where the event source mapping stands in one shard."""
+
+    shard_id: str
+    iterator: str | None = None
+    checkpoint: str | None = None  # the last sequence number done with
+    retry_from: str | None = None  # read again from here (a failed batch)
+    attempts: int = 0  # invocations that failed starting at ``retry_from``
+    planned: list[int] = dataclasses.field(default_factory=list)  # bisected batch sizes
+    not_before: float = 0.0  # retry delay
+
+
+class DynamoDBStreamPoller:
+    """A ``DynamoDB`` event source: a table's stream, read shard by shard, in order.
+
+    As the Lambda event source mapping: batches of up to ``BatchSize`` records from
+    ``StartingPosition``; a function error retries the batch, ``BisectBatchOnFunctionError``
+    splits a failing batch in two first (splitting uses no retry); with
+    ``ReportBatchItemFailures`` the records before the lowest reported sequence number
+    are done and the batch is read again from it. After ``MaximumRetryAttempts`` retries
+    the batch is skipped, and with an ``OnFailure`` SQS destination its description
+    (``DDBStreamBatchInfo``) is sent there. The stream is found through the table's
+    ``LatestStreamArn``, so after a reset the poller follows the table's new stream.
+    """
+
+    def __init__(
+        self,
+        function: LocalFunction,
+        session: Any,
+        table_name: str,
+        batch_size: int = 100,
+        starting_position: str = "TRIM_HORIZON",
+        maximum_retry_attempts: int = -1,
+        bisect_on_error: bool = False,
+        report_failures: bool = False,
+        on_failure_queue_url: str | None = None,
+        retry_delay_seconds: float = 1,
+        poll_interval_seconds: float = 0.25,
+    ) -> None:
+        self.function = function
+        self.dynamodb = session.client("dynamodb")
+        self.streams = session.client("dynamodbstreams")
+        self.sqs = session.client("sqs")
+        self.table_name = table_name
+        self.batch_size = max(1, min(batch_size, 10000))
+        self.starting_position = starting_position
+        self.maximum_retry_attempts = maximum_retry_attempts
+        self.bisect_on_error = bisect_on_error
+        self.report_failures = report_failures
+        self.on_failure_queue_url = on_failure_queue_url
+        self.retry_delay_seconds = retry_delay_seconds
+        self.poll_interval_seconds = poll_interval_seconds
+        self.stream_arn: str | None = None
+        self._shards: dict[str, _Shard] = {}
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._busy = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    # --- reading ----------------------------------------------------------------
+
+    def _current_stream(self) -> str | None:
+        if self.stream_arn is None:
+            table = self.dynamodb.describe_table(TableName=self.table_name)["Table"]
+            self.stream_arn = table.get("LatestStreamArn")
+            self._shards = {}
+        return self.stream_arn
+
+    def poll_once(self) -> int:
+        """Read each shard once and run the function on what it holds; records handled."""
+        with self._busy:
+            if self._paused.is_set():
+                return 0
+            arn = self._current_stream()
+            if arn is None:
+                return 0
+            shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+            shards.sort(key=lambda s: int(s["SequenceNumberRange"]["StartingSequenceNumber"]))
+            handled = 0
+            for shard in shards:
+                state = self._shards.setdefault(shard["ShardId"], _Shard(shard["ShardId"]))
+                handled += self._poll_shard(arn, state)
+            return handled
+
+    def _iterator(self, arn: str, state: _Shard) -> str:
+        if state.iterator is not None:
+            return state.iterator
+        args: dict[str, Any] = {"StreamArn": arn, "ShardId": state.shard_id}
+        if state.retry_from is not None:
+            args.update(ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=state.retry_from)
+        elif state.checkpoint is not None:
+            args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=state.checkpoint)
+        else:
+            args.update(ShardIteratorType=self.starting_position)
+        return self.streams.get_shard_iterator(**args)["ShardIterator"]
+
+    def _poll_shard(self, arn: str, state: _Shard) -> int:
+        if time.monotonic() < state.not_before:
+            return 0
+        limit = state.planned[-1] if state.planned else self.batch_size
+        answer = self.streams.get_records(ShardIterator=self._iterator(arn, state), Limit=limit)
+        records = answer.get("Records") or []
+        if not records:
+            state.iterator = answer.get("NextShardIterator")
+            return 0
+        failed_from, function_error = self._deliver(arn, records)
+        if failed_from is None:
+            state.checkpoint = records[-1]["dynamodb"]["SequenceNumber"]
+            state.retry_from, state.attempts = None, 0
+            state.iterator = answer.get("NextShardIterator")
+            if state.planned:
+                state.planned.pop()
+            return len(records)
+        # the records before the first failure are done
+        state.iterator = None
+        state.not_before = time.monotonic() + self.retry_delay_seconds
+        first = records[0]["dynamodb"]["SequenceNumber"]
+        if failed_from != first:
+            state.checkpoint = _before(records, failed_from)
+        if function_error and self.bisect_on_error and len(records) > 1:
+            half = len(records) // 2
+            if state.planned:
+                state.planned.pop()
+            state.planned.extend([len(records) - half, half])  # the first half is read next
+            state.retry_from, state.attempts = failed_from, 0
+            return len(records)
+        state.attempts = state.attempts + 1 if state.retry_from == failed_from else 1
+        state.retry_from = failed_from
+        retries = state.attempts - 1
+        if 0 <= self.maximum_retry_attempts <= retries:
+            batch = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) >= int(failed_from)]
+            self._discard(arn, state, batch, function_error)
+            state.checkpoint = records[-1]["dynamodb"]["SequenceNumber"]
+            state.retry_from, state.attempts = None, 0
+            state.not_before = 0.0
+            if state.planned:
+                state.planned.pop()
+        return len(records)
+
+    def _deliver(self, arn: str, records: list[dict[str, Any]]) -> tuple[str | None, bool]:
+        """Invoke the function; (the sequence number to retry from or None, function error?)."""
+        region = self.function.region
+        event = {"Records": [stream_record(r, arn, region) for r in records]}
+        first = records[0]["dynamodb"]["SequenceNumber"]
+        try:
+            result = self.function.invoke(event)
+        except Exception as exc:
+            log.warning(
+                "%s failed on a stream batch of %d: %s", self.function.logical_id, len(records), exc
+            )
+            return first, True
+        if not self.report_failures or not isinstance(result, dict):
+            return None, False
+        reported = result.get("batchItemFailures") or []
+        if not reported:
+            return None, False
+        sequence_numbers = {r["dynamodb"]["SequenceNumber"] for r in records}
+        identifiers = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in reported]
+        if any(i not in sequence_numbers for i in identifiers):
+            return first, False  # an unknown identifier fails the whole batch, as in Lambda
+        return min(identifiers, key=int), False
+
+    def _discard(
+        self, arn: str, state: _Shard, batch: list[dict[str, Any]], function_error: bool
+    ) -> None:
+        first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
+        log.warning(
+            "%s: retries exhausted, skipping %d stream record(s) %s..%s",
+            self.function.logical_id,
+            len(batch),
+            first["SequenceNumber"],
+            last["SequenceNumber"],
+        )
+        if not self.on_failure_queue_url:
+            return
+        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if function_error:
+            response_context["functionError"] = "Unhandled"
+        record = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function.arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": state.attempts,
+            },
+            "responseContext": response_context,
+            "version": "1.0",
+            "timestamp": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "DDBStreamBatchInfo": {
+                "shardId": state.shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateCreationDateTime")),
+                "approximateArrivalOfLastRecord": _iso(last.get("ApproximateCreationDateTime")),
+                "batchSize": len(batch),
+                "streamArn": arn,
+            },
+        }
+        self.sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(record))
+
+    # --- running ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self._paused.is_set():
+                self._stop.wait(0.05)
+                continue
+            try:
+                if not self.poll_once():
+                    self._stop.wait(self.poll_interval_seconds)
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                # the table is being reset and re-provisioned: find its stream again
+                self.stream_arn = None
+                if "ResourceNotFound" not in type(exc).__name__ + str(exc):
+                    log.exception("stream poller for %s hit an error", self.function.logical_id)
+                self._stop.wait(0.2)
+
+    def pause(self) -> None:
+        """Stop reading, and wait for the batch being handled to finish."""
+        self._paused.set()
+        with self._busy:
+            pass
+
+    def resume(self) -> None:
+        """Read again, from the table's (new) stream."""
+        with self._busy:
+            self.stream_arn = None
+            self._shards = {}
+        self._paused.clear()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name=f"ddb-stream-{self.function.logical_id}"
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+
+def _before(records: list[dict[str, Any]], sequence_number: str) -> str:
+    """The sequence number of the record just before ``sequence_number`` in the batch."""
+    previous = records[0]["dynamodb"]["SequenceNumber"]
+    for record in records:
+        current = record["dynamodb"]["SequenceNumber"]
+        if int(current) >= int(sequence_number):
+            break
+        previous = current
+    return previous

@@ -79,19 +79,25 @@ def _table(p: Provisioning, logical: str, props: dict[str, Any]) -> None:
     for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         if key in props:
             args[key] = props[key]
-    if "StreamSpecification" in props:  # CloudFormation names the view; the API also wants this
+    if "StreamSpecification" in props:
+        # CloudFormation's spec names only the view type; the API also wants it enabled
         args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     ddb = p.client("dynamodb")
     try:
-        ddb.create_table(**args)
+        table = ddb.create_table(**args)["TableDescription"]
     except ddb.exceptions.ResourceInUseException:
-        pass
+        table = ddb.describe_table(TableName=name)["Table"]
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
         ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-    arn = p.arn("dynamodb", f"table/{name}")
-    stream = ddb.describe_table(TableName=name)["Table"].get("LatestStreamArn")
-    p.record(logical, "AWS::DynamoDB::Table", name, Arn=arn, StreamArn=stream or "")
+    arn = table.get("TableArn") or p.arn("dynamodb", f"table/{name}")
+    attrs = {"Arn": arn}
+    note = ""
+    if table.get("LatestStreamArn"):
+        # each new table has a stream of its own (a new label): the stream pollers follow it
+        attrs["StreamArn"] = table["LatestStreamArn"]
+        note = f"stream {props.get('StreamSpecification', {}).get('StreamViewType', '')}".strip()
+    p.record(logical, "AWS::DynamoDB::Table", name, note, **attrs)
 
 
 _QUEUE_ATTRIBUTES = (
@@ -225,7 +231,7 @@ def _bucket(p: Provisioning, logical: str, props: dict[str, Any]) -> None:
 def _function(p: Provisioning, logical: str, props: dict[str, Any]) -> None:
     name = p.name_for(logical, props, "FunctionName")
     arn = p.arn("lambda", f"function:{name}")
-    p.record(logical, "AWS::Serverless::Function", name, "served in-process", Arn=arn)
+    p.record(logical, "AWS::Serverless::Function", name, "served by worker processes", Arn=arn)
 
 
 def _logical_only(type_: str, note: str) -> Provisioner:
@@ -248,7 +254,7 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::KMS::Alias": _kms_alias,
     "AWS::S3::Bucket": _bucket,
     "AWS::Serverless::Function": _function,
-    "AWS::Serverless::LayerVersion": _logical_only("layer", "code imported in-process"),
+    "AWS::Serverless::LayerVersion": _logical_only("layer", "on each worker's sys.path"),
     "AWS::Serverless::HttpApi": _logical_only("api", "served by the local gateway"),
     "AWS::Serverless::Api": _logical_only("api", "served by the local gateway"),
     "AWS::SQS::QueuePolicy": _logical_only("policy", "not enforced locally"),

@@ -4,7 +4,10 @@
 2. every non-function resource of the template, provisioned over the wire;
 3. every installed adapter's simulator, its URL handed to the adapter;
 4. an HTTP gateway for the template's ``Api``/``HttpApi`` events (authorizers too);
-5. a poller per ``SQS`` event source and a timer per ``Schedule`` event.
+5. a poller per ``SQS`` and ``DynamoDB`` (stream) event source and a timer per
+   ``Schedule`` event;
+6. every function in execution environments of its own (worker processes, started on
+   demand; see :mod:`govbus.local.runtime`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,10 @@ from typing import Any
 import boto3
 
 from govbus.local.gateway import Authorizer, Gateway, Route
-from govbus.local.pollers import SqsPoller
+from govbus.local.pollers import DynamoDBStreamPoller, SqsPoller
 from govbus.local.provision import Provisioning, provision
-from govbus.local.runtime import LocalFunction
+from govbus.local.runtime import DEFAULT_CONCURRENCY, LocalFunction
 from govbus.local.schedules import Schedule
-from govbus.local.streams import DynamoDbStreamPoller
 from govbus.local.template import (
     Resolver,
     function_specs,
@@ -62,8 +64,13 @@ class LocalStack:
         simulators: bool = True,
         pollers: bool = True,
         schedules: bool = True,
-        retry_delay_seconds: int = 1,
+        retry_delay_seconds: float = 1,
+        environment: dict[str, str] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
+        """``environment``: variables every function gets on top of the template's (as
+        ``sam local --env-vars``), e.g. development adapters for tests; ``concurrency``:
+        execution environments per function where the template reserves none."""
         self.root = Path(root).resolve()
         self.template = load_template(self.root / template)
         self.endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL")
@@ -82,12 +89,12 @@ class LocalStack:
         self.functions: dict[str, LocalFunction] = {}
         self.gateway: Gateway | None = None
         self.url = ""
-        self.pollers: list[SqsPoller] = []
-        self.stream_pollers: list[DynamoDbStreamPoller] = []
+        self.concurrency = concurrency
+        self.pollers: list[SqsPoller | DynamoDBStreamPoller] = []
         self.schedules: list[Schedule] = []
         self.simulators: dict[str, Any] = {}
         self.base_env: dict[str, str] = {}
-        self.overrides: dict[str, str] = {}
+        self.overrides: dict[str, str] = dict(environment or {})
         self.seeded: dict[str, Any] = {}
 
     # --- lifecycle ------------------------------------------------------------
@@ -101,7 +108,7 @@ class LocalStack:
             self._load_functions()
             self._start_gateway()
             if self.want_pollers:
-                for poller in [*self.pollers, *self.stream_pollers]:
+                for poller in self.pollers:
                     poller.start()
             if self.want_schedules:
                 for schedule in self.schedules:
@@ -114,11 +121,13 @@ class LocalStack:
     def stop(self) -> None:
         for schedule in self.schedules:
             schedule.stop()
-        for poller in [*self.pollers, *self.stream_pollers]:
+        for poller in self.pollers:
             poller.stop()
         if self.gateway:
             self.gateway.stop()
             self.gateway = None
+        for fn in self.functions.values():
+            fn.stop()
         for simulator in self.simulators.values():
             try:
                 simulator.stop()
@@ -179,7 +188,7 @@ class LocalStack:
             raise RuntimeError("not started")
         # no invocation may straddle the reset: one from before would write its effect
         # into the freshly provisioned tables
-        pollers = [*self.pollers, *self.stream_pollers]
+        pollers = self.pollers
         for poller in pollers:
             poller.pause()
         try:
@@ -197,11 +206,19 @@ class LocalStack:
             pass
         self.provision()
         self.store_simulator_secrets()
+        # warm environments forget their caches before their next invocation (and are
+        # replaced where the new resources changed their variables)
         for fn in self.functions.values():
             fn.refresh(self.resolver)
         from govbus.aws import clear_caches
 
         clear_caches()
+
+    def clear_caches(self) -> None:
+        """Every function's warm environments drop their cached secrets, working calendar
+        and adapter state before their next invocation (a test that changed a secret)."""
+        for fn in self.functions.values():
+            fn.clear_caches()
 
     def _start_simulators(self) -> None:
         from govbus.plugins import (
@@ -240,11 +257,12 @@ class LocalStack:
         assert self.resolver is not None
         specs = function_specs(self.template, self.root)
         self.functions = {
-            spec.logical_id: LocalFunction(spec, self.resolver, self.base_env, self.overrides)
+            spec.logical_id: LocalFunction(
+                spec, self.resolver, self.base_env, self.overrides, concurrency=self.concurrency
+            )
             for spec in specs
         }
         self.pollers = []
-        self.stream_pollers = []
         self.schedules = []
         sqs = self.session().client("sqs")
         for spec in specs:
@@ -264,28 +282,41 @@ class LocalStack:
                     )
                 )
             for _name, props in spec.events_of("DynamoDB"):
-                on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
-                    "Destination"
-                )
-                self.stream_pollers.append(
-                    DynamoDbStreamPoller(
-                        fn,
-                        self.session(),
-                        table_name=self.resolver.refs[_logical_of(props["Stream"])],
-                        batch_size=int(props.get("BatchSize", 100)),
-                        report_failures="ReportBatchItemFailures"
-                        in (props.get("FunctionResponseTypes") or []),
-                        max_retries=int(props.get("MaximumRetryAttempts", -1)),
-                        on_failure_queue_url=(
-                            self.resolver.refs[_logical_of(on_failure)] if on_failure else None
-                        ),
-                        starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
-                    )
-                )
+                if props.get("Enabled", True) is False:
+                    continue
+                self.pollers.append(self._stream_poller(fn, props))
             for name, props in spec.events_of("Schedule", "ScheduleV2"):
                 expression = props.get("Schedule") or props.get("ScheduleExpression")
                 if props.get("Enabled", True) is not False:
                     self.schedules.append(Schedule(fn, f"{spec.logical_id}-{name}", expression))
+
+    def _stream_poller(self, fn: LocalFunction, props: dict[str, Any]) -> DynamoDBStreamPoller:
+        assert self.resolver is not None
+        table_logical = _logical_of(props["Stream"])
+        if table_logical is None or table_logical not in self.resolver.refs:
+            raise ValueError(
+                f"{fn.logical_id}: a DynamoDB event's Stream must be !GetAtt <Table>.StreamArn"
+            )
+        on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure")) or {}
+        queue_url = None
+        if on_failure:
+            destination = _logical_of(on_failure.get("Destination"))
+            if on_failure.get("Type", "SQS") == "SQS" and destination in self.resolver.refs:
+                queue_url = self.resolver.refs[destination]
+            else:
+                log.warning("%s: only SQS OnFailure destinations are served locally", fn.logical_id)
+        return DynamoDBStreamPoller(
+            fn,
+            self.session(),
+            table_name=self.resolver.refs[table_logical],
+            batch_size=int(props.get("BatchSize", 100)),
+            starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+            report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            on_failure_queue_url=queue_url,
+            retry_delay_seconds=self.retry_delay_seconds,
+        )
 
     def _authorizers(self) -> dict[str, dict[str, Authorizer | str | None]]:
         """Per API logical id: its authorizers by name and its default."""
@@ -350,7 +381,6 @@ class LocalStack:
         from govbus.seed.load import load
 
         assert self.resolver is not None
-        # not under the functions' environment lock: the gateway's invocations need it
         level = log.level
         log.setLevel(logging.WARNING)  # a hundred access lines would bury the table
         try:
@@ -376,21 +406,22 @@ class LocalStack:
                 rows.append(
                     Row("  route", f"{route.method} {route.path}{auth}", route.function.logical_id)
                 )
-        for poller in self.pollers:
+        if self.functions:
             rows.append(
                 Row(
-                    "SQS poller",
-                    poller.queue_arn.rsplit(":", 1)[-1],
-                    f"{poller.function.logical_id} (batch {poller.batch_size})",
+                    "functions",
+                    f"{len(self.functions)} functions",
+                    f"worker processes, up to {self.concurrency} environments each "
+                    "(or the reserved concurrency)",
                 )
             )
-        for stream in self.stream_pollers:
+        for poller in self.pollers:
+            if isinstance(poller, DynamoDBStreamPoller):
+                what, source = "DynamoDB stream", poller.table_name
+            else:
+                what, source = "SQS poller", poller.queue_arn.rsplit(":", 1)[-1]
             rows.append(
-                Row(
-                    "DynamoDB stream",
-                    stream.table_name,
-                    f"{stream.function.logical_id} (batch {stream.batch_size})",
-                )
+                Row(what, source, f"{poller.function.logical_id} (batch {poller.batch_size})")
             )
         for schedule in self.schedules:
             rows.append(Row("schedule", schedule.expression, schedule.function.logical_id))

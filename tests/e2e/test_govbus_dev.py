@@ -44,8 +44,10 @@ def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
 
         def healthy():
             try:
-                return requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
-            except requests.ConnectionError:
+                # the first request pays the health function's cold start (a new
+                # process), which on two busy cores can take seconds
+                return requests.get(f"http://127.0.0.1:{port}/health", timeout=(2, 20))
+            except (requests.ConnectionError, requests.Timeout):
                 return None
 
         answer = wait_for(healthy, timeout=60, what="govbus dev to answer /health")

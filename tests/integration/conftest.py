@@ -4,14 +4,13 @@ import base64
 import json
 import time
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
 import requests
 
 from contracts.signatures import standard_webhook_headers
-from govbus.plugins import plugin_manager, register
-from tests.fixtures import acme_adapter
 
 ACME_SECRET = "whsec_" + base64.b64encode(b"acme test secret, 32 bytes long!").decode()
 
@@ -25,18 +24,30 @@ def aws(stack):
     }
 
 
+class AcmePartner:
+    """The ACME test partner as the functions' workers see it."""
+
+    def __init__(self, health_file: Path) -> None:
+        self.health_file = health_file
+
+    def set_health(self, status: str) -> None:
+        self.health_file.write_text(status, encoding="utf-8")
+
+
 @pytest.fixture
-def acme(stack, aws):
-    """The ACME test partner: registered in the functions' plugin manager, secret stored."""
-    pm = plugin_manager()
-    if pm.get_plugin("acme") is None:
-        register(pm, "acme", acme_adapter)
+def acme(stack, aws, acme_health_file):
+    """The ACME test partner: its push secret stored, its health up.
+
+    The session's stack loads the adapter into every function without an allow-list
+    (``GOVBUS_DEV_ADAPTERS``); the test changes its health through a file.
+    """
     aws["secretsmanager"].create_secret(
         Name="govbus/dev/webhooks/acme", SecretString=json.dumps({"secrets": [ACME_SECRET]})
     )
-    yield acme_adapter
-    pm.unregister(name="acme")
-    acme_adapter.state["health"] = "up"
+    partner = AcmePartner(acme_health_file)
+    partner.set_health("up")
+    yield partner
+    partner.set_health("up")
 
 
 def post_webhook(

@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from contracts.identity import citizen_id_check_char
-from govbus.local.runtime import applied_environment
 from govbus.stores import appointments
 from tests.conftest import wait_for
 from tests.integration.conftest import CITIZEN, bearer, department_token, login
@@ -76,7 +75,7 @@ def test_fifty_parallel_bookings_for_ten_places_exactly_ten_succeed(stack, ca, s
     assert slots[0]["booked"] == 10 and slots[0]["free"] == 0
 
 
-def test_the_store_itself_never_overbooks_under_a_real_race(stack, seeded):
+def test_the_store_itself_never_overbooks_under_a_real_race(stack, seeded, monkeypatch):
     """Fifty threads straight at DynamoDB, all released at once by a barrier."""
     open_slot(stack, capacity=10)
     env = stack.functions["AppointmentsFunction"].environment
@@ -91,14 +90,14 @@ def test_the_store_itself_never_overbooks_under_a_real_race(stack, seeded):
         except Exception as exc:  # Conflict: fully booked
             outcomes.append(type(exc).__name__)
 
-    # the store reads its table names from the environment, which the local stack swaps
-    # per invocation: hold it steady while the threads race
-    with applied_environment({k: env[k] for k in ("SLOTS_TABLE", "BOOKINGS_TABLE")}):
-        threads = [threading.Thread(target=book, args=(i,)) for i in range(50)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    # the store reads its table names from the environment: give this process the function's
+    for name in ("SLOTS_TABLE", "BOOKINGS_TABLE"):
+        monkeypatch.setenv(name, env[name])
+    threads = [threading.Thread(target=book, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     assert outcomes.count("booked") == 10 and outcomes.count("Conflict") == 40
 
 

@@ -9,7 +9,6 @@ import requests
 
 from contracts.cases import Actor, Step, advance
 from contracts.errors import Conflict
-from govbus.local.runtime import applied_environment
 from govbus.stores import cases
 from govbus.stores.shipments import ShipmentStore
 from tests.conftest import wait_for
@@ -195,7 +194,7 @@ def test_approve_and_reject_at_once_exactly_one_wins(stack, citizen):
     assert "changed" in loser["detail"]
 
 
-def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen):
+def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen, monkeypatch):
     """The same race without the gateway: two writers read one version and both write."""
     created = apply(stack, citizen)
     upload(created["uploads"][0])
@@ -216,19 +215,20 @@ def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen):
         except Conflict:
             outcomes.append("409")
 
-    # the store reads its table name from the environment, which the local stack swaps
-    # per invocation: hold it steady while the threads race
-    with applied_environment({k: env[k] for k in ("CASES_TABLE", "OUTBOX_TABLE", "GOVBUS_STAGE")}):
-        case = cases.get(created["id"])
-        threads = [
-            threading.Thread(target=take, args=(case, "accept", "")),
-            threading.Thread(target=take, args=(case, "request_materials", "请补充材料")),
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        timeline = cases.get(created["id"]).timeline
+    # the store reads its table from the environment: give this process the function's
+    monkeypatch.setenv("CASES_TABLE", env["CASES_TABLE"])
+    monkeypatch.setenv("OUTBOX_TABLE", env["OUTBOX_TABLE"])
+    monkeypatch.setenv("GOVBUS_STAGE", "dev")
+    case = cases.get(created["id"])
+    threads = [
+        threading.Thread(target=take, args=(case, "accept", "")),
+        threading.Thread(target=take, args=(case, "request_materials", "请补充材料")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    timeline = cases.get(created["id"]).timeline
     assert sorted(outcomes) == ["409", "won"]
     assert len([e for e in timeline if e.actor.startswith("clerk-")]) == 1
 

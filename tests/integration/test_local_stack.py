@@ -33,7 +33,7 @@ def test_health_answers_200_json_listing_adapter_pings(stack, acme):
 
 
 def test_health_is_degraded_when_an_adapter_is_down(stack, acme):
-    acme.state["health"] = "down"
+    acme.set_health("down")
     body = requests.get(f"{stack.url}/health", timeout=10).json()
     assert body["status"] == "degraded"
     assert body["adapters"][0]["status"] == "down"

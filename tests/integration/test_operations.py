@@ -3,12 +3,23 @@ without scanning its table, and anonymous refusals do not queue on one audit cha
 
 from __future__ import annotations
 
+import contextlib
+
+import pytest
 import requests
 
-from govbus.local.runtime import applied_environment
 from govbus.local.template import load_template
 from govbus.stores import catalog
 from tests.conftest import ROOT
+
+
+@contextlib.contextmanager
+def environment(variables: dict[str, str]):
+    """This process's environment for a store or tool called directly from the test."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        yield
 
 
 def test_every_rule_target_has_a_dead_letter_queue_and_a_retry_policy(stack, aws):
@@ -32,7 +43,7 @@ def test_every_rule_target_has_a_dead_letter_queue_and_a_retry_policy(stack, aws
     # and the DLQ is one `govbus dlq list` shows
     from govbus import dlq
 
-    with applied_environment({"AWS_ENDPOINT_URL": stack.endpoint}):
+    with environment({"AWS_ENDPOINT_URL": stack.endpoint}):
         names = [q["name"] for q in dlq.dead_letter_queues()]
     assert stack.resolver.refs["BusDeadLetterQueue"].rsplit("/", 1)[-1] in names
 
@@ -51,7 +62,7 @@ def test_the_public_catalogue_is_read_from_the_published_index_not_a_scan(stack)
     def note(model, **_kwargs) -> None:
         operations.append(model.name)
 
-    with applied_environment({"CATALOG_TABLE": env["CATALOG_TABLE"], "GOVBUS_STAGE": "dev"}):
+    with environment({"CATALOG_TABLE": env["CATALOG_TABLE"], "GOVBUS_STAGE": "dev"}):
         from govbus.aws import client
 
         ddb = client("dynamodb")
@@ -110,7 +121,7 @@ def test_a_letter_eventbridge_could_not_deliver_is_redriven_to_its_rule_target(s
             "TARGET_ARN": {"DataType": "String", "StringValue": eventlog_arn},
         },
     )
-    with applied_environment({"AWS_ENDPOINT_URL": stack.endpoint}):
+    with environment({"AWS_ENDPOINT_URL": stack.endpoint}):
         letters = dlq.peek(stack.resolver.refs["BusDeadLetterQueue"])
         assert [(x.event_type, x.reason) for x in letters] == [
             ("platform.heartbeat", "EventBridge: SQSQueueDoesNotExist")

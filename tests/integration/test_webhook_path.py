@@ -109,9 +109,7 @@ def test_a_partner_without_a_stored_secret_gets_503_and_nothing_is_published(sta
     aws["secretsmanager"].delete_secret(
         SecretId="govbus/dev/webhooks/acme", ForceDeleteWithoutRecovery=True
     )
-    from govbus.aws import clear_caches
-
-    clear_caches()  # the function's five-minute secret cache
+    stack.clear_caches()  # the function's five-minute secret cache
     answer = post_webhook(stack.url, b'{"note": "no secret"}')
     assert answer.status_code == 503
     assert "no push secret is configured" in answer.json()["detail"]
@@ -121,12 +119,11 @@ def test_a_partner_without_a_stored_secret_gets_503_and_nothing_is_published(sta
     aws["secretsmanager"].create_secret(
         Name="govbus/dev/webhooks/acme", SecretString=json.dumps({"secret": ACME_SECRET})
     )
-    clear_caches()
+    stack.clear_caches()
     assert_only_published(stack, aws, [])
 
 
 def test_rotating_a_push_secret_keeps_the_old_one_until_dropped(stack, aws, acme, capsys):
-    from govbus.aws import clear_caches
     from govbus.cli import main as govbus
     from tests.integration.conftest import ACME_SECRET
 
@@ -136,11 +133,11 @@ def test_rotating_a_push_secret_keeps_the_old_one_until_dropped(stack, aws, acme
         for line in capsys.readouterr().out.splitlines()
         if line.startswith("new secret")
     )
-    clear_caches()
+    stack.clear_caches()
     assert post_webhook(stack.url, b'{"note": "old"}', secret=ACME_SECRET).status_code == 202
     assert post_webhook(stack.url, b'{"note": "new"}', secret=new).status_code == 202
     assert govbus(["webhooks", "drop-previous", "acme", "--stack", stack.stack_name]) == 0
-    clear_caches()
+    stack.clear_caches()
     assert post_webhook(stack.url, b'{"note": "old again"}', secret=ACME_SECRET).status_code == 401
     audited = aws["dynamodb"].scan(TableName="govbus-local-audit")["Items"]
     rotations = sorted(

@@ -73,3 +73,25 @@ def test_adapter_settings_come_from_prefixed_variables():
 def test_the_test_adapter_registers_cleanly():
     pm = create_plugin_manager(set(), extra_plugins={"acme": acme_adapter})
     assert call(pm, "acme", "govbus_ping").status == "up"
+
+
+def test_development_adapters_are_imported_by_name_and_malformed_pairs_are_refused():
+    from govbus.plugins import development_adapters
+
+    env = {"GOVBUS_DEV_ADAPTERS": "acme=tests.fixtures.acme_adapter"}
+    assert development_adapters(env) == {"acme": acme_adapter}
+    assert development_adapters({}) == {}
+    with pytest.raises(PluginError, match="name=module"):
+        development_adapters({"GOVBUS_DEV_ADAPTERS": "acme"})
+    with pytest.raises(PluginError, match="failed to import"):
+        development_adapters({"GOVBUS_DEV_ADAPTERS": "acme=tests.fixtures.no_such_module"})
+
+
+@pytest.mark.parametrize(("allow", "loaded"), [("acme", ["acme"]), ("", [])])
+def test_a_development_adapter_obeys_the_allow_list(monkeypatch, allow, loaded):
+    from govbus import plugins
+
+    monkeypatch.setattr(plugins, "_MANAGERS", {})
+    monkeypatch.setenv("GOVBUS_DEV_ADAPTERS", "acme=tests.fixtures.acme_adapter")
+    monkeypatch.setenv("GOVBUS_ADAPTERS", allow)
+    assert adapter_names(plugins.plugin_manager()) == loaded
