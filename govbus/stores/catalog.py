@@ -156,9 +156,10 @@ def public_version(code: str, version: int | None = None) -> ServiceItem:
     return max(visible, key=lambda v: v.version)
 
 
-def published_items() -> list[ServiceItem]:
+def published_items(table: str | None = None) -> list[ServiceItem]:
+    """Every published item; ``table`` names the table for operators' tools (the CLI)."""
     kwargs: dict[str, Any] = {
-        "TableName": _table(),
+        "TableName": table or _table(),
         "FilterExpression": "#s = :pub",
         "ExpressionAttributeNames": {"#s": "status"},
         "ExpressionAttributeValues": {":pub": {"S": "published"}},
