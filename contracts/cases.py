@@ -13,9 +13,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from contracts.catalog import ItemLevel
 from contracts.constrained import ShortText
 from contracts.events import event_type
 from contracts.masking import mask_text
+from contracts.province import ProvinceCaseStatus
 
 
 class CaseState(StrEnum):
@@ -33,7 +35,9 @@ class CaseState(StrEnum):
     collected = "collected"
     closed = "closed"
     withdrawn = "withdrawn"
-    forwarded_to_province = "forwarded_to_province"
+    # a province-level case whose city part is approved (初审通过), forwarded to the
+    # provincial hall and waiting for the province's decision; open, watched
+    at_province = "at_province"
 
 
 class Actor(StrEnum):
@@ -46,9 +50,10 @@ class Transition(BaseModel):
     to: CaseState
     by: Actor
     needs_reason: bool = False
+    level: ItemLevel | None = None  # only for cases of items of this level; None: any
 
 
-S, A = CaseState, Actor
+S, A, L = CaseState, Actor, ItemLevel
 TRANSITIONS: dict[tuple[CaseState, str], Transition] = {
     (S.draft, "submit"): Transition(to=S.submitted, by=A.applicant),
     (S.returned_for_materials, "submit"): Transition(to=S.submitted, by=A.applicant),
@@ -64,9 +69,8 @@ TRANSITIONS: dict[tuple[CaseState, str], Transition] = {
         to=S.returned_for_materials, by=A.department, needs_reason=True
     ),
     (S.accepted, "review"): Transition(to=S.in_review, by=A.department),
-    (S.accepted, "forward"): Transition(to=S.forwarded_to_province, by=A.department),
-    (S.accepted, "approve"): Transition(to=S.approved, by=A.department),
-    (S.in_review, "approve"): Transition(to=S.approved, by=A.department),
+    (S.accepted, "approve"): Transition(to=S.approved, by=A.department, level=L.city),
+    (S.in_review, "approve"): Transition(to=S.approved, by=A.department, level=L.city),
     (S.accepted, "reject"): Transition(to=S.rejected, by=A.department, needs_reason=True),
     (S.in_review, "reject"): Transition(to=S.rejected, by=A.department, needs_reason=True),
     (S.approved, "await_payment"): Transition(to=S.awaiting_payment, by=A.system),
@@ -78,6 +82,24 @@ TRANSITIONS: dict[tuple[CaseState, str], Transition] = {
     (S.delivered, "close"): Transition(to=S.closed, by=A.system),
     (S.collected, "close"): Transition(to=S.closed, by=A.system),
     (S.rejected, "close"): Transition(to=S.closed, by=A.system),
+}
+# Province-level items (跨层级): the department's ``approve`` approves the city's part and
+# forwards the case to the provincial hall (there is no separate "forward" action, so a
+# city-level case cannot be forwarded and a province-level one cannot be approved by the
+# city alone). The province's decision comes back as system steps.
+PROVINCE_TRANSITIONS: dict[tuple[CaseState, str], Transition] = {
+    (S.accepted, "approve"): Transition(to=S.at_province, by=A.department, level=L.province),
+    (S.in_review, "approve"): Transition(to=S.at_province, by=A.department, level=L.province),
+    # the hall's receipt and its acceptance (受理): timeline entries, the state stays
+    (S.at_province, "province_receive"): Transition(
+        to=S.at_province, by=A.system, level=L.province
+    ),
+    (S.at_province, "province_accept"): Transition(to=S.at_province, by=A.system, level=L.province),
+    (S.at_province, "province_approve"): Transition(to=S.approved, by=A.system, level=L.province),
+    (S.at_province, "province_reject"): Transition(
+        to=S.rejected, by=A.system, needs_reason=True, level=L.province
+    ),
+    (S.at_province, "withdraw"): Transition(to=S.withdrawn, by=A.applicant, level=L.province),
 }
 for _state in (
     S.draft,
@@ -99,10 +121,29 @@ OPEN_STATES = {
     S.in_review,
     S.approved,
     S.awaiting_payment,
+    S.at_province,
 }
 # Steps govbus takes by itself once a case reaches these states, in the same write.
 CLOSES_BY_ITSELF = {S.rejected, S.delivered, S.collected}
-DEPARTMENT_ACTIONS = sorted({a for (_, a), t in TRANSITIONS.items() if t.by == A.department})
+DEPARTMENT_ACTIONS = sorted(
+    {
+        a
+        for (_, a), t in [*TRANSITIONS.items(), *PROVINCE_TRANSITIONS.items()]
+        if t.by == A.department
+    }
+)
+
+
+def transition(case: Case, action: str) -> Transition | None:
+    """The rule for taking ``action`` on ``case`` now, given its state and its item's level."""
+    if case.level == ItemLevel.province:
+        rule = PROVINCE_TRANSITIONS.get((case.state, action))
+        if rule is not None:
+            return rule
+    rule = TRANSITIONS.get((case.state, action))
+    if rule is not None and rule.level not in (None, case.level):
+        return None
+    return rule
 
 
 class MaterialStatus(StrEnum):
@@ -184,6 +225,7 @@ class Case(BaseModel):
     agency: str
     state: CaseState
     version: int
+    level: ItemLevel = ItemLevel.city
     applicant: str  # masked for everyone but the applicant
     applicant_kind: str
     channel: Channel
@@ -200,6 +242,12 @@ class Case(BaseModel):
     licence_id: str | None = None
     reason: str | None = None
     evaluation: Evaluation | None = None
+    # at the province (a province-level case once forwarded): the hall's case number,
+    # the last status applied (statuses only move forward), the province's time limit
+    province_case_no: str | None = None
+    province_status: ProvinceCaseStatus | None = None
+    province_due: _dt.date | None = None
+    province_overdue: bool = False
     timeline: list[TimelineEntry] = Field(default_factory=list)
 
 
@@ -221,6 +269,8 @@ class CaseOverdue(BaseModel):
     case_id: str
     agency: str
     due: _dt.date
+    # "province": the provincial hall's time limit has passed (the case is at_province)
+    level: ItemLevel = ItemLevel.city
 
 
 @event_type("licence.requested")
@@ -258,7 +308,7 @@ def advance(case: Case, steps: list[Step], now: _dt.datetime) -> tuple[Case, lis
     moved = case
     entries: list[TimelineEntry] = []
     for step in steps:
-        rule = TRANSITIONS.get((moved.state, step.action))
+        rule = transition(moved, step.action)
         words = step.action.replace("_", " ")
         if rule is None:
             raise Conflict(f"cannot {words} a case that is {moved.state.value.replace('_', ' ')}")

@@ -38,6 +38,15 @@ class Channel(StrEnum):
     ems = "ems"  # results by EMS
 
 
+class ItemLevel(StrEnum):
+    """Who decides an item (办理层级). A province-level item is accepted and pre-examined
+    by the city (初审) and decided by the provincial department through the provincial
+    online hall (省网上办事大厅): approving the city's part forwards the case there."""
+
+    city = "city"  # 市级办理
+    province = "province"  # 省级决定，市级受理初审
+
+
 class ItemCategory(StrEnum):
     licensing = "licensing"  # 行政许可
     confirmation = "confirmation"  # 行政确认
@@ -98,7 +107,10 @@ class ServiceItemDraft(BaseModel):
     guide: LongText = ""
     faqs: bounded_list(Faq, 50) = Field(default_factory=list)
     result_licence_type: ShortText | None = None  # the e-licence issued on approval, if any
-    cross_level: bool = False  # handled with the provincial hall (跨层级)
+    level: ItemLevel = ItemLevel.city
+    # the provincial hall's code of this item (省级事项编码), for a province-level item:
+    # the case is forwarded under it, and catalogue alignment compares against it
+    province_code: ShortText | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> ServiceItemDraft:
@@ -106,6 +118,17 @@ class ServiceItemDraft(BaseModel):
             raise ValueError("item_part is 4 to 12 characters of 0-9 and A-Z")
         if self.promised_days > self.statutory_days:
             raise ValueError("the promised time limit cannot exceed the statutory one")
+        if self.level == ItemLevel.province:
+            if not self.province_code:
+                raise ValueError("a province-level item needs the province's item code")
+            agency_of(self.province_code)  # an item code: credit code + item part
+            if self.result_licence_type:
+                raise ValueError(
+                    "a province-level item's result is issued by the province, "
+                    "not by the city (no result_licence_type)"
+                )
+        elif self.province_code:
+            raise ValueError("only a province-level item has a province_code")
         return self
 
     @property
@@ -126,6 +149,15 @@ class ItemStatus(StrEnum):
 
 class ServiceItem(ServiceItemDraft):
     code: str  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: object) -> object:
+        # items stored before ``level`` carried an unused ``cross_level`` flag
+        if isinstance(data, dict) and "cross_level" in data:
+            data = {k: v for k, v in data.items() if k != "cross_level"}
+        return data
+
     version: int = Field(ge=1)
     status: ItemStatus
     created_at: _dt.datetime

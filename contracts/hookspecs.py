@@ -255,7 +255,7 @@ def govbus_province_forward_case(
 ) -> ProvinceCaseReceipt:
     """Forward a cross-level case to the provincial hall.
 
-    Called by the dispatcher for a ``province.case_forwarded`` command. Must return
+    Called by the dispatcher for a ``province.forward_requested`` command. Must return
     the hall's receipt (its case number and status). The hall answers a repeated
     submission of one city case with the same case number, so a retry after a timeout
     forwards nothing twice. Raises :class:`ValidationFailed` for a case the hall cannot
@@ -280,7 +280,8 @@ def govbus_province_withdraw_case(
 ) -> ProvinceCaseReceipt:
     """Withdraw a forwarded case at the provincial hall (the citizen withdrew it).
 
-    Called by the dispatcher when a case at the province is withdrawn in the city.
+    Called by the dispatcher for a ``province.withdraw_requested`` command (a case at
+    the province was withdrawn in the city).
     Must return the receipt with status ``withdrawn``; withdrawing an already
     withdrawn case answers the same receipt. :class:`PartnerError` when the province
     has already decided, :class:`NotFound` when it has no such case.

@@ -96,6 +96,7 @@ class ProvinceCaseReceipt(BaseModel):
     reason: str = ""
     updated_at: _dt.datetime | None = None
     time_limit_days: int | None = None
+    licence_id: str | None = None  # the e-licence the province issued, once approved
 
 
 class ProvinceItem(BaseModel):
@@ -117,3 +118,36 @@ class ProvinceCaseStatusChanged(BaseModel):
     status: ProvinceCaseStatus
     reason: str = ""
     occurred_at: _dt.datetime
+    licence_id: str | None = None  # the e-licence the province issued, if it says
+
+
+# --- commands to the hall, and what comes back (the dispatcher carries them out) -------
+
+
+@event_type("province.forward_requested")
+class ProvinceForwardRequested(BaseModel):
+    """A command: forward a province-level case to the provincial hall.
+
+    Emitted with the city's approval of its part, in the same write that moves the case
+    to ``at_province``; the dispatcher calls ``govbus_province_forward_case``.
+    """
+
+    partner: str = "province"
+    forward: ProvinceCaseForward
+
+
+@event_type("province.case_received")
+class ProvinceCaseReceived(BaseModel):
+    """The hall's receipt of a forwarded case (its case number and time limit)."""
+
+    receipt: ProvinceCaseReceipt
+
+
+@event_type("province.withdraw_requested")
+class ProvinceWithdrawRequested(BaseModel):
+    """A command: withdraw a case at the provincial hall (the applicant withdrew it)."""
+
+    partner: str = "province"
+    case_id: str
+    province_case_no: str
+    reason: str = Field(min_length=1)

@@ -33,11 +33,17 @@ from contracts.cases import (
     TimelineEntry,
     advance,
 )
-from contracts.catalog import StarLevel
+from contracts.catalog import ItemLevel, StarLevel
 from contracts.delivery import Address, DeliveryRequested, WaybillRequest
 from contracts.errors import Forbidden, GovbusError, NotFound, ValidationFailed
 from contracts.events import Event
 from contracts.identity import mask_identifier, parse_subject_code
+from contracts.province import (
+    ProvinceCaseForward,
+    ProvinceForwardRequested,
+    ProvinceMaterial,
+    ProvinceWithdrawRequested,
+)
 from govbus import audit
 from govbus.auth import SELF, Caller
 from govbus.aws import client
@@ -95,15 +101,23 @@ SYSTEM = "govbus"
 def _follow_ups(case: Case, steps: list[Step]) -> tuple[list[Step], list[Event]]:
     """``steps`` with the steps govbus then takes by itself, and the commands they send.
 
-    Everything is read and validated here, before anything is written: the fee step,
-    the e-licence request, the delivery request (the receiver's address must be valid),
-    the automatic close of a rejected, delivered or collected case.
+    Everything is read and validated here, before anything is written: the forward to
+    the provincial hall (a province-level case whose city part is approved), its
+    withdrawal there, the fee step, the e-licence request, the delivery request (the
+    receiver's address must be valid), the automatic close of a rejected, delivered or
+    collected case.
     """
     steps = list(steps)
     commands: list[Event] = []
     now = _dt.datetime.now(_dt.UTC)
     for _ in range(8):  # each round adds at most one step; a handful ends every chain
         moved, _entries = advance(case, steps, now)
+        if moved.state == CaseState.at_province and case.state != CaseState.at_province:
+            commands.append(_forward(moved))
+            break
+        if moved.state == CaseState.withdrawn and case.state == CaseState.at_province:
+            commands += withdraw_at_province(moved)
+            break
         if moved.state in CLOSES_BY_ITSELF:
             steps.append(Step(action="close", actor=SYSTEM, actor_kind=Actor.system))
             continue
@@ -118,6 +132,11 @@ def _follow_ups(case: Case, steps: list[Step]) -> tuple[list[Step], list[Event]]
                     note=f"fee {moved.fee} yuan due before the result is issued",
                 )
             )
+            break
+        if moved.level == ItemLevel.province:
+            # the province decided and issued the result: record it, deliver as usual
+            steps.append(_result_step(moved.licence_id, by="the province"))
+            commands += _delivery(moved)
             break
         item = catalog.public_version(moved.item_code, moved.item_version)
         if item.result_licence_type:
@@ -144,8 +163,13 @@ def _follow_ups(case: Case, steps: list[Step]) -> tuple[list[Step], list[Event]]
     return steps, commands
 
 
-def _result_step(licence_id: str | None) -> Step:
-    note = f"e-licence {licence_id}" if licence_id else "result issued (no e-licence for this item)"
+def _result_step(licence_id: str | None, by: str = "") -> Step:
+    if licence_id:
+        note = f"e-licence {licence_id}" + (f" issued by {by}" if by else "")
+    elif by:
+        note = f"result issued by {by} (no e-licence id given)"
+    else:
+        note = "result issued (no e-licence for this item)"
     return Step(
         action="licence_issued",
         actor=SYSTEM,
@@ -153,6 +177,64 @@ def _result_step(licence_id: str | None) -> Step:
         note=note,
         updates={"licence_id": licence_id},
     )
+
+
+def _forward(case: Case) -> Event:
+    """The command that forwards a province-level case to the provincial hall.
+
+    Materials go as references the hall can fetch: the e-licence id of a reused licence,
+    the document-store key of an upload; the applicant's code and name are read from the
+    sealed personal data.
+    """
+    item = catalog.public_version(case.item_code, case.item_version)
+    if item.province_code is None:  # the catalogue refuses such an item; never silently
+        raise ValidationFailed(f"item {item.code} has no province item code", field="item_code")
+    personal = cases.personal(case.id)
+    materials = [
+        ProvinceMaterial(name=m.name, reference=m.licence_id or m.object_key)
+        for m in case.materials
+        if m.status in (MaterialStatus.reused, MaterialStatus.uploaded)
+        and (m.licence_id or m.object_key)
+    ]
+    forward = ProvinceCaseForward(
+        case_id=case.id,
+        item_code=item.province_code,
+        applicant_code=personal["code"],
+        applicant_name=personal["name"],
+        summary=f"{item.name}：{item.agency_name}初审通过 (the city's preliminary review passed)",
+        materials=materials,
+    )
+    return Event.create(
+        "province.forward_requested",
+        ProvinceForwardRequested(forward=forward),
+        source=SOURCE,
+        subject=case.id,
+    )
+
+
+WITHDRAWN_BY_APPLICANT = "申请人撤回 withdrawn by the applicant"
+
+
+def withdraw_at_province(case: Case) -> list[Event]:
+    """The command that withdraws ``case`` at the provincial hall, once its number is known.
+
+    A case withdrawn before the hall's receipt came back has no number yet: the receipt's
+    handler sends the command then (govbus/province_cases.py).
+    """
+    if not case.province_case_no:
+        return []
+    return [
+        Event.create(
+            "province.withdraw_requested",
+            ProvinceWithdrawRequested(
+                case_id=case.id,
+                province_case_no=case.province_case_no,
+                reason=WITHDRAWN_BY_APPLICANT,
+            ),
+            source=SOURCE,
+            subject=case.id,
+        )
+    ]
 
 
 def _delivery(case: Case) -> list[Event]:
@@ -282,6 +364,7 @@ def apply(who: Caller, request: ApplicationRequest) -> tuple[Case, list[dict[str
         item_version=item.version,
         item_name=item.name,
         agency=str(item.agency),
+        level=item.level,
         state=CaseState.draft,
         version=1,
         applicant=mask_identifier(code),

@@ -507,6 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_redrive.add_argument("queue")
     dlq_redrive.add_argument("--id", action="append", help="only this message id (repeatable)")
     dlq_redrive.set_defaults(func=cmd_dlq_redrive)
+
+    from govbus.province_align import add_cli as add_province_commands
+
+    add_province_commands(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import datetime as _dt
 import random
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from contracts.adapters import CallContext
 from contracts.delivery import WaybillCreated
 from contracts.errors import PartnerTimeout, RetryableError
 from contracts.events import Event
+from contracts.province import ProvinceCaseReceived, ProvinceCaseStatusChanged
 from govbus.circuit import CircuitBreaker
 from govbus.plugins import call
 
@@ -43,7 +45,34 @@ COMMANDS: dict[str, Command] = {
         result_event="delivery.waybill_created",
         result_data=lambda d, waybill: WaybillCreated(waybill=waybill),
     ),
+    # the hall answers a repeated SubmitCase of one city case with the same case number,
+    # so a retry after a timeout (or a redrive) forwards nothing twice
+    "province.forward_requested": Command(
+        hook="govbus_province_forward_case",
+        adapter=lambda d: d.partner,
+        arguments=lambda d: {"forward": d.forward},
+        result_event="province.case_received",
+        result_data=lambda d, receipt: ProvinceCaseReceived(receipt=receipt),
+    ),
+    "province.withdraw_requested": Command(
+        hook="govbus_province_withdraw_case",
+        adapter=lambda d: d.partner,
+        arguments=lambda d: {"province_case_no": d.province_case_no, "reason": d.reason},
+        result_event="case.province_status",
+        result_data=lambda d, receipt: ProvinceCaseStatusChanged(
+            case_id=d.case_id,
+            province_case_no=receipt.province_case_no,
+            status=receipt.status,
+            reason=receipt.reason,
+            occurred_at=receipt.updated_at or _now(),
+            licence_id=receipt.licence_id,
+        ),
+    ),
 }
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -178,7 +178,7 @@ def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
         raise InvalidRequest("the province push holds no hall:CaseStatusNotification")
     fields = {
         name: (note.findtext(f"hall:{name}", "", wire.NSMAP) or "").strip()
-        for name in ("caseNo", "cityCaseId", "status", "reason", "occurredAt")
+        for name in ("caseNo", "cityCaseId", "status", "reason", "occurredAt", "licenceId")
     }
     for name in ("caseNo", "cityCaseId", "status", "occurredAt"):
         if not fields[name]:
@@ -196,6 +196,7 @@ def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
         status=status,
         reason=fields["reason"],
         occurred_at=occurred_at,
+        licence_id=fields["licenceId"] or None,
     )
     return [Event.create("case.province_status", change, source=NAME, subject=change.case_id)]
 
@@ -214,6 +215,7 @@ def _receipt(record: Any) -> ProvinceCaseReceipt:
             reason=str(record.reason or ""),
             updated_at=record.updatedAt,
             time_limit_days=record.timeLimitDays,
+            licence_id=str(record.licenceId) if getattr(record, "licenceId", None) else None,
         )
     except (AttributeError, KeyError, ValueError) as exc:
         raise PartnerUnavailable("the provincial hall sent a case record it cannot mean") from exc

@@ -54,21 +54,21 @@ TOURISM = _agency("11350000MB0194003")  # 福建省文化和旅游厅
 CATALOGUE = [
     {
         "code": HOUSING + "000107",
-        "name": "建筑业企业资质核准 (construction enterprise qualification)",
+        "name": "建筑业企业资质核准",  # construction enterprise qualification
         "timeLimitDays": 20,
         "agency": "福建省住房和城乡建设厅",
         "agencyCode": HOUSING,
     },
     {
         "code": DRUGS + "000311",
-        "name": "药品批发企业许可 (drug wholesale licence)",
+        "name": "药品批发企业许可",  # drug wholesale licence
         "timeLimitDays": 15,
         "agency": "福建省药品监督管理局",
         "agencyCode": DRUGS,
     },
     {
         "code": TOURISM + "000205",
-        "name": "旅行社业务经营许可 (travel agency licence)",
+        "name": "旅行社业务经营许可",  # travel agency licence
         "timeLimitDays": 20,
         "agency": "福建省文化和旅游厅",
         "agencyCode": TOURISM,
@@ -135,6 +135,8 @@ class HallSimulator(LoopbackSimulator):
         self.faults: HallFaults = HallFaults()
         self.url = ""
         self.push_url: str | None = None
+        # False: the hall changes cases without telling the bus (the city must poll)
+        self.pushes_enabled = True
         self.calls = 0  # SOAP requests that reached the simulator (GETs excluded)
         self.canary_hits = 0  # fetches of the XXE target: must stay 0
         self.cases: dict[str, dict[str, Any]] = {}
@@ -334,8 +336,9 @@ class HallSimulator(LoopbackSimulator):
             ("reason", case["reason"]),
             ("updatedAt", wire.utc_stamp(case["updated_at"])),
             ("timeLimitDays", str(case["time_limit_days"])),
+            ("licenceId", case.get("licence_id", "")),
         ):
-            if name == "reason" and not value:
+            if name in ("reason", "licenceId") and not value:
                 continue
             etree.SubElement(record, q(HALL_NS, name)).text = value
         return record
@@ -446,7 +449,8 @@ class HallSimulator(LoopbackSimulator):
         """Move a case forward to ``to``, pushing every status on the way.
 
         Honours the ``duplicate_pushes`` and ``out_of_order`` faults. Returns the HTTP
-        statuses the bus answered, in sending order.
+        statuses the bus answered, in sending order (none while ``pushes_enabled`` is
+        False: the change is only seen by querying).
         """
         if to not in ("ACCEPTED", *DECISIONS):
             raise ValueError(f"a case moves to ACCEPTED, APPROVED or REJECTED, not {to!r}")
@@ -461,8 +465,11 @@ class HallSimulator(LoopbackSimulator):
             for status in steps:
                 now = _dt.datetime.now(_dt.UTC)
                 why = reason if status == "REJECTED" else ""
-                case.update(status=status, reason=why, updated_at=now)
-                pushes.append(self.push_body(case_no, status, why, now))
+                licence = self._licence_id(case_no) if status == "APPROVED" else ""
+                case.update(status=status, reason=why, updated_at=now, licence_id=licence)
+                pushes.append(self.push_body(case_no, status, why, now, licence_id=licence))
+        if not self.pushes_enabled:
+            return []
         if self.faults.duplicate_pushes:
             pushes = [p for p in pushes for _ in (0, 1)]
         if self.faults.out_of_order:
@@ -480,6 +487,7 @@ class HallSimulator(LoopbackSimulator):
         occurred_at: _dt.datetime | None = None,
         *,
         created: _dt.datetime | None = None,
+        licence_id: str = "",
     ) -> tuple[dict[str, str], bytes]:
         """A push as the hall sends it: headers and the raw envelope."""
         case = self.cases.get(case_no, {"city_case_id": "CASE-SAMPLE"})
@@ -490,8 +498,9 @@ class HallSimulator(LoopbackSimulator):
             ("status", status),
             ("reason", reason),
             ("occurredAt", wire.utc_stamp(occurred_at)),
+            ("licenceId", licence_id),
         ):
-            if name == "reason" and not value:
+            if name in ("reason", "licenceId") and not value:
                 continue
             etree.SubElement(note, q(HALL_NS, name)).text = value
         message_id = etree.Element(q(WSA, "MessageID"), nsmap={"wsa": WSA})
@@ -506,6 +515,11 @@ class HallSimulator(LoopbackSimulator):
             "X-Hall-Signature": wire.push_signature(body, self.push_password),
         }
         return headers, body
+
+    def _licence_id(self, case_no: str) -> str:
+        """The e-licence the province issues on approval (the issuing department's code)."""
+        agency = self.cases[case_no]["item_code"][:18]
+        return f"1.2.156.3005.2.PROV.{agency}.{case_no}.001"
 
     def sample_push(self) -> tuple[dict[str, str], bytes]:
         return self.push_body("FJ000000000000", "ACCEPTED")
@@ -538,6 +552,10 @@ class HallSimulator(LoopbackSimulator):
                     doc["case_no"], doc.get("to", "APPROVED"), doc.get("reason", "")
                 )
                 return 200, {"pushed": statuses}
+            if path == "/_sim/pushes":
+                if "enabled" in doc:
+                    self.pushes_enabled = bool(doc["enabled"])
+                return 200, {"enabled": self.pushes_enabled}
             if path == "/_sim/pace":
                 self.set_pace(doc.get("seconds"))
                 return 200, {"seconds": self._pace}

@@ -1,4 +1,5 @@
-"""Moves cases on from what happens elsewhere: the e-licence issued, the result delivered.
+"""Moves cases on from what happens elsewhere: the e-licence issued, the result delivered,
+the provincial hall's receipt and decisions for a forwarded case.
 
 Redelivered or out-of-date events find the case already moved on and change nothing.
 """
@@ -17,7 +18,8 @@ from contracts.cases import CaseState
 from contracts.delivery import TrackingState, TrackingUpdated
 from contracts.errors import Conflict, NotFound
 from contracts.licences import LicenceIssued
-from govbus import applications
+from contracts.province import ProvinceCaseReceived, ProvinceCaseStatusChanged
+from govbus import applications, province_cases
 from govbus.bus import event_from_detail
 from govbus.observability import logger, tracer
 from govbus.stores import cases
@@ -28,6 +30,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def react(record: SQSRecord) -> None:
     event = event_from_detail(json.loads(record.body)["detail"])
     data = event.payload()
+    # the province's answers: applied once each, never backwards; a Conflict that
+    # outlasts the re-reads fails the record, and SQS brings it back
+    if isinstance(data, ProvinceCaseReceived):
+        return _province(event.id, lambda: province_cases.record_receipt(data.receipt))
+    if isinstance(data, ProvinceCaseStatusChanged):
+        return _province(event.id, lambda: province_cases.apply_status(data))
     try:
         if isinstance(data, LicenceIssued) and data.case_id:
             case = cases.get(data.case_id)
@@ -42,6 +50,18 @@ def react(record: SQSRecord) -> None:
         logger.info(
             "event left the case as it is", extra={"event_id": event.id, "reason": str(exc)}
         )
+
+
+def _province(event_id: str, apply) -> None:
+    try:
+        moved = apply()
+    except NotFound as exc:
+        logger.info("not a case of ours", extra={"event_id": event_id, "reason": str(exc)})
+        return
+    logger.info(
+        "province answer applied" if moved else "province answer changed nothing",
+        extra={"event_id": event_id},
+    )
 
 
 @logger.inject_lambda_context

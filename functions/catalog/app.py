@@ -54,6 +54,7 @@ def _summary(item: ServiceItem) -> dict:
         "agency": str(item.agency),
         "agency_name": item.agency_name,
         "star_level": int(item.star_level),
+        "level": item.level.value,  # province: decided by the provincial department
         "promised_days": item.promised_days,
         "channels": [c.value for c in item.channels],
     }

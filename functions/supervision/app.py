@@ -1,12 +1,14 @@
-"""Scheduled supervision (督办): as of the schedule's time, flag overdue cases, escalate
-overdue 12345 tickets, and remind tomorrow's appointments. Each run is idempotent."""
+"""Scheduled supervision (督办): as of the schedule's time, flag overdue cases (a case at
+the provincial hall against the province's time limit), escalate overdue 12345 tickets,
+and remind tomorrow's appointments. Each run is idempotent."""
 
 import datetime as dt
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.appointments import AppointmentReminder
-from contracts.cases import CaseOverdue
+from contracts.cases import Case, CaseOverdue, CaseState
+from contracts.catalog import ItemLevel
 from contracts.errors import Conflict
 from contracts.events import Event
 from contracts.hotline import TicketEscalated
@@ -17,22 +19,37 @@ from govbus.stores import appointments, cases, hotline
 SOURCE = "govbus.supervision"
 
 
+def _late(case: Case, today: dt.date) -> tuple[dt.date, ItemLevel, str] | None:
+    """(the due date passed, whose time limit, the flag to set), if the case is late."""
+    if case.state == CaseState.at_province:
+        # the city's part is done: the province's time limit (from its receipt) runs now
+        if case.province_due and case.province_due < today and not case.province_overdue:
+            return case.province_due, ItemLevel.province, "province_overdue"
+        return None
+    if case.due and case.due < today and not case.overdue:
+        return case.due, ItemLevel.city, "overdue"
+    return None
+
+
 def overdue_cases(today: dt.date) -> list[Event]:
     found = []
     for case in cases.open_cases():
-        if case.due and case.due < today and not case.overdue:
-            flagged = Event.create(
-                "case.overdue",
-                CaseOverdue(case_id=case.id, agency=case.agency, due=case.due),
-                source=SOURCE,
-                subject=case.id,
-            )
-            try:
-                # the flag and its event are one write (the outbox publishes the event)
-                cases.update_fields(case, [flagged], overdue=True)
-            except Conflict:
-                continue  # it moved on meanwhile; the next run looks again
-            found.append(flagged)
+        late = _late(case, today)
+        if late is None:
+            continue
+        due, level, flag = late
+        flagged = Event.create(
+            "case.overdue",
+            CaseOverdue(case_id=case.id, agency=case.agency, due=due, level=level),
+            source=SOURCE,
+            subject=case.id,
+        )
+        try:
+            # the flag and its event are one write (the outbox publishes the event)
+            cases.update_fields(case, [flagged], **{flag: True})
+        except Conflict:
+            continue  # it moved on meanwhile; the next run looks again
+        found.append(flagged)
     return found
 
 

@@ -2,8 +2,11 @@
 materials (some satisfied by an e-licence type), time limits, fees and star levels.
 
 Item tuple: (item part, name, star level, promised days, statutory days, fee (yuan),
-materials, e-licence issued on approval or None, category). A material is a name, or
-(name, licence type code) when an e-licence can satisfy it.
+materials, e-licence issued on approval or None, category[, province item code]). A
+material is a name, or (name, licence type code) when an e-licence can satisfy it. An
+item with a province item code is province-level (省级决定): the city accepts it and
+does the preliminary review (初审), then forwards it to the provincial online hall,
+whose item it is forwarded under (codes as the hall's catalogue lists them).
 """
 
 from __future__ import annotations
@@ -16,6 +19,12 @@ RESIDENCE = "11420503087246977F002"  # 居住证
 BIRTH = "11420503087246977F003"  # 出生医学证明
 REAL_ESTATE = "11420503087246977F004"  # 不动产权证书
 ROAD = "11420503087246977F005"  # 道路运输经营许可证
+
+# the provincial hall's items (省级事项编码): agency credit code + item part
+PROVINCE_HOUSING_QUALIFICATION = (
+    "113500000035910014000107"  # 福建省住房和城乡建设厅 建筑业企业资质核准
+)
+PROVINCE_DRUG_WHOLESALE = "11350000MB0276002N000311"  # 福建省药品监督管理局 药品批发企业许可
 
 AGENCIES = {
     "11350100MB00000012": "福州市市场监督管理局",
@@ -74,6 +83,18 @@ ITEMS: dict[str, list[tuple]] = {
             "licensing",
         ),
         ("QT0005", "企业名称自主申报", 3, 1, 3, 0, ["名称申报承诺书"], None, "other"),
+        (
+            "XK0006",
+            "药品批发企业许可",
+            3,
+            12,
+            15,
+            0,
+            [("营业执照", BUSINESS), "药品经营质量管理文件", "质量负责人资格证明"],
+            None,
+            "licensing",
+            PROVINCE_DRUG_WHOLESALE,
+        ),
     ],
     "11350100MB00000025": [
         (
@@ -277,6 +298,7 @@ ITEMS: dict[str, list[tuple]] = {
             [("营业执照", BUSINESS), "技术负责人证明"],
             None,
             "licensing",
+            PROVINCE_HOUSING_QUALIFICATION,
         ),
         (
             "GG0505",

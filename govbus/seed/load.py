@@ -28,7 +28,8 @@ DEMO_SCOPES = [
 def drafts() -> list[ServiceItemDraft]:
     found = []
     for agency, items in ITEMS.items():
-        for part, name, star, promised, statutory, fee, materials, result, category in items:
+        for part, name, star, promised, statutory, fee, materials, result, category, *rest in items:
+            province_code = rest[0] if rest else None
             found.append(
                 ServiceItemDraft(
                     name=name,
@@ -62,6 +63,8 @@ def drafts() -> list[ServiceItemDraft]:
                         }
                     ],
                     result_licence_type=result,
+                    level="province" if province_code else "city",
+                    province_code=province_code,
                 )
             )
     return found

@@ -161,10 +161,12 @@ def public_version(code: str, version: int | None = None) -> ServiceItem:
     return max(visible, key=lambda v: v.version)
 
 
-def published_items() -> list[ServiceItem]:
-    """Every published item, by code: a query of the sparse ``published`` index."""
+def published_items(table: str | None = None) -> list[ServiceItem]:
+    """Every published item, by code: a query of the sparse ``published`` index.
+
+    ``table`` names the table for operators' tools (the CLI)."""
     kwargs: dict[str, Any] = {
-        "TableName": _table(),
+        "TableName": table or _table(),
         "IndexName": PUBLISHED_INDEX,
         "KeyConditionExpression": "listed = :listed",
         "ExpressionAttributeValues": {":listed": {"S": LISTED}},

@@ -63,7 +63,7 @@ def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
     assert proc.returncode == 0, output
     # the table of what runs where
     assert "API gateway" in output and "GET /health" in output and "SQS poller" in output
-    assert "demo data" in output and "35 service items" in output
+    assert "demo data" in output and "36 service items" in output
     assert "stopping" in output
     assert not (tmp_path / "state.json").exists()
     # nothing left behind: nobody listens on the port any more (as a restart would bind it)

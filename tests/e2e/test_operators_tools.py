@@ -138,7 +138,7 @@ def test_health_says_ready_only_once_the_catalogue_is_seeded(dev):
         assert status in (200, 503), dev.health_seen
         if status == 503:
             assert content_type == "application/problem+json"
-    assert all(items == 35 for _status, _type, items in ready), ready
+    assert all(items == 36 for _status, _type, items in ready), ready
 
 
 def test_govbus_adapters_lists_the_installed_adapters(dev):

@@ -52,9 +52,9 @@ def test_the_public_catalogue_is_read_from_the_published_index_not_a_scan(stack)
     stack.seed()
     listed = requests.get(f"{stack.url}/catalog/items", timeout=20)
     assert listed.status_code == 200
-    assert listed.json()["count"] == 35
+    assert listed.json()["count"] == 36
     report = requests.get(f"{stack.url}/catalog/report", timeout=20).json()
-    assert report["overall"]["items"] == 35
+    assert report["overall"]["items"] == 36
 
     env = stack.functions["CatalogFunction"].environment
     operations: list[str] = []
@@ -71,7 +71,7 @@ def test_the_public_catalogue_is_read_from_the_published_index_not_a_scan(stack)
             items = catalog.published_items()
         finally:
             ddb.meta.events.unregister("before-call.dynamodb.*", note)
-    assert len(items) == 35 and [i.code for i in items] == sorted(i.code for i in items)
+    assert len(items) == 36 and [i.code for i in items] == sorted(i.code for i in items)
     assert all(i.status == "published" for i in items)
     assert operations and "Scan" not in operations, operations
 

@@ -1,0 +1,31 @@
+"""Scheduled (weekly): catalogue alignment with the provincial hall. Pulls the province's
+items and logs the city's province-level items whose code, name or time limit disagree
+(the report is also the function's result); ``govbus province align`` prints the same."""
+
+import os
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.adapters import CallContext
+from govbus import province_align
+from govbus.observability import logger, tracer
+from govbus.plugins import plugin_manager
+
+TIMEOUT_SECONDS = float(os.environ.get("PARTNER_TIMEOUT_SECONDS", 10))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    run_id = str(event.get("id") or getattr(context, "aws_request_id", "local"))
+    ctx = CallContext(
+        correlation_id=run_id, idempotency_key=run_id, timeout_seconds=TIMEOUT_SECONDS
+    )
+    report = province_align.run(plugin_manager(), ctx)
+    for line in report.disagreements:
+        logger.warning("catalogue disagrees with the province", extra=line.model_dump())
+    logger.info(
+        "province catalogue alignment",
+        extra={"checked": report.checked, "disagreements": len(report.disagreements)},
+    )
+    return report.model_dump(mode="json")

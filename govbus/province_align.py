@@ -1,0 +1,174 @@
+"""Catalogue alignment with the provincial hall (省市事项目录比对).
+
+"Same item, same standard, same code" across levels: a city item of province level
+names the province's item it is forwarded under (``province_code``). Alignment pulls
+the province's catalogue (``govbus_province_list_items``) and reports every such city
+item whose code, name or time limit disagrees with the province's:
+
+- ``code``: the province has no item under the city's ``province_code`` (when one of
+  its items has the city item's name, the report names that item's code);
+- ``name``: the names differ;
+- ``time_limit``: the city's statutory time limit differs from the province's (working
+  days).
+
+``govbus province align`` prints the report; the weekly ``province_align`` function logs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+
+import pluggy
+from pydantic import BaseModel
+
+from contracts.adapters import CallContext
+from contracts.catalog import ItemLevel, ServiceItem
+from contracts.province import ProvinceItem
+
+ADAPTER = "province"
+
+
+class Disagreement(BaseModel):
+    item_code: str  # the city's item
+    item_name: str
+    field: str  # code | name | time_limit
+    city: str
+    province: str
+    note: str
+
+
+class AlignmentReport(BaseModel):
+    checked: int  # the city's province-level items compared
+    province_items: int
+    disagreements: list[Disagreement]
+
+
+def compare(city: Iterable[ServiceItem], province: Iterable[ProvinceItem]) -> AlignmentReport:
+    """Compare the city's province-level items with the province's catalogue (pure)."""
+    theirs = list(province)
+    by_code = {p.code: p for p in theirs}
+    by_name = {p.name.strip(): p for p in theirs}
+    found: list[Disagreement] = []
+    checked = 0
+    for item in sorted(city, key=lambda i: i.code):
+        if item.level != ItemLevel.province:
+            continue
+        checked += 1
+        code = item.province_code or ""
+        match = by_code.get(code)
+        if match is None:
+            namesake = by_name.get(item.name.strip())
+            found.append(
+                Disagreement(
+                    item_code=item.code,
+                    item_name=item.name,
+                    field="code",
+                    city=code,
+                    province=namesake.code if namesake else "",
+                    note=(
+                        f"the province lists 「{item.name}」 under {namesake.code}"
+                        if namesake
+                        else f"the province has no item {code}"
+                    ),
+                )
+            )
+            continue
+        if match.name.strip() != item.name.strip():
+            found.append(
+                Disagreement(
+                    item_code=item.code,
+                    item_name=item.name,
+                    field="name",
+                    city=item.name,
+                    province=match.name,
+                    note=f"the province names {code} 「{match.name}」",
+                )
+            )
+        if match.time_limit_days != item.statutory_days:
+            found.append(
+                Disagreement(
+                    item_code=item.code,
+                    item_name=item.name,
+                    field="time_limit",
+                    city=str(item.statutory_days),
+                    province=str(match.time_limit_days),
+                    note=(
+                        f"time limit {item.statutory_days} working days in the city, "
+                        f"{match.time_limit_days} at the province"
+                    ),
+                )
+            )
+    return AlignmentReport(checked=checked, province_items=len(theirs), disagreements=found)
+
+
+def run(
+    pm: pluggy.PluginManager, ctx: CallContext, catalog_table: str | None = None
+) -> AlignmentReport:
+    """Pull the province's items and compare the city's published catalogue with them."""
+    from govbus.plugins import call
+    from govbus.stores import catalog
+
+    theirs = call(pm, ADAPTER, "govbus_province_list_items", ctx=ctx)
+    return compare(catalog.published_items(table=catalog_table), theirs)
+
+
+def render(report: AlignmentReport) -> str:
+    lines = [
+        f"compared {report.checked} province-level item(s) with "
+        f"{report.province_items} item(s) of the provincial hall"
+    ]
+    if not report.disagreements:
+        lines.append("the catalogue agrees with the province's")
+    for d in report.disagreements:
+        lines.append(
+            f"{d.item_code}  {d.item_name}  {d.field:<10} city {d.city or '-'}  "
+            f"province {d.province or '-'}  ({d.note})"
+        )
+    return "\n".join(lines)
+
+
+# --- the CLI: `govbus province align` ------------------------------------------------
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    import os
+    import uuid
+
+    from contracts.errors import GovbusError
+    from govbus.aws import get_secret
+    from govbus.cli import _stack_name, _use_local_stack_if_running
+    from govbus.plugins import configure, create_plugin_manager
+
+    _use_local_stack_if_running()
+    if args.endpoint:
+        os.environ["GOVBUS_PROVINCE_ENDPOINT"] = args.endpoint
+    pm = create_plugin_manager({ADAPTER})
+    configure(pm, get_secret)
+    run_id = f"cli-{uuid.uuid4()}"
+    ctx = CallContext(correlation_id=run_id, idempotency_key=run_id, timeout_seconds=args.timeout)
+    try:
+        report = run(pm, ctx, args.table or f"{_stack_name(args)}-catalog")
+    except GovbusError as exc:
+        print(f"govbus province align: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(render(report))
+    return 1 if report.disagreements and args.strict else 0
+
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    """Register ``govbus province ...`` on the CLI's subcommands."""
+    province = sub.add_parser("province", help="the provincial online hall")
+    province_sub = province.add_subparsers(dest="province_command", required=True)
+    align = province_sub.add_parser(
+        "align", help="report city items whose code, name or time limit disagree"
+    )
+    align.add_argument("--stack", help="stack name (default: the running local stack)")
+    align.add_argument("--table", help="the catalogue table (default: <stack>-catalog)")
+    align.add_argument("--endpoint", help="the hall's SOAP address (default: from settings)")
+    align.add_argument("--timeout", type=float, default=10.0)
+    align.add_argument(
+        "--strict", action="store_true", help="exit 1 when anything disagrees (for CI)"
+    )
+    align.set_defaults(func=cmd_align)
