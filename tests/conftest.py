@@ -70,6 +70,10 @@ def local_stack_session() -> Iterator[Any]:
             "CircuitCoolDownSeconds": "2",
             "CaCrlCacheSeconds": "0",
             "OutboxSweepAfterSeconds": "1",
+            # webhook retries within seconds, to receivers the tests run on loopback
+            "DeliveryRetrySchedule": "1,1,1,1,1,1,1",
+            "DeliveryTimeoutSeconds": "3",
+            "SubscriptionsAllowLoopback": "true",
         },
     )
     stack.start()
