@@ -87,12 +87,12 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     for test, what in (
+        (address.is_unspecified, "an unspecified"),
         (address.is_loopback, "a loopback"),
         (address.is_link_local, "a link-local"),
         (address.is_multicast, "a multicast"),
         (address.is_private, "a private"),
         (address.is_reserved, "a reserved"),
-        (address.is_unspecified, "an unspecified"),
         (not address.is_global, "a non-public"),
     ):
         if test:

@@ -139,12 +139,15 @@ def get_subscription(sid: str) -> Subscription:
 def signing_secrets(sid: str, now: _dt.datetime | None = None) -> list[str]:
     """Every secret that signs right now: the current one, and the previous one for
     the rotation window."""
-    now = now or _now()
     entries = unseal(_item(sid)["sealed"]["S"], {"subscription_id": sid})["secrets"]
+    return [e["secret"] for e in live_entries(entries, now or _now())]
+
+
+def live_entries(entries: list[dict[str, Any]], now: _dt.datetime) -> list[dict[str, Any]]:
+    """The secrets still signing at ``now``: the current one (no ``until``) and any
+    previous one whose overlap window has not ended."""
     return [
-        e["secret"]
-        for e in entries
-        if e.get("until") is None or _dt.datetime.fromisoformat(e["until"]) > now
+        e for e in entries if e.get("until") is None or _dt.datetime.fromisoformat(e["until"]) > now
     ]
 
 
@@ -156,8 +159,7 @@ def rotate_secret(sid: str, overlap_seconds: int) -> str:
     until = (now + _dt.timedelta(seconds=overlap_seconds)).isoformat()
     kept = [
         {"secret": e["secret"], "until": e.get("until") or until}
-        for e in entries
-        if e.get("until") is None or _dt.datetime.fromisoformat(e["until"]) > now
+        for e in live_entries(entries, now)
     ]
     secret = new_secret()
     try:
