@@ -367,3 +367,77 @@ def test_exhausted_retries_fail_then_a_manual_retry_and_a_replay_deliver(stack, 
         receiver.accepted()[0]["headers"]["webhook-id"]
         != receiver.accepted()[1]["headers"]["webhook-id"]
     )
+
+
+def test_a_subscription_failing_for_five_days_is_disabled_and_its_owner_told(stack, aws, receivers):
+    receiver = receivers()
+    receiver.answer = 500
+    token = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    sub = subscribe(stack, token, receiver.url)
+    # it has been failing for six days already (as if its last success was that long ago)
+    six_days_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=6)).isoformat()
+    aws["dynamodb"].update_item(
+        TableName=stack.resolver.refs["SubscriptionsTable"],
+        Key={"id": {"S": sub["id"]}},
+        UpdateExpression="SET failing_since = :t",
+        ExpressionAttributeValues={":t": {"S": six_days_ago}},
+    )
+    put_event(aws, stack, case_event(MARKET))
+
+    def read():
+        return requests.get(
+            f"{stack.url}/subscriptions/{sub['id']}", headers=bearer(token), timeout=10
+        ).json()
+
+    disabled = wait_for(lambda: (s := read())["status"] == "disabled" and s, what="disabling")
+    assert "failed since" in disabled["disabled_reason"]
+    told = wait_for(
+        lambda: [
+            json.loads(i["envelope"]["S"])
+            for i in aws["dynamodb"].scan(TableName=stack.resolver.refs["EventLogTable"])["Items"]
+            if i["type"]["S"] == "subscription.disabled"
+        ],
+        what="the subscription.disabled event",
+    )
+    assert told[0]["data"]["subscription_id"] == sub["id"]
+    deliveries = wait_for(
+        lambda: [
+            d
+            for d in requests.get(
+                f"{stack.url}/subscriptions/{sub['id']}/deliveries",
+                headers=bearer(token),
+                timeout=10,
+            ).json()["deliveries"]
+            if d["status"] == "cancelled"
+        ],
+        what="the pending retry to be cancelled",
+    )
+    assert len(deliveries[0]["attempts"]) == 1, "no retries once disabled"
+
+
+def test_the_sweep_makes_an_attempt_that_was_lost(stack, aws, receivers):
+    receiver = receivers()
+    token = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    sub = subscribe(stack, token, receiver.url)
+    # a delivery written by the fan-out, whose process died before attempting it
+    due = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat()
+    aws["dynamodb"].put_item(
+        TableName=stack.resolver.refs["DeliveriesTable"],
+        Item={
+            "id": {"S": "msg_lost"},
+            "subscription_id": {"S": sub["id"]},
+            "event_id": {"S": "evt-lost"},
+            "event_type": {"S": "case.transitioned"},
+            "status": {"S": "pending"},
+            "created_at": {"S": due},
+            "body": {"S": '{"specversion":"1.0","id":"evt-lost","type":"case.transitioned"}'},
+            "attempt_count": {"N": "0"},
+            "attempts": {"S": "[]"},
+            "retry_bucket": {"S": "retry"},
+            "next_attempt_at": {"S": due},
+        },
+    )
+    sweep = next(s for s in stack.schedules if s.name == "DeliveriesFunction-RetrySweep")
+    assert sweep.fire() == {"attempted": 1}
+    assert [r["headers"]["webhook-id"] for r in receiver.accepted()] == ["msg_lost"]
+    assert sweep.fire() == {"attempted": 0}, "a delivered row is not attempted again"
