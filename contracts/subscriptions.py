@@ -34,6 +34,7 @@ EVENT_OWNER: dict[str, str] = {
     "licence.issued": "issuer",  # 证照签发
     "licence.revoked": "issuer",  # 证照注销
     "hotline.escalated": "agency",  # 12345 督办
+    "hotline.answered": "agency",  # 12345 答复
 }
 # prefixes of public events any department may receive (the catalogue is public)
 PUBLIC_PREFIXES: tuple[str, ...] = ("catalog.",)

@@ -46,6 +46,9 @@ TEMPLATES: dict[NotifyKind, str] = {
         "您申请的“{item}”（办件号{case_id}）电子证照已签发，可在" + PORTAL + "“我的证照”查看。"
     ),
     NotifyKind.delivery_out: "您的办件结果（办件号{case_id}）正在派送，EMS运单号{waybill_no}，请保持电话畅通。",
+    NotifyKind.hotline_answer: "您反映的“{title}”（12345工单{ticket_id}）已有答复，请登录"
+    + PORTAL
+    + "查看。",
     NotifyKind.case_overdue: "您的办件（办件号{case_id}）已超过承诺办结时限，已转督办，我们将尽快处理。",
 }
 
@@ -102,6 +105,10 @@ def notices(event: Event) -> list[Notice]:
             reason=data.get("reason") or "详见办件详情",
         )
         return [Notice(kind, data["applicant_key"], text, data["case_id"])]
+    if event.type == "hotline.answered":
+        kind = NotifyKind.hotline_answer
+        text = TEMPLATES[kind].format(title=data["title"], ticket_id=data["ticket_id"])
+        return [Notice(kind, data["caller_key"], text, data["ticket_id"])]
     if event.type == "case.overdue":
         kind = NotifyKind.case_overdue
         key = cases.applicant_key(data["case_id"])

@@ -202,3 +202,57 @@ def test_the_gateway_failing_is_retried_until_it_sends_once(stack, aws, sms, cit
     sms.set_faults(Faults())
     wait_for(lambda: texts(sms, "您已预约"), timeout=20, what="the reminder after the outage")
     assert len(texts(sms, "您已预约")) == 1
+
+
+def test_a_hotline_answer_and_a_delivery_out_tell_the_citizen(stack, aws, sms, citizen):
+    from contracts.delivery import TrackingState, TrackingUpdate, TrackingUpdated
+    from tests.integration.conftest import department_token
+    from tests.integration.test_cases import EMS_TO_HOME, apply
+
+    market = ITEM[:18]
+    ticket = requests.post(
+        f"{stack.url}/hotline/tickets",
+        headers=bearer(citizen),
+        json={
+            "kind": "consultation",
+            "title": "食品经营许可要带什么材料",
+            "details": "请告知",
+            "agency": market,
+        },
+        timeout=10,
+    )
+    assert ticket.status_code == 201, ticket.text
+    handler = department_token(stack, ["hotline:handle"], agency=market)
+    answered = requests.post(
+        f"{stack.url}/hotline/tickets/{ticket.json()['id']}/answer",
+        headers=bearer(handler),
+        json={"answer": "请携带营业执照和身份证"},
+        timeout=10,
+    )
+    assert answered.status_code == 200, answered.text
+    told = wait_for(lambda: texts(sms, "已有答复"), what="the SMS about the answer")
+    assert ticket.json()["id"] in told[0]["content"]
+
+    # out for delivery: the courier's message goes to the delivery address's phone
+    case = apply(stack, citizen, item=ITEM, delivery=EMS_TO_HOME)
+    update = TrackingUpdate(
+        waybill_no="1100000000001",
+        case_id=case["id"],
+        state=TrackingState.out_for_delivery,
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+    put_event(
+        aws,
+        stack,
+        Event.create(
+            "delivery.tracking_updated",
+            TrackingUpdated(carrier="ems", update=update),
+            source="govbus.partner.ems",
+            subject=case["id"],
+        ),
+    )
+    out = wait_for(
+        lambda: [m for m in sms.sent_to(EMS_TO_HOME["phone"]) if "正在派送" in m["content"]],
+        what="the SMS about the delivery",
+    )
+    assert "1100000000001" in out[0]["content"] and case["id"] in out[0]["content"]
