@@ -67,6 +67,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 "stack_name": stack.stack_name,
                 "gateway": stack.url,
                 "credentials": LOCAL_CREDENTIALS if stack.moto else {},
+                # each partner simulator's base URL (fault injection: POST <url>/_sim/faults)
+                "simulators": {name: sim.url for name, sim in stack.simulators.items()},
             }
         )
     )
