@@ -40,6 +40,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         endpoint=args.endpoint,
         simulators=not args.no_simulators,
         schedules=not args.no_schedules,
+        # development only: a department developer's webhook receiver on this machine
+        parameters={"SubscriptionsAllowLoopback": "true"},
     )
     stop = threading.Event()
 
