@@ -31,6 +31,8 @@ from contracts.subscriptions import (
     DEFAULT_RETRY_SCHEDULE,
     DISABLE_AFTER_SECONDS,
     PUBLIC_PREFIXES,
+    REVEAL_SCOPE,
+    SCOPE,
     Attempt,
     DeliveryStatus,
     Subscription,
@@ -44,6 +46,7 @@ from contracts.subscriptions import (
 from govbus.aws import client
 from govbus.bus import publish
 from govbus.observability import logger
+from govbus.stores import clients
 from govbus.stores import subscriptions as store
 
 SOURCE = "govbus.deliveries"
@@ -328,11 +331,19 @@ def attempt_all(pending: Sequence[tuple[str, int]]) -> None:
     """Attempts in parallel: a slow endpoint holds up no other subscriber's delivery."""
     if len(pending) <= 1:
         for did, number in pending:
-            attempt(did, number)
+            _attempt_logged(did, number)
         return
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_SENDS, len(pending))) as pool:
-        for future in [pool.submit(attempt, did, number) for did, number in pending]:
+        for future in [pool.submit(_attempt_logged, did, number) for did, number in pending]:
             future.result()
+
+
+def _attempt_logged(did: str, number: int) -> None:
+    try:
+        attempt(did, number)
+    except Exception:
+        # the row stays pending and due: the retry sweep makes this attempt later
+        logger.exception("delivery attempt failed to run", extra={"delivery_id": did})
 
 
 # --- fan-out -----------------------------------------------------------------------------
@@ -352,12 +363,20 @@ def matching_subscriptions(event: Event) -> list[Subscription]:
     else:
         owner = owning_agency(event)
         candidates = store.by_agency(owner) if owner else []
-    return [
+    wanted = [
         s
         for s in candidates
         if s.status == SubscriptionStatus.active
         and s.wants(event.type)
         and visible_to(event, s.agency)
+    ]
+    # the owner's grant as it is now: a revoked client's subscriptions fall silent, and
+    # identifiers are revealed only while it still holds the scope to read them
+    grants = {owner: clients.active_scopes(owner) for owner in {s.owner for s in wanted}}
+    return [
+        s.model_copy(update={"reveal_identifiers": REVEAL_SCOPE in grant})
+        for s in wanted
+        if (grant := grants[s.owner]) is not None and SCOPE in grant
     ]
 
 
@@ -376,6 +395,8 @@ def fan_out(
         did = store.delivery_id(event.id, sub.id, salt)
         if store.create_delivery(did, sub.id, event.id, event.type, body_for(event, sub)):
             pending.append((did, 0))
+        elif store.never_attempted(did):
+            pending.append((did, 0))  # the event came again before its first attempt: now
     return pending
 
 

@@ -329,6 +329,15 @@ def delivery_row(did: str) -> dict[str, Any] | None:
     )
 
 
+def never_attempted(did: str) -> bool:
+    row = delivery_row(did)
+    return bool(
+        row
+        and row["status"]["S"] == DeliveryStatus.pending.value
+        and row["attempt_count"]["N"] == "0"
+    )
+
+
 def get_delivery(did: str) -> Delivery:
     item = delivery_row(did)
     if not item:

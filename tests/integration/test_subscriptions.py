@@ -441,3 +441,25 @@ def test_the_sweep_makes_an_attempt_that_was_lost(stack, aws, receivers):
     assert sweep.fire() == {"attempted": 1}
     assert [r["headers"]["webhook-id"] for r in receiver.accepted()] == ["msg_lost"]
     assert sweep.fire() == {"attempted": 0}, "a delivered row is not attempted again"
+
+
+def test_a_revoked_clients_subscriptions_fall_silent(stack, aws, receivers):
+    import base64
+    import contextlib
+    import io
+
+    from govbus.cli import main as govbus
+
+    kept, revoked = receivers(), receivers()
+    keeper = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    leaver = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    subscribe(stack, keeper, kept.url)
+    subscribe(stack, leaver, revoked.url)
+    claims = json.loads(base64.urlsafe_b64decode(leaver.split(".")[1] + "=="))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert govbus(["clients", "revoke", claims["sub"], "--stack", stack.stack_name]) == 0
+
+    put_event(aws, stack, case_event(MARKET))
+    # both subscriptions are judged in one fan-out: once one has it, the other never will
+    wait_for(lambda: kept.accepted(), what="the active client's delivery")
+    assert revoked.requests == []
