@@ -35,6 +35,8 @@ EVENT_OWNER: dict[str, str] = {
     "licence.revoked": "issuer",  # 证照注销
     "hotline.escalated": "agency",  # 12345 督办
     "hotline.answered": "agency",  # 12345 答复
+    # the owner hears of a disabled subscription through its agency's other ones
+    "subscription.disabled": "agency",
 }
 # prefixes of public events any department may receive (the catalogue is public)
 PUBLIC_PREFIXES: tuple[str, ...] = ("catalog.",)

@@ -283,9 +283,10 @@ def test_a_slow_endpoint_delays_no_other_subscriber_and_410_disables(stack, aws,
     wait_for(lambda: slow.requests and fast.requests, what="both receivers reached")
     assert abs(slow.requests[0]["arrived"] - fast.requests[0]["arrived"]) < 1.5
 
-    gone = receivers()
+    gone, watcher = receivers(), receivers()
     gone.answer = 410
     sub = subscribe(stack, token, gone.url)
+    subscribe(stack, token, watcher.url, event_types=("subscription.disabled",))
     put_event(aws, stack, case_event(MARKET, "FZ-TEST-2"))
 
     def status():
@@ -296,6 +297,9 @@ def test_a_slow_endpoint_delays_no_other_subscriber_and_410_disables(stack, aws,
     disabled = wait_for(lambda: (s := status())["status"] == "disabled" and s, what="disabling")
     assert "410" in disabled["disabled_reason"]
     assert len(gone.requests) == 1, "a 410 is not retried"
+    told = wait_for(lambda: watcher.events(), what="the owner told through another subscription")
+    assert [e["type"] for e in told] == ["subscription.disabled"]
+    assert told[0]["data"]["subscription_id"] == sub["id"] and "410" in told[0]["data"]["reason"]
 
 
 def test_identifiers_are_masked_unless_the_client_may_read_them(stack, aws, receivers):
