@@ -185,7 +185,8 @@ def send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Atte
         dest = check_destination(url)
     except UnsafeDestination as exc:
         return Attempt(at=at, error=f"refused: {exc}")
-    host_header = dest.host if dest.port in (80, 443) else f"{dest.host}:{dest.port}"
+    host = f"[{dest.host}]" if ":" in dest.host else dest.host  # an IPv6 literal
+    host_header = host if dest.port in (80, 443) else f"{host}:{dest.port}"
     request_headers = {
         **headers,
         "Host": host_header,
