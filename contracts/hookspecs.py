@@ -33,6 +33,7 @@ from contracts.auth import CertificateIdentity, DetachedSignature, LoginChalleng
 from contracts.delivery import TrackingUpdate, Waybill, WaybillRequest
 from contracts.events import Event
 from contracts.identity import CitizenId
+from contracts.notify import NotifyMessage, NotifyReceipt
 from contracts.payments import (
     CardPayment,
     CardReceipt,
@@ -340,4 +341,33 @@ def govbus_ca_seal(document: bytes, agency: str, ctx: CallContext) -> DetachedSi
     seal certificate chain (its subject carries the agency's credit code), so that
     ``govbus_ca_verify_signature`` can verify it later; :class:`PartnerError` when the
     CA holds no seal for the agency.
+    """
+
+
+# ==============================================================================
+# Notifications to people (SMS and other channels)
+# ==============================================================================
+
+
+@hookspec(firstresult=True)
+def govbus_notify_send(message: NotifyMessage, ctx: CallContext) -> NotifyReceipt:
+    """Send one message to one person through the gateway.
+
+    Called by the ``notifications`` function once per (event, kind) after opt-outs and
+    the per-recipient rate limit are applied; ``ctx.idempotency_key`` is stable for
+    that message, so a gateway that de-duplicates on it never sends twice. Must return
+    the gateway's :class:`NotifyReceipt` (``accepted`` at least);
+    :class:`RetryableError` for timeouts and 5xx, :class:`PartnerError` when the
+    gateway refuses the message (a number it cannot reach). Never log ``message.to``
+    unmasked.
+    """
+
+
+@hookspec(firstresult=True)
+def govbus_notify_status(message_id: str, ctx: CallContext) -> NotifyReceipt:
+    """Read a sent message's delivery receipt.
+
+    Called by operators' tools and the conformance suite with the ``message_id`` that
+    ``govbus_notify_send`` returned. Must return its current :class:`NotifyReceipt`;
+    :class:`NotFound` for an id the gateway does not know.
     """

@@ -73,3 +73,13 @@ class TicketEscalated(BaseModel):
     agency: str
     deadline: _dt.date
     escalated_to: str
+
+
+@event_type("hotline.answered")
+class TicketAnswered(BaseModel):
+    """The assigned agency answered a ticket; the caller is told (by SMS)."""
+
+    ticket_id: str
+    agency: str
+    caller_key: str  # the caller's blind index key, never the ID number
+    title: str

@@ -40,8 +40,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
         endpoint=args.endpoint,
         simulators=not args.no_simulators,
         schedules=not args.no_schedules,
-        # /health answers 503 "starting" until the demo data is in (see _mark_ready)
-        parameters={"InitialReadiness": "starting"},
+        # /health answers 503 "starting" until the demo data is in (see _mark_ready);
+        # development only: a department developer's webhook receiver on this machine
+        parameters={"InitialReadiness": "starting", "SubscriptionsAllowLoopback": "true"},
     )
     stop = threading.Event()
 
@@ -69,6 +70,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 "stack_name": stack.stack_name,
                 "gateway": stack.url,
                 "credentials": LOCAL_CREDENTIALS if stack.moto else {},
+                # each partner simulator's base URL (fault injection: POST <url>/_sim/faults)
+                "simulators": {name: sim.url for name, sim in stack.simulators.items()},
             }
         )
     )

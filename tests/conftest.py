@@ -78,6 +78,10 @@ def local_stack_session(acme_health_file: Path) -> Iterator[Any]:
             "CircuitCoolDownSeconds": "2",
             "CaCrlCacheSeconds": "0",
             "OutboxSweepAfterSeconds": "1",
+            # webhook retries within seconds, to receivers the tests run on loopback
+            "DeliveryRetrySchedule": "1,1,1,1,1,1,1",
+            "DeliveryTimeoutSeconds": "3",
+            "SubscriptionsAllowLoopback": "true",
         },
         # the ACME test partner serves the functions without an allow-list, as an
         # installed adapter would (tests/integration/conftest.py's `acme` fixture)

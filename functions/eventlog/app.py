@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from contracts.masking import mask_text
+from contracts.subscriptions import owning_agency
 from govbus.aws import client
 from govbus.bus import event_from_detail
 from govbus.observability import logger, tracer
@@ -45,6 +46,10 @@ def archive(record: SQSRecord) -> None:
     }
     if event.subject:
         item["subject"] = {"S": mask_text(event.subject)}
+    owner = owning_agency(event)
+    if owner:
+        # an agency's code is public; replays to its subscribers need it unmasked
+        item["owner"] = {"S": owner}
     try:
         client("dynamodb").put_item(
             TableName=TABLE, Item=item, ConditionExpression="attribute_not_exists(id)"

@@ -95,6 +95,18 @@ def get(code: str) -> Account:
     )
 
 
+def phone_of(key: str) -> str | None:
+    """The phone of an active account, by blind index key (for notifications only)."""
+    item = (
+        client("dynamodb")
+        .get_item(TableName=_table(), Key={"subject_key": {"S": key}}, ConsistentRead=True)
+        .get("Item")
+    )
+    if not item or item["status"]["S"] != "active" or "sealed" not in item:
+        return None
+    return unseal(item["sealed"]["S"], {"subject_key": key}).get("phone") or None
+
+
 def change(code: str, changes: dict[str, Any]) -> Account:
     current = get(code)
     if current.status != AccountStatus.active:

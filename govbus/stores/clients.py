@@ -76,6 +76,14 @@ def authenticate(client_id: str, secret: str) -> dict[str, Any]:
     }
 
 
+def active_scopes(client_id: str) -> frozenset[str] | None:
+    """The scopes an active client holds now; None once it is revoked or unknown."""
+    item = _get(client_id)
+    if not item or item["status"]["S"] != "active":
+        return None
+    return frozenset(item.get("scopes", {}).get("SS", []))
+
+
 def is_active(client_id: str) -> bool:
     item = _get(client_id)
     return bool(item and item["status"]["S"] == "active")

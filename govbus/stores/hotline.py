@@ -10,7 +10,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.errors import Conflict, NotFound
-from contracts.hotline import Handling, Ticket, TicketStatus
+from contracts.events import Event
+from contracts.hotline import Handling, Ticket, TicketAnswered, TicketStatus
+from govbus import outbox
 from govbus.aws import client
 
 ESCALATED_TO = "福州市效能办 efficiency supervision office"
@@ -24,7 +26,12 @@ def new_ticket_id(now: _dt.datetime) -> str:
     return f"12345-{now:%Y%m%d}-{secrets.token_hex(3).upper()}"
 
 
-def save(ticket: Ticket, caller_key: str, expected: TicketStatus | None = None) -> Ticket:
+def save(
+    ticket: Ticket,
+    caller_key: str,
+    expected: TicketStatus | None = None,
+    events: list[Event] | None = None,
+) -> Ticket:
     item = {
         "id": {"S": ticket.id},
         "status": {"S": ticket.status.value},
@@ -43,9 +50,16 @@ def save(ticket: Ticket, caller_key: str, expected: TicketStatus | None = None) 
             "ExpressionAttributeValues": {":expected": {"S": expected.value}},
         }
     try:
-        client("dynamodb").put_item(TableName=_table(), Item=item, **condition)
+        if events:
+            # the change and its events are one write (the outbox publishes them)
+            outbox.commit([{"Put": {"TableName": _table(), "Item": item, **condition}}], events)
+        else:
+            client("dynamodb").put_item(TableName=_table(), Item=item, **condition)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if exc.response["Error"]["Code"] in (
+            "ConditionalCheckFailedException",
+            "TransactionCanceledException",
+        ):
             raise Conflict("the ticket changed meanwhile; read it again") from None
         raise
     return ticket
@@ -84,7 +98,15 @@ def answer(ticket_id: str, by: str, text: str) -> Ticket:
             "handling": [*ticket.handling, Handling(at=now, by=by, what=f"answered: {text}")],
         }
     )
-    return save(done, key, expected=ticket.status)
+    answered = Event.create(
+        "hotline.answered",
+        TicketAnswered(
+            ticket_id=ticket.id, agency=ticket.agency, caller_key=key, title=ticket.title
+        ),
+        source="govbus.hotline",
+        subject=ticket.id,
+    )
+    return save(done, key, expected=ticket.status, events=[answered])
 
 
 def escalate_overdue(today: _dt.date) -> list[Ticket]:

@@ -1,6 +1,8 @@
 """`govbus dev` (what `make run` runs), as a user starts it: a process, a port, curl."""
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -52,6 +54,11 @@ def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
 
         answer = wait_for(healthy, timeout=60, what="govbus dev to answer /health")
         assert (tmp_path / "state.json").exists()
+        state = json.loads((tmp_path / "state.json").read_text())
+        assert {"ca", "ems", "sms"} <= set(state["simulators"])
+        assert requests.post(f"{state['simulators']['sms']}/_sim/messages", timeout=5).json() == {
+            "messages": []
+        }
         ready_after = time.monotonic() - started
         assert answer.status_code == 200
         assert answer.json()["status"] in ("up", "degraded")
@@ -64,6 +71,7 @@ def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
     # the table of what runs where
     assert "API gateway" in output and "GET /health" in output and "SQS poller" in output
     assert "demo data" in output and "36 service items" in output
+    assert re.search(r"simulator\s+sms\s+http://127\.0\.0\.1:\d+", output), "the SMS simulator row"
     assert "stopping" in output
     assert not (tmp_path / "state.json").exists()
     # nothing left behind: nobody listens on the port any more (as a restart would bind it)

@@ -1,0 +1,63 @@
+"""Notifications to people: events on the bus become SMS messages; citizens choose
+which kinds they get.
+
+SQS  appointment reminders, case decisions, fee due, licence ready, delivery out,
+     overdue cases -> one message per (event, kind), through the ``notify`` adapter
+GET  /notifications/preferences    the caller's opt-outs
+PUT  /notifications/preferences    change them (legally required notices excepted)
+"""
+
+import json
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.notify import Preferences
+from govbus import notifications
+from govbus.auth import SELF, caller
+from govbus.bus import event_from_detail
+from govbus.http import install_problem_handlers, json_response
+from govbus.observability import logger, tracer
+from govbus.privacy import subject_key
+
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@app.get("/notifications/preferences")
+def read_preferences():
+    who = caller(app)
+    who.require(SELF)
+    return json_response(notifications.preferences(subject_key(who.subject)))
+
+
+@app.put("/notifications/preferences")
+def change_preferences():
+    who = caller(app)
+    who.require(SELF)
+    wanted = Preferences.model_validate(app.current_event.json_body or {})
+    return json_response(notifications.set_preferences(subject_key(who.subject), wanted))
+
+
+def handle(record: SQSRecord) -> None:
+    event = event_from_detail(json.loads(record.body)["detail"])
+    for notice in notifications.notices(event):
+        notifications.deliver(event, notice)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if "Records" in event:
+        return process_partial_response(
+            event=event, record_handler=handle, processor=processor, context=context
+        )
+    return app.resolve(event, context)
