@@ -92,8 +92,16 @@ def test_every_step_of_a_case_is_published_once_with_its_change(stack, aws, citi
         "submit",
     ]
     assert all(n == 1 for n in counter().values())
-    rows = outbox_rows(stack, aws)
-    assert rows and all("published_at" in r and "pending" not in r for r in rows)
+    # the publisher marks each row once EventBridge took it (a moment after delivery)
+    rows = wait_for(
+        lambda: (
+            (found := outbox_rows(stack, aws))
+            and all("published_at" in r and "pending" not in r for r in found)
+            and found
+        ),
+        what="every outbox row marked published",
+    )
+    assert len(rows) == 3
 
 
 def test_a_bus_outage_delays_events_and_loses_none(stack, aws, citizen, counter):
