@@ -101,7 +101,7 @@ def test_every_step_of_a_case_is_published_once_with_its_change(stack, aws, citi
         ),
         what="every outbox row marked published",
     )
-    assert len(rows) == 3
+    assert len([r for r in rows if created["id"] in r["envelope"]["S"]]) == 3
 
 
 def test_a_bus_outage_delays_events_and_loses_none(stack, aws, citizen, counter):
