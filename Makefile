@@ -11,10 +11,11 @@ ADAPTER   ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help run test lint validate build bench conformance clean build-SharedLayer
+.PHONY: help run demo test lint validate checkov docs build bench conformance clean build-SharedLayer
 
 help:
 	@echo "make run          start the whole platform locally (gateway on :$(PORT))"
+	@echo "make demo         walk a citizen's journey through the running stack (make run first)"
 	@echo "make test         run every test suite (unit, integration, e2e, conformance)"
 	@echo "make lint         ruff + import-linter (the dependency direction)"
 	@echo "make validate     sam validate --lint and cfn-lint on template.yaml"
@@ -36,6 +37,9 @@ $(SAM):
 
 run: $(STAMP)
 	$(BIN)/govbus dev --port $(PORT)
+
+demo: $(STAMP)
+	$(BIN)/govbus demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
