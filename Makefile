@@ -63,10 +63,10 @@ lint: $(STAMP)
 validate: $(STAMP) $(SAM) $(CHECKOV)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
 	$(BIN)/cfn-lint template.yaml
-	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet
+	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 checkov: $(CHECKOV)
-	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet
+	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
