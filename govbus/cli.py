@@ -84,6 +84,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     print(stack.table(), flush=True)
     print(
         f"\ngovbus is up in {time.monotonic() - started:.1f}s: try  curl {stack.url}/health"
+        f"\nthe newcomer's journey: in another terminal, `make demo` (or  {sys.argv[0]} demo)"
         "\nCtrl-C stops it.",
         flush=True,
     )
@@ -431,6 +432,17 @@ def cmd_drop_previous(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from govbus.demo import from_state_file
+
+    if not Path(args.state_file).exists():
+        print(f"govbus demo: no {args.state_file} here: start `make run` first", file=sys.stderr)
+        return 2
+    return from_state_file(Path(args.state_file), sys.stdout).run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govbus", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -510,6 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_redrive.add_argument("queue")
     dlq_redrive.add_argument("--id", action="append", help="only this message id (repeatable)")
     dlq_redrive.set_defaults(func=cmd_dlq_redrive)
+
+    demo = sub.add_parser("demo", help="walk a citizen's journey through the running stack")
+    demo.add_argument("--state-file", default=STATE_FILE, help="what `govbus dev` noted")
+    demo.set_defaults(func=cmd_demo)
 
     from govbus.province_align import add_cli as add_province_commands
 

@@ -438,8 +438,17 @@ class LocalStack:
             for agency, (client_id, secret) in self.seeded["clients"].items():
                 rows.append(Row("  dept client", agency, f"{client_id} / {secret}"))
         if self.provisioning:
+            # one row for the alarms (dozens of them, none emulated) keeps the table readable
+            alarms = [r for r in self.provisioning.created if r.type == "AWS::CloudWatch::Alarm"]
+            if alarms:
+                rows.append(
+                    Row("CloudWatch::Alarm", f"{len(alarms)} alarms", "not emulated locally")
+                )
             for res in self.provisioning.created:
-                if res.type.startswith("AWS::Serverless::") or res.type == "AWS::SQS::QueuePolicy":
+                if res.type.startswith("AWS::Serverless::") or res.type in (
+                    "AWS::SQS::QueuePolicy",
+                    "AWS::CloudWatch::Alarm",
+                ):
                     continue
                 rows.append(
                     Row(

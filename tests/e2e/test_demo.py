@@ -1,0 +1,92 @@
+"""`govbus demo` run as a newcomer would: `govbus dev` (what `make run` starts) in one
+process, `govbus demo` in another, from the folder holding `.govbus-dev.json`."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from tests.e2e.test_govbus_dev import free_port
+from tests.e2e.test_operators_tools import GOVBUS, NO_AWS, DevStack
+
+STEPS = [
+    "certificate login",
+    "apply, reusing a licence",
+    "upload the missing material",
+    "pre-review",
+    "department client logs in",
+    "accepts and approves",
+    "e-licence issued",
+    "EMS delivers, the case closes",
+    "complaint answered",
+]
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    stack = DevStack(tmp_path_factory.mktemp("demo"), free_port())
+    try:
+        stack.watch_until_up()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def demo(folder, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [GOVBUS, "demo", *args],
+        cwd=folder,
+        env=NO_AWS,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_make_run_tells_how_to_run_the_demo(dev):
+    assert any("make demo" in line and "govbus demo" in line for line in dev.lines)
+
+
+def test_the_demo_walks_the_whole_journey_and_prints_the_timeline(dev):
+    answer = demo(dev.folder)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    out = answer.stdout
+    for step in STEPS:
+        assert re.search(rf"^  ok   \d [^\n]*{re.escape(step)}[^\n]* \d+ ms ", out, re.M), (
+            f"step {step!r} missing:\n{out}"
+        )
+    assert "reused 营业执照" in out
+    timeline = out.split("timeline of the case:")[1]
+    actions = re.findall(r"^  \S+\s+(\w+)\s", timeline, re.M)
+    assert actions == [
+        "create",
+        "submit",
+        "pre_review_pass",
+        "accept",
+        "approve",
+        "licence_issued",
+        "delivered",
+        "close",
+    ]
+    # the citizen's identifier is masked even in a demo
+    assert "350102199003071234" not in out
+    assert f"all {len(STEPS)} steps passed" in out
+
+
+def test_a_failing_step_is_named_and_the_exit_status_is_not_zero(dev, tmp_path):
+    state = json.loads((dev.folder / ".govbus-dev.json").read_text())
+    state["gateway"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    (tmp_path / ".govbus-dev.json").write_text(json.dumps(state))
+    answer = demo(tmp_path)
+    assert answer.returncode == 1
+    assert "FAIL 1 certificate login" in answer.stdout
+    assert "step '1 certificate login (CA)' failed" in answer.stdout
+
+
+def test_without_a_running_stack_the_demo_says_to_start_one(tmp_path):
+    answer = demo(tmp_path)
+    assert answer.returncode == 2 and "make run" in answer.stderr
