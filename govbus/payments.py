@@ -97,12 +97,22 @@ def is_payer(order_or_key: StoredOrder | str, who: Caller) -> bool:
     return not who.is_department and who.may(SELF) and subject_key(who.subject) == key
 
 
+# the agency's clients that deal with its money: case reviewers, billers, finance
+AGENCY_SCOPES = (applications.REVIEW_SCOPE, BILLS_SCOPE, "payments:reconcile")
+
+
+def is_agency(agency: str, who: Caller) -> bool:
+    return (
+        who.is_department
+        and who.agency == agency
+        and any(who.may(scope) for scope in AGENCY_SCOPES)
+    )
+
+
 def visible_order(order_no: str, who: Caller) -> StoredOrder:
     """The order, for its payer or the agency it is paid to; 404 for anyone else."""
     order = store.find(order_no)
-    if order is None or not (
-        is_payer(order, who) or (who.is_department and who.agency == order.agency)
-    ):
+    if order is None or not (is_payer(order, who) or is_agency(order.agency, who)):
         raise NotFound(f"no payment order {order_no}")
     return order
 
@@ -555,6 +565,6 @@ def refund_case(case_id: str, reason: str) -> StoredOrder | None:
 def receipt_for(receipt_no: str, who: Caller) -> Receipt:
     """A receipt, for its payer or the agency that was paid; 404 for anyone else."""
     found, payer_key = store.receipt(receipt_no)
-    if not (is_payer(payer_key, who) or (who.is_department and who.agency == found.agency)):
+    if not (is_payer(payer_key, who) or is_agency(found.agency, who)):
         raise NotFound(f"no receipt {receipt_no}")
     return found
