@@ -166,6 +166,28 @@ def test_a_fee_paid_at_the_platform_is_applied_once_and_the_result_is_issued(
     assert get(stack, clerk, paid["receipt_url"]).status_code == 200
 
 
+def test_a_fee_paid_at_the_hall_closes_the_online_order(stack, citizen, ca, nontax):
+    case_id, clerk = awaiting_payment(stack, citizen)
+    approve(stack, clerk, case_id)
+    order = pending_order(stack, citizen, f"FEE-{case_id}")
+    stranger = login(stack, ca.issue(OTHER_CITIZEN, "王先生")).json()["access_token"]
+    assert get(stack, stranger, f"/payments/{order['order_no']}").status_code == 404
+    recorded = post(
+        stack,
+        clerk,
+        f"/applications/{case_id}/actions",
+        {"action": "record_payment", "amount": "10.00"},
+    )
+    assert recorded.status_code == 200 and recorded.json()["state"] == "licence_issued"
+    wait_for(
+        lambda: get(stack, citizen, f"/payments/{order['order_no']}").json()["state"] == "closed",
+        what="the online order to be closed",
+    )
+    assert platform_query(stack, order["order_no"]).state == "closed"
+    with pytest.raises(ValueError, match="CLOSED"):
+        nontax.pay(order["payment_code"], "bank_card")  # it can no longer be paid online
+
+
 def test_a_school_bill_is_paid_by_citizen_card_once_with_a_receipt(stack, citizen, cards):
     school = department_token(stack, ["bills:issue"], agency=SCHOOL)
     due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
