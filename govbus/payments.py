@@ -69,6 +69,7 @@ BILLS_SCOPE = "bills:issue"
 FEE_PREFIX = "FEE-"
 BILL_PREFIX = "BILL-"
 REFUND_PREFIX = "RF-"
+SECOND_PAYMENT_PREFIX = "RD-"  # the refund of an order's second payment
 SYSTEM = applications.SYSTEM
 
 
@@ -313,7 +314,7 @@ def apply_payment(payment: Payment) -> str:
         if order.state in (OrderState.paid, OrderState.refunded):
             if order.platform_txn_id == payment.platform_txn_id:
                 return "already"
-            _flagged(order, f"paid again: {payment.via} {payment.platform_txn_id}")
+            _return_second_payment(order, payment)
             return "flagged"
         if payment.amount_fen != order.amount_fen:
             _flagged(
@@ -328,6 +329,46 @@ def apply_payment(payment: Payment) -> str:
             continue  # another notification (or the clerk) got there first: look again
         return "paid"
     raise Conflict(f"order {payment.order_no} kept changing; the payment will be retried")
+
+
+def _return_second_payment(order: StoredOrder, payment: Payment) -> None:
+    """The order was paid twice (at the platform and by card): give the second one back.
+
+    Refunded through the channel it was paid by, idempotent on ``RD-<order no>``, and
+    flagged on the order so that a person sees it happened.
+    """
+    refund_no = f"{SECOND_PAYMENT_PREFIX}{order.order_no}"[:32]
+    reason = "paid twice: the second payment is returned"
+    ctx = _ctx(refund_no)
+    if payment.via == PaidVia.card:
+        hook_call(
+            CARD,
+            "govbus_card_refund",
+            refund=CardRefund(
+                reference=order.order_no,
+                refund_reference=refund_no,
+                amount_fen=payment.amount_fen,
+                reason=reason,
+            ),
+            ctx=ctx,
+        )
+    else:
+        hook_call(
+            PLATFORM,
+            "govbus_payment_refund",
+            request=RefundRequest(
+                order_no=order.order_no,
+                refund_no=refund_no,
+                amount_fen=payment.amount_fen,
+                reason=reason,
+            ),
+            ctx=ctx,
+        )
+    _flagged(
+        order,
+        f"paid twice: the {payment.via.value} payment {payment.platform_txn_id} "
+        f"was refunded ({refund_no})",
+    )
 
 
 def _settle(order: StoredOrder, payment: Payment) -> None:

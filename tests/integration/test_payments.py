@@ -227,6 +227,39 @@ def test_a_school_bill_is_paid_by_citizen_card_once_with_a_receipt(stack, citize
     assert platform_query(stack, bill["order_no"]).state == "closed"
 
 
+def test_a_bill_paid_at_the_platform_and_by_card_at_once_gives_the_second_payment_back(
+    stack, citizen, cards, nontax
+):
+    school = department_token(stack, ["bills:issue"], agency=SCHOOL)
+    due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    bill = post(
+        stack,
+        school,
+        "/bills",
+        {
+            "payer_code": CITIZEN,
+            "payer_name": "林小姐",
+            "amount_fen": 8000,
+            "title": "体检费",
+            "due": due,
+        },
+    ).json()
+    order = pending_order(stack, citizen, bill["order_no"])
+    nontax.set_faults(Faults(out_of_order=True))  # the platform's notification is late
+    nontax.pay(order["payment_code"], "bank_card")
+    by_card = post(stack, citizen, f"/payments/{order['order_no']}/pay-by-card")
+    assert by_card.status_code == 200 and by_card.json()["channel"] == "citizen_card"
+    assert len(nontax.release()) == 1
+    flagged = wait_for(
+        lambda: (o := get(stack, citizen, f"/payments/{order['order_no']}").json())["flags"] and o,
+        what="the late platform payment to be seen as a second one",
+    )
+    assert flagged["state"] == "paid" and flagged["channel"] == "citizen_card"
+    assert "paid twice" in flagged["flags"][0] and "refunded" in flagged["flags"][0]
+    assert platform_query(stack, order["order_no"]).state == "refunded"
+    assert cards.card_of(CITIZEN)["balance_fen"] == CARD_BALANCE - 8000, "the card paid once"
+
+
 def test_a_bill_needs_the_biller_scope_and_a_valid_citizen(stack, citizen, seeded):
     due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     bill = {"payer_code": CITIZEN, "payer_name": "林", "amount_fen": 100, "title": "x", "due": due}
