@@ -20,6 +20,21 @@ class AdapterFamily(StrEnum):
     other = "other"
 
 
+class WebhookAck(BaseModel):
+    """How the bus answers a partner's accepted push, when the partner wants its own answer.
+
+    Some partners count a push as delivered only on an exact answer (the non-tax platform:
+    HTTP 200 with the body ``success``) and push again otherwise. Refusals are always
+    problem+json; this is only the answer to an accepted (or repeated) push.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    status: int = Field(default=200, ge=200, le=299)
+    content_type: str = Field(default="text/plain; charset=utf-8", max_length=100)
+    body: str = Field(default="success", max_length=200)
+
+
 class AdapterInfo(BaseModel):
     """Who an adapter is. ``name`` is how the host addresses it (``/webhooks/{name}``)."""
 
@@ -31,6 +46,8 @@ class AdapterInfo(BaseModel):
     version: str = "0.0.0"
     # the Secrets Manager name that holds its credentials (a JSON object)
     secret_name: str | None = None
+    # the answer to an accepted push; None: 202 with the accepted event ids as JSON
+    webhook_ack: WebhookAck | None = None
 
 
 class Health(StrEnum):

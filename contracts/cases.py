@@ -74,8 +74,13 @@ TRANSITIONS: dict[tuple[CaseState, str], Transition] = {
     (S.accepted, "reject"): Transition(to=S.rejected, by=A.department, needs_reason=True),
     (S.in_review, "reject"): Transition(to=S.rejected, by=A.department, needs_reason=True),
     (S.approved, "await_payment"): Transition(to=S.awaiting_payment, by=A.system),
-    # until online payment lands, a clerk records an offline payment: never skipped silently
+    # an offline payment at the hall, recorded by a clerk: never skipped silently
     (S.awaiting_payment, "record_payment"): Transition(to=S.approved, by=A.department),
+    # an online payment, confirmed by the platform's notification (functions/payments)
+    (S.awaiting_payment, "paid"): Transition(to=S.approved, by=A.system),
+    # until the result is issued the agency may still reject; a paid fee is then refunded
+    (S.awaiting_payment, "reject"): Transition(to=S.rejected, by=A.department, needs_reason=True),
+    (S.approved, "reject"): Transition(to=S.rejected, by=A.department, needs_reason=True),
     (S.approved, "licence_issued"): Transition(to=S.licence_issued, by=A.system),
     (S.licence_issued, "delivered"): Transition(to=S.delivered, by=A.system),
     (S.licence_issued, "collect"): Transition(to=S.collected, by=A.department),

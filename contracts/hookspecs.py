@@ -156,8 +156,8 @@ def govbus_delivery_track(waybill_no: str, ctx: CallContext) -> list[TrackingUpd
 def govbus_payment_create_order(request: PaymentOrderRequest, ctx: CallContext) -> PaymentOrder:
     """Create a payment order for a case's fee or a biller's bill.
 
-    Called by the ``payments`` function (through the dispatcher) when a fee or bill is
-    due. Must return the order in state ``pending`` with the platform's 20-digit
+    Called by the ``payments`` function's bus consumer when a fee or bill is due (the
+    call is retried by redelivery until it succeeds). Must return the order in state ``pending`` with the platform's 20-digit
     payment code (缴款码) and, where the platform has one, the URL the payer pays at.
     Idempotent on ``request.order_no``: creating the same order again returns the
     existing one; the same order number with another amount or payer is

@@ -8,6 +8,7 @@ edge (:func:`yuan`), and is never computed with.
 from __future__ import annotations
 
 import datetime as _dt
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
@@ -35,6 +36,17 @@ def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     fen = abs(fen)
     return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+def fen_of_yuan(amount: Decimal) -> int:
+    """``Decimal("10.00") -> 1000``: a yuan amount (at most two decimals) as integer fen.
+
+    Exact: a yuan amount with a third decimal is refused (ValueError), never rounded.
+    """
+    fen = Decimal(amount) * 100
+    if not fen.is_finite() or fen != fen.to_integral_value() or fen < 0 or fen > MAX_FEN:
+        raise ValueError(f"{amount} yuan is not a whole number of fen between 0 and {MAX_FEN}")
+    return int(fen)
 
 
 class PaymentState(StrEnum):
@@ -138,6 +150,41 @@ class PaymentNotified(BaseModel):
     receipt_no: str
     platform_txn_id: str
     notify_id: str
+
+
+@event_type("payment.order_requested")
+class PaymentOrderRequested(BaseModel):
+    """A command: create the platform order of a bill (or a fee) already stored as requested.
+
+    Written to the outbox with the stored order, so that no order is ever lost; the
+    ``payments`` consumer creates it at the platform, idempotent on ``order_no``.
+    """
+
+    order_no: OrderNo
+
+
+@event_type("payment.completed")
+class PaymentCompleted(BaseModel):
+    """An order is paid, once: written with the order's change (the outbox)."""
+
+    order_no: OrderNo
+    kind: str  # fee | bill
+    case_id: str | None = None
+    amount_fen: PositiveFen
+    channel: PaymentChannel
+    receipt_no: str
+    payer_key: str  # the blind index of the payer, never the code
+
+
+@event_type("payment.refunded")
+class PaymentRefunded(BaseModel):
+    """A paid order was refunded in full (a rejection after payment), once."""
+
+    order_no: OrderNo
+    case_id: str | None = None
+    amount_fen: PositiveFen
+    refund_no: OrderNo
+    payer_key: str
 
 
 # --- citizen card (市民卡) ---------------------------------------------------------

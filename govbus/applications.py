@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -273,17 +273,23 @@ def _receiver(d: dict[str, Any]) -> Address:
         ) from None
 
 
-def change(case: Case, steps: list[Step], commands: list[Event] | None = None) -> Case:
+def change(
+    case: Case,
+    steps: list[Step],
+    commands: list[Event] | None = None,
+    extra: Sequence[dict[str, Any]] = (),
+) -> Case:
     """Take ``steps`` (and what follows by itself) on ``case``: one write, or nothing.
 
     The state change, its timeline, its ``case.transitioned`` events and the commands it
-    causes are committed together through the outbox.
+    causes are committed together through the outbox, with ``extra`` writes of another
+    record that belong to the same change (the order a payment settles).
     """
     steps, follow = _follow_ups(case, steps)
     moved, entries = advance(case, steps, _dt.datetime.now(_dt.UTC))
     key = cases.applicant_key(case.id)
     events = _transitioned(moved, entries, key) + (commands or []) + follow
-    return cases.save(case, moved, entries, events)
+    return cases.save(case, moved, entries, events, extra)
 
 
 def move(case: Case, action: str, actor: str, kind: Actor, note: str = "", **updates: Any) -> Case:

@@ -2,6 +2,7 @@
 
 govbus dev [--port 3000]      start the whole platform locally (what `make run` runs)
 govbus adapters               list installed adapters and what they implement
+govbus reconcile --day D      reconcile a day's payment statement, print the mismatches
 """
 
 from __future__ import annotations
@@ -443,6 +444,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return from_state_file(Path(args.state_file), sys.stdout).run()
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Reconcile a day now (the logic is govbus/reconciliation.py's, as the function's)."""
+    import datetime as dt
+    import os
+
+    try:
+        day = dt.date.fromisoformat(args.day)
+    except ValueError:
+        print(f"govbus reconcile: --day {args.day!r} is not YYYY-MM-DD", file=sys.stderr)
+        return 2
+    _use_local_stack_if_running()
+    stack = _stack_name(args)
+    for name, table in (("PAYMENTS", "payments"), ("CASES", "cases"), ("CATALOG", "catalog")):
+        os.environ.setdefault(f"{name}_TABLE", f"{stack}-{table}")
+    os.environ.setdefault("OUTBOX_TABLE", f"{stack}-outbox")
+    os.environ.setdefault("PERSONAL_DATA_KEY_ID", f"alias/{stack}-personal-data")
+    from contracts.errors import GovbusError
+    from govbus import reconciliation
+
+    try:
+        report = reconciliation.run(day, repair=not args.no_repair)
+    except GovbusError as exc:
+        print(f"govbus reconcile: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(reconciliation.table(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govbus", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -530,6 +559,12 @@ def build_parser() -> argparse.ArgumentParser:
     from govbus.province_align import add_cli as add_province_commands
 
     add_province_commands(sub)
+
+    reconcile = sub.add_parser("reconcile", help="reconcile a day's payment statement now")
+    reconcile.add_argument("--day", required=True, help="YYYY-MM-DD (Beijing time)")
+    reconcile.add_argument("--stack")
+    reconcile.add_argument("--no-repair", action="store_true", help="report only")
+    reconcile.set_defaults(func=cmd_reconcile)
     return parser
 
 

@@ -23,6 +23,7 @@ from contracts.adapters import (
     Health,
     InboundRequest,
     PingResult,
+    WebhookAck,
 )
 from contracts.errors import (
     InvalidRequest,
@@ -85,6 +86,10 @@ def govbus_adapter_info() -> AdapterInfo:
         title="财政非税收入支付平台 non-tax payment platform",
         version=VERSION,
         secret_name=_state.config.secret_name,
+        # the platform counts a notification as delivered only on HTTP 200 "success"
+        webhook_ack=WebhookAck(
+            status=200, content_type="text/plain; charset=utf-8", body="success"
+        ),
     )
 
 

@@ -130,6 +130,7 @@ class NontaxSimulator(LoopbackSimulator):
         self.extra_lines: dict[str, list[tuple[str, ...]]] = {}
         self.amount_overrides: dict[str, int] = {}
         self.duplicate_lines: set[str] = set()
+        self.missing_lines: set[str] = set()  # paid orders the statement leaves out
         self.statements_finished: Counter[str] = Counter()
         # a download that breaks off: the body ends cleanly after this many lines, no trailer
         self.truncate_statement_after: int | None = None
@@ -584,6 +585,11 @@ class NontaxSimulator(LoopbackSimulator):
         with self._lock:
             self.duplicate_lines.add(order_no)
 
+    def seed_missing_line(self, order_no: str) -> None:
+        """The statement leaves out the paid order ``order_no`` (paid here, not there)."""
+        with self._lock:
+            self.missing_lines.add(order_no)
+
     def set_synthetic_rows(self, day: str, rows: int) -> None:
         with self._lock:
             self.synthetic_rows[day] = rows
@@ -593,6 +599,8 @@ class NontaxSimulator(LoopbackSimulator):
             real = []
             for order in self.orders.values():
                 if not order["paid_time"].startswith(day):
+                    continue
+                if order["order_no"] in self.missing_lines:
                     continue
                 row = (
                     order["order_no"],
@@ -692,6 +700,8 @@ class NontaxSimulator(LoopbackSimulator):
                     )
                 if doc.get("duplicate"):
                     self.seed_duplicate_line(doc["duplicate"])
+                if doc.get("missing"):
+                    self.seed_missing_line(doc["missing"])
                 if "truncate_after" in doc:
                     cut = doc["truncate_after"]
                     self.truncate_statement_after = None if cut is None else int(cut)

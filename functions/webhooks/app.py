@@ -46,7 +46,7 @@ from govbus.aws import get_secret_json, stage
 from govbus.bus import publish
 from govbus.http import install_problem_handlers, problem
 from govbus.observability import logger, tracer
-from govbus.plugins import call, implements, plugin_manager
+from govbus.plugins import adapter_info, call, implements, plugin_manager
 
 MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", 256 * 1024))
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
@@ -223,6 +223,9 @@ def receive(partner: str):
             "Delivery being processed",
             f"delivery {delivery_id!r} is being processed; retry later",
         )
+    ack = adapter_info(pm, partner).webhook_ack
+    if ack is not None:  # the partner's own "delivered" answer (e.g. 200 "success")
+        return Response(status_code=ack.status, content_type=ack.content_type, body=ack.body)
     return Response(
         status_code=202,
         content_type="application/json",

@@ -157,12 +157,15 @@ def save(
     after: Case,
     entries: list[TimelineEntry],
     events: list[Event],
+    extra: Sequence[dict[str, Any]] = (),
 ) -> Case:
     """Store ``after`` (the case as ``before`` became by ``entries``) and its events, at once.
 
     One transaction: the case item moves from the version it was read in, the timeline
-    entries are added, the events go to the outbox. Of two people acting at once exactly
-    one wins; the other gets :class:`Conflict` naming the state the case is in now.
+    entries are added, the events go to the outbox, and ``extra`` (another record's
+    change that belongs with this one, e.g. the order a payment settles) go with them. Of
+    two people acting at once exactly one wins; the other gets :class:`Conflict` naming
+    the state the case is in now.
     """
     values: dict[str, Any] = {
         ":doc": {"S": after.model_dump_json(exclude={"timeline"})},
@@ -193,6 +196,7 @@ def save(
         }
         for entry in entries
     ]
+    writes += list(extra)
     try:
         outbox.commit(writes, events)
     except ClientError as exc:

@@ -20,11 +20,30 @@ from contracts.payments import (
     PaymentNotified,
     PaymentOrderRequest,
     StatementLine,
+    fen_of_yuan,
     yuan,
 )
 from govbus.reconcile import MATCHED, MismatchKind, reconcile
 
 FEN = TypeAdapter(Fen)
+
+
+@pytest.mark.parametrize(
+    ("amount", "fen"),
+    [("10", 1000), ("10.00", 1000), ("0.01", 1), ("0.1", 10), ("123456.78", 12345678)],
+)
+def test_a_case_fee_in_yuan_becomes_exactly_that_many_fen(amount, fen):
+    from decimal import Decimal
+
+    assert fen_of_yuan(Decimal(amount)) == fen
+
+
+@pytest.mark.parametrize("amount", ["0.001", "10.005", "-1", "NaN", "Infinity", "1e12"])
+def test_a_yuan_amount_that_is_not_whole_fen_is_refused_never_rounded(amount):
+    from decimal import Decimal
+
+    with pytest.raises(ValueError, match="whole number of fen"):
+        fen_of_yuan(Decimal(amount))
 
 
 @pytest.mark.parametrize("bad", [15.0, 15.5, "1500", -1, MAX_FEN + 1, True])

@@ -1,0 +1,105 @@
+"""Fees and bills paid online (缴费): orders, card payments, receipts, and the bus's side.
+
+HTTP:
+GET  /payments/{order_no}               an order (the payer or the agency it is paid to):
+                                        payment code, pay URL, state, receipt link
+POST /payments/{order_no}/pay-by-card   the payer pays from their citizen card
+POST /bills                             a biller (scope bills:issue) bills a citizen
+GET  /bills?mine=true                   the caller's bills
+GET  /receipts/{receipt_no}             an electronic receipt (the payer or the agency)
+
+Bus (one SQS queue): ``case.transitioned`` (a fee is due: its order; a rejection: its
+refund; an offline payment: its order closed), ``payment.order_requested`` (a bill's
+order at the platform) and ``payment.notified`` (the platform says an order is paid).
+Every reaction is idempotent on the order, so redelivery and replays change nothing.
+"""
+
+import json
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.cases import CaseTransitioned
+from contracts.errors import ValidationFailed
+from contracts.payments import PaymentNotified, PaymentOrderRequested
+from govbus import payments
+from govbus.auth import caller
+from govbus.bus import event_from_detail
+from govbus.http import install_problem_handlers, json_response
+from govbus.observability import logger, tracer
+from govbus.stores.payments import PaidVia
+
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@app.get("/payments/<order_no>")
+def read(order_no: str):
+    return json_response(payments.view(payments.visible_order(order_no, caller(app))))
+
+
+@app.post("/payments/<order_no>/pay-by-card")
+def pay_by_card(order_no: str):
+    return json_response(payments.view(payments.pay_by_card(order_no, caller(app))))
+
+
+@app.post("/bills")
+def issue_bill():
+    request = payments.BillRequest.model_validate(app.current_event.json_body or {})
+    return json_response(payments.view(payments.issue_bill(caller(app), request)), 201)
+
+
+@app.get("/bills")
+def my_bills():
+    if (app.current_event.get_query_string_value("mine") or "").lower() != "true":
+        raise ValidationFailed("list your own bills with ?mine=true", field="mine")
+    found = payments.my_bills(caller(app))
+    return json_response({"bills": [payments.view(o) for o in found]})
+
+
+@app.get("/receipts/<receipt_no>")
+def receipt(receipt_no: str):
+    return json_response(payments.receipt_for(receipt_no, caller(app)))
+
+
+def react(record: SQSRecord) -> None:
+    event = event_from_detail(json.loads(record.body)["detail"])
+    data = event.payload()
+    if isinstance(data, CaseTransitioned):
+        payments.case_moved(data.case_id, data.action, data.to_state, data.reason or "")
+    elif isinstance(data, PaymentOrderRequested):
+        payments.ensure_platform_order(data.order_no)
+    elif isinstance(data, PaymentNotified):
+        outcome = payments.apply_payment(
+            payments.Payment(
+                order_no=data.order_no,
+                amount_fen=data.amount_fen,
+                channel=data.channel,
+                paid_at=data.paid_at,
+                receipt_no=data.receipt_no,
+                platform_txn_id=data.platform_txn_id,
+                via=PaidVia.platform,
+            )
+        )
+        logger.info(
+            "payment notification applied",
+            extra={"order_no": data.order_no, "notify_id": data.notify_id, "outcome": outcome},
+        )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if "Records" in event:  # the bus's events, through the payments queue
+        return process_partial_response(
+            event=event, record_handler=react, processor=processor, context=context
+        )
+    return app.resolve(event, context)

@@ -1,0 +1,47 @@
+"""Daily reconciliation (对账), and the finance office's view of it.
+
+Schedule (daily): reconcile yesterday's statement (Beijing time) against the orders
+held here, store the report, replay any payment whose notification never arrived.
+GET /reconciliation/{day}   the stored report of a day (scope payments:reconcile)
+"""
+
+import datetime as dt
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.errors import ValidationFailed
+from govbus import reconciliation
+from govbus.auth import caller
+from govbus.http import install_problem_handlers, json_response
+from govbus.observability import logger, tracer
+from govbus.stores import payments as store
+
+FINANCE_SCOPE = "payments:reconcile"
+
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed("the day is YYYY-MM-DD", field="day") from None
+
+
+@app.get("/reconciliation/<day>")
+def report(day: str):
+    caller(app).require(FINANCE_SCOPE)
+    return json_response(store.report(_day(day)))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if event.get("detail-type") == "Scheduled Event":
+        done = reconciliation.run(reconciliation.yesterday())
+        logger.info("reconciled", extra={"day": done["day"], "counts": done["counts"]})
+        return {"day": done["day"], "counts": done["counts"]}
+    return app.resolve(event, context)

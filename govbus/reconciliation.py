@@ -1,0 +1,126 @@
+"""The daily reconciliation run (对账): the platform's statement against the orders held here.
+
+Shared by the ``reconcile`` function (daily schedule) and ``govbus reconcile --day D``.
+The statement is streamed (``govbus_payment_statement`` yields lines) through the pure
+matcher of :mod:`govbus.reconcile`; the bus's side is one dict ``order_no -> amount_fen``
+of the day's orders paid through the platform. Nothing else grows with the statement:
+mismatches are counted per class and only the first :data:`SAMPLES_PER_CLASS` of each
+are kept in the report. A line the platform settled that the bus never heard of is
+repaired by :func:`govbus.payments.apply_payment`, the notification's own idempotent path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from contracts.adapters import CallContext
+from contracts.payments import StatementLine
+from govbus import payments
+from govbus.reconcile import Mismatch, MismatchKind, reconcile
+from govbus.stores import payments as store
+from govbus.stores.payments import CST, PaidVia
+
+SAMPLES_PER_CLASS = 100
+
+
+class _Counted:
+    """The statement's lines, counted as they pass (the count is the report's)."""
+
+    def __init__(self, lines: Iterable[StatementLine]) -> None:
+        self._lines = lines
+        self.count = 0
+
+    def __iter__(self) -> Iterator[StatementLine]:
+        for line in self._lines:
+            self.count += 1
+            yield line
+
+
+def _sample(mismatch: Mismatch) -> dict[str, Any]:
+    return {
+        "order_no": mismatch.order_no,
+        "platform_amount_fen": mismatch.platform_amount_fen,
+        "local_amount_fen": mismatch.local_amount_fen,
+    }
+
+
+def _repair(line: StatementLine) -> str:
+    """Replay a payment the platform settled as if its lost notification had arrived."""
+    return payments.apply_payment(
+        payments.Payment(
+            order_no=line.order_no,
+            amount_fen=line.amount_fen,
+            channel=line.channel,
+            paid_at=line.paid_at,
+            receipt_no=line.receipt_no,
+            platform_txn_id=line.platform_txn_id,
+            via=PaidVia.platform,
+        )
+    )
+
+
+def run(day: _dt.date, *, repair: bool = True) -> dict[str, Any]:
+    """Reconcile ``day`` (Beijing time); store and return the report."""
+    expected = dict(store.paid_on_day(day))
+    held = len(expected)
+    key = f"reconcile-{day.isoformat()}"
+    lines = _Counted(
+        payments.hook_call(
+            payments.PLATFORM,
+            "govbus_payment_statement",
+            day=day,
+            ctx=CallContext(correlation_id=key, idempotency_key=key, timeout_seconds=30),
+        )
+    )
+    counts: Counter[str] = Counter()
+    samples: dict[str, list[dict[str, Any]]] = {kind.value: [] for kind in MismatchKind}
+    repaired: list[str] = []
+    unknown = 0
+    for mismatch in reconcile(lines, expected):
+        counts[mismatch.kind.value] += 1
+        if len(samples[mismatch.kind.value]) < SAMPLES_PER_CLASS:
+            samples[mismatch.kind.value].append(_sample(mismatch))
+        if repair and mismatch.kind == MismatchKind.paid_there_not_here and mismatch.line:
+            outcome = _repair(mismatch.line)
+            if outcome == "paid" and len(repaired) < SAMPLES_PER_CLASS:
+                repaired.append(mismatch.order_no)
+            unknown += outcome == "unknown"
+    report = {
+        "day": day.isoformat(),
+        "checked_at": _dt.datetime.now(CST).isoformat(timespec="seconds"),
+        "statement_lines": lines.count,
+        "orders_paid_here": held,
+        "counts": {kind.value: counts[kind.value] for kind in MismatchKind},
+        "mismatches": samples,
+        "repaired": repaired,
+        "unknown_orders": unknown,
+    }
+    store.save_report(day, report)
+    return report
+
+
+def yesterday() -> _dt.date:
+    """The day a scheduled run reconciles: the statement of a day is complete the next."""
+    return _dt.datetime.now(CST).date() - _dt.timedelta(days=1)
+
+
+def table(report: dict[str, Any]) -> str:
+    """The report as the CLI prints it: one row per mismatch class, then the samples."""
+    rows = [
+        f"reconciliation of {report['day']}: {report['statement_lines']} statement line(s), "
+        f"{report['orders_paid_here']} order(s) paid here",
+        f"{'class':<22} {'count':>8}",
+    ]
+    rows += [f"{kind:<22} {count:>8}" for kind, count in report["counts"].items()]
+    for kind, found in report["mismatches"].items():
+        for m in found:
+            rows.append(
+                f"  {kind:<20} {m['order_no']:<34} platform {m['platform_amount_fen'] or '-':>10}"
+                f"  here {m['local_amount_fen'] or '-':>10}"
+            )
+    if report["repaired"]:
+        rows.append(f"repaired (missed notification replayed): {', '.join(report['repaired'])}")
+    return "\n".join(rows)

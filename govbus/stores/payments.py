@@ -1,0 +1,287 @@
+"""Payment orders, receipts and reconciliation reports, one table keyed by ``pk``.
+
+``order#<order_no>``            a fee or bill order: amount in fen, payer blind index,
+                                state, the platform's payment code and pay URL, once
+                                paid the receipt fields (``version`` guards every change)
+``receipt#<receipt_no>``        the electronic receipt (票据) of a paid order
+``reconciliation#<YYYY-MM-DD>`` the report of a day's reconciliation
+
+Indexes: ``by-payer`` (payer_key, created_at) lists a payer's bills; ``by-paid-day``
+(paid_day, pk), sparse, holds the orders paid through the platform on a day (Beijing
+time, the statement's day) for reconciliation.
+A change of an order is conditional on the version it was read in, so of two
+notifications (or a notification and a card payment) exactly one marks it paid.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from collections.abc import Iterator, Sequence
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from contracts.errors import Conflict, NotFound
+from contracts.events import Event
+from govbus import outbox
+from govbus.aws import client
+
+CST = _dt.timezone(_dt.timedelta(hours=8))
+
+
+class OrderState(StrEnum):
+    requested = "requested"  # stored, the platform order not created yet
+    pending = "pending"  # created at the platform, awaiting the payer
+    paid = "paid"
+    closed = "closed"  # can no longer be paid (offline payment, rejection, paid by card)
+    refunded = "refunded"
+
+
+class PaidVia(StrEnum):
+    platform = "platform"  # the non-tax platform (bank card, wallet, citizen card at its cashier)
+    card = "card"  # the citizen card platform directly (POST /payments/{order}/pay-by-card)
+
+
+class StoredOrder(BaseModel):
+    order_no: str
+    kind: str  # fee | bill
+    case_id: str | None = None
+    agency: str  # the agency the money is for (credit code): it may read the order
+    biller: str | None = None  # the biller's client id (bills)
+    amount_fen: int = Field(gt=0)
+    payer_key: str
+    payer_masked: str
+    description: str
+    item_code: str | None = None
+    title: str | None = None
+    due: _dt.date | None = None
+    state: OrderState
+    version: int = 1
+    created_at: _dt.datetime
+    payment_code: str | None = None
+    pay_url: str | None = None
+    paid_at: _dt.datetime | None = None
+    via: PaidVia | None = None
+    channel: str | None = None
+    platform_txn_id: str | None = None
+    receipt_no: str | None = None
+    refund_no: str | None = None
+    refunded_at: _dt.datetime | None = None
+    flags: list[str] = Field(default_factory=list)  # what a person must look at
+
+
+class Receipt(BaseModel):
+    """The electronic receipt (票据) of a paid order."""
+
+    receipt_no: str  # the platform's receipt number
+    order_no: str
+    kind: str
+    case_id: str | None = None
+    agency: str
+    item: str
+    item_code: str | None = None
+    amount_fen: int
+    amount_yuan: str
+    payer: str  # masked
+    channel: str
+    paid_at: _dt.datetime
+    platform_txn_id: str
+
+
+def _table() -> str:
+    return os.environ["PAYMENTS_TABLE"]
+
+
+def _order_key(order_no: str) -> dict[str, Any]:
+    return {"pk": {"S": f"order#{order_no}"}}
+
+
+def _order_item(order: StoredOrder, sealed: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": {"S": f"order#{order.order_no}"},
+        "doc": {"S": order.model_dump_json()},
+        "state": {"S": order.state.value},
+        "version": {"N": str(order.version)},
+        "kind": {"S": order.kind},
+        "payer_key": {"S": order.payer_key},
+        "created_at": {"S": order.created_at.isoformat()},
+    }
+    if order.paid_at is not None and order.via == PaidVia.platform:
+        item["paid_day"] = {"S": order.paid_at.astimezone(CST).date().isoformat()}
+        item["amount_fen"] = {"N": str(order.amount_fen)}
+    if sealed is not None:
+        item["sealed"] = {"S": sealed}
+    return item
+
+
+def create_write(order: StoredOrder, sealed: str | None = None) -> dict[str, Any]:
+    """The transaction item that stores a new order (refused if the order exists)."""
+    return {
+        "Put": {
+            "TableName": _table(),
+            "Item": _order_item(order, sealed),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def change_write(before: StoredOrder, after: StoredOrder) -> dict[str, Any]:
+    """The transaction item that moves an order from the version it was read in."""
+    row = _order_item(after)
+    values = {
+        ":doc": row["doc"],
+        ":state": row["state"],
+        ":v": row["version"],
+        ":expected": {"N": str(before.version)},
+    }
+    expression = "SET doc = :doc, #s = :state, version = :v"
+    if "paid_day" in row:
+        expression += ", paid_day = :day, amount_fen = :fen"
+        values[":day"], values[":fen"] = row["paid_day"], row["amount_fen"]
+    return {
+        "Update": {
+            "TableName": _table(),
+            "Key": _order_key(before.order_no),
+            "UpdateExpression": expression,
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def receipt_write(receipt: Receipt, payer_key: str) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": _table(),
+            "Item": {
+                "pk": {"S": f"receipt#{receipt.receipt_no}"},
+                "doc": {"S": receipt.model_dump_json()},
+                "payer_key": {"S": payer_key},
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def commit(writes: Sequence[dict[str, Any]], events: Sequence[Event] = ()) -> None:
+    """Write ``writes`` and their events at once; :class:`Conflict` if a condition fails."""
+    try:
+        outbox.commit(writes, events)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            raise Conflict("the order changed meanwhile") from None
+        raise
+
+
+def replace(before: StoredOrder, after: StoredOrder, events: Sequence[Event] = ()) -> StoredOrder:
+    commit([change_write(before, after)], events)
+    return after
+
+
+def _row(order_no: str) -> dict[str, Any] | None:
+    return (
+        client("dynamodb")
+        .get_item(TableName=_table(), Key=_order_key(order_no), ConsistentRead=True)
+        .get("Item")
+    )
+
+
+def find(order_no: str) -> StoredOrder | None:
+    row = _row(order_no)
+    return StoredOrder.model_validate_json(row["doc"]["S"]) if row else None
+
+
+def get(order_no: str) -> StoredOrder:
+    order = find(order_no)
+    if order is None:
+        raise NotFound(f"no payment order {order_no}")
+    return order
+
+
+def sealed(order_no: str) -> str | None:
+    """The sealed payer details of a bill (a fee's payer is the case's applicant)."""
+    row = _row(order_no)
+    return row["sealed"]["S"] if row and "sealed" in row else None
+
+
+def receipt(receipt_no: str) -> tuple[Receipt, str]:
+    """The receipt and its payer's blind index."""
+    row = (
+        client("dynamodb")
+        .get_item(
+            TableName=_table(), Key={"pk": {"S": f"receipt#{receipt_no}"}}, ConsistentRead=True
+        )
+        .get("Item")
+    )
+    if not row:
+        raise NotFound(f"no receipt {receipt_no}")
+    return Receipt.model_validate_json(row["doc"]["S"]), row["payer_key"]["S"]
+
+
+def by_payer(payer_key: str, kind: str) -> list[StoredOrder]:
+    kwargs: dict[str, Any] = {
+        "TableName": _table(),
+        "IndexName": "by-payer",
+        "KeyConditionExpression": "payer_key = :k",
+        "FilterExpression": "kind = :kind",
+        "ExpressionAttributeValues": {":k": {"S": payer_key}, ":kind": {"S": kind}},
+        "ScanIndexForward": False,
+    }
+    found: list[StoredOrder] = []
+    while True:
+        answer = client("dynamodb").query(**kwargs)
+        found += [StoredOrder.model_validate_json(r["doc"]["S"]) for r in answer.get("Items", [])]
+        if "LastEvaluatedKey" not in answer:
+            return found
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def paid_on_day(day: _dt.date) -> Iterator[tuple[str, int]]:
+    """``(order_no, amount_fen)`` of every order paid through the platform on ``day``.
+
+    Read page by page from a keys-and-amount index: the caller builds the one dict
+    reconciliation needs, nothing else is held.
+    """
+    kwargs: dict[str, Any] = {
+        "TableName": _table(),
+        "IndexName": "by-paid-day",
+        "KeyConditionExpression": "paid_day = :d",
+        "ExpressionAttributeValues": {":d": {"S": day.isoformat()}},
+    }
+    while True:
+        answer = client("dynamodb").query(**kwargs)
+        for row in answer.get("Items", []):
+            yield row["pk"]["S"].removeprefix("order#"), int(row["amount_fen"]["N"])
+        if "LastEvaluatedKey" not in answer:
+            return
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def save_report(day: _dt.date, report: dict[str, Any]) -> None:
+    client("dynamodb").put_item(
+        TableName=_table(),
+        Item={
+            "pk": {"S": f"reconciliation#{day.isoformat()}"},
+            "doc": {"S": json.dumps(report, ensure_ascii=False)},
+        },
+    )
+
+
+def report(day: _dt.date) -> dict[str, Any]:
+    row = (
+        client("dynamodb")
+        .get_item(
+            TableName=_table(),
+            Key={"pk": {"S": f"reconciliation#{day.isoformat()}"}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if not row:
+        raise NotFound(f"no reconciliation for {day.isoformat()} yet")
+    return json.loads(row["doc"]["S"])
