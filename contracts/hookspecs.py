@@ -46,6 +46,7 @@ from contracts.payments import (
     StatementLine,
 )
 from contracts.province import ProvinceCaseForward, ProvinceCaseReceipt, ProvinceItem
+from contracts.telemetry import Reading
 
 PROJECT = "govbus"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -340,4 +341,22 @@ def govbus_ca_seal(document: bytes, agency: str, ctx: CallContext) -> DetachedSi
     seal certificate chain (its subject carries the agency's credit code), so that
     ``govbus_ca_verify_signature`` can verify it later; :class:`PartnerError` when the
     CA holds no seal for the agency.
+    """
+
+
+# ==============================================================================
+# Telemetry: devices' readings (smart city, MQTT)
+# ==============================================================================
+
+
+@hookspec(firstresult=True)
+def govbus_telemetry_decode(topic: str, payload: bytes) -> Reading:
+    """Turn one device message into a :class:`Reading`.
+
+    Called by ``functions/telemetry`` for each message the topic rule (or, locally, the
+    broker's forwarder) delivered, with the MQTT topic (``city/<domain>/<device>/
+    telemetry``) and the raw payload bytes. Must return a valid ``Reading`` of the
+    topic's domain and device, or raise :class:`contracts.errors.InvalidRequest` for a
+    payload it cannot read and :class:`contracts.errors.ValidationFailed` for values
+    outside the domain's bounds (the caller counts and drops such messages).
     """
