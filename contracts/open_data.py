@@ -9,6 +9,7 @@ Parquet, empty in CSV) and named in the row's ``suppressed`` column.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel
@@ -17,7 +18,7 @@ MIN_CELL = 5
 LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 DAILY = "http://purl.org/cld/freq/daily"
 
-ColumnType = Literal["date", "string", "int64", "bool"]
+ColumnType = Literal["date", "string", "int64", "double", "bool"]
 
 
 class Column(BaseModel):
@@ -25,6 +26,7 @@ class Column(BaseModel):
     type: ColumnType
     description: str
     count: bool = False  # a count of people or cases: subject to suppression
+    derived: bool = False  # computed from the row's people (a mean): hidden with a small row
 
 
 class Dataset(BaseModel):
@@ -36,6 +38,9 @@ class Dataset(BaseModel):
 
     def count_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.count]
+
+    def derived_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.derived]
 
 
 DAY = Column(name="day", type="date", description="the day (China Standard Time); partition")
@@ -86,15 +91,57 @@ HOTLINE_DAILY = Dataset(
     ],
 )
 
-DATASETS = [APPLICATIONS_DAILY, HOTLINE_DAILY]
+SATISFACTION = Dataset(
+    name="satisfaction",
+    title="Applicants' satisfaction per agency, as of each day (好差评)",
+    description=(
+        "Every evaluation applicants gave the agency's closed cases up to the day: how many, "
+        "the mean score and the spread of scores 1 (poor) to 5 (very satisfied)."
+    ),
+    population="applicants who evaluated",
+    columns=[
+        Column(name="agency", type="string", description="implementing agency's credit code"),
+        Column(name="evaluations", type="int64", description="evaluations given", count=True),
+        Column(name="mean_score", type="double", description="mean score, 1-5", derived=True),
+        *(
+            Column(name=f"score_{n}", type="int64", description=f"evaluations of {n}", count=True)
+            for n in range(1, 6)
+        ),
+        SUPPRESSED,
+    ],
+)
+
+STAR_LEVELS = Dataset(
+    name="star_levels",
+    title="Online depth of service items per agency, as of each day (网上办事深度)",
+    description=(
+        "Published service items per agency and the shares at 3★ or more (online application "
+        "and pre-review), 4★ or more (fully online, 全程网办) and 5★ (no visit)."
+    ),
+    population="service items (not people: nothing to suppress)",
+    columns=[
+        Column(name="agency", type="string", description="implementing agency's credit code"),
+        Column(name="items", type="int64", description="published service items"),
+        Column(name="at_least_3_star", type="double", description="share of items at 3★+"),
+        Column(name="at_least_4_star", type="double", description="share of items at 4★+"),
+        Column(name="five_star", type="double", description="share of items at 5★"),
+        SUPPRESSED,
+    ],
+)
+
+DATASETS = [APPLICATIONS_DAILY, HOTLINE_DAILY, SATISFACTION, STAR_LEVELS]
 
 
-def suppress(row: dict, counts: list[str], population: int) -> dict:
+def suppress(
+    row: dict, counts: Sequence[str], population: int, derived: Sequence[str] = ()
+) -> dict:
     """The row as published: small counts emptied and named (see the module)."""
     published = dict(row)
     hidden = [
         name for name in counts if population < MIN_CELL or 0 < (row.get(name) or 0) < MIN_CELL
     ]
+    if population < MIN_CELL:
+        hidden += list(derived)
     for name in hidden:
         published[name] = None
     published["suppressed"] = ",".join(hidden)

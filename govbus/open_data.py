@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from contracts.cases import Case, CaseState, TimelineEntry
+from contracts.catalog import ServiceItem, StarLevel
 from contracts.hotline import Ticket, TicketStatus
 from contracts.open_data import (
     APPLICATIONS_DAILY,
@@ -31,10 +32,13 @@ from contracts.open_data import (
     HOTLINE_DAILY,
     LICENCE,
     MIN_CELL,
+    SATISFACTION,
+    STAR_LEVELS,
     Dataset,
     suppress,
 )
 from govbus.aws import client
+from govbus.stores import catalog
 
 CST = _dt.timezone(_dt.timedelta(hours=8))
 URL_SECONDS = 3600
@@ -118,6 +122,51 @@ def hotline_rows(tickets: list[Ticket], day: _dt.date) -> list[dict]:
     return rows
 
 
+def satisfaction_rows(cases: list[CaseFacts], day: _dt.date) -> list[dict]:
+    """Evaluations so far, per agency (evaluations carry no time: a snapshot as of the run)."""
+    groups: dict[str, list[CaseFacts]] = defaultdict(list)
+    for facts in cases:
+        if facts.case.evaluation is not None:
+            groups[facts.case.agency].append(facts)
+    rows = []
+    for agency, group in sorted(groups.items()):
+        scores = [f.case.evaluation.score for f in group if f.case.evaluation]
+        row = {
+            "day": day,
+            "agency": agency,
+            "evaluations": len(scores),
+            "mean_score": round(sum(scores) / len(scores), 2),
+            **{f"score_{n}": scores.count(n) for n in range(1, 6)},
+        }
+        people = len({f.applicant_key for f in group})
+        rows.append(
+            suppress(row, SATISFACTION.count_columns(), people, SATISFACTION.derived_columns())
+        )
+    return rows
+
+
+def star_level_rows(items: list[ServiceItem], day: _dt.date) -> list[dict]:
+    groups: dict[str, list[ServiceItem]] = defaultdict(list)
+    for item in items:
+        groups[str(item.agency)].append(item)
+
+    def share(group: list[ServiceItem], at_least: StarLevel) -> float:
+        return round(sum(1 for i in group if i.star_level >= at_least) / len(group), 4)
+
+    return [
+        {
+            "day": day,
+            "agency": agency,
+            "items": len(group),
+            "at_least_3_star": share(group, StarLevel.online_application),
+            "at_least_4_star": share(group, StarLevel.fully_online),
+            "five_star": share(group, StarLevel.no_visit),
+            "suppressed": "",
+        }
+        for agency, group in sorted(groups.items())
+    ]
+
+
 # --- sources ---------------------------------------------------------------------------
 
 
@@ -150,7 +199,13 @@ def _tickets() -> list[Ticket]:
 def arrow_schema(dataset: Dataset) -> Any:
     import pyarrow as pa
 
-    types = {"date": pa.date32(), "string": pa.string(), "int64": pa.int64(), "bool": pa.bool_()}
+    types = {
+        "date": pa.date32(),
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "double": pa.float64(),
+        "bool": pa.bool_(),
+    }
     return pa.schema(
         [pa.field("day", pa.date32(), nullable=False)]
         + [pa.field(c.name, types[c.type], nullable=True) for c in dataset.columns],
@@ -188,9 +243,12 @@ def _keys(dataset: str, day: _dt.date) -> tuple[str, str]:
 
 def run(day: _dt.date) -> dict[str, int]:
     """Aggregate ``day`` and write every dataset (overwriting a rerun); rows per dataset."""
+    cases = _cases()
     produced = {
-        APPLICATIONS_DAILY.name: applications_rows(_cases(), day),
+        APPLICATIONS_DAILY.name: applications_rows(cases, day),
         HOTLINE_DAILY.name: hotline_rows(_tickets(), day),
+        SATISFACTION.name: satisfaction_rows(cases, day),
+        STAR_LEVELS.name: star_level_rows(catalog.published_items(), day),
     }
     s3 = client("s3")
     for dataset in DATASETS:

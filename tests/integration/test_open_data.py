@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from contracts.identity import citizen_id_check_char
-from contracts.open_data import APPLICATIONS_DAILY, HOTLINE_DAILY
+from contracts.open_data import APPLICATIONS_DAILY, DATASETS, STAR_LEVELS
 from tests.integration.conftest import bearer, department_token, login
 
 MARKET = "11350100MB00000012"
@@ -83,13 +83,14 @@ def test_the_daily_job_writes_readable_parquet_listed_in_the_catalogue(stack, a_
     day = a_day_of_cases
     result = run_job(stack, day)
     assert result["rows"][APPLICATIONS_DAILY.name] == 2, result
+    assert result["rows"][STAR_LEVELS.name] >= 1, result  # the seeded catalogue's agencies
 
     catalogue = requests.get(f"{stack.url}/open-data", timeout=20)
     assert catalogue.status_code == 200, catalogue.text
     document = catalogue.json()
     assert document["@type"] == "dcat:Catalog"
     datasets = {d["dct:identifier"]: d for d in document["dcat:dataset"]}
-    assert set(datasets) == {APPLICATIONS_DAILY.name, HOTLINE_DAILY.name}
+    assert set(datasets) == {d.name for d in DATASETS}
     applications = datasets[APPLICATIONS_DAILY.name]
     assert applications["dct:license"] and applications["dct:accrualPeriodicity"].endswith("daily")
     by_format = {d["dct:format"]: d["dcat:downloadURL"] for d in applications["dcat:distribution"]}
@@ -122,4 +123,4 @@ def test_the_daily_job_writes_readable_parquet_listed_in_the_catalogue(stack, a_
 
 def test_the_catalogue_of_a_new_stack_lists_the_datasets_without_downloads(stack):
     document = requests.get(f"{stack.url}/open-data", timeout=20).json()
-    assert [d["dcat:distribution"] for d in document["dcat:dataset"]] == [[], []]
+    assert [d["dcat:distribution"] for d in document["dcat:dataset"]] == [[]] * len(DATASETS)
