@@ -21,6 +21,7 @@ import base64
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 import urllib.parse
@@ -110,7 +111,8 @@ class Forwarder:
 
         self._sqs = boto3.session.Session().client("sqs")
         client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"govbus-forwarder-{os.getpid()}"
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"govbus-forwarder-{os.getpid()}-{secrets.token_hex(3)}",
         )
         client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe(TOPIC_FILTER, qos=1)
         client.on_subscribe = lambda *_a: self._subscribed.set()
