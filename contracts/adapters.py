@@ -16,6 +16,7 @@ class AdapterFamily(StrEnum):
     citizen_card = "citizen_card"  # multi-card platform
     province = "province"  # provincial online hall
     authentication = "authentication"  # CA
+    telemetry = "telemetry"  # IoT sensor feeds (MQTT)
     notify = "notify"  # SMS and other channels to people
     other = "other"
 

@@ -47,6 +47,7 @@ from contracts.payments import (
     StatementLine,
 )
 from contracts.province import ProvinceCaseForward, ProvinceCaseReceipt, ProvinceItem
+from contracts.telemetry import Reading
 
 PROJECT = "govbus"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -370,4 +371,22 @@ def govbus_notify_status(message_id: str, ctx: CallContext) -> NotifyReceipt:
     Called by operators' tools and the conformance suite with the ``message_id`` that
     ``govbus_notify_send`` returned. Must return its current :class:`NotifyReceipt`;
     :class:`NotFound` for an id the gateway does not know.
+    """
+
+
+# ==============================================================================
+# Telemetry: devices' readings (smart city, MQTT)
+# ==============================================================================
+
+
+@hookspec(firstresult=True)
+def govbus_telemetry_decode(topic: str, payload: bytes) -> Reading:
+    """Turn one device message into a :class:`Reading`.
+
+    Called by ``functions/telemetry`` for each message the topic rule (or, locally, the
+    broker's forwarder) delivered, with the MQTT topic (``city/<domain>/<device>/
+    telemetry``) and the raw payload bytes. Must return a valid ``Reading`` of the
+    topic's domain and device, or raise :class:`contracts.errors.InvalidRequest` for a
+    payload it cannot read and :class:`contracts.errors.ValidationFailed` for values
+    outside the domain's bounds (the caller counts and drops such messages).
     """

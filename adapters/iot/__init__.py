@@ -1,0 +1,1 @@
+"""IoT sensor feeds over MQTT (family ``telemetry``, entry point ``iot``)."""

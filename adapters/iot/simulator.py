@@ -1,0 +1,217 @@
+"""The city's MQTT broker on loopback, and the forwarder that plays the IoT topic rule.
+
+``start()`` brings up, each on a free loopback port:
+
+* an MQTT 3.1.1 broker (amqtt, embedded), or none when ``GOVBUS_IOT_BROKER_URL`` names
+  an existing one (``mqtt://host:1883``, e.g. a mosquitto);
+* the forwarder: an MQTT client subscribed to ``city/+/+/telemetry`` that puts every
+  message on the telemetry queue (``GOVBUS_IOT_FORWARD_QUEUE``, by default the local
+  stack's ``govbus-local-telemetry``) in the shape the template's topic rule gives it:
+  ``{"topic", "payload" (base64 of the raw bytes), "received_ms"}``;
+* an HTTP face (``url``): ``GET /health`` (what the adapter pings, 503 while the
+  ``down`` fault is set) and ``POST /_sim/faults``.
+
+    mosquitto_pub -L "$BROKER/city/water/gauge-01/telemetry" -m '{"ts": 0, "level": 9}'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from adapters.simkit import LoopbackSimulator
+from contracts.adapters import Faults
+from contracts.telemetry import TOPIC_FILTER
+
+DEFAULT_QUEUE = "govbus-local-telemetry"
+log = logging.getLogger("govbus.iot")
+
+
+class EmbeddedBroker:
+    """amqtt's broker in a thread of its own (its own asyncio loop), on 127.0.0.1:0."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.broker: Any = None
+        self.url = ""
+
+    def start(self) -> str:
+        from amqtt.broker import Broker
+
+        for name in ("amqtt", "transitions"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="mqtt")
+        self.thread.start()
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:0"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+
+        async def serve() -> Any:
+            broker = Broker(config, loop=self.loop)
+            await broker.start()
+            return broker
+
+        self.broker = asyncio.run_coroutine_threadsafe(serve(), self.loop).result(10)
+        port = self.broker._servers["default"].instance.sockets[0].getsockname()[1]
+        self.url = f"mqtt://127.0.0.1:{port}"
+        return self.url
+
+    def stop(self) -> None:
+        if self.loop is None:
+            return
+        if self.broker is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self.broker.shutdown(), self.loop).result(10)
+            except Exception:  # a broker that will not stop cleanly still goes with its loop
+                log.warning("the MQTT broker did not shut down cleanly", exc_info=True)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self.thread:
+            self.thread.join(5)
+        self.loop.close()
+        self.loop = self.broker = self.thread = None
+
+
+def mqtt_address(url: str) -> tuple[str, int]:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
+        raise ValueError(f"not an MQTT URL: {url!r} (mqtt://host:port)")
+    return parsed.hostname, parsed.port or 1883
+
+
+class Forwarder:
+    """Subscribes to the telemetry topics and sends each message to the queue."""
+
+    def __init__(self, broker_url: str, queue_name: str) -> None:
+        self.broker_url = broker_url
+        self.queue_name = queue_name
+        self.forwarded = 0
+        self.failed = 0
+        self._queue_url: str | None = None
+        self._sqs: Any = None
+        self._client: Any = None
+        self._subscribed = threading.Event()
+
+    def start(self) -> None:
+        import boto3
+        import paho.mqtt.client as mqtt
+
+        self._sqs = boto3.session.Session().client("sqs")
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"govbus-forwarder-{os.getpid()}-{secrets.token_hex(3)}",
+        )
+        client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe(TOPIC_FILTER, qos=1)
+        client.on_subscribe = lambda *_a: self._subscribed.set()
+        client.on_message = self._on_message
+        host, port = mqtt_address(self.broker_url)
+        client.connect(host, port, keepalive=30)
+        client.loop_start()
+        self._client = client
+        if not self._subscribed.wait(10):
+            raise RuntimeError(f"the forwarder could not subscribe at {self.broker_url}")
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+    def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
+        body = json.dumps(
+            {
+                "topic": message.topic,
+                "payload": base64.b64encode(message.payload).decode(),
+                "received_ms": int(time.time() * 1000),
+            }
+        )
+        try:
+            if self._queue_url is None:
+                self._queue_url = self._sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+            self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body)
+            self.forwarded += 1
+        except Exception:  # the queue gone (a reset) or the endpoint down: count, go on
+            self._queue_url = None
+            self.failed += 1
+            log.warning("could not forward a telemetry message", exc_info=True)
+
+
+class IotSimulator(LoopbackSimulator):
+    thread_name = "iot-sim"
+
+    def __init__(self, broker_url: str | None = None, queue_name: str | None = None) -> None:
+        self.external_broker = broker_url or os.environ.get("GOVBUS_IOT_BROKER_URL") or None
+        self.queue_name = queue_name or os.environ.get("GOVBUS_IOT_FORWARD_QUEUE", DEFAULT_QUEUE)
+        self.faults = Faults()
+        self.url = ""
+        self.push_url: str | None = None
+        self.broker_url = ""
+        self._broker: EmbeddedBroker | None = None
+        self.forwarder: Forwarder | None = None
+
+    def start(self) -> str:
+        if self.external_broker:
+            mqtt_address(self.external_broker)  # refuse a malformed URL at once
+            self.broker_url = self.external_broker
+        else:
+            self._broker = EmbeddedBroker()
+            self.broker_url = self._broker.start()
+        self.forwarder = Forwarder(self.broker_url, self.queue_name)
+        try:
+            self.forwarder.start()
+        except Exception:
+            self.stop()
+            raise
+        return super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self.forwarder is not None:
+            self.forwarder.stop()
+            self.forwarder = None
+        if self._broker is not None:
+            self._broker.stop()
+            self._broker = None
+
+    def secrets(self) -> dict[str, str]:
+        return {}  # the loopback broker is anonymous; IoT Core uses device certificates
+
+    def set_faults(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def sample_push(self) -> tuple[dict[str, str], bytes]:
+        raise NotImplementedError("devices publish over MQTT; nothing is pushed to the bus")
+
+    def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        path = handler.path.split("?", 1)[0]
+        if method == "POST" and path == "/_sim/faults":
+            length = int(handler.headers.get("content-length") or 0)
+            try:
+                self.faults = Faults.model_validate_json(handler.rfile.read(length) or b"{}")
+            except ValueError as exc:
+                return self._send(handler, 400, json.dumps({"error": str(exc)}).encode())
+            return self._send(handler, 200, self.faults.model_dump_json().encode())
+        if method == "GET" and path == "/health":
+            if self.faults.down:
+                return self._send(handler, 503, b'{"status": "down"}')
+            answer = {
+                "status": "up",
+                "broker": self.broker_url,
+                "forwarded": self.forwarder.forwarded if self.forwarder else 0,
+                "forward_failed": self.forwarder.failed if self.forwarder else 0,
+            }
+            return self._send(handler, 200, json.dumps(answer).encode())
+        return self._send(handler, 404, b'{"error": "no such path"}')

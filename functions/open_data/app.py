@@ -1,0 +1,43 @@
+"""Open data: the daily job (a schedule) and the public DCAT catalogue.
+
+schedule                 aggregate yesterday (CST), or {"day": "YYYY-MM-DD"} to backfill
+GET /open-data           the datasets in DCAT terms, presigned Parquet and CSV downloads
+"""
+
+import datetime as dt
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from govbus import open_data
+from govbus.http import install_problem_handlers, json_response
+from govbus.observability import logger, tracer
+
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+
+
+@app.get("/open-data")
+def catalogue():
+    return json_response(open_data.catalogue())
+
+
+def daily_job(event: dict) -> dict:
+    raw = event.get("day")
+    day = (
+        dt.date.fromisoformat(raw)
+        if isinstance(raw, str)
+        else dt.datetime.now(open_data.CST).date() - dt.timedelta(days=1)
+    )
+    rows = open_data.run(day)
+    logger.info("open data written", extra={"day": day.isoformat(), "rows": rows})
+    return {"day": day.isoformat(), "rows": rows}
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if "requestContext" in event:  # the HTTP API
+        return app.resolve(event, context)
+    return daily_job(event)  # the schedule (or an operator's backfill)

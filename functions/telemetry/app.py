@@ -1,0 +1,35 @@
+"""Sensor readings from the telemetry queue (IoT topic rule): decode with the ``iot``
+adapter, count, record as events, raise ``city.alert`` over a threshold.
+
+A message no one can decode is counted and dropped, never retried; only an
+infrastructure failure (DynamoDB) fails the record, so SQS delivers it again."""
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from govbus.observability import logger, tracer
+from govbus.plugins import call, plugin_manager
+from govbus.telemetry import ADAPTER, handle_message
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def decode(topic: str, payload: bytes):
+    return call(plugin_manager(), ADAPTER, "govbus_telemetry_decode", topic=topic, payload=payload)
+
+
+def handle(record: SQSRecord) -> None:
+    handle_message(record.body, decode)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )

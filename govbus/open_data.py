@@ -1,0 +1,351 @@
+"""The daily open-data job and the DCAT catalogue of what it wrote.
+
+The job aggregates one day (China Standard Time) of cases and hotline tickets into the
+datasets of :mod:`contracts.open_data`, suppresses small cells, and writes each dataset
+as Parquet (for Athena, through the Glue tables of template.yaml, which use partition
+projection so no partition needs registering) and as CSV, under
+``datasets/<name>/day=<YYYY-MM-DD>/`` and ``csv/<name>/day=<YYYY-MM-DD>/``.
+
+Reading the sources is a Scan of the cases and tickets tables, once a day: a batch
+job's cost, never a request's. (At a larger scale: DynamoDB's export to S3.)
+pyarrow is imported only here, and only when writing.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as _dt
+import io
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from contracts.cases import Case, CaseState, TimelineEntry
+from contracts.catalog import ServiceItem, StarLevel
+from contracts.hotline import Ticket, TicketStatus
+from contracts.open_data import (
+    APPLICATIONS_DAILY,
+    DAILY,
+    DATASETS,
+    HOTLINE_DAILY,
+    LICENCE,
+    MIN_CELL,
+    SATISFACTION,
+    STAR_LEVELS,
+    Dataset,
+    suppress,
+)
+from govbus.aws import client
+from govbus.stores import catalog
+
+CST = _dt.timezone(_dt.timedelta(hours=8))
+URL_SECONDS = 3600
+CATALOGUE_DAYS = 31  # distributions listed per dataset: the last month's days
+
+
+def _bucket() -> str:
+    return os.environ["OPEN_DATA_BUCKET"]
+
+
+def _scan(table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    request: dict[str, Any] = {"TableName": table, **kwargs}
+    while True:
+        answer = client("dynamodb").scan(**request)
+        yield from answer.get("Items", [])
+        if "LastEvaluatedKey" not in answer:
+            return
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def _day_of(moment: _dt.datetime | None) -> _dt.date | None:
+    return moment.astimezone(CST).date() if moment else None
+
+
+# --- aggregation (pure) ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseFacts:
+    """What the aggregate needs of a case: never its applicant, only a blind key."""
+
+    case: Case
+    applicant_key: str
+    reached: frozenset[CaseState]  # every state its timeline went through
+
+
+def applications_rows(cases: list[CaseFacts], day: _dt.date) -> list[dict]:
+    """Rows for the cases submitted on ``day``; outcomes from the timelines (a rejected
+    case is closed later, an approved one collected: its state now says too little)."""
+    groups: dict[tuple[str, str], list[CaseFacts]] = defaultdict(list)
+    for facts in cases:
+        if _day_of(facts.case.submitted_at) == day:
+            groups[(facts.case.agency, facts.case.item_code)].append(facts)
+    rows = []
+    for (agency, item_code), group in sorted(groups.items()):
+        row = {
+            "day": day,
+            "agency": agency,
+            "item_code": item_code,
+            "item_name": group[0].case.item_name,
+            "applications": len(group),
+            "approved": sum(1 for f in group if CaseState.approved in f.reached),
+            "rejected": sum(1 for f in group if CaseState.rejected in f.reached),
+            "overdue": sum(1 for f in group if f.case.overdue),
+        }
+        people = len({f.applicant_key for f in group})
+        rows.append(suppress(row, APPLICATIONS_DAILY.count_columns(), people))
+    return rows
+
+
+def hotline_rows(tickets: list[Ticket], day: _dt.date) -> list[dict]:
+    groups: dict[tuple[str, str, str], list[Ticket]] = defaultdict(list)
+    for ticket in tickets:
+        if _day_of(ticket.created_at) == day:
+            category = ticket.category.value if ticket.category else ""
+            groups[(ticket.agency, ticket.kind.value, category)].append(ticket)
+    rows = []
+    for (agency, kind, category), group in sorted(groups.items()):
+        row = {
+            "day": day,
+            "agency": agency,
+            "kind": kind,
+            "category": category,
+            "tickets": len(group),
+            "answered": sum(
+                1 for t in group if t.status in (TicketStatus.answered, TicketStatus.closed)
+            ),
+            "escalated": sum(1 for t in group if t.status == TicketStatus.escalated),
+        }
+        rows.append(suppress(row, HOTLINE_DAILY.count_columns(), len(group)))
+    return rows
+
+
+def satisfaction_rows(cases: list[CaseFacts], day: _dt.date) -> list[dict]:
+    """Evaluations so far, per agency (evaluations carry no time: a snapshot as of the run)."""
+    groups: dict[str, list[CaseFacts]] = defaultdict(list)
+    for facts in cases:
+        if facts.case.evaluation is not None:
+            groups[facts.case.agency].append(facts)
+    rows = []
+    for agency, group in sorted(groups.items()):
+        scores = [f.case.evaluation.score for f in group if f.case.evaluation]
+        row = {
+            "day": day,
+            "agency": agency,
+            "evaluations": len(scores),
+            "mean_score": round(sum(scores) / len(scores), 2),
+            **{f"score_{n}": scores.count(n) for n in range(1, 6)},
+        }
+        people = len({f.applicant_key for f in group})
+        rows.append(
+            suppress(row, SATISFACTION.count_columns(), people, SATISFACTION.derived_columns())
+        )
+    return rows
+
+
+def star_level_rows(items: list[ServiceItem], day: _dt.date) -> list[dict]:
+    groups: dict[str, list[ServiceItem]] = defaultdict(list)
+    for item in items:
+        groups[str(item.agency)].append(item)
+
+    def share(group: list[ServiceItem], at_least: StarLevel) -> float:
+        return round(sum(1 for i in group if i.star_level >= at_least) / len(group), 4)
+
+    return [
+        {
+            "day": day,
+            "agency": agency,
+            "items": len(group),
+            "at_least_3_star": share(group, StarLevel.online_application),
+            "at_least_4_star": share(group, StarLevel.fully_online),
+            "five_star": share(group, StarLevel.no_visit),
+            "suppressed": "",
+        }
+        for agency, group in sorted(groups.items())
+    ]
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def _cases() -> list[CaseFacts]:
+    """Every case with the states it went through: the head rows and the timeline rows."""
+    heads: dict[str, tuple[Case, str]] = {}
+    reached: dict[str, set[CaseState]] = defaultdict(set)
+    for row in _scan(
+        os.environ["CASES_TABLE"], ProjectionExpression="case_id, entry, doc, applicant_key"
+    ):
+        case_id = row["case_id"]["S"]
+        if row["entry"]["S"] == "case":
+            heads[case_id] = (Case.model_validate_json(row["doc"]["S"]), row["applicant_key"]["S"])
+        else:
+            reached[case_id].add(TimelineEntry.model_validate_json(row["doc"]["S"]).to_state)
+    return [
+        CaseFacts(case, key, frozenset(reached[case_id] | {case.state}))
+        for case_id, (case, key) in heads.items()
+    ]
+
+
+def _tickets() -> list[Ticket]:
+    rows = _scan(os.environ["TICKETS_TABLE"], ProjectionExpression="doc")
+    return [Ticket.model_validate_json(r["doc"]["S"]) for r in rows]
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def arrow_schema(dataset: Dataset) -> Any:
+    import pyarrow as pa
+
+    types = {
+        "date": pa.date32(),
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "double": pa.float64(),
+        "bool": pa.bool_(),
+    }
+    return pa.schema(
+        [pa.field("day", pa.date32(), nullable=False)]
+        + [pa.field(c.name, types[c.type], nullable=True) for c in dataset.columns],
+        metadata={"suppression": f"counts of fewer than {MIN_CELL} people are empty"},
+    )
+
+
+def parquet_bytes(dataset: Dataset, rows: list[dict]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(rows, schema=arrow_schema(dataset))
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="snappy")
+    return sink.getvalue()
+
+
+def csv_bytes(dataset: Dataset, rows: list[dict]) -> bytes:
+    names = ["day"] + [c.name for c in dataset.columns]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in names})
+    return out.getvalue().encode("utf-8")
+
+
+def _keys(dataset: str, day: _dt.date) -> tuple[str, str]:
+    part = f"day={day.isoformat()}"
+    return (
+        f"datasets/{dataset}/{part}/{dataset}.parquet",
+        f"csv/{dataset}/{part}/{dataset}.csv",
+    )
+
+
+def run(day: _dt.date) -> dict[str, int]:
+    """Aggregate ``day`` and write every dataset (overwriting a rerun); rows per dataset."""
+    cases = _cases()
+    produced = {
+        APPLICATIONS_DAILY.name: applications_rows(cases, day),
+        HOTLINE_DAILY.name: hotline_rows(_tickets(), day),
+        SATISFACTION.name: satisfaction_rows(cases, day),
+        STAR_LEVELS.name: star_level_rows(catalog.published_items(), day),
+    }
+    s3 = client("s3")
+    for dataset in DATASETS:
+        rows = produced[dataset.name]
+        parquet_key, csv_key = _keys(dataset.name, day)
+        s3.put_object(
+            Bucket=_bucket(),
+            Key=parquet_key,
+            Body=parquet_bytes(dataset, rows),
+            ContentType="application/vnd.apache.parquet",
+        )
+        s3.put_object(
+            Bucket=_bucket(),
+            Key=csv_key,
+            Body=csv_bytes(dataset, rows),
+            ContentType="text/csv; charset=utf-8",
+        )
+    return {name: len(rows) for name, rows in produced.items()}
+
+
+# --- the catalogue -----------------------------------------------------------------------
+
+
+def _days_written(dataset: str) -> list[_dt.date]:
+    s3 = client("s3")
+    kwargs: dict[str, Any] = {
+        "Bucket": _bucket(),
+        "Prefix": f"datasets/{dataset}/day=",
+        "Delimiter": "/",
+    }
+    days = []
+    while True:
+        answer = s3.list_objects_v2(**kwargs)
+        for prefix in answer.get("CommonPrefixes", []):
+            days.append(_dt.date.fromisoformat(prefix["Prefix"].rstrip("/").rsplit("=", 1)[1]))
+        if not answer.get("IsTruncated"):
+            break
+        kwargs["ContinuationToken"] = answer["NextContinuationToken"]
+    return sorted(days, reverse=True)[:CATALOGUE_DAYS]
+
+
+def _url(key: str) -> str:
+    return client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": _bucket(), "Key": key}, ExpiresIn=URL_SECONDS
+    )
+
+
+def catalogue() -> dict[str, Any]:
+    """The datasets in DCAT terms (JSON-LD), with presigned download URLs per day."""
+    datasets = []
+    for dataset in DATASETS:
+        distributions = []
+        for day in _days_written(dataset.name):
+            parquet_key, csv_key = _keys(dataset.name, day)
+            for key, media, fmt in (
+                (parquet_key, "application/vnd.apache.parquet", "Parquet"),
+                (csv_key, "text/csv", "CSV"),
+            ):
+                distributions.append(
+                    {
+                        "@type": "dcat:Distribution",
+                        "dct:title": f"{dataset.name} {day.isoformat()} ({fmt})",
+                        "dct:format": fmt,
+                        "dcat:mediaType": media,
+                        "dct:temporal": day.isoformat(),
+                        "dcat:downloadURL": _url(key),
+                        "dct:license": LICENCE,
+                    }
+                )
+        datasets.append(
+            {
+                "@type": "dcat:Dataset",
+                "dct:identifier": dataset.name,
+                "dct:title": dataset.title,
+                "dct:description": dataset.description,
+                "dct:license": LICENCE,
+                "dct:accrualPeriodicity": DAILY,
+                "dct:publisher": "govbus (福州市政务服务)",
+                "govbus:suppression": (
+                    f"counts of fewer than {MIN_CELL} people ({dataset.population}) are "
+                    "empty and named in the row's `suppressed` column"
+                ),
+                "govbus:schema": [
+                    {"name": "day", "type": "date", "description": "the day (CST); partition"}
+                ]
+                + [c.model_dump(exclude={"count"}) for c in dataset.columns],
+                "dcat:distribution": distributions,
+            }
+        )
+    return {
+        "@context": {
+            "dcat": "http://www.w3.org/ns/dcat#",
+            "dct": "http://purl.org/dc/terms/",
+            "govbus": "https://govbus.example/ns#",
+        },
+        "@type": "dcat:Catalog",
+        "dct:title": "福州市政务服务开放数据 Fuzhou government services open data",
+        "dct:license": LICENCE,
+        "dcat:dataset": datasets,
+    }

@@ -1,0 +1,50 @@
+"""The devices' wire format, decoded into per-domain contracts."""
+
+import json
+
+import pytest
+
+from adapters.iot import wire
+from contracts.errors import InvalidRequest, ValidationFailed
+from contracts.telemetry import breaches
+
+TS = 1_700_000_000_000
+
+
+def decode(topic, doc):
+    payload = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return wire.to_reading(*wire.parse_topic(topic), payload)
+
+
+def test_a_water_gauge_reading_maps_to_the_contract():
+    reading = decode("city/water/gauge-01/telemetry", {"ts": TS, "level": 2.31})
+    assert reading.device == "gauge-01"
+    assert reading.values.level_m == 2.31
+    assert breaches(reading) == []
+
+
+def test_a_vehicle_over_the_limit_breaches_its_threshold():
+    reading = decode(
+        "city/vehicle/bus-7/telemetry", {"ts": TS, "lat": 26.1, "lng": 119.3, "speed": 150}
+    )
+    [(threshold, value)] = breaches(reading)
+    assert (threshold.metric, value) == ("speed_kmh", 150.0)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "error"),
+    [
+        ("city/water/g1/telemetry", b"\xff\x00", InvalidRequest),
+        ("city/water/g1/telemetry", {"level": 1}, InvalidRequest),  # no ts
+        ("city/water/g1/telemetry", {"ts": TS, "level": 9999}, ValidationFailed),
+        ("city/air/a1/telemetry", {"ts": TS, "pm2_5": 10}, ValidationFailed),  # pm10 missing
+        ("city/water/g1/telemetry", {"ts": TS, "level": 1, "extra": 2}, ValidationFailed),
+        ("city/water/g1/telemetry", {"ts": 99_999_999_999_999, "level": 1}, ValidationFailed),
+        ("city/weather/w1/telemetry", {"ts": TS}, InvalidRequest),
+        ("city/water/g1/status", {"ts": TS, "level": 1}, InvalidRequest),
+    ],
+)
+def test_bad_messages_are_refused_with_a_reason(topic, payload, error):
+    with pytest.raises(error) as caught:
+        decode(topic, payload)
+    assert str(caught.value)
