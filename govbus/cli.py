@@ -69,6 +69,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 "stack_name": stack.stack_name,
                 "gateway": stack.url,
                 "credentials": LOCAL_CREDENTIALS if stack.moto else {},
+                # every partner simulator (name -> base URL), for outside tools
+                "simulators": {name: sim.url for name, sim in stack.simulators.items()},
             }
         )
     )
