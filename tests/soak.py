@@ -291,7 +291,8 @@ class Soak:
         waybills = Counter(
             w["order"]
             for w in list(self.stack.simulators["ems"].waybills.values())
-            if getattr(w["state"], "value", w["state"]) != "cancelled" and str(w["order"]).startswith(f"SOAK-{self.tag}-")
+            if getattr(w["state"], "value", w["state"]) != "cancelled"
+            and str(w["order"]).startswith(f"SOAK-{self.tag}-")
         )
         shipped = {
             item["case_id"]["S"]
@@ -326,8 +327,8 @@ class Soak:
         """Wait until the counts stop moving (or all is done), at most ``timeout``."""
         deadline = time.monotonic() + timeout
         last, still = self.counts(), 0
-        while time.monotonic() < deadline and still < 3 and last.lost:
-            time.sleep(2)
+        while time.monotonic() < deadline and still < 2 and last.lost:
+            time.sleep(1)
             now = self.counts()
             still = still + 1 if now == last else 0
             last = now
@@ -345,7 +346,9 @@ class Soak:
         self.say(f"soak {self.tag}: {self.total} items; phase 1: partner faults only")
         refused = self.send(phases[0])
 
-        self.say(f"{time.monotonic() - started:.0f}s phase 2: the bus is gone (publisher and webhooks fail)")
+        self.say(
+            f"{time.monotonic() - started:.0f}s phase 2: the bus is gone (publisher and webhooks fail)"
+        )
         self.delete_bus()
         refused += self.send(phases[1], push_attempts=2)
         # the outbox stream gives up on what it could not publish
@@ -367,7 +370,9 @@ class Soak:
         before = self.settle(timeout=max(30, self.total * 0.1))
         self.say(before.line())
 
-        self.say(f"{time.monotonic() - started:.0f}s recovery: faults cleared, bus back, outbox swept, DLQs redriven")
+        self.say(
+            f"{time.monotonic() - started:.0f}s recovery: faults cleared, bus back, outbox swept, DLQs redriven"
+        )
         recovered = self.recover()
         self.say(recovered.line())
         if recovered.lost:
@@ -405,9 +410,7 @@ class Soak:
 
     def _clear_outbox_notices(self) -> None:
         sqs, url = self.aws["sqs"], self.stack.resolver.refs["OutboxDLQ"]
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-            "Messages"
-        ):
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
             sqs.delete_message_batch(
                 QueueUrl=url,
                 Entries=[
@@ -421,10 +424,12 @@ def main(argv: list[str] | None = None) -> int:
     from govbus.local.stack import LocalStack
     from tests.conftest import ROOT
 
-    parser = argparse.ArgumentParser(prog="python -m tests.soak", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.soak", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--total", type=int, default=2000, help="events and commands to accept")
     args = parser.parse_args(argv)
-    health = tempfile.NamedTemporaryFile("w", suffix="-acme-health", delete=False)  # noqa: SIM115
+    health = tempfile.NamedTemporaryFile("w", suffix="-acme-health", delete=False)
     health.write("up")
     health.close()
     stack = LocalStack(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from contracts.adapters import Faults
-
 from tests.soak import PARTNER_TIMEOUT_SECONDS, Soak
 
 
