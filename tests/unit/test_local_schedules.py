@@ -17,7 +17,9 @@ def _day(offset: int) -> _dt.datetime:
 
 
 def test_a_weekday_name_matches_that_day_only():
-    fired = [_day(i).strftime("%a") for i in range(7) if cron_matches("cron(0 9 ? * MON *)", _day(i))]
+    fired = [
+        _day(i).strftime("%a") for i in range(7) if cron_matches("cron(0 9 ? * MON *)", _day(i))
+    ]
     assert fired == ["Mon"]
 
 
