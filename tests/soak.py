@@ -64,6 +64,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -428,7 +429,22 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tests.soak", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--total", type=int, default=2000, help="events and commands to accept")
+    parser.add_argument(
+        "--log",
+        default=str(Path(tempfile.gettempdir()) / "govbus-soak.log"),
+        help="where the functions' and the local stack's own output goes",
+    )
     args = parser.parse_args(argv)
+    # the functions' logs (thousands of expected failures) go to the log file; the
+    # soak's own lines to the terminal
+    terminal = sys.stdout
+    log = open(args.log, "w", encoding="utf-8")
+
+    def say(line: str) -> None:
+        print(line, file=terminal, flush=True)
+
+    say(f"soak: the platform's own output goes to {args.log}")
+    sys.stdout = sys.stderr = log
     health = tempfile.NamedTemporaryFile("w", suffix="-acme-health", delete=False)
     health.write("up")
     health.close()
@@ -446,12 +462,14 @@ def main(argv: list[str] | None = None) -> int:
             "GOVBUS_ACME_HEALTH_FILE": health.name,
         },
     )
-    stack.start()
     try:
-        _before, after = Soak(stack, args.total).run()
+        stack.start()
+        _before, after = Soak(stack, args.total, say=say).run()
     finally:
         stack.stop()
         os.unlink(health.name)
+        sys.stdout, sys.stderr = terminal, sys.__stderr__
+        log.close()
     ok = after.duplicated == 0 and after.lost == 0 and after.processed == after.accepted
     return 0 if ok else 1
 
