@@ -1,9 +1,11 @@
 """The soak: accepted work is done exactly once, through partner faults, a bus outage
 and a broken consumer, once the platform has recovered.
 
-``make soak`` runs it at full size (2,000 accepted events and commands; about 6-8
-minutes on 2 shared cores, most of it the dispatcher's partner timeouts and the
-settling waits); ``tests/integration/test_soak.py`` runs a short form (100) inside
+``make soak`` runs it at full size (2,000 accepted events and commands): measured once,
+17 minutes on the 2 shared cores with the load average at 13 (other work running), most
+of it the dispatcher working through its queue and the settling waits; expect less on
+a quiet machine;
+``tests/integration/test_soak.py`` runs a short form (100) inside
 ``make test`` and asserts the final line's invariants.
 
 What is sent (half each, interleaved):
@@ -209,7 +211,16 @@ class Soak:
     # --- faults ----------------------------------------------------------------
 
     def delete_bus(self) -> None:
-        self.aws["events"].delete_event_bus(Name=self.stack.resolver.refs["EventBus"])
+        """The bus gone. Not in the middle of a PutEvents: the emulator delivers the
+        entries it got to before it fails the call, so the publisher (rightly) puts them
+        again and the count would show the emulator's half-done call as duplicates."""
+        for poller in self.stack.pollers:
+            poller.pause()
+        try:
+            self.aws["events"].delete_event_bus(Name=self.stack.resolver.refs["EventBus"])
+        finally:
+            for poller in self.stack.pollers:
+                poller.resume()
 
     def restore_bus(self) -> None:
         """The bus and its rules back. Nothing may publish in between: an event put on a
@@ -389,7 +400,7 @@ class Soak:
         for simulator in self.stack.simulators.values():
             simulator.set_faults(Faults())
         self.restore_bus()
-        deadline = time.monotonic() + max(60, self.total * 0.15)
+        deadline = time.monotonic() + max(60, self.total * 0.4)
         counts = self.counts()
         while time.monotonic() < deadline:
             self.stack.functions["PublisherFunction"].invoke(
