@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 export NO_MKDOCS_2_WARNING := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help run demo test lint validate checkov docs build bench conformance clean build-SharedLayer
+.PHONY: help run demo test lint validate checkov docs build bench soak conformance clean build-SharedLayer
 
 help:
 	@echo "make run          start the whole platform locally (gateway on :$(PORT))"
@@ -27,6 +27,7 @@ help:
 	@echo "make docs         build the docs site strictly into site/ (broken links fail)"
 	@echo "make build        sam build (no container)"
 	@echo "make bench        print benchmark ratios against same-run baselines"
+	@echo "make soak         2,000 pushes and commands through faults, then recovery (~10 min)"
 	@echo "make conformance  run the adapter kit (ADAPTER=name for one adapter)"
 
 # The virtual environment is rebuilt whenever pyproject.toml changes.
@@ -76,6 +77,10 @@ build: $(SAM)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# tests/soak.py says what it does and what each count means; the exit status is the verdict
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak --total 2000
 
 conformance: $(STAMP)
 	$(BIN)/python -m pytest tests/conformance $(if $(ADAPTER),--adapter $(ADAPTER))

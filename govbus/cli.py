@@ -71,7 +71,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 "stack_name": stack.stack_name,
                 "gateway": stack.url,
                 "credentials": LOCAL_CREDENTIALS if stack.moto else {},
-                # each partner simulator's base URL (fault injection: POST <url>/_sim/faults)
+                # every partner simulator (name -> base URL), for outside tools
                 "simulators": {name: sim.url for name, sim in stack.simulators.items()},
             }
         )

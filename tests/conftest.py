@@ -82,6 +82,8 @@ def local_stack_session(acme_health_file: Path) -> Iterator[Any]:
             "DeliveryRetrySchedule": "1,1,1,1,1,1,1",
             "DeliveryTimeoutSeconds": "3",
             "SubscriptionsAllowLoopback": "true",
+            # a partner that hangs costs an attempt 2 s, not 5
+            "PartnerTimeoutSeconds": "2",
         },
         # the ACME test partner serves the functions without an allow-list, as an
         # installed adapter would (tests/integration/conftest.py's `acme` fixture)

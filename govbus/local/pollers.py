@@ -236,6 +236,7 @@ class DynamoDBStreamPoller:
         on_failure_queue_url: str | None = None,
         retry_delay_seconds: float = 1,
         poll_interval_seconds: float = 0.25,
+        idle_poll_max_seconds: float = 1.0,
     ) -> None:
         self.function = function
         self.dynamodb = session.client("dynamodb")
@@ -250,6 +251,7 @@ class DynamoDBStreamPoller:
         self.on_failure_queue_url = on_failure_queue_url
         self.retry_delay_seconds = retry_delay_seconds
         self.poll_interval_seconds = poll_interval_seconds
+        self.idle_poll_max_seconds = max(idle_poll_max_seconds, poll_interval_seconds)
         self.stream_arn: str | None = None
         self._shards: dict[str, _Shard] = {}
         self._stop = threading.Event()
@@ -401,13 +403,21 @@ class DynamoDBStreamPoller:
     # --- running ----------------------------------------------------------------
 
     def _run(self) -> None:
+        # An idle stream is read less and less often (up to ``idle_poll_max_seconds``):
+        # every GetRecords makes the emulator keep one more shard iterator, so a
+        # long-running `govbus dev` would otherwise grow the emulator's memory by the
+        # hour. The first record read brings the interval back down.
+        idle_wait = self.poll_interval_seconds
         while not self._stop.is_set():
             if self._paused.is_set():
                 self._stop.wait(0.05)
                 continue
             try:
-                if not self.poll_once():
-                    self._stop.wait(self.poll_interval_seconds)
+                if self.poll_once():
+                    idle_wait = self.poll_interval_seconds
+                else:
+                    self._stop.wait(idle_wait)
+                    idle_wait = min(idle_wait * 2, self.idle_poll_max_seconds)
             except Exception as exc:
                 if self._stop.is_set():
                     return

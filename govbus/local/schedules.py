@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import re
 import threading
@@ -22,6 +23,26 @@ def rate_seconds(expression: str) -> int | None:
     if not m:
         return None
     return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+# EventBridge accepts names (any case) for months and days of the week; 1 = Sunday
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1
+    )
+}
+_WEEKDAYS = {
+    name: number for number, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], 1)
+}
+
+
+def _numbers(field: str, names: dict[str, int]) -> str:
+    """``MON-FRI`` as ``2-6``; a letter left over (``L``, ``W``, ``#``) is refused."""
+    upper = re.sub(r"[A-Za-z]{3}", lambda m: str(names.get(m.group(0).upper(), m.group(0))), field)
+    if re.search(r"[^0-9*?,/-]", upper):
+        raise ValueError(f"cron field {field!r} is not served locally (names, numbers, * ? , - /)")
+    return upper
 
 
 def _field_matches(field: str, value: int, low: int) -> bool:
@@ -51,13 +72,15 @@ def cron_matches(expression: str, when: _dt.datetime) -> bool:
     if not m:
         raise ValueError(f"not a cron expression: {expression}")
     minute, hour, dom, month, dow, year = m.group(1).split()
+    minute, hour, dom, year = (_numbers(f, {}) for f in (minute, hour, dom, year))
+    month, dow = _numbers(month, _MONTHS), _numbers(dow, _WEEKDAYS)
     aws_dow = (when.isoweekday() % 7) + 1  # AWS: 1 = Sunday
     return (
         _field_matches(minute, when.minute, 0)
         and _field_matches(hour, when.hour, 0)
         and _field_matches(dom, when.day, 1)
         and _field_matches(month, when.month, 1)
-        and (_field_matches(dow, aws_dow, 1) if not re.search(r"[A-Z]", dow) else True)
+        and _field_matches(dow, aws_dow, 1)
         and _field_matches(year, when.year, 1970)
     )
 
@@ -77,10 +100,20 @@ def scheduled_event(rule_name: str, region: str, when: _dt.datetime) -> dict[str
 
 
 class Schedule:
-    def __init__(self, function: LocalFunction, name: str, expression: str) -> None:
+    """``Input`` (a JSON text), when set, is the event the function gets, in place of the
+    ``Scheduled Event``, as EventBridge sends a rule's constant input."""
+
+    def __init__(
+        self,
+        function: LocalFunction,
+        name: str,
+        expression: str,
+        input: str | dict[str, Any] | None = None,
+    ) -> None:
         self.function = function
         self.name = name
         self.expression = expression
+        self.input = json.loads(input) if isinstance(input, str) else input
         self.every = rate_seconds(expression)
         if self.every is None:
             cron_matches(expression, _dt.datetime.now(_dt.UTC))  # validate early
@@ -89,6 +122,8 @@ class Schedule:
 
     def fire(self, when: _dt.datetime | None = None) -> Any:
         when = when or _dt.datetime.now(_dt.UTC)
+        if self.input is not None:
+            return self.function.invoke(self.input)
         return self.function.invoke(scheduled_event(self.name, self.function.region, when))
 
     def _run(self) -> None:

@@ -288,7 +288,14 @@ class LocalStack:
             for name, props in spec.events_of("Schedule", "ScheduleV2"):
                 expression = props.get("Schedule") or props.get("ScheduleExpression")
                 if props.get("Enabled", True) is not False:
-                    self.schedules.append(Schedule(fn, f"{spec.logical_id}-{name}", expression))
+                    self.schedules.append(
+                        Schedule(
+                            fn,
+                            f"{spec.logical_id}-{name}",
+                            expression,
+                            input=props.get("Input"),
+                        )
+                    )
 
     def _stream_poller(self, fn: LocalFunction, props: dict[str, Any]) -> DynamoDBStreamPoller:
         assert self.resolver is not None

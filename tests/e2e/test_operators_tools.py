@@ -147,6 +147,23 @@ def test_govbus_adapters_lists_the_installed_adapters(dev):
     assert re.search(r"^ems\s", done.stdout, re.M) and "hooks:" in done.stdout
 
 
+def test_the_state_file_and_the_start_up_table_name_every_simulator_at_a_reachable_url(dev):
+    from govbus.plugins import adapter_names, create_plugin_manager, implements
+
+    pm = create_plugin_manager()
+    installed = {name for name in adapter_names(pm) if implements(pm, name, "govbus_simulator")}
+    assert {"ca", "ems", "province", "nontax", "citizen_card"} <= installed
+    simulators = dev.state()["simulators"]
+    assert set(simulators) == installed
+    table = "".join(dev.lines)
+    for name, url in simulators.items():
+        assert re.search(rf"^simulator\s+{name}\s+{re.escape(url)}$", table, re.M), name
+        assert url not in (dev.url, dev.state()["endpoint"])
+        # it answers over HTTP (a refused connection raises), as a loopback simulator
+        answer = requests.get(url + "/", timeout=10)
+        assert answer.headers.get("Server", "").startswith("BaseHTTP"), (name, answer.headers)
+
+
 def test_govbus_audit_verify_finds_the_local_stack_and_its_chain(dev):
     done = govbus(dev, "audit", "verify")
     assert done.returncode == 0, done.stdout + done.stderr
