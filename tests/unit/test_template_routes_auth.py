@@ -18,7 +18,10 @@ PUBLIC = {
     ("GET", "/catalog/report"): "the public standardisation (星级) report per agency",
     ("POST", "/licences/{id}/verify"): "anyone holding an e-licence may have it verified",
     ("GET", "/appointments/slots"): "free appointment places are shown before login",
-    ("GET", "/disclosure/documents"): "published notices and policies (政务公开) are public by plan",
+    (
+        "GET",
+        "/disclosure/documents",
+    ): "published notices and policies (政务公开) are public by plan",
     ("GET", "/disclosure/documents/{id}"): "one published document, as in force on a day",
     ("GET", "/disclosure/items/{code}"): "the public documents behind a service item",
     ("GET", "/disclosure/agencies/{code}/feed.atom"): "an agency's public Atom feed of documents",
