@@ -18,7 +18,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contracts import cases, hotline, licences  # noqa: F401 - registers the types named below
+from contracts import (  # noqa: F401 - registers the types named below
+    cases,
+    hotline,
+    licences,
+    telemetry,
+)
 from contracts.events import Event, event_type, event_types
 from contracts.masking import mask_text
 
@@ -35,11 +40,12 @@ EVENT_OWNER: dict[str, str] = {
     "licence.revoked": "issuer",  # 证照注销
     "hotline.escalated": "agency",  # 12345 督办
     "hotline.answered": "agency",  # 12345 答复
+    "city.alert": "agency",  # 城市运行告警: a sensor reading crossed its threshold
     # the owner hears of a disabled subscription through its agency's other ones
     "subscription.disabled": "agency",
 }
 # prefixes of public events any department may receive (the catalogue is public)
-PUBLIC_PREFIXES: tuple[str, ...] = ("catalog.",)
+PUBLIC_PREFIXES: tuple[str, ...] = ("catalog.", "disclosure.")
 # sent only to the subscription it was made for, never fanned out
 TEST_EVENT = "subscription.test"
 

@@ -73,6 +73,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 "credentials": LOCAL_CREDENTIALS if stack.moto else {},
                 # every partner simulator (name -> base URL), for outside tools
                 "simulators": {name: sim.url for name, sim in stack.simulators.items()},
+                # message brokers (the sensor feeds' MQTT broker), name -> URL
+                "brokers": {
+                    name: sim.broker_url
+                    for name, sim in stack.simulators.items()
+                    if getattr(sim, "broker_url", "")
+                },
             }
         )
     )

@@ -434,6 +434,8 @@ class LocalStack:
             rows.append(Row("schedule", schedule.expression, schedule.function.logical_id))
         for name, sim in self.simulators.items():
             rows.append(Row("simulator", name, sim.url))
+            if getattr(sim, "broker_url", ""):
+                rows.append(Row("broker", f"{name} (MQTT)", sim.broker_url))
         if self.seeded:
             rows.append(
                 Row(

@@ -162,6 +162,10 @@ def test_the_state_file_and_the_start_up_table_name_every_simulator_at_a_reachab
         # it answers over HTTP (a refused connection raises), as a loopback simulator
         answer = requests.get(url + "/", timeout=10)
         assert answer.headers.get("Server", "").startswith("BaseHTTP"), (name, answer.headers)
+    # the sensor feeds' MQTT broker, for devices and outside tools
+    brokers = dev.state()["brokers"]
+    assert set(brokers) == {"iot"} and brokers["iot"].startswith("mqtt://127.0.0.1:")
+    assert re.search(rf"^broker\s+iot \(MQTT\)\s+{re.escape(brokers['iot'])}$", table, re.M)
 
 
 def test_govbus_audit_verify_finds_the_local_stack_and_its_chain(dev):
