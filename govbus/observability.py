@@ -8,13 +8,13 @@ reaches CloudWatch in the clear.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from contracts.masking import mask_text
+from govbus import settings
 
 
 class MaskingFormatter(LambdaPowertoolsFormatter):
@@ -55,13 +55,13 @@ class StdoutHandler(logging.StreamHandler):
         pass
 
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "govbus")
+SERVICE = settings.observability().service
 
 logger = Logger(
     service=SERVICE, logger_formatter=MaskingFormatter(), logger_handler=StdoutHandler()
 )
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "govbus"))
+metrics = Metrics(namespace=settings.observability().metrics_namespace)
 
 # Adapters log with the standard library (they import nothing of the host): their lines
 # go through the same masking JSON formatter, never straight to the runtime's handler.
@@ -69,5 +69,5 @@ _adapter_handler = StdoutHandler()
 _adapter_handler.setFormatter(MaskingFormatter())
 _adapters_logger = logging.getLogger("adapters")
 _adapters_logger.handlers[:] = [_adapter_handler]
-_adapters_logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
+_adapters_logger.setLevel(settings.observability().log_level)
 _adapters_logger.propagate = False

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from govbus import settings
 from govbus.aws import client, get_secret_json, stage
 
 SEAL_VERSION = 1
@@ -41,7 +42,9 @@ def _context_bytes(context: dict[str, str]) -> bytes:
 def seal(fields: dict[str, Any], context: dict[str, str]) -> str:
     """Encrypt ``fields``; ``context`` (non-secret, e.g. the record key) must match to open."""
     key = client("kms").generate_data_key(
-        KeyId=os.environ["PERSONAL_DATA_KEY_ID"], KeySpec="AES_256", EncryptionContext=context
+        KeyId=settings.require(settings.platform(), "personal_data_key_id"),
+        KeySpec="AES_256",
+        EncryptionContext=context,
     )
     nonce = os.urandom(12)
     plaintext = json.dumps(fields, ensure_ascii=False).encode()

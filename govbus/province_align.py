@@ -133,19 +133,23 @@ def render(report: AlignmentReport) -> str:
 
 
 def cmd_align(args: argparse.Namespace) -> int:
-    import os
     import uuid
 
     from contracts.errors import GovbusError
     from govbus.aws import get_secret
     from govbus.cli import _stack_name, _use_local_stack_if_running
-    from govbus.plugins import configure, create_plugin_manager
+    from govbus.plugins import adapter_settings, call, create_plugin_manager
 
     _use_local_stack_if_running()
-    if args.endpoint:
-        os.environ["GOVBUS_PROVINCE_ENDPOINT"] = args.endpoint
     pm = create_plugin_manager({ADAPTER})
-    configure(pm, get_secret)
+    overrides = {"endpoint": args.endpoint} if args.endpoint else {}
+    call(
+        pm,
+        ADAPTER,
+        "govbus_adapter_configure",
+        settings={**adapter_settings(ADAPTER), **overrides},
+        get_secret=get_secret,
+    )
     run_id = f"cli-{uuid.uuid4()}"
     ctx = CallContext(correlation_id=run_id, idempotency_key=run_id, timeout_seconds=args.timeout)
     try:

@@ -7,7 +7,6 @@ codes and phone numbers masked.
 
 import hashlib
 import json
-import os
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -19,11 +18,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from contracts.masking import mask_text
+from govbus import settings
 from govbus.aws import client
 from govbus.bus import event_from_detail
 from govbus.observability import logger, tracer
 
-TABLE = os.environ["EVENT_LOG_TABLE"]
+TABLE = settings.table("event_log")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -8,6 +8,7 @@ import contextlib
 import pytest
 import requests
 
+from govbus import settings
 from govbus.local.template import load_template
 from govbus.stores import catalog
 from tests.conftest import ROOT
@@ -62,7 +63,7 @@ def test_the_public_catalogue_is_read_from_the_published_index_not_a_scan(stack)
     def note(model, **_kwargs) -> None:
         operations.append(model.name)
 
-    with environment({"CATALOG_TABLE": env["CATALOG_TABLE"], "GOVBUS_STAGE": "dev"}):
+    with settings.override(catalog=env["CATALOG_TABLE"], stage="dev"):
         from govbus.aws import client
 
         ddb = client("dynamodb")
