@@ -254,7 +254,7 @@ def reconcile_rows() -> None:
 
 
 def main() -> int:
-    from govbus.local.stack import LocalStack
+    from govbus_dev.local.stack import LocalStack
 
     only = sys.argv[1:]
     if only == ["reconcile"]:

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from govbus import settings
-from govbus.local.template import load_template
 from govbus.stores import catalog
+from govbus_dev.local.template import load_template
 from tests.conftest import ROOT
 
 
@@ -78,7 +78,7 @@ def test_the_public_catalogue_is_read_from_the_published_index_not_a_scan(stack)
 
 
 def test_anonymous_refusals_spread_over_shards_and_the_chain_still_verifies(stack, aws, capsys):
-    from govbus.cli import main as govbus
+    from govbus_dev.cli import main as govbus
 
     for _ in range(24):
         answer = requests.get(

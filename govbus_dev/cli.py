@@ -31,7 +31,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from govbus.local.stack import LocalStack
+    from govbus_dev.local.stack import LocalStack
 
     started = time.monotonic()
     stack = LocalStack(
@@ -58,7 +58,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from govbus.local.stack import LOCAL_CREDENTIALS
+    from govbus_dev.local.stack import LOCAL_CREDENTIALS
 
     state = Path(args.state_file) if args.state_file else Path(args.root) / STATE_FILE
     state.write_text(
@@ -184,7 +184,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
 
 
 def cmd_adapter_new(args: argparse.Namespace) -> int:
-    from govbus.scaffold import new_adapter
+    from govbus_dev.scaffold import new_adapter
 
     try:
         root = new_adapter(args.name, args.dir, args.title)
@@ -508,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_redrive.add_argument("--id", action="append", help="only this message id (repeatable)")
     dlq_redrive.set_defaults(func=cmd_dlq_redrive)
 
-    from govbus.province_align import add_cli as add_province_commands
+    from govbus_dev.province_align_cli import add_cli as add_province_commands
 
     add_province_commands(sub)
     return parser
