@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from contracts.masking import mask_text
@@ -60,7 +61,40 @@ SERVICE = settings.observability().service
 logger = Logger(
     service=SERVICE, logger_formatter=MaskingFormatter(), logger_handler=StdoutHandler()
 )
-tracer = Tracer(service=SERVICE)
+
+
+class DisabledTracer:
+    """What Powertools' Tracer does when tracing is off, without importing the X-Ray SDK.
+
+    ``Tracer()`` imports ``aws_xray_sdk`` (~90 ms of every cold start) even when it is
+    disabled; with tracing off (``POWERTOOLS_TRACE_DISABLED``, outside Lambda) the
+    decorators hand the function back unchanged and annotations go nowhere.
+    """
+
+    disabled = True
+
+    def capture_lambda_handler(self, lambda_handler: Any = None, **_options: Any) -> Any:
+        return lambda_handler if lambda_handler is not None else (lambda handler: handler)
+
+    def capture_method(self, method: Any = None, **_options: Any) -> Any:
+        return method if method is not None else (lambda function: function)
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        pass
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        pass
+
+
+def _tracer() -> Any:
+    if not settings.observability().tracing:
+        return DisabledTracer()
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+tracer = _tracer()
 metrics = Metrics(namespace=settings.observability().metrics_namespace)
 
 # Adapters log with the standard library (they import nothing of the host): their lines

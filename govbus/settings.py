@@ -85,6 +85,15 @@ class Observability(BaseModel):
     service: str = Field("govbus", alias="POWERTOOLS_SERVICE_NAME")
     metrics_namespace: str = Field("govbus", alias="POWERTOOLS_METRICS_NAMESPACE")
     log_level: str = Field("INFO", alias="POWERTOOLS_LOG_LEVEL")
+    trace_disabled: bool = Field(False, alias="POWERTOOLS_TRACE_DISABLED")
+    lambda_task_root: str | None = Field(None, alias="LAMBDA_TASK_ROOT")
+    sam_local: bool = Field(False, alias="AWS_SAM_LOCAL")
+
+    @property
+    def tracing(self) -> bool:
+        """Whether X-Ray tracing is on: Powertools' own rule (off when disabled by
+        ``POWERTOOLS_TRACE_DISABLED``, outside Lambda, or under ``sam local``)."""
+        return not self.trace_disabled and bool(self.lambda_task_root) and not self.sam_local
 
 
 class Adapters(BaseModel):
