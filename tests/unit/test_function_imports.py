@@ -58,8 +58,7 @@ def _functions() -> dict[str, dict[str, str]]:
 
 FUNCTIONS = _functions()
 PROBE = (
-    "import json, sys; import app; "
-    f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    f"import json, sys; import app; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
 )
 
 
