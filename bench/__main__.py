@@ -4,6 +4,11 @@ cold_start.<Function>: a fresh process imports the handler and serves one sample
   baseline: a fresh process importing boto3 and creating one DynamoDB client.
 webhook.warm: verify, parse, idempotency, publish for one EMS push, in a warm process;
   baseline: the bare conditional DynamoDB write and PutEvents the path cannot avoid.
+gateway.e2e: 1,000 signed EMS pushes over HTTP from 16 concurrent senders, through the
+  gateway, the webhooks function, EventBridge and SQS to the archived event (the event
+  log table); prints throughput (pushes archived per second), p50 and p99 of the HTTP
+  answer, and the ratio of one push's cost through the gateway (sequential, kept-alive)
+  to the same handler called in-process (a fresh process with the function's variables).
 soap.call: one province adapter call (zeep: serialise, WS-Security, POST, parse, map)
   against the hall simulator; baseline: a raw HTTP POST of the same operation's
   prebuilt envelope (fresh WS-Security headers made beforehand) on a kept-alive connection.
@@ -12,7 +17,9 @@ reconcile.rows_1e4 / 1e5 / 1e6: time per row of streaming a synthetic statement 
   fresh process per size, best of a few runs); baseline: the per-row time at 10^4 (target: 10^6 within 1.3x),
   and the peak RSS of the 10^6 process (target: under 200 MB).
 
-`python -m bench reconcile` runs only the reconciliation lines (no local stack needed);
+`python -m bench reconcile` runs only the reconciliation lines (no local stack needed),
+`python -m bench coldstart` the cold starts and webhook.warm, `python -m bench gateway`
+only gateway.e2e (BENCH_E2E_PUSHES=200 for a quicker run);
 `BENCH_RECONCILE_MAX_ROWS=100000` stops before the 10^6 run.
 """
 
@@ -29,7 +36,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REPEAT = int(os.environ.get("BENCH_REPEAT", 5))
+REPEAT = int(os.environ.get("BENCH_REPEAT", 7))
 WARM_CALLS = int(os.environ.get("BENCH_WARM_CALLS", 40))
 
 
@@ -131,6 +138,104 @@ def warm_webhook(stack) -> None:
 
     baseline()
     report("webhook.warm", median_seconds(ours, WARM_CALLS), median_seconds(baseline, WARM_CALLS))
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def gateway_e2e(stack) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+    import requests
+
+    from bench.samples import ems_push_event
+
+    total = int(os.environ.get("BENCH_E2E_PUSHES", 1000))
+    senders = 16
+    sim = stack.simulators["ems"]
+    url = f"{stack.url}/webhooks/ems"
+    trace = {
+        "op_code": "20",
+        "op_time": "2026-11-27T12:00:00+08:00",
+        "op_org_city": "福州市",
+        "op_desc": "运输中 in transit",
+    }
+    local = threading.local()
+
+    def send(_: int) -> tuple[float, list[str]]:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.trust_env = False
+        headers, body = sim.push_body("1100000000001", trace)
+        started = time.perf_counter()
+        answer = session.post(url, data=body, headers=headers, timeout=60)
+        elapsed = time.perf_counter() - started
+        if answer.status_code != 202:
+            raise SystemExit(f"gateway.e2e: {answer.status_code} {answer.text[:500]}")
+        return elapsed, answer.json()["event_ids"]
+
+    ddb = boto3.session.Session(region_name=stack.region).client("dynamodb")
+    table = stack.resolver.refs["EventLogTable"]
+
+    def wait_archived(ids: list[str], deadline: float) -> None:
+        pending = list(ids)
+        while pending:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"gateway.e2e: {len(pending)} events not archived in time")
+            still = []
+            for i in range(0, len(pending), 100):
+                chunk = pending[i : i + 100]
+                found = ddb.batch_get_item(
+                    RequestItems={
+                        table: {
+                            "Keys": [{"id": {"S": e}} for e in chunk],
+                            "ProjectionExpression": "id",
+                        }
+                    }
+                )["Responses"][table]
+                seen = {item["id"]["S"] for item in found}
+                still += [e for e in chunk if e not in seen]
+            pending = still
+            if pending:
+                time.sleep(0.05)
+
+    with ThreadPoolExecutor(max_workers=senders) as pool:  # warm every environment
+        warm = list(pool.map(send, range(senders * 2)))
+    wait_archived([e for _, ids in warm for e in ids], time.monotonic() + 120)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        results = list(pool.map(send, range(total)))
+    accepted = time.perf_counter() - started
+    wait_archived([e for _, ids in results for e in ids], time.monotonic() + 600)
+    archived = time.perf_counter() - started
+    latencies = [elapsed for elapsed, _ in results]
+    print(
+        f"gateway.e2e pushes={total} senders={senders} "
+        f"throughput={total / archived:.0f}/s archived ({total / accepted:.0f}/s accepted) "
+        f"p50={_percentile(latencies, 0.5) * 1000:.1f} ms p99={_percentile(latencies, 0.99) * 1000:.1f} ms",
+        flush=True,
+    )
+
+    # one push's cost: through the gateway, one at a time, against the handler in-process
+    sequential = [send(i)[0] for i in range(WARM_CALLS)]
+    fn = stack.functions["WebhooksFunction"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.json"
+        path.write_text(json.dumps([ems_push_event(stack) for _ in range(WARM_CALLS + 1)]))
+        argv = [sys.executable, "-m", "bench.handler_child", str(fn.spec.code_dir)]
+        argv += [fn.spec.handler.rsplit(".", 1)[0], fn.spec.handler_name, str(path)]
+        env = {**os.environ, **fn.environment, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"gateway.e2e direct: {done.stderr[-2000:]}")
+        direct = json.loads(done.stdout.strip().splitlines()[-1])["median_seconds"]
+    report("gateway.e2e.per_request", statistics.median(sequential), direct)
 
 
 def soap_call() -> None:
@@ -254,7 +359,7 @@ def reconcile_rows() -> None:
 
 
 def main() -> int:
-    from govbus.local.stack import LocalStack
+    from govbus_dev.local.stack import LocalStack
 
     only = sys.argv[1:]
     if only == ["reconcile"]:
@@ -270,16 +375,29 @@ def main() -> int:
             "POWERTOOLS_LOG_LEVEL": "ERROR",
         }
     )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    with LocalStack(
-        ROOT,
-        port=0,
-        pollers=False,
-        schedules=False,
-        environment={"POWERTOOLS_LOG_LEVEL": "ERROR"},
-    ) as stack:
-        cold_starts(stack)
-        warm_webhook(stack)
+    if only in ([], ["coldstart"]):
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        with LocalStack(
+            ROOT,
+            port=0,
+            pollers=False,
+            schedules=False,
+            environment={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+        ) as stack:
+            cold_starts(stack)
+            warm_webhook(stack)
+    if only in ([], ["gateway"]):
+        os.environ.pop("AWS_ENDPOINT_URL", None)  # a stack of its own, with its pollers
+        with LocalStack(
+            ROOT,
+            port=0,
+            pollers=True,
+            schedules=False,
+            environment={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+        ) as stack:
+            gateway_e2e(stack)
+    if only:
+        return 0
     soap_call()
     reconcile_rows()
     return 0

@@ -10,7 +10,6 @@ causes (``licence.requested``, ``delivery.requested``), which the outbox publish
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -44,7 +43,7 @@ from contracts.province import (
     ProvinceMaterial,
     ProvinceWithdrawRequested,
 )
-from govbus import audit
+from govbus import audit, settings
 from govbus.auth import SELF, Caller
 from govbus.aws import client
 from govbus.calendar import calendar
@@ -69,7 +68,7 @@ Verifier = Callable[[DetachedSignature], CertificateIdentity]
 
 
 def _bucket() -> str:
-    return os.environ["MATERIALS_BUCKET"]
+    return settings.require(settings.platform(), "materials_bucket")
 
 
 def _transitioned(case: Case, entries: list[TimelineEntry], key: str) -> list[Event]:

@@ -15,7 +15,6 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.masking import mask_text
+from govbus import settings
 from govbus.aws import client
 
 SHARDS = 4
@@ -31,7 +31,7 @@ GENESIS = "0" * 64
 
 def table_name(table: str | None = None) -> str:
     """The audit table: given explicitly (operators' tools) or from the function's settings."""
-    return table or os.environ["AUDIT_TABLE"]
+    return table or settings.table("audit")
 
 
 ANONYMOUS = "anonymous"

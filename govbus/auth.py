@@ -14,16 +14,16 @@ import hashlib
 import os
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts.errors import Forbidden, Unauthenticated
 from contracts.signatures import active_secrets
 from govbus.aws import get_secret_json, stage
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ISSUER = "govbus"
 AUDIENCE = "govbus-api"
@@ -43,6 +43,9 @@ _SUBJECT_KEY_LABEL = b"govbus token subject v1|"
 
 
 def _subject_cipher(signing_key: str) -> AESGCM:
+    # cryptography and PyJWT load when a token is made or read, not at every cold start
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return AESGCM(hashlib.sha256(_SUBJECT_KEY_LABEL + signing_key.encode()).digest())
 
 
@@ -55,6 +58,8 @@ def seal_subject(subject: str, signing_key: str) -> str:
 def open_subject(sub: str, signing_key: str) -> str:
     if not sub.startswith(SEALED_PREFIX):
         return sub
+    from cryptography.exceptions import InvalidTag
+
     blob = sub[len(SEALED_PREFIX) :]
     try:
         raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
@@ -86,6 +91,8 @@ def issue_token(
     }
     if agency:
         claims["agency"] = agency
+    import jwt
+
     return jwt.encode(claims, key, algorithm="HS256"), lifetime
 
 
@@ -94,6 +101,8 @@ def read_token(token: str) -> dict[str, Any]:
 
     The returned claims carry the subject opened (server side only).
     """
+    import jwt
+
     last: Exception | None = None
     for key in _signing_keys():
         try:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from govbus import settings
 
 _CONFIG = Config(
     retries={"max_attempts": 3, "mode": "standard"},
@@ -33,7 +34,7 @@ def resource(service: str) -> Any:
 
 
 def stage() -> str:
-    return os.environ.get("GOVBUS_STAGE", "dev")
+    return settings.platform().stage
 
 
 _SECRET_CACHE: dict[str, tuple[float, str]] = {}

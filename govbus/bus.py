@@ -6,11 +6,11 @@ The envelope travels whole as ``Detail``; ``DetailType`` is the event type and
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from contracts.errors import RetryableError
 from contracts.events import Event
+from govbus import settings
 from govbus.aws import client
 
 MAX_ENTRIES_PER_CALL = 10
@@ -21,7 +21,7 @@ class PublishFailed(RetryableError):
 
 
 def bus_name() -> str:
-    return os.environ["EVENT_BUS_NAME"]
+    return settings.require(settings.platform(), "event_bus")
 
 
 def to_entry(event: Event, bus: str) -> dict[str, object]:

@@ -9,13 +9,13 @@ all, so an outage of one partner is not hammered and does not hold up the others
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from contracts.errors import CircuitOpen
+from govbus import settings
 from govbus.aws import client
 
 
@@ -27,9 +27,10 @@ class BreakerPolicy:
 
     @classmethod
     def from_env(cls) -> BreakerPolicy:
+        tuning = settings.tuning()
         return cls(
-            failure_threshold=int(os.environ.get("CIRCUIT_FAILURE_THRESHOLD", 5)),
-            cool_down_seconds=float(os.environ.get("CIRCUIT_COOL_DOWN_SECONDS", 30)),
+            failure_threshold=tuning.circuit_failure_threshold,
+            cool_down_seconds=tuning.circuit_cool_down_seconds,
         )
 
 

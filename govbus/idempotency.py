@@ -3,7 +3,6 @@ event is delivered (SQS redelivery, a DLQ redrive, a duplicate publish)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,6 +11,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+
+from govbus import settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +30,6 @@ def once_per_event(handler: F) -> F:
     """
     return idempotent_function(
         data_keyword_argument="command",
-        persistence_store=DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"]),
+        persistence_store=DynamoDBPersistenceLayer(table_name=settings.table("idempotency")),
         config=command_config,
     )(handler)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import functools
-import os
 
 from contracts.adapters import CallContext
 from contracts.errors import NotFound, ValidationFailed
 from contracts.events import Event
 from contracts.masking import mask_text
 from contracts.notify import LEGALLY_REQUIRED, NotifyKind, NotifyMessage, Preferences
+from govbus import settings as platform_settings
 from govbus.observability import logger
 from govbus.plugins import call, plugin_manager
 from govbus.stores import accounts, cases
@@ -81,8 +81,8 @@ class NotifySettings:
 @functools.cache
 def settings() -> NotifySettings:
     return NotifySettings(
-        adapter=os.environ.get("NOTIFY_ADAPTER", "sms"),
-        rate_limit_per_hour=int(os.environ.get("NOTIFY_RATE_LIMIT_PER_HOUR") or 5),
+        adapter=platform_settings.tuning().notify_adapter,
+        rate_limit_per_hour=int(platform_settings.tuning().notify_rate_limit_per_hour or 5),
     )
 
 

@@ -17,7 +17,6 @@ import csv
 import dataclasses
 import datetime as _dt
 import io
-import os
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +36,7 @@ from contracts.open_data import (
     Dataset,
     suppress,
 )
+from govbus import settings
 from govbus.aws import client
 from govbus.stores import catalog
 
@@ -46,7 +46,7 @@ CATALOGUE_DAYS = 31  # distributions listed per dataset: the last month's days
 
 
 def _bucket() -> str:
-    return os.environ["OPEN_DATA_BUCKET"]
+    return settings.require(settings.platform(), "open_data_bucket")
 
 
 def _scan(table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -175,7 +175,7 @@ def _cases() -> list[CaseFacts]:
     heads: dict[str, tuple[Case, str]] = {}
     reached: dict[str, set[CaseState]] = defaultdict(set)
     for row in _scan(
-        os.environ["CASES_TABLE"], ProjectionExpression="case_id, entry, doc, applicant_key"
+        settings.table("cases"), ProjectionExpression="case_id, entry, doc, applicant_key"
     ):
         case_id = row["case_id"]["S"]
         if row["entry"]["S"] == "case":
@@ -189,7 +189,7 @@ def _cases() -> list[CaseFacts]:
 
 
 def _tickets() -> list[Ticket]:
-    rows = _scan(os.environ["TICKETS_TABLE"], ProjectionExpression="doc")
+    rows = _scan(settings.table("tickets"), ProjectionExpression="doc")
     return [Ticket.model_validate_json(r["doc"]["S"]) for r in rows]
 
 

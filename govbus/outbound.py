@@ -14,7 +14,6 @@ import datetime as _dt
 import functools
 import ipaddress
 import json
-import os
 import socket
 import time
 import urllib.parse
@@ -43,6 +42,7 @@ from contracts.subscriptions import (
     owning_agency,
     visible_to,
 )
+from govbus import settings as platform_settings
 from govbus.aws import client
 from govbus.bus import publish
 from govbus.observability import logger
@@ -70,16 +70,16 @@ class OutboundSettings:
 @functools.cache
 def settings() -> OutboundSettings:
     """Read once per process (cold start)."""
-    raw = os.environ.get("DELIVERY_RETRY_SCHEDULE", "")
+    raw = platform_settings.tuning().delivery_retry_schedule
     schedule = tuple(int(x) for x in raw.split(",") if x.strip()) or DEFAULT_RETRY_SCHEDULE
     return OutboundSettings(
         retry_schedule=schedule,
-        timeout_seconds=float(os.environ.get("DELIVERY_TIMEOUT_SECONDS") or 10),
-        allow_loopback=os.environ.get("SUBSCRIPTIONS_ALLOW_LOOPBACK", "false").lower() == "true",
+        timeout_seconds=float(platform_settings.tuning().delivery_timeout_seconds or 10),
+        allow_loopback=platform_settings.tuning().subscriptions_allow_loopback.lower() == "true",
         disable_after_seconds=int(
-            os.environ.get("SUBSCRIPTION_DISABLE_AFTER_SECONDS") or DISABLE_AFTER_SECONDS
+            platform_settings.tuning().subscription_disable_after_seconds or DISABLE_AFTER_SECONDS
         ),
-        attempts_queue_url=os.environ.get("DELIVERY_ATTEMPTS_QUEUE_URL", ""),
+        attempts_queue_url=platform_settings.tuning().delivery_attempts_queue_url,
     )
 
 

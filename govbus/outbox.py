@@ -21,13 +21,13 @@ Outbox item::
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from contracts.events import Event
+from govbus import settings
 from govbus.aws import client
 from govbus.bus import PublishFailed, bus_name, to_entry
 
@@ -37,7 +37,7 @@ MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
 
 
 def table() -> str:
-    return os.environ["OUTBOX_TABLE"]
+    return settings.table("outbox")
 
 
 def puts(events: Iterable[Event]) -> list[dict[str, Any]]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -28,6 +27,7 @@ import pluggy
 from contracts import hookspecs
 from contracts.adapters import AdapterInfo
 from contracts.errors import AdapterNotFound
+from govbus import settings
 
 ENTRY_POINT_GROUP = "govbus.adapters"
 ALLOW_LIST_VARIABLE = "GOVBUS_ADAPTERS"
@@ -40,7 +40,10 @@ class PluginError(RuntimeError):
 
 def allowed_adapters(environ: Mapping[str, str] | None = None) -> set[str] | None:
     """The allow-list from the environment; ``None`` means no pin (load all)."""
-    raw = (environ if environ is not None else os.environ).get(ALLOW_LIST_VARIABLE)
+    if environ is None:
+        raw = settings.adapters().allow_list
+    else:
+        raw = environ.get(ALLOW_LIST_VARIABLE)
     if raw is None:
         return None
     return {name.strip() for name in raw.split(",") if name.strip()}
@@ -48,7 +51,10 @@ def allowed_adapters(environ: Mapping[str, str] | None = None) -> set[str] | Non
 
 def development_adapters(environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """Adapter modules named in ``GOVBUS_DEV_ADAPTERS`` (``name=module``), imported."""
-    raw = (environ if environ is not None else os.environ).get(DEV_ADAPTERS_VARIABLE, "")
+    if environ is None:
+        raw = settings.adapters().development
+    else:
+        raw = environ.get(DEV_ADAPTERS_VARIABLE, "")
     found: dict[str, object] = {}
     for pair in filter(None, (p.strip() for p in raw.split(","))):
         name, sep, module = pair.partition("=")
@@ -156,7 +162,7 @@ def implements(pm: pluggy.PluginManager, adapter: str, hook: str) -> bool:
 def adapter_settings(name: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``GOVBUS_<NAME>_<KEY>`` variables as ``{key: value}`` (keys lower-cased)."""
     prefix = f"GOVBUS_{name.upper()}_"
-    env = environ if environ is not None else os.environ
+    env = environ if environ is not None else settings.adapters().variables
     return {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
 
 
@@ -184,7 +190,7 @@ def plugin_manager() -> pluggy.PluginManager:
     there is one; keying on ``GOVBUS_ADAPTERS`` keeps a tool that builds managers for
     several allow-lists in one process honest.
     """
-    key = os.environ.get(ALLOW_LIST_VARIABLE)
+    key = settings.adapters().allow_list
     with _MANAGERS_LOCK:
         pm = _MANAGERS.get(key)
         if pm is None:

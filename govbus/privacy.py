@@ -17,8 +17,7 @@ import json
 import os
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from govbus import settings
 from govbus.aws import client, get_secret_json, stage
 
 SEAL_VERSION = 1
@@ -34,6 +33,13 @@ def subject_key(code: str) -> str:
     return hmac.new(_pepper(), str(code).strip().upper().encode(), hashlib.sha256).hexdigest()
 
 
+def _aesgcm(key: bytes) -> Any:
+    # cryptography loads when personal data is first sealed or opened, not at import
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
 def _context_bytes(context: dict[str, str]) -> bytes:
     return json.dumps(context, sort_keys=True, separators=(",", ":")).encode()
 
@@ -41,11 +47,13 @@ def _context_bytes(context: dict[str, str]) -> bytes:
 def seal(fields: dict[str, Any], context: dict[str, str]) -> str:
     """Encrypt ``fields``; ``context`` (non-secret, e.g. the record key) must match to open."""
     key = client("kms").generate_data_key(
-        KeyId=os.environ["PERSONAL_DATA_KEY_ID"], KeySpec="AES_256", EncryptionContext=context
+        KeyId=settings.require(settings.platform(), "personal_data_key_id"),
+        KeySpec="AES_256",
+        EncryptionContext=context,
     )
     nonce = os.urandom(12)
     plaintext = json.dumps(fields, ensure_ascii=False).encode()
-    ciphertext = AESGCM(key["Plaintext"]).encrypt(nonce, plaintext, _context_bytes(context))
+    ciphertext = _aesgcm(key["Plaintext"]).encrypt(nonce, plaintext, _context_bytes(context))
     return json.dumps(
         {
             "v": SEAL_VERSION,
@@ -63,7 +71,7 @@ def unseal(blob: str, context: dict[str, str]) -> dict[str, Any]:
     key = client("kms").decrypt(
         CiphertextBlob=base64.b64decode(doc["key"]), EncryptionContext=context
     )["Plaintext"]
-    plaintext = AESGCM(key).decrypt(
+    plaintext = _aesgcm(key).decrypt(
         base64.b64decode(doc["nonce"]), base64.b64decode(doc["data"]), _context_bytes(context)
     )
     return json.loads(plaintext)

@@ -16,8 +16,6 @@ item whose code, name or time limit disagrees with the province's:
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Iterable
 
 import pluggy
@@ -127,48 +125,3 @@ def render(report: AlignmentReport) -> str:
             f"province {d.province or '-'}  ({d.note})"
         )
     return "\n".join(lines)
-
-
-# --- the CLI: `govbus province align` ------------------------------------------------
-
-
-def cmd_align(args: argparse.Namespace) -> int:
-    import os
-    import uuid
-
-    from contracts.errors import GovbusError
-    from govbus.aws import get_secret
-    from govbus.cli import _stack_name, _use_local_stack_if_running
-    from govbus.plugins import configure, create_plugin_manager
-
-    _use_local_stack_if_running()
-    if args.endpoint:
-        os.environ["GOVBUS_PROVINCE_ENDPOINT"] = args.endpoint
-    pm = create_plugin_manager({ADAPTER})
-    configure(pm, get_secret)
-    run_id = f"cli-{uuid.uuid4()}"
-    ctx = CallContext(correlation_id=run_id, idempotency_key=run_id, timeout_seconds=args.timeout)
-    try:
-        report = run(pm, ctx, args.table or f"{_stack_name(args)}-catalog")
-    except GovbusError as exc:
-        print(f"govbus province align: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(render(report))
-    return 1 if report.disagreements and args.strict else 0
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    """Register ``govbus province ...`` on the CLI's subcommands."""
-    province = sub.add_parser("province", help="the provincial online hall")
-    province_sub = province.add_subparsers(dest="province_command", required=True)
-    align = province_sub.add_parser(
-        "align", help="report city items whose code, name or time limit disagree"
-    )
-    align.add_argument("--stack", help="stack name (default: the running local stack)")
-    align.add_argument("--table", help="the catalogue table (default: <stack>-catalog)")
-    align.add_argument("--endpoint", help="the hall's SOAP address (default: from settings)")
-    align.add_argument("--timeout", type=float, default=10.0)
-    align.add_argument(
-        "--strict", action="store_true", help="exit 1 when anything disagrees (for CI)"
-    )
-    align.set_defaults(func=cmd_align)

@@ -8,13 +8,13 @@ to one record (source, id, summary) under that key. New services add a line to
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
 from contracts.events import Event
+from govbus import settings
 from govbus.aws import client
 
 
@@ -93,7 +93,7 @@ INDEXED: dict[str, Indexer] = {
 
 
 def _table() -> str:
-    return os.environ["SUBJECT_INDEX_TABLE"]
+    return settings.table("subject_index")
 
 
 def index(event: Event) -> bool:

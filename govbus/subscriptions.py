@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import secrets as _secrets
 from typing import Any
 
@@ -21,7 +20,7 @@ from contracts.subscriptions import (
     SubscriptionRequest,
     SubscriptionTest,
 )
-from govbus import outbound
+from govbus import outbound, settings
 from govbus.auth import Caller
 from govbus.aws import client
 from govbus.stores import subscriptions as store
@@ -74,7 +73,7 @@ def _archived(since: _dt.datetime, until: _dt.datetime) -> list[Event]:
     """
     found: list[Event] = []
     kwargs: dict[str, Any] = {
-        "TableName": os.environ["EVENT_LOG_TABLE"],
+        "TableName": settings.table("event_log"),
         "FilterExpression": "#t >= :a AND #t < :b",
         "ExpressionAttributeNames": {"#t": "time"},
         "ExpressionAttributeValues": {

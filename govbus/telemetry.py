@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
-import os
 import re
 import uuid
 from typing import Any
@@ -38,7 +37,7 @@ from contracts.telemetry import (
     breaches,
     watched_metrics,
 )
-from govbus import outbox
+from govbus import outbox, settings
 from govbus.aws import client
 from govbus.observability import logger
 
@@ -49,7 +48,7 @@ _DOMAIN_OF_TOPIC = re.compile(r"^city/([a-z_]{1,32})/")
 
 
 def _table() -> str:
-    return os.environ["TELEMETRY_TABLE"]
+    return settings.table("telemetry")
 
 
 def _count(domain: str, outcome: str) -> None:

@@ -66,7 +66,7 @@ def acme_health_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def local_stack_session(acme_health_file: Path) -> Iterator[Any]:
-    from govbus.local.stack import LocalStack
+    from govbus_dev.local.stack import LocalStack
 
     # a short cool-down so that circuit tests see a probe within seconds
     stack = LocalStack(

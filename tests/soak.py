@@ -127,6 +127,9 @@ class Soak:
         ]
         self.subscribe_counter()
         os.environ["OUTBOX_TABLE"] = self.stack.resolver.refs["OutboxTable"]
+        from govbus import settings
+
+        settings.reset()  # this process writes outbox rows as a core function would
         self.stack.simulators["ems"].hang_seconds = 2 * PARTNER_TIMEOUT_SECONDS
         for simulator in self.stack.simulators.values():
             simulator.set_faults(PARTNER_FAULTS)
@@ -433,7 +436,7 @@ class Soak:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from govbus.local.stack import LocalStack
+    from govbus_dev.local.stack import LocalStack
     from tests.conftest import ROOT
 
     parser = argparse.ArgumentParser(

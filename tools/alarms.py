@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from govbus.local.template import load_template  # noqa: E402
+from govbus_dev.local.template import load_template  # noqa: E402
 
 BEGIN = "  # ---- BEGIN GENERATED ALARMS (python tools/alarms.py; do not edit by hand) ----\n"
 END = "  # ---- END GENERATED ALARMS ----\n"

@@ -10,7 +10,6 @@ GET|PATCH|DELETE /accounts/me   read, change, deregister one's own account
 import base64
 import binascii
 import datetime as dt
-import os
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
@@ -31,7 +30,7 @@ from contracts.auth import DetachedSignature
 from contracts.errors import Forbidden, GovbusError, InvalidRequest, Unauthenticated
 from contracts.events import Event
 from contracts.identity import mask_identifier
-from govbus import audit
+from govbus import audit, settings
 from govbus.auth import SELF, caller, issue_token
 from govbus.aws import client
 from govbus.bus import publish
@@ -41,8 +40,8 @@ from govbus.plugins import call, plugin_manager
 from govbus.privacy import subject_key
 from govbus.stores import accounts, clients
 
-CA = os.environ.get("CA_ADAPTER", "ca")
-CHALLENGES = os.environ["CHALLENGES_TABLE"]
+CA = settings.platform().ca_adapter
+CHALLENGES = settings.table("challenges")
 SOURCE = "govbus.auth"
 
 app = APIGatewayHttpResolver()

@@ -1,7 +1,6 @@
 """Shipments per case: reacts to delivery.requested, waybill creation and tracking pushes."""
 
 import json
-import os
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -12,11 +11,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.delivery import DeliveryRequested, TrackingUpdated, WaybillCreated
+from govbus import settings
 from govbus.bus import event_from_detail
 from govbus.observability import logger, tracer
 from govbus.stores.shipments import ShipmentStore
 
-store = ShipmentStore(os.environ["SHIPMENTS_TABLE"])
+store = ShipmentStore(settings.table("shipments"))
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

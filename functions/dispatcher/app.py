@@ -8,7 +8,6 @@ for a crash.
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable
 
 from aws_lambda_powertools.utilities.batch import (
@@ -22,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from contracts.errors import GovbusError, RetryableError
 from contracts.events import Event
 from contracts.masking import mask_text
+from govbus import settings
 from govbus.aws import client
 from govbus.bus import event_from_detail, publish
 from govbus.circuit import BreakerPolicy, CircuitBreaker
@@ -30,12 +30,12 @@ from govbus.idempotency import command_config, once_per_event
 from govbus.observability import logger, tracer
 from govbus.plugins import plugin_manager
 
-DLQ_URL = os.environ["DLQ_URL"]
-MAX_RECEIVE_COUNT = int(os.environ.get("MAX_RECEIVE_COUNT", 3))
-breaker = CircuitBreaker(os.environ["CIRCUIT_TABLE"], BreakerPolicy.from_env())
+DLQ_URL = settings.require(settings.platform(), "dlq_url")
+MAX_RECEIVE_COUNT = settings.tuning().max_receive_count
+breaker = CircuitBreaker(settings.table("circuit"), BreakerPolicy.from_env())
 retry = RetryPolicy(
-    attempts=int(os.environ.get("RETRY_ATTEMPTS", 3)),
-    timeout_seconds=float(os.environ.get("PARTNER_TIMEOUT_SECONDS", 5)),
+    attempts=settings.tuning().retry_attempts,
+    timeout_seconds=settings.tuning().partner_timeout_seconds or 5.0,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -7,7 +7,6 @@ codes and phone numbers masked.
 
 import hashlib
 import json
-import os
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -20,11 +19,12 @@ from botocore.exceptions import ClientError
 
 from contracts.masking import mask_text
 from contracts.subscriptions import owning_agency
+from govbus import settings
 from govbus.aws import client
 from govbus.bus import event_from_detail
 from govbus.observability import logger, tracer
 
-TABLE = os.environ["EVENT_LOG_TABLE"]
+TABLE = settings.table("event_log")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

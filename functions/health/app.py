@@ -4,13 +4,12 @@ Until the stack says it is ready (the readiness parameter, set by whoever finish
 starting it: `govbus dev` after loading its demo data), the answer is 503 "starting".
 """
 
-import os
-
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from govbus import settings
 from govbus.aws import client, stage
 from govbus.health import health_report
 from govbus.http import install_problem_handlers, json_response, problem
@@ -25,7 +24,7 @@ install_problem_handlers(app)
 
 def readiness() -> str:
     """The stack's readiness; read per request, since it changes once at start-up."""
-    name = os.environ.get("READINESS_PARAMETER")
+    name = settings.platform().readiness_parameter
     if not name:
         return READY  # a deployment without the parameter has no start-up phase
     try:

@@ -2,16 +2,14 @@
 items and logs the city's province-level items whose code, name or time limit disagree
 (the report is also the function's result); ``govbus province align`` prints the same."""
 
-import os
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.adapters import CallContext
-from govbus import province_align
+from govbus import province_align, settings
 from govbus.observability import logger, tracer
 from govbus.plugins import plugin_manager
 
-TIMEOUT_SECONDS = float(os.environ.get("PARTNER_TIMEOUT_SECONDS", 10))
+TIMEOUT_SECONDS = settings.tuning().partner_timeout_seconds or 10.0
 
 
 @logger.inject_lambda_context

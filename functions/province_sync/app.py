@@ -2,18 +2,16 @@
 publish a ``case.province_status`` for each change not yet applied (a push that never
 arrived). case_events applies pushes and polls alike, once each and never backwards."""
 
-import os
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.adapters import CallContext
-from govbus import province_cases
+from govbus import province_cases, settings
 from govbus.bus import publish
 from govbus.observability import logger, tracer
 from govbus.plugins import call, plugin_manager
 
 SOURCE = "govbus.province_sync"
-TIMEOUT_SECONDS = float(os.environ.get("PARTNER_TIMEOUT_SECONDS", 5))
+TIMEOUT_SECONDS = settings.tuning().partner_timeout_seconds or 5.0
 
 
 @logger.inject_lambda_context

@@ -11,14 +11,13 @@ id, marked published after EventBridge took it):
 """
 
 import datetime as dt
-import os
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from govbus import outbox
+from govbus import outbox, settings
 from govbus.observability import logger, tracer
 
-SWEEP_AFTER = dt.timedelta(seconds=int(os.environ.get("OUTBOX_SWEEP_AFTER_SECONDS", "60")))
+SWEEP_AFTER = dt.timedelta(seconds=settings.tuning().outbox_sweep_after_seconds)
 
 
 def from_stream(records: list[dict]) -> dict:

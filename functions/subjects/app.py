@@ -6,7 +6,6 @@ GET /subjects/{code}/access-log            the subject themself: who looked, whe
 """
 
 import datetime as dt
-import os
 import uuid
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from contracts.errors import Forbidden, ValidationFailed
 from contracts.identity import mask_identifier, parse_subject_code
 from contracts.masking import mask_text
-from govbus import audit
+from govbus import audit, settings
 from govbus.auth import caller
 from govbus.aws import client
 from govbus.http import install_problem_handlers, json_response
@@ -25,7 +24,7 @@ from govbus.observability import logger, tracer
 from govbus.privacy import subject_key
 from govbus.subject_index import records
 
-ACCESS_TABLE = os.environ["SUBJECT_ACCESS_TABLE"]
+ACCESS_TABLE = settings.table("subject_access")
 READ_SCOPE = "subjects:read"
 PURPOSE_MAX = 200
 

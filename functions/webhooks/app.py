@@ -9,7 +9,6 @@ Nothing is published for a refused request.
 import base64
 import hashlib
 import json
-import os
 import time
 import uuid
 
@@ -41,21 +40,21 @@ from contracts.errors import (
 from contracts.events import Event
 from contracts.masking import mask_text
 from contracts.signatures import active_secrets
-from govbus import audit
+from govbus import audit, settings
 from govbus.aws import get_secret_json, stage
 from govbus.bus import publish
 from govbus.http import install_problem_handlers, problem
 from govbus.observability import logger, tracer
 from govbus.plugins import adapter_info, call, implements, plugin_manager
 
-MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", 256 * 1024))
+MAX_BODY_BYTES = settings.tuning().webhook_max_body_bytes
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 # an EventBridge entry is at most 256 KB, its own envelope included
 MAX_EVENT_BYTES = 200 * 1024
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
-persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+persistence = DynamoDBPersistenceLayer(table_name=settings.table("idempotency"))
 idempotency = IdempotencyConfig(
     event_key_jmespath="[partner, delivery_id]",
     payload_validation_jmespath="body_sha256",

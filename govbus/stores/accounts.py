@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -11,12 +10,13 @@ from botocore.exceptions import ClientError
 from contracts.accounts import Account, AccountDetails, AccountStatus
 from contracts.errors import Conflict, NotFound
 from contracts.identity import mask_identifier
+from govbus import settings
 from govbus.aws import client
 from govbus.privacy import seal, subject_key, unseal
 
 
 def _table() -> str:
-    return os.environ["ACCOUNTS_TABLE"]
+    return settings.table("accounts")
 
 
 def _now() -> str:

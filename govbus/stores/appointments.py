@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import os
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,15 +16,16 @@ from botocore.exceptions import ClientError
 from contracts.appointments import Booking, Slot, SlotsRequest
 from contracts.errors import Conflict, NotFound
 from contracts.identity import mask_identifier
+from govbus import settings
 from govbus.aws import client
 
 
 def _slots() -> str:
-    return os.environ["SLOTS_TABLE"]
+    return settings.table("appointments_slots")
 
 
 def _bookings() -> str:
-    return os.environ["BOOKINGS_TABLE"]
+    return settings.table("appointments_bookings")
 
 
 def _slot_key(hall: str, day: _dt.date, item_code: str, time: str) -> dict[str, Any]:

@@ -9,7 +9,6 @@ timeline entries are written beside it, and the events it causes go to the outbo
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,7 +23,7 @@ from contracts.cases import (
 )
 from contracts.errors import Conflict, NotFound
 from contracts.events import Event
-from govbus import outbox
+from govbus import outbox, settings
 from govbus.aws import client
 from govbus.privacy import seal, unseal
 
@@ -32,7 +31,7 @@ CASE = "case"
 
 
 def _table() -> str:
-    return os.environ["CASES_TABLE"]
+    return settings.table("cases")
 
 
 def new_case_id(now: _dt.datetime) -> str:

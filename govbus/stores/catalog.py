@@ -8,13 +8,13 @@ published one to ``superseded`` in one transaction.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from contracts.catalog import ItemStatus, ServiceItem, ServiceItemDraft
 from contracts.errors import Conflict, NotFound
+from govbus import settings
 from govbus.aws import client
 
 # the published version of an item carries ``listed``; the sparse index holds only those
@@ -23,7 +23,7 @@ LISTED = "published"
 
 
 def _table() -> str:
-    return os.environ["CATALOG_TABLE"]
+    return settings.table("catalog")
 
 
 def _item(row: dict[str, Any]) -> ServiceItem:

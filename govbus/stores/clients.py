@@ -15,13 +15,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.errors import NotFound, Unauthenticated
+from govbus import settings
 from govbus.aws import client
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
 
 def _table(table: str | None = None) -> str:
-    return table or os.environ["CLIENTS_TABLE"]
+    return table or settings.table("clients")
 
 
 def _hash(secret: str, salt: bytes) -> str:

@@ -24,7 +24,6 @@ so a stale posting can only cost a read, never return a wrong document.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
 import secrets
 import unicodedata
@@ -41,7 +40,7 @@ from contracts.disclosure import (
 )
 from contracts.errors import Conflict, NotFound, ValidationFailed
 from contracts.events import Event
-from govbus import outbox
+from govbus import outbox, settings
 from govbus.aws import client
 
 SOURCE = "govbus.disclosure"
@@ -54,7 +53,7 @@ _IS_CJK = re.compile(rf"[{_CJK}]")
 
 
 def _table() -> str:
-    return os.environ["DISCLOSURE_TABLE"]
+    return settings.table("disclosure")
 
 
 # --- search terms ---------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import secrets
 from typing import Any
 
@@ -12,14 +11,14 @@ from botocore.exceptions import ClientError
 from contracts.errors import Conflict, NotFound
 from contracts.events import Event
 from contracts.hotline import Handling, Ticket, TicketAnswered, TicketStatus
-from govbus import outbox
+from govbus import outbox, settings
 from govbus.aws import client
 
 ESCALATED_TO = "福州市效能办 efficiency supervision office"
 
 
 def _table() -> str:
-    return os.environ["TICKETS_TABLE"]
+    return settings.table("tickets")
 
 
 def new_ticket_id(now: _dt.datetime) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ from contracts.licences import (
     check_licence_id,
     licence_id,
 )
+from govbus import settings
 from govbus.aws import client
 from govbus.privacy import seal, subject_key, unseal
 
@@ -35,7 +35,7 @@ Verifier = Callable[[DetachedSignature], CertificateIdentity]
 
 
 def _table() -> str:
-    return os.environ["LICENCES_TABLE"]
+    return settings.table("licences")
 
 
 def _next_serial(type_code: str, issuer: str) -> str:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 
 from botocore.exceptions import ClientError
 
 from contracts.notify import NotifyKind
+from govbus import settings
 from govbus.aws import client
 
 
 def _table() -> str:
-    return os.environ["NOTIFICATIONS_TABLE"]
+    return settings.table("notifications")
 
 
 def opted_out(subject_key: str) -> set[NotifyKind]:

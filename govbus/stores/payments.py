@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from typing import Any
@@ -27,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from contracts.errors import Conflict, NotFound
 from contracts.events import Event
-from govbus import outbox
+from govbus import outbox, settings
 from govbus.aws import client
 
 CST = _dt.timezone(_dt.timedelta(hours=8))
@@ -93,7 +92,7 @@ class Receipt(BaseModel):
 
 
 def _table() -> str:
-    return os.environ["PAYMENTS_TABLE"]
+    return settings.table("payments")
 
 
 def _order_key(order_no: str) -> dict[str, Any]:

@@ -27,16 +27,17 @@ from contracts.subscriptions import (
     Subscription,
     SubscriptionStatus,
 )
+from govbus import settings
 from govbus.aws import client
 from govbus.privacy import seal, unseal
 
 
 def _subscriptions() -> str:
-    return os.environ["SUBSCRIPTIONS_TABLE"]
+    return settings.table("subscriptions")
 
 
 def _deliveries() -> str:
-    return os.environ["DELIVERIES_TABLE"]
+    return settings.table("deliveries")
 
 
 def _now() -> _dt.datetime:

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from govbus.cli import main as govbus
+from govbus_dev.cli import main as govbus
 from tests.conftest import ROOT
 
 

@@ -28,7 +28,7 @@ def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
         [
             sys.executable,
             "-m",
-            "govbus.cli",
+            "govbus_dev.cli",
             "dev",
             "--port",
             str(port),

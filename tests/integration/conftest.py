@@ -176,7 +176,7 @@ def department_token(stack, scopes: list[str], agency: str | None = None) -> str
     import contextlib
     import io
 
-    from govbus.cli import main as govbus
+    from govbus_dev.cli import main as govbus
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from contracts.identity import citizen_id_check_char
+from govbus import settings
 from govbus.stores import appointments
 from tests.conftest import wait_for
 from tests.integration.conftest import CITIZEN, bearer, department_token, login
@@ -75,7 +76,7 @@ def test_fifty_parallel_bookings_for_ten_places_exactly_ten_succeed(stack, ca, s
     assert slots[0]["booked"] == 10 and slots[0]["free"] == 0
 
 
-def test_the_store_itself_never_overbooks_under_a_real_race(stack, seeded, monkeypatch):
+def test_the_store_itself_never_overbooks_under_a_real_race(stack, seeded):
     """Fifty threads straight at DynamoDB, all released at once by a barrier."""
     open_slot(stack, capacity=10)
     env = stack.functions["AppointmentsFunction"].environment
@@ -90,14 +91,17 @@ def test_the_store_itself_never_overbooks_under_a_real_race(stack, seeded, monke
         except Exception as exc:  # Conflict: fully booked
             outcomes.append(type(exc).__name__)
 
-    # the store reads its table names from the environment: give this process the function's
-    for name in ("SLOTS_TABLE", "BOOKINGS_TABLE"):
-        monkeypatch.setenv(name, env[name])
-    threads = [threading.Thread(target=book, args=(i,)) for i in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # the store reads its table names from the settings: point this process at the function's
+    tables = {
+        "appointments_slots": env["SLOTS_TABLE"],
+        "appointments_bookings": env["BOOKINGS_TABLE"],
+    }
+    with settings.override(**tables):
+        threads = [threading.Thread(target=book, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert outcomes.count("booked") == 10 and outcomes.count("Conflict") == 40
 
 

@@ -13,7 +13,7 @@ import uuid
 import pytest
 import requests
 
-from govbus.local.template import function_specs, load_template
+from govbus_dev.local.template import function_specs, load_template
 from tests.conftest import ROOT, wait_for
 from tests.integration.conftest import (
     CITIZEN,

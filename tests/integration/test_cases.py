@@ -9,6 +9,7 @@ import requests
 
 from contracts.cases import Actor, Step, advance
 from contracts.errors import Conflict
+from govbus import settings
 from govbus.stores import cases
 from govbus.stores.shipments import ShipmentStore
 from tests.conftest import wait_for
@@ -194,7 +195,7 @@ def test_approve_and_reject_at_once_exactly_one_wins(stack, citizen):
     assert "changed" in loser["detail"]
 
 
-def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen, monkeypatch):
+def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen):
     """The same race without the gateway: two writers read one version and both write."""
     created = apply(stack, citizen)
     upload(created["uploads"][0])
@@ -215,20 +216,18 @@ def test_concurrent_transitions_on_the_store_cannot_both_win(stack, citizen, mon
         except Conflict:
             outcomes.append("409")
 
-    # the store reads its table from the environment: give this process the function's
-    monkeypatch.setenv("CASES_TABLE", env["CASES_TABLE"])
-    monkeypatch.setenv("OUTBOX_TABLE", env["OUTBOX_TABLE"])
-    monkeypatch.setenv("GOVBUS_STAGE", "dev")
-    case = cases.get(created["id"])
-    threads = [
-        threading.Thread(target=take, args=(case, "accept", "")),
-        threading.Thread(target=take, args=(case, "request_materials", "请补充材料")),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    timeline = cases.get(created["id"]).timeline
+    # the store reads its tables from the settings: point this process at the function's
+    with settings.override(cases=env["CASES_TABLE"], outbox=env["OUTBOX_TABLE"], stage="dev"):
+        case = cases.get(created["id"])
+        threads = [
+            threading.Thread(target=take, args=(case, "accept", "")),
+            threading.Thread(target=take, args=(case, "request_materials", "请补充材料")),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        timeline = cases.get(created["id"]).timeline
     assert sorted(outcomes) == ["409", "won"]
     assert len([e for e in timeline if e.actor.startswith("clerk-")]) == 1
 

@@ -5,9 +5,9 @@ import time
 
 from contracts.adapters import Faults
 from govbus.circuit import CircuitBreaker
-from govbus.cli import main as govbus
 from govbus.dlq import peek, resolve_queue
 from govbus.stores.shipments import ShipmentStore
+from govbus_dev.cli import main as govbus
 from tests.conftest import wait_for
 from tests.integration.conftest import delivery_requested, put_event
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from govbus.local.stack import LocalStack
+from govbus_dev.local.stack import LocalStack
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "authz_stack"
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from govbus.cli import main as govbus
+from govbus_dev.cli import main as govbus
 from tests.conftest import wait_for
 from tests.integration.conftest import (
     CITIZEN,

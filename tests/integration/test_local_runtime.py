@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from govbus.local.stack import LocalStack
+from govbus_dev.local.stack import LocalStack
 from tests.conftest import wait_for
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_stack"

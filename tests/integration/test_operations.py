@@ -8,18 +8,26 @@ import contextlib
 import pytest
 import requests
 
-from govbus.local.template import load_template
+from govbus import settings
 from govbus.stores import catalog
+from govbus_dev.local.template import load_template
 from tests.conftest import ROOT
 
 
 @contextlib.contextmanager
 def environment(variables: dict[str, str]):
     """This process's environment for a store or tool called directly from the test."""
+    from govbus import settings
+
     with pytest.MonkeyPatch.context() as patch:
         for name, value in variables.items():
             patch.setenv(name, value)
-        yield
+        settings.reset()  # settings are read once: read them again from these variables
+        try:
+            yield
+        finally:
+            patch.undo()
+            settings.reset()
 
 
 def test_every_rule_target_has_a_dead_letter_queue_and_a_retry_policy(stack, aws):
@@ -62,7 +70,7 @@ def test_the_public_catalogue_is_read_from_the_published_index_not_a_scan(stack)
     def note(model, **_kwargs) -> None:
         operations.append(model.name)
 
-    with environment({"CATALOG_TABLE": env["CATALOG_TABLE"], "GOVBUS_STAGE": "dev"}):
+    with settings.override(catalog=env["CATALOG_TABLE"], stage="dev"):
         from govbus.aws import client
 
         ddb = client("dynamodb")
@@ -77,7 +85,7 @@ def test_the_public_catalogue_is_read_from_the_published_index_not_a_scan(stack)
 
 
 def test_anonymous_refusals_spread_over_shards_and_the_chain_still_verifies(stack, aws, capsys):
-    from govbus.cli import main as govbus
+    from govbus_dev.cli import main as govbus
 
     for _ in range(24):
         answer = requests.get(

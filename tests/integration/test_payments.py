@@ -35,10 +35,17 @@ CARD_BALANCE = 100_000
 @contextlib.contextmanager
 def environment(variables: dict[str, str]):
     """This process's environment for a store or hook called directly from the test."""
+    from govbus import settings
+
     with pytest.MonkeyPatch.context() as patch:
         for name, value in variables.items():
             patch.setenv(name, value)
-        yield
+        settings.reset()  # settings are read once: read them again from these variables
+        try:
+            yield
+        finally:
+            patch.undo()
+            settings.reset()
 
 
 @pytest.fixture
@@ -443,7 +450,7 @@ def test_reconciliation_finds_each_mismatch_class_and_repairs_the_missed_notific
     # the operator's command, with the reconcile function's environment
     out = io.StringIO()
     with environment(stack.functions["ReconcileFunction"].environment):
-        from govbus.cli import main as govbus
+        from govbus_dev.cli import main as govbus
 
         with contextlib.redirect_stdout(out):
             assert govbus(["reconcile", "--day", day.isoformat(), "--stack", stack.stack_name]) == 0

@@ -19,10 +19,10 @@ import requests
 
 from adapters.province.simulator import HallFaults
 from govbus.circuit import CircuitBreaker
-from govbus.cli import main as govbus
 from govbus.dlq import peek, resolve_queue
-from govbus.seed.data import PROVINCE_DRUG_WHOLESALE
 from govbus.stores.shipments import ShipmentStore
+from govbus_dev.cli import main as govbus
+from govbus_dev.seed.data import PROVINCE_DRUG_WHOLESALE
 from tests.conftest import wait_for
 from tests.integration.conftest import CITIZEN, bearer, department_token, login
 

@@ -2,14 +2,14 @@
 
 import requests
 
-from govbus.seed.data import ITEMS
+from govbus_dev.seed.data import ITEMS
 
 
 def test_the_seed_loads_a_catalogue_whose_report_matches_a_hand_count(stack):
     seeded = stack.seed()
     assert seeded["items"] == 36 and len(seeded["clients"]) == 7
     report = requests.get(f"{stack.url}/catalog/report", timeout=10).json()
-    # hand count over govbus/seed/data.py: 36 items; 2★ x3, 3★ x13, 4★ x12, 5★ x8
+    # hand count over govbus_dev/seed/data.py: 36 items; 2★ x3, 3★ x13, 4★ x12, 5★ x8
     assert report["overall"] == {
         "items": 36,
         "at_least_3_star": round(33 / 36, 4),

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from govbus.local.stack import LocalStack
+from govbus_dev.local.stack import LocalStack
 from tests.conftest import wait_for
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_stack"
@@ -179,7 +179,7 @@ def test_the_function_gets_the_stream_record_format_lambda_sends(outbox):
     wait_for(outbox.delivered)
     arn, _, records = outbox.stream_records()
     fn = outbox.stack.functions["PublisherFunction"]
-    from govbus.local.pollers import stream_record
+    from govbus_dev.local.pollers import stream_record
 
     event = stream_record(records[-1], arn, fn.region)
     assert event["eventSource"] == "aws:dynamodb" and event["eventName"] == "INSERT"

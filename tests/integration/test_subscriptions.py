@@ -452,7 +452,7 @@ def test_a_revoked_clients_subscriptions_fall_silent(stack, aws, receivers):
     import contextlib
     import io
 
-    from govbus.cli import main as govbus
+    from govbus_dev.cli import main as govbus
 
     kept, revoked = receivers(), receivers()
     keeper = department_token(stack, ["subscriptions:manage"], agency=MARKET)

@@ -124,7 +124,7 @@ def test_a_partner_without_a_stored_secret_gets_503_and_nothing_is_published(sta
 
 
 def test_rotating_a_push_secret_keeps_the_old_one_until_dropped(stack, aws, acme, capsys):
-    from govbus.cli import main as govbus
+    from govbus_dev.cli import main as govbus
     from tests.integration.conftest import ACME_SECRET
 
     assert govbus(["webhooks", "rotate", "acme", "--stack", stack.stack_name]) == 0

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from govbus.local.template import function_specs, load_template
+from govbus_dev.local.template import function_specs, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -43,9 +43,11 @@ def resolve(monkeypatch):
 
 @pytest.fixture
 def dev_settings(monkeypatch):
-    monkeypatch.setenv("SUBSCRIPTIONS_ALLOW_LOOPBACK", "true")
+    from govbus import settings
+
     outbound.settings.cache_clear()
-    yield
+    with settings.override(subscriptions_allow_loopback="true"):
+        yield
     outbound.settings.cache_clear()
 
 

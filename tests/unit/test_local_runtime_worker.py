@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from govbus.local.runtime import FunctionError, LocalFunction
-from govbus.local.template import FunctionSpec, Resolver
+from govbus_dev.local.runtime import FunctionError, LocalFunction
+from govbus_dev.local.template import FunctionSpec, Resolver
 
 HANDLERS = textwrap.dedent(
     """

@@ -6,7 +6,7 @@ import datetime as _dt
 
 import pytest
 
-from govbus.local.schedules import Schedule, cron_matches
+from govbus_dev.local.schedules import Schedule, cron_matches
 
 # 2026-11-23 is a Monday; the week runs to Sunday 2026-11-29
 MONDAY = _dt.datetime(2026, 11, 23, 9, 0, tzinfo=_dt.UTC)

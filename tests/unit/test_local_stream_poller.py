@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from govbus.local.pollers import DynamoDBStreamPoller
+from govbus_dev.local.pollers import DynamoDBStreamPoller
 
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/outbox/stream/2026-11-27T00:00:00.000"
 

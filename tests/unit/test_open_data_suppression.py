@@ -30,7 +30,7 @@ def test_the_glue_tables_of_the_template_match_the_documented_schemas():
     from pathlib import Path
 
     from contracts.open_data import DATASETS
-    from govbus.local.template import load_template
+    from govbus_dev.local.template import load_template
 
     glue_types = {"string": "string", "int64": "bigint", "double": "double", "bool": "boolean"}
     template = load_template(Path(__file__).resolve().parents[2] / "template.yaml")

@@ -92,6 +92,7 @@ def test_a_development_adapter_obeys_the_allow_list(monkeypatch, allow, loaded):
     from govbus import plugins
 
     monkeypatch.setattr(plugins, "_MANAGERS", {})
-    monkeypatch.setenv("GOVBUS_DEV_ADAPTERS", "acme=tests.fixtures.acme_adapter")
-    monkeypatch.setenv("GOVBUS_ADAPTERS", allow)
-    assert adapter_names(plugins.plugin_manager()) == loaded
+    from govbus import settings
+
+    with settings.override(development="acme=tests.fixtures.acme_adapter", allow_list=allow):
+        assert adapter_names(plugins.plugin_manager()) == loaded

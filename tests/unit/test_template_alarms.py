@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from govbus.local.template import load_template
+from govbus_dev.local.template import load_template
 from tests.conftest import ROOT
 
 TEMPLATE = ROOT / "template.yaml"

@@ -4,7 +4,7 @@ authorizer fails here before it ships."""
 
 from __future__ import annotations
 
-from govbus.local.template import load_template
+from govbus_dev.local.template import load_template
 from tests.conftest import ROOT
 
 PUBLIC = {

@@ -32,7 +32,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from govbus.local.stack import LocalStack
+    from govbus_dev.local.stack import LocalStack
 
     started = time.monotonic()
     stack = LocalStack(
@@ -60,7 +60,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from govbus.local.stack import LOCAL_CREDENTIALS
+    from govbus_dev.local.stack import LOCAL_CREDENTIALS
 
     state = Path(args.state_file) if args.state_file else Path(args.root) / STATE_FILE
     state.write_text(
@@ -195,7 +195,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
 
 
 def cmd_adapter_new(args: argparse.Namespace) -> int:
-    from govbus.scaffold import new_adapter
+    from govbus_dev.scaffold import new_adapter
 
     try:
         root = new_adapter(args.name, args.dir, args.title)
@@ -442,7 +442,7 @@ def cmd_drop_previous(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from govbus.demo import from_state_file
+    from govbus_dev.demo import from_state_file
 
     if not Path(args.state_file).exists():
         print(f"govbus demo: no {args.state_file} here: start `make run` first", file=sys.stderr)
@@ -562,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-file", default=STATE_FILE, help="what `govbus dev` noted")
     demo.set_defaults(func=cmd_demo)
 
-    from govbus.province_align import add_cli as add_province_commands
+    from govbus_dev.province_align_cli import add_cli as add_province_commands
 
     add_province_commands(sub)
 

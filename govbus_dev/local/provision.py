@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from govbus.local.template import ACCOUNT_ID, Resolver, references
+from govbus_dev.local.template import ACCOUNT_ID, Resolver, references
 
 Provisioner = Callable[["Provisioning", str, dict[str, Any]], None]
 

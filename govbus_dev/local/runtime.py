@@ -17,7 +17,7 @@ lost, and the next invocation starts a fresh one. Each invocation logs Lambda's
 ``REPORT`` line (on the ``govbus_dev.lambda`` logger), with ``Init Duration`` on a cold
 start only.
 
-Why ``subprocess`` and a small pipe protocol (``govbus.local.worker``) rather than
+Why ``subprocess`` and a small pipe protocol (``govbus_dev.local.worker``) rather than
 ``multiprocessing``: a child is started with an explicit environment (``env=``) instead
 of inheriting and patching the parent's; it does not re-import the parent's
 ``__main__`` (pytest, the CLI) as ``spawn`` does, nor inherit the parent's imported
@@ -45,7 +45,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
-from govbus.local.template import ACCOUNT_ID, FunctionSpec, Resolver
+from govbus_dev.local.template import ACCOUNT_ID, FunctionSpec, Resolver
 
 report_log = logging.getLogger("govbus_dev.lambda")
 
@@ -121,7 +121,7 @@ class ExecutionEnvironment:
                 [
                     sys.executable,
                     "-m",
-                    "govbus.local.worker",
+                    "govbus_dev.local.worker",
                     function.spec.handler,
                     str(to_child_r),
                     str(from_child_w),

@@ -10,8 +10,8 @@ import threading
 import uuid
 from typing import Any
 
-from govbus.local.runtime import LocalFunction
-from govbus.local.template import ACCOUNT_ID
+from govbus_dev.local.runtime import LocalFunction
+from govbus_dev.local.template import ACCOUNT_ID
 
 log = logging.getLogger("govbus_dev")
 

@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Any
 
-from govbus.local.runtime import LocalFunction
+from govbus_dev.local.runtime import LocalFunction
 
 log = logging.getLogger("govbus_dev")
 

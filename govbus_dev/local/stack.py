@@ -7,7 +7,7 @@
 5. a poller per ``SQS`` and ``DynamoDB`` (stream) event source and a timer per
    ``Schedule`` event;
 6. every function in execution environments of its own (worker processes, started on
-   demand; see :mod:`govbus.local.runtime`).
+   demand; see :mod:`govbus_dev.local.runtime`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from typing import Any
 
 import boto3
 
-from govbus.local.gateway import Authorizer, Gateway, Route
-from govbus.local.pollers import DynamoDBStreamPoller, SqsPoller
-from govbus.local.provision import Provisioning, provision
-from govbus.local.runtime import DEFAULT_CONCURRENCY, LocalFunction
-from govbus.local.schedules import Schedule
-from govbus.local.template import (
+from govbus_dev.local.gateway import Authorizer, Gateway, Route
+from govbus_dev.local.pollers import DynamoDBStreamPoller, SqsPoller
+from govbus_dev.local.provision import Provisioning, provision
+from govbus_dev.local.runtime import DEFAULT_CONCURRENCY, LocalFunction
+from govbus_dev.local.schedules import Schedule
+from govbus_dev.local.template import (
     Resolver,
     function_specs,
     load_template,
@@ -221,6 +221,7 @@ class LocalStack:
             fn.clear_caches()
 
     def _start_simulators(self) -> None:
+        from govbus import settings
         from govbus.plugins import (
             adapter_names,
             allowed_adapters,
@@ -239,6 +240,8 @@ class LocalStack:
             # the adapter in every function talks to its simulator
             self.overrides[f"GOVBUS_{name.upper()}_ENDPOINT"] = url
             os.environ[f"GOVBUS_{name.upper()}_ENDPOINT"] = url
+        # this process's tools (CLI commands, tests) read their settings once: again now
+        settings.reset()
         self.store_simulator_secrets()
 
     def store_simulator_secrets(self) -> None:
@@ -385,7 +388,7 @@ class LocalStack:
 
     def seed(self) -> dict[str, Any]:
         """Load the demo catalogue, departments and licences through the gateway."""
-        from govbus.seed.load import load
+        from govbus_dev.seed.load import load
 
         assert self.resolver is not None
         level = log.level

@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from govbus.local.runtime import FunctionError, LocalFunction
-from govbus.local.template import ACCOUNT_ID
+from govbus_dev.local.runtime import FunctionError, LocalFunction
+from govbus_dev.local.template import ACCOUNT_ID
 
 TEXT_TYPES = (
     "text/",

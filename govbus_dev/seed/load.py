@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any
 
 from contracts.catalog import ServiceItemDraft
-from govbus.seed.data import AGENCIES, DEMO_LICENCES, ITEMS
+from govbus_dev.seed.data import AGENCIES, DEMO_LICENCES, ITEMS
 
 # what a demo department's client may do: everything a department does, to try it all
 DEMO_SCOPES = [

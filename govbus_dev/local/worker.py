@@ -1,6 +1,6 @@
 """One Lambda execution environment: the process the local stack starts per environment.
 
-Run as ``python -m govbus.local.worker HANDLER READ_FD WRITE_FD`` with the function's
+Run as ``python -m govbus_dev.local.worker HANDLER READ_FD WRITE_FD`` with the function's
 ``CodeUri`` folder as the working directory (Lambda's ``/var/task``, first on
 ``sys.path``) and exactly the environment the template gives the function. It imports
 the handler once (the init phase, the cold start), tells the parent how long that took,

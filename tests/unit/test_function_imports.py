@@ -1,0 +1,103 @@
+"""Each function imports only what it uses: a cold start pays for nothing it never runs.
+
+Every function's app module is imported in a fresh interpreter, with the variables the
+template gives it (resource names replaced by placeholders) and tracing off, as the
+local stack runs it; then ``sys.modules`` shows what the init phase loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from govbus_dev.local.template import load_template
+from tests.conftest import ROOT
+
+# heavy modules a function must not load at init unless it uses them there
+HEAVY = [
+    "zeep",
+    "lxml",
+    "jwt",
+    "cryptography",
+    "aws_xray_sdk",
+    "aws_lambda_powertools.utilities.idempotency",
+    "requests",
+    "yaml",
+]
+
+
+def _placeholder(template: dict, name: str, value: object) -> str:
+    """A literal as it is; a parameter's default; any other reference a placeholder."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        default = template.get("Parameters", {}).get(value["Ref"], {}).get("Default")
+        if default is not None:
+            return str(default)
+    return f"placeholder-{name.lower()}"
+
+
+def _functions() -> dict[str, dict[str, str]]:
+    template = load_template(ROOT / "template.yaml")
+    common = template["Globals"]["Function"]["Environment"]["Variables"]
+    found = {}
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        if not str(props.get("CodeUri", "")).startswith("functions/"):
+            continue
+        variables = {**common, **props.get("Environment", {}).get("Variables", {})}
+        env = {k: _placeholder(template, k, v) for k, v in variables.items()}
+        found[props["CodeUri"].strip("/").split("/")[-1]] = env
+    return found
+
+
+FUNCTIONS = _functions()
+PROBE = (
+    f"import json, sys; import app; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+)
+
+
+def _loaded_at_init(name: str) -> set[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing may be called at init anyway
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **FUNCTIONS[name],
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT / "functions" / name,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_template_has_every_function():
+    assert len(FUNCTIONS) >= 20 and "webhooks" in FUNCTIONS
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_a_function_loads_at_init_only_what_it_uses(name):
+    loaded = _loaded_at_init(name)
+    adapters = FUNCTIONS[name].get("GOVBUS_ADAPTERS", "")
+    allowed = set()
+    if "ca" in adapters.split(","):
+        allowed.add("cryptography")  # the CA adapter parses certificates (x509)
+    if name in {"webhooks", "dispatcher", "licence_requests"}:
+        allowed.add("aws_lambda_powertools.utilities.idempotency")
+    assert loaded - allowed == set(), (
+        f"{name} imports {sorted(loaded - allowed)} at init: import it where it is used"
+    )
