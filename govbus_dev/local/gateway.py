@@ -342,13 +342,12 @@ class Gateway:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # no 40 ms stall per kept-alive answer
+            timeout = 30  # a client that stops sending mid-request loses its connection
 
             def _any(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length > MAX_REQUEST_BYTES:
-                    self._send(_json_response(413, {"message": "Request Entity Too Large"}))
-                    return
-                raw = self.rfile.read(length) if length else b""
+                raw = self._body()
+                if raw is None:
+                    return  # refused (answered, connection closed) or the client went away
                 url = urlsplit(self.path)
                 req = IncomingRequest(
                     method=self.command,
@@ -359,6 +358,58 @@ class Gateway:
                     source_ip=self.client_address[0],
                 )
                 self._send(gateway.handle(req))
+
+            def _refuse(self, status: int, message: str) -> None:
+                # framing we cannot trust: answer once and close, so no bytes of this
+                # request are ever read as the next one (no request smuggling)
+                self.close_connection = True
+                self._send(_json_response(status, {"message": message}))
+
+            def _body(self) -> bytes | None:
+                """The request body, framed as API Gateway frames it, or None if refused."""
+                lengths = self.headers.get_all("content-length") or []
+                chunked = "chunked" in (self.headers.get("transfer-encoding") or "").lower()
+                if (chunked and lengths) or len(lengths) > 1:
+                    self._refuse(400, "Bad Request")  # ambiguous framing
+                    return None
+                try:
+                    if chunked:
+                        return self._chunked()
+                    if not lengths:
+                        return b""
+                    if not lengths[0].strip().isdigit():
+                        self._refuse(400, "Bad Request")
+                        return None
+                    length = int(lengths[0])
+                    if length > MAX_REQUEST_BYTES:
+                        self._refuse(413, "Request Entity Too Large")
+                        return None
+                    raw = self.rfile.read(length) if length else b""
+                except ValueError:
+                    self._refuse(400, "Bad Request")  # a chunk size that is not hex
+                    return None
+                except OSError:  # timed out or reset mid-body
+                    self.close_connection = True
+                    return None
+                if len(raw) < length:  # the client closed before sending it all
+                    self.close_connection = True
+                    return None
+                return raw
+
+            def _chunked(self) -> bytes | None:
+                body = bytearray()
+                while True:
+                    size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+                    size = int(size_line, 16)  # ValueError: refused by the caller
+                    if size == 0:
+                        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return bytes(body)
+                    if len(body) + size > MAX_REQUEST_BYTES:
+                        self._refuse(413, "Request Entity Too Large")
+                        return None
+                    body += self.rfile.read(size)
+                    self.rfile.readline(1024)
 
             def _send(self, response: GatewayResponse) -> None:
                 self.send_response(response.status)
@@ -373,8 +424,9 @@ class Gateway:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
 
             def log_message(self, format: str, *args: Any) -> None:
-                if gateway.log:
-                    gateway.log.info("%s %s", self.command, self.path.split("?", 1)[0])
+                command, path = getattr(self, "command", None), getattr(self, "path", "")
+                if gateway.log and command:  # not for a connection that timed out idle
+                    gateway.log.info("%s %s", command, (path or "").split("?", 1)[0])
 
         self._server = _GatewayServer((host, port), Handler)
         self._thread = threading.Thread(

@@ -86,3 +86,49 @@ def test_an_api_event_gets_payload_format_1(small_stack):
     assert event["pathParameters"] == {"proxy": "a/b"}
     assert event["body"] == '{"k": "v"}' and event["isBase64Encoded"] is False
     assert event["requestContext"]["resourcePath"] == "/legacy/{proxy+}"
+
+
+def raw_exchange(stack, request: bytes) -> bytes:
+    """Send bytes as they are; read every answer until the gateway closes the connection."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(stack.url)
+    with socket.create_connection((where.hostname, where.port), timeout=20) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received
+
+
+def test_a_chunked_body_is_the_body_not_a_second_request(small_stack):
+    """Seen: a chunked POST whose body was `GET /health ...` got two answers (smuggling)."""
+    smuggled = b"GET /public HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(smuggled), smuggled)
+    answer = raw_exchange(
+        small_stack,
+        b"POST /public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: text/plain\r\nConnection: close\r\n\r\n" + body,
+    )
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b"GET /public" in answer, "the handler saw the chunked body as the body"
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: abc\r\n",
+        b"Content-Length: -1\r\n",
+        b"Content-Length: 2\r\nContent-Length: 40\r\n",
+        b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
+    ],
+    ids=["not-a-number", "negative", "two-lengths", "length-and-chunked"],
+)
+def test_untrustworthy_framing_is_refused_once_and_the_connection_closed(small_stack, framing):
+    answer = raw_exchange(
+        small_stack, b"POST /public HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\nab"
+    )
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert answer.count(b"HTTP/1.1 ") == 1
