@@ -27,6 +27,7 @@ from contracts.accounts import (
 )
 from contracts.adapters import CallContext
 from contracts.auth import DetachedSignature
+from contracts.constrained import ShortText
 from contracts.errors import Forbidden, GovbusError, InvalidRequest, Unauthenticated
 from contracts.events import Event
 from contracts.identity import mask_identifier
@@ -56,8 +57,9 @@ class LoginRequest(BaseModel):
 
 
 class ClientCredentials(BaseModel):
-    client_id: str = Field(min_length=3, max_length=100)
-    client_secret: str = Field(min_length=8, max_length=200)
+    # control and bidi-override characters are refused (422), not looked up
+    client_id: ShortText = Field(min_length=3, max_length=100)
+    client_secret: ShortText = Field(min_length=8, max_length=200)
 
 
 def _ctx() -> CallContext:

@@ -367,3 +367,16 @@ def test_a_signed_push_whose_event_would_exceed_eventbridges_limit_is_413(stack,
     assert marker.status_code == 202, marker.text
     items = wait_for(lambda: archived(aws, stack), what="the marker archived")
     assert [json.loads(i["envelope"]["S"])["data"]["note"] for i in items] == ["marker"]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("client_id", "abc\u0000def"), ("client_secret", "12345678\u202e")],
+    ids=["nul-in-id", "bidi-override-in-secret"],
+)
+def test_control_characters_in_client_credentials_are_422_naming_the_field(stack, field, value):
+    body = {"client_id": "dept-abcdef", "client_secret": "a-long-secret", field: value}
+    answer = requests.post(f"{stack.url}/auth/token", json=body, timeout=30)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    assert answer.json()["field"] == field
