@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 export NO_MKDOCS_2_WARNING := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help run demo test lint validate checkov docs build bench soak conformance clean build-SharedLayer
+.PHONY: help run demo test lint validate checkov docs build bench soak soak-short conformance clean build-SharedLayer
 
 help:
 	@echo "make run          start the whole platform locally (gateway on :$(PORT))"
@@ -83,6 +83,10 @@ bench: $(STAMP)
 # tests/soak.py says what it does and what each count means; the exit status is the verdict
 soak: $(STAMP)
 	$(BIN)/python -m tests.soak --total 2000
+
+# the 100-item form; out of `make test` until it ends at duplicated=0 lost=0 every time
+soak-short: $(STAMP)
+	$(BIN)/python -m pytest tests/integration/soak_short.py
 
 conformance: $(STAMP)
 	$(BIN)/python -m pytest tests/conformance $(if $(ADAPTER),--adapter $(ADAPTER))
