@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from contracts.events import Event
 from govbus import settings
 from govbus.aws import client
-from govbus.bus import PublishFailed, bus_name, to_entry
+from govbus.bus import MAX_ENTRIES_PER_CALL, bus_name, to_entry
 
 RETENTION = _dt.timedelta(days=7)
 PENDING = "1"
@@ -166,8 +166,8 @@ def publish_pending(envelopes: Sequence[tuple[str, str]]) -> dict[str, str]:
             todo.append((eid, env))
         elif not _is_published(eid):
             failed[eid] = "another publisher holds it"  # comes again; never put twice
-    for start in range(0, len(todo), 10):
-        chunk = todo[start : start + 10]
+    for start in range(0, len(todo), MAX_ENTRIES_PER_CALL):
+        chunk = todo[start : start + MAX_ENTRIES_PER_CALL]
         entries = [to_entry(Event.model_validate_json(env), bus) for _eid, env in chunk]
         try:
             answer = client("events").put_events(Entries=entries)
@@ -212,6 +212,3 @@ def waiting(older_than: _dt.timedelta, limit: int = 500) -> Iterator[tuple[str, 
         if "LastEvaluatedKey" not in answer:
             return
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-
-__all__ = ["PublishFailed", "commit", "publish_pending", "puts", "record", "waiting"]
