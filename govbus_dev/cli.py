@@ -155,6 +155,10 @@ def _use_local_stack_if_running(root: str = ".") -> None:
         os.environ.setdefault("AWS_DEFAULT_REGION", info.get("region", "us-east-1"))
         for key, value in info.get("credentials", {}).items():
             os.environ.setdefault(key, value)
+        # commands that call a partner (province align, reconcile) reach its simulator,
+        # as the stack's own functions do
+        for name, url in info.get("simulators", {}).items():
+            os.environ.setdefault(f"GOVBUS_{name.upper()}_ENDPOINT", url)
         print(f"(using the local stack at {info['endpoint']})", file=sys.stderr)
 
 
