@@ -3,7 +3,10 @@
 A delivery is one (event, subscription) pair: its id is derived from both, so writing
 it twice is a no-op (idempotent fan-out), and it keeps the exact body sent, every
 attempt, and when the next one is due. ``retry_bucket`` is a sparse attribute carried only by
-deliveries waiting for a retry, so the retry sweep reads just those.
+deliveries waiting for a retry, so the retry sweep reads just those. A delivery keeps the
+body it sent (which may carry identifiers the subscriber is allowed to read) for
+``DELIVERY_RETENTION_DAYS``: ``expires_at`` is the table's TTL attribute, so DynamoDB
+deletes it afterwards and a subscriber's copy of personal data is not kept forever.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from contracts.subscriptions import (
 from govbus import settings
 from govbus.aws import client
 from govbus.privacy import seal, unseal
+
+DELIVERY_RETENTION_DAYS = 30
+EXPIRY_ATTRIBUTE = "expires_at"
 
 
 def _subscriptions() -> str:
@@ -312,6 +318,7 @@ def create_delivery(
                 # due at once: if the first attempt is lost, the retry sweep makes it
                 "retry_bucket": {"S": "retry"},
                 "next_attempt_at": {"S": _now().isoformat()},
+                EXPIRY_ATTRIBUTE: {"N": str(_expiry())},
             },
             ConditionExpression="attribute_not_exists(id)",
         )
@@ -320,6 +327,11 @@ def create_delivery(
             return False
         raise
     return True
+
+
+def _expiry() -> int:
+    """When DynamoDB may delete a delivery and the body it kept (epoch seconds)."""
+    return int((_now() + _dt.timedelta(days=DELIVERY_RETENTION_DAYS)).timestamp())
 
 
 def delivery_row(did: str) -> dict[str, Any] | None:

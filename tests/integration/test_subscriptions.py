@@ -447,6 +447,24 @@ def test_the_sweep_makes_an_attempt_that_was_lost(stack, aws, receivers):
     assert sweep.fire() == {"attempted": 0}, "a delivered row is not attempted again"
 
 
+def test_a_delivery_and_the_body_it_kept_expire_after_the_retention(stack, aws, receivers):
+    receiver = receivers()
+    token = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    sub = subscribe(stack, token, receiver.url)
+    sent = requests.post(
+        f"{stack.url}/subscriptions/{sub['id']}/test", headers=bearer(token), timeout=10
+    )
+    assert sent.status_code == 201, sent.text
+    table = stack.resolver.refs["DeliveriesTable"]
+    row = aws["dynamodb"].get_item(TableName=table, Key={"id": {"S": sent.json()["id"]}})["Item"]
+    assert "body" in row, "the sent body is kept for a manual retry"
+    # DynamoDB deletes the row (and the body) about 30 days after it was written
+    days = (int(row["expires_at"]["N"]) - time.time()) / 86400
+    assert 29.9 < days <= 30, days
+    ttl = aws["dynamodb"].describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] == "ENABLED" and ttl["AttributeName"] == "expires_at"
+
+
 def test_a_revoked_clients_subscriptions_fall_silent(stack, aws, receivers):
     import base64
     import contextlib
