@@ -7,8 +7,8 @@ import datetime as _dt
 import json
 import logging
 import secrets
-import threading
 import time
+from typing import NamedTuple
 
 import urllib3
 from cryptography import x509
@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field
 
 from adapters.ca import pki
 from contracts import hookimpl
+from contracts.adapterkit import AdapterState
 from contracts.adapters import (
     AdapterFamily,
     AdapterInfo,
     CallContext,
-    Health,
     PingResult,
 )
 from contracts.auth import CertificateIdentity, DetachedSignature, LoginChallenge
@@ -41,43 +41,40 @@ class CaConfig(BaseModel):
     challenge_ttl_seconds: int = Field(default=120, gt=0, le=600)
 
 
-class _State:
-    def __init__(self) -> None:
-        self.config = CaConfig()
-        self.get_secret = None
-        self.anchors: list[x509.Certificate] | None = None
-        self.intermediates: list[x509.Certificate] = []
-        self.seal_api_key = ""
-        self.crl: tuple[float, x509.CertificateRevocationList] | None = None
-        self.ping_cache: tuple[float, PingResult] | None = None
-        self.lock = threading.Lock()
-        self.http = urllib3.PoolManager(retries=False)
+class _Trust(NamedTuple):
+    """What the CA's secret holds: the roots to trust and the seal service's API key."""
+
+    anchors: list[x509.Certificate]
+    intermediates: list[x509.Certificate]
+    seal_api_key: str
 
 
-_state = _State()
+_state: AdapterState[CaConfig, _Trust] = AdapterState("the CA", CaConfig)
+_http = urllib3.PoolManager(retries=False)
+_crl: dict[str, tuple[float, x509.CertificateRevocationList]] = {}
+_state.on_configure(_crl.clear)  # a new configuration may name another CA
 
 
-def _trust() -> tuple[list[x509.Certificate], list[x509.Certificate]]:
-    with _state.lock:
-        if _state.anchors is None:
-            if _state.get_secret is None:
-                raise PartnerUnavailable("the CA adapter is not configured")
-            doc = json.loads(_state.get_secret(_state.config.secret_name))
-            _state.anchors = x509.load_pem_x509_certificates(doc["trust_anchor_pem"].encode())
-            _state.seal_api_key = doc.get("seal_api_key", "")
-            inter = doc.get("intermediates_pem")
-            _state.intermediates = x509.load_pem_x509_certificates(inter.encode()) if inter else []
-        return _state.anchors, _state.intermediates
+def _trust() -> _Trust:
+    def build(config: CaConfig, doc: dict) -> _Trust:
+        inter = doc.get("intermediates_pem")
+        return _Trust(
+            anchors=x509.load_pem_x509_certificates(doc["trust_anchor_pem"].encode()),
+            intermediates=x509.load_pem_x509_certificates(inter.encode()) if inter else [],
+            seal_api_key=doc.get("seal_api_key", ""),
+        )
+
+    return _state.client(build)
 
 
 def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocationList:
     now = time.monotonic()
-    cached = _state.crl
+    cached = _crl.get("crl")
     if cached and now - cached[0] < _state.config.crl_cache_seconds:
         return cached[1]
     url = _state.config.endpoint.rstrip("/") + "/crl"
     try:
-        answer = _state.http.request(
+        answer = _http.request(
             "GET", url, timeout=urllib3.Timeout(connect=1.0, read=_state.config.timeout_seconds)
         )
     except urllib3.exceptions.HTTPError as exc:
@@ -89,12 +86,12 @@ def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocat
     except ValueError as exc:
         raise PartnerUnavailable("the CA sent a malformed revocation list") from exc
     pki.verify_crl(crl, issuers, _dt.datetime.now(_dt.UTC))
-    _state.crl = (now, crl)
+    _crl["crl"] = (now, crl)
     return crl
 
 
 def verify(certificate_pem: str) -> tuple[x509.Certificate, CertificateIdentity]:
-    anchors, intermediates = _trust()
+    anchors, intermediates, _ = _trust()
     chain = pki.load_chain(certificate_pem)
     now = _dt.datetime.now(_dt.UTC)
     path = pki.verify_path(chain, anchors, intermediates, now)
@@ -119,32 +116,20 @@ def govbus_adapter_info() -> AdapterInfo:
 
 @hookimpl
 def govbus_adapter_configure(settings, get_secret) -> None:
-    known = {k: v for k, v in settings.items() if k in CaConfig.model_fields}
-    with _state.lock:
-        _state.config = CaConfig.model_validate(known)
-        _state.get_secret = get_secret
-        _state.anchors = None
-        _state.crl = None
-        _state.ping_cache = None
+    _state.configure(settings, get_secret)
 
 
 @hookimpl
 def govbus_ping() -> PingResult:
-    now = time.monotonic()
-    if _state.ping_cache and now - _state.ping_cache[0] < _state.config.ping_cache_seconds:
-        return _state.ping_cache[1]
-    try:
-        answer = _state.http.request(
+    def probe() -> tuple[bool, str]:
+        answer = _http.request(
             "GET",
             _state.config.endpoint.rstrip("/") + "/ping",
             timeout=urllib3.Timeout(connect=1.0, read=1.0),
         )
-        up, detail = answer.status == 200, "" if answer.status == 200 else f"{answer.status}"
-    except urllib3.exceptions.HTTPError as exc:
-        up, detail = False, f"ping failed: {type(exc).__name__}"
-    result = PingResult(adapter=NAME, status=Health.up if up else Health.down, detail=detail)
-    _state.ping_cache = (now, result)
-    return result
+        return answer.status == 200, "" if answer.status == 200 else f"{answer.status}"
+
+    return _state.ping(NAME, probe)
 
 
 @hookimpl
@@ -168,16 +153,16 @@ def govbus_ca_verify_signature(signed: DetachedSignature, ctx: CallContext) -> C
 
 @hookimpl
 def govbus_ca_seal(document: bytes, agency: str, ctx: CallContext) -> DetachedSignature:
-    _trust()  # loads the seal service's API key with the trust anchors
+    api_key = _trust().seal_api_key  # loaded with the trust anchors
     body = json.dumps({"agency": agency, "document": base64.b64encode(document).decode()}).encode()
     try:
-        answer = _state.http.request(
+        answer = _http.request(
             "POST",
             _state.config.endpoint.rstrip("/") + "/seal",
             body=body,
             headers={
                 "Content-Type": "application/json",
-                "X-Api-Key": _state.seal_api_key,
+                "X-Api-Key": api_key,
                 "X-Request-Id": ctx.correlation_id,
             },
             timeout=urllib3.Timeout(connect=1.0, read=ctx.timeout_seconds),

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import threading
-import time
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -14,7 +10,8 @@ from adapters.citizen_card import wire
 from adapters.citizen_card.client import CitizenCardClient, ping_endpoint
 from adapters.citizen_card.config import CitizenCardConfig
 from contracts import hookimpl
-from contracts.adapters import AdapterFamily, AdapterInfo, CallContext, Health, PingResult
+from contracts.adapterkit import AdapterState
+from contracts.adapters import AdapterFamily, AdapterInfo, CallContext, PingResult
 from contracts.errors import PartnerUnavailable
 from contracts.identity import CitizenId
 from contracts.payments import (
@@ -30,34 +27,16 @@ VERSION = "1.0.0"
 CST = _dt.timezone(_dt.timedelta(hours=8))
 
 
-class _State:
-    def __init__(self) -> None:
-        self.config = CitizenCardConfig()
-        self.get_secret: Any = None
-        self.client: CitizenCardClient | None = None
-        self.lock = threading.Lock()
-        self.ping_cache: tuple[float, PingResult] | None = None
-
-
-_state = _State()
+_state: AdapterState[CitizenCardConfig, CitizenCardClient] = AdapterState(
+    "the citizen card platform", CitizenCardConfig
+)
 
 
 def client() -> CitizenCardClient:
-    """Built lazily, once per configuration; it caches its access token."""
-    with _state.lock:
-        if _state.client is None:
-            if _state.get_secret is None:
-                raise PartnerUnavailable("the citizen card adapter is not configured")
-            try:
-                creds = json.loads(_state.get_secret(_state.config.secret_name))
-                _state.client = CitizenCardClient(
-                    _state.config, creds["client_id"], creds["client_secret"]
-                )
-            except (KeyError, ValueError, TypeError) as exc:
-                raise PartnerUnavailable(
-                    "the citizen card platform credentials secret is malformed"
-                ) from exc
-        return _state.client
+    """Built lazily, once per configuration, from the credentials the partner issued."""
+    return _state.client(
+        lambda config, creds: CitizenCardClient(config, creds["client_id"], creds["client_secret"])
+    )
 
 
 def _time(text: str) -> _dt.datetime:
@@ -81,34 +60,13 @@ def govbus_adapter_info() -> AdapterInfo:
 
 @hookimpl
 def govbus_adapter_configure(settings, get_secret) -> None:
-    known = {k: v for k, v in settings.items() if k in CitizenCardConfig.model_fields}
-    with _state.lock:
-        _state.config = CitizenCardConfig.model_validate(known)
-        _state.get_secret = get_secret
-        _state.client = None
-        _state.ping_cache = None
+    _state.configure(settings, get_secret)
 
 
 @hookimpl
 def govbus_ping() -> PingResult:
-    now = time.monotonic()
-    cached = _state.ping_cache
-    if cached and now - cached[0] < _state.config.ping_cache_seconds:
-        return cached[1]
-    started = time.perf_counter()
-    try:
-        up = ping_endpoint(str(_state.config.endpoint))
-        detail = "" if up else "the citizen card platform did not answer its ping"
-    except Exception as exc:  # a ping never raises
-        up, detail = False, f"ping failed: {type(exc).__name__}"
-    result = PingResult(
-        adapter=NAME,
-        status=Health.up if up else Health.down,
-        latency_ms=(time.perf_counter() - started) * 1000,
-        detail=detail,
-    )
-    _state.ping_cache = (now, result)
-    return result
+    # the ping needs no credentials: health can run without access to secrets
+    return _state.ping(NAME, lambda: ping_endpoint(str(_state.config.endpoint)))
 
 
 @hookimpl

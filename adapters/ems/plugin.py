@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from typing import Any
 
 from adapters.ems import wire
 from adapters.ems.client import EmsClient, ping_endpoint
 from adapters.ems.config import EmsConfig
 from contracts import hookimpl
+from contracts.adapterkit import AdapterState
 from contracts.adapters import (
     AdapterFamily,
     AdapterInfo,
     CallContext,
-    Health,
     InboundRequest,
     PingResult,
 )
@@ -35,30 +32,12 @@ NAME = "ems"
 VERSION = "1.0.0"
 
 
-class _State:
-    def __init__(self) -> None:
-        self.config = EmsConfig()
-        self.get_secret: Any = None
-        self.client: EmsClient | None = None
-        self.lock = threading.Lock()
-        self.ping_cache: tuple[float, PingResult] | None = None
-
-
-_state = _State()
+_state: AdapterState[EmsConfig, EmsClient] = AdapterState("EMS", EmsConfig)
 
 
 def client() -> EmsClient:
-    """Built lazily, once per configuration, from the credentials EMS issued."""
-    with _state.lock:
-        if _state.client is None:
-            if _state.get_secret is None:
-                raise PartnerUnavailable("the EMS adapter is not configured")
-            try:
-                creds = json.loads(_state.get_secret(_state.config.secret_name))
-                _state.client = EmsClient(_state.config, creds["app_key"], creds["secret"])
-            except (KeyError, ValueError) as exc:
-                raise PartnerUnavailable("the EMS credentials secret is malformed") from exc
-        return _state.client
+    """Built lazily, once per configuration, from the credentials the partner issued."""
+    return _state.client(lambda config, creds: EmsClient(config, creds["app_key"], creds["secret"]))
 
 
 # --- lifecycle ------------------------------------------------------------------
@@ -77,35 +56,13 @@ def govbus_adapter_info() -> AdapterInfo:
 
 @hookimpl
 def govbus_adapter_configure(settings, get_secret) -> None:
-    known = {k: v for k, v in settings.items() if k in EmsConfig.model_fields}
-    with _state.lock:
-        _state.config = EmsConfig.model_validate(known)
-        _state.get_secret = get_secret
-        _state.client = None
-        _state.ping_cache = None
+    _state.configure(settings, get_secret)
 
 
 @hookimpl
 def govbus_ping() -> PingResult:
-    now = time.monotonic()
-    cached = _state.ping_cache
-    if cached and now - cached[0] < _state.config.ping_cache_seconds:
-        return cached[1]
-    started = time.perf_counter()
-    try:
-        # the ping needs no credentials: health can run without access to secrets
-        up = ping_endpoint(str(_state.config.endpoint))
-        detail = "" if up else "EMS did not answer its ping"
-    except Exception as exc:  # a ping never raises
-        up, detail = False, f"ping failed: {type(exc).__name__}"
-    result = PingResult(
-        adapter=NAME,
-        status=Health.up if up else Health.down,
-        latency_ms=(time.perf_counter() - started) * 1000,
-        detail=detail,
-    )
-    _state.ping_cache = (now, result)
-    return result
+    # the ping needs no credentials: health can run without access to secrets
+    return _state.ping(NAME, lambda: ping_endpoint(str(_state.config.endpoint)))
 
 
 @hookimpl

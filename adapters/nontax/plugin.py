@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
@@ -16,11 +13,11 @@ from adapters.nontax import wire
 from adapters.nontax.client import NontaxClient, ping_endpoint
 from adapters.nontax.config import NontaxConfig
 from contracts import hookimpl
+from contracts.adapterkit import AdapterState
 from contracts.adapters import (
     AdapterFamily,
     AdapterInfo,
     CallContext,
-    Health,
     InboundRequest,
     PingResult,
     WebhookAck,
@@ -47,32 +44,16 @@ VERSION = "1.0.0"
 TRADE_SUCCESS = "TRADE_SUCCESS"
 
 
-class _State:
-    def __init__(self) -> None:
-        self.config = NontaxConfig()
-        self.get_secret: Any = None
-        self.client: NontaxClient | None = None
-        self.lock = threading.Lock()
-        self.ping_cache: tuple[float, PingResult] | None = None
-
-
-_state = _State()
+_state: AdapterState[NontaxConfig, NontaxClient] = AdapterState(
+    "the non-tax platform", NontaxConfig
+)
 
 
 def client() -> NontaxClient:
-    """Built lazily, once per configuration, from the credentials the platform issued."""
-    with _state.lock:
-        if _state.client is None:
-            if _state.get_secret is None:
-                raise PartnerUnavailable("the non-tax platform adapter is not configured")
-            try:
-                creds = json.loads(_state.get_secret(_state.config.secret_name))
-                _state.client = NontaxClient(_state.config, creds["app_id"], creds["app_secret"])
-            except (KeyError, ValueError, TypeError) as exc:
-                raise PartnerUnavailable(
-                    "the non-tax platform credentials secret is malformed"
-                ) from exc
-        return _state.client
+    """Built lazily, once per configuration, from the credentials the partner issued."""
+    return _state.client(
+        lambda config, creds: NontaxClient(config, creds["app_id"], creds["app_secret"])
+    )
 
 
 # --- lifecycle ------------------------------------------------------------------
@@ -95,34 +76,13 @@ def govbus_adapter_info() -> AdapterInfo:
 
 @hookimpl
 def govbus_adapter_configure(settings, get_secret) -> None:
-    known = {k: v for k, v in settings.items() if k in NontaxConfig.model_fields}
-    with _state.lock:
-        _state.config = NontaxConfig.model_validate(known)
-        _state.get_secret = get_secret
-        _state.client = None
-        _state.ping_cache = None
+    _state.configure(settings, get_secret)
 
 
 @hookimpl
 def govbus_ping() -> PingResult:
-    now = time.monotonic()
-    cached = _state.ping_cache
-    if cached and now - cached[0] < _state.config.ping_cache_seconds:
-        return cached[1]
-    started = time.perf_counter()
-    try:
-        up = ping_endpoint(str(_state.config.endpoint))
-        detail = "" if up else "the non-tax platform did not answer its ping"
-    except Exception as exc:  # a ping never raises
-        up, detail = False, f"ping failed: {type(exc).__name__}"
-    result = PingResult(
-        adapter=NAME,
-        status=Health.up if up else Health.down,
-        latency_ms=(time.perf_counter() - started) * 1000,
-        detail=detail,
-    )
-    _state.ping_cache = (now, result)
-    return result
+    # the ping needs no credentials: health can run without access to secrets
+    return _state.ping(NAME, lambda: ping_endpoint(str(_state.config.endpoint)))
 
 
 @hookimpl

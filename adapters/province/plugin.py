@@ -7,18 +7,15 @@ Importing this module is cheap: zeep, requests and lxml are imported on first us
 from __future__ import annotations
 
 import base64
-import json
-import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 from adapters.province.config import ProvinceConfig
 from contracts import hookimpl
+from contracts.adapterkit import AdapterState
 from contracts.adapters import (
     AdapterFamily,
     AdapterInfo,
     CallContext,
-    Health,
     InboundRequest,
     PingResult,
 )
@@ -44,32 +41,18 @@ NAME = "province"
 VERSION = "1.0.0"
 
 
-class _State:
-    def __init__(self) -> None:
-        self.config = ProvinceConfig()
-        self.get_secret: Any = None
-        self.client: HallClient | None = None
-        self.lock = threading.Lock()
-        self.ping_cache: tuple[float, PingResult] | None = None
-
-
-_state = _State()
+_state: AdapterState[ProvinceConfig, HallClient] = AdapterState("the province", ProvinceConfig)
 
 
 def client() -> HallClient:
     """Built lazily, once per configuration, from the credentials the hall issued."""
-    with _state.lock:
-        if _state.client is None:
-            if _state.get_secret is None:
-                raise PartnerUnavailable("the province adapter is not configured")
-            from adapters.province.client import HallClient
 
-            try:
-                creds = json.loads(_state.get_secret(_state.config.secret_name))
-                _state.client = HallClient(_state.config, creds["username"], creds["password"])
-            except (KeyError, ValueError, TypeError) as exc:
-                raise PartnerUnavailable("the province credentials secret is malformed") from exc
-        return _state.client
+    def build(config: ProvinceConfig, creds: dict[str, Any]) -> HallClient:
+        from adapters.province.client import HallClient  # zeep on first use only
+
+        return HallClient(config, creds["username"], creds["password"])
+
+    return _state.client(build)
 
 
 # --- lifecycle ------------------------------------------------------------------
@@ -88,37 +71,17 @@ def govbus_adapter_info() -> AdapterInfo:
 
 @hookimpl
 def govbus_adapter_configure(settings, get_secret) -> None:
-    known = {k: v for k, v in settings.items() if k in ProvinceConfig.model_fields}
-    with _state.lock:
-        _state.config = ProvinceConfig.model_validate(known)
-        _state.get_secret = get_secret
-        if _state.client is not None:
-            _state.client.close()
-        _state.client = None
-        _state.ping_cache = None
+    _state.configure(settings, get_secret)  # closes the old client's connections
 
 
 @hookimpl
 def govbus_ping() -> PingResult:
-    now = time.monotonic()
-    cached = _state.ping_cache
-    if cached and now - cached[0] < _state.config.ping_cache_seconds:
-        return cached[1]
-    started = time.perf_counter()
-    try:
+    def probe() -> tuple[bool, str]:
         from adapters.province.client import ping_endpoint
 
-        up, detail = ping_endpoint(str(_state.config.endpoint), proxy=_state.config.proxy)
-    except Exception as exc:  # a ping never raises
-        up, detail = False, f"ping failed: {type(exc).__name__}"
-    result = PingResult(
-        adapter=NAME,
-        status=Health.up if up else Health.down,
-        latency_ms=(time.perf_counter() - started) * 1000,
-        detail=detail,
-    )
-    _state.ping_cache = (now, result)
-    return result
+        return ping_endpoint(str(_state.config.endpoint), proxy=_state.config.proxy)
+
+    return _state.ping(NAME, probe)
 
 
 @hookimpl

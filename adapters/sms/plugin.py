@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from typing import Any
 
 from adapters.sms import wire
 from adapters.sms.client import SmsClient, ping_endpoint
 from adapters.sms.config import SmsConfig
 from contracts import hookimpl
-from contracts.adapters import AdapterFamily, AdapterInfo, CallContext, Health, PingResult
+from contracts.adapterkit import AdapterState
+from contracts.adapters import AdapterFamily, AdapterInfo, CallContext, PingResult
 from contracts.errors import NotFound, PartnerError, PartnerUnavailable
 from contracts.notify import NotifyMessage, NotifyReceipt
 
@@ -19,30 +17,12 @@ NAME = "sms"
 VERSION = "1.0.0"
 
 
-class _State:
-    def __init__(self) -> None:
-        self.config = SmsConfig()
-        self.get_secret: Any = None
-        self.client: SmsClient | None = None
-        self.lock = threading.Lock()
-        self.ping_cache: tuple[float, PingResult] | None = None
-
-
-_state = _State()
+_state: AdapterState[SmsConfig, SmsClient] = AdapterState("the SMS gateway", SmsConfig)
 
 
 def client() -> SmsClient:
-    """Built lazily, once per configuration, from the credentials the gateway issued."""
-    with _state.lock:
-        if _state.client is None:
-            if _state.get_secret is None:
-                raise PartnerUnavailable("the SMS adapter is not configured")
-            try:
-                creds = json.loads(_state.get_secret(_state.config.secret_name))
-                _state.client = SmsClient(_state.config, creds["app_id"], creds["secret"])
-            except (KeyError, ValueError) as exc:
-                raise PartnerUnavailable("the SMS credentials secret is malformed") from exc
-        return _state.client
+    """Built lazily, once per configuration, from the credentials the partner issued."""
+    return _state.client(lambda config, creds: SmsClient(config, creds["app_id"], creds["secret"]))
 
 
 @hookimpl
@@ -58,34 +38,13 @@ def govbus_adapter_info() -> AdapterInfo:
 
 @hookimpl
 def govbus_adapter_configure(settings, get_secret) -> None:
-    known = {k: v for k, v in settings.items() if k in SmsConfig.model_fields}
-    with _state.lock:
-        _state.config = SmsConfig.model_validate(known)
-        _state.get_secret = get_secret
-        _state.client = None
-        _state.ping_cache = None
+    _state.configure(settings, get_secret)
 
 
 @hookimpl
 def govbus_ping() -> PingResult:
-    now = time.monotonic()
-    cached = _state.ping_cache
-    if cached and now - cached[0] < _state.config.ping_cache_seconds:
-        return cached[1]
-    started = time.perf_counter()
-    try:
-        up = ping_endpoint(str(_state.config.endpoint))
-        detail = "" if up else "the SMS gateway did not answer its ping"
-    except Exception as exc:  # a ping never raises
-        up, detail = False, f"ping failed: {type(exc).__name__}"
-    result = PingResult(
-        adapter=NAME,
-        status=Health.up if up else Health.down,
-        latency_ms=(time.perf_counter() - started) * 1000,
-        detail=detail,
-    )
-    _state.ping_cache = (now, result)
-    return result
+    # the ping needs no credentials: health can run without access to secrets
+    return _state.ping(NAME, lambda: ping_endpoint(str(_state.config.endpoint)))
 
 
 @hookimpl
