@@ -246,6 +246,18 @@ def govbus_card_refund(refund: CardRefund, ctx: CallContext) -> CardRefundReceip
     """
 
 
+@hookspec(firstresult=True)
+def govbus_card_statement(day: date, ctx: CallContext) -> Iterator[StatementLine]:
+    """Stream the card platform's statement of the card payments it settled on ``day``.
+
+    Called by the ``reconcile`` function once a day, beside the non-tax platform's
+    statement: card payments never pass through that platform. Must return an
+    iterator yielding one :class:`StatementLine` per payment (``order_no`` is the
+    payment's reference, ``channel`` is ``citizen_card``), read page by page, never a
+    list. A payment refunded since is still listed with the amount it charged.
+    """
+
+
 # ==============================================================================
 # Province (provincial online hall, SOAP)
 # ==============================================================================

@@ -491,12 +491,12 @@ def pay_by_card(order_no: str, who: Caller) -> StoredOrder:
         )
     )
     if outcome == "paid":
-        _close_at_platform(order.order_no)
+        close_at_platform(order.order_no)
     audit.record("payment.card", actor=who.subject, target=order.order_no, detail=outcome)
     return store.get(order.order_no)
 
 
-def _close_at_platform(order_no: str) -> None:
+def close_at_platform(order_no: str) -> None:
     """Close the platform's order of an order paid otherwise, so it is not paid twice."""
     try:
         hook_call(PLATFORM, "govbus_payment_close_order", order_no=order_no, ctx=_ctx(order_no))

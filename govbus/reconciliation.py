@@ -1,4 +1,8 @@
-"""The daily reconciliation run (对账): the platform's statement against the orders held here.
+"""The daily reconciliation run (对账): each partner's statement against the orders held here.
+
+The non-tax platform's statement covers every payment made at its cashier; the citizen
+card platform's covers payments made by card directly (``pay-by-card``), which never pass
+through the platform. A card payment whose answer was lost is repaired the same way.
 
 Shared by the ``reconcile`` function (daily schedule) and ``govbus reconcile --day D``.
 The statement is streamed (``govbus_payment_statement`` yields lines) through the pure
@@ -18,7 +22,7 @@ from typing import Any
 
 from contracts.adapters import CallContext
 from contracts.payments import StatementLine
-from govbus import payments
+from govbus import payments, plugins
 from govbus.reconcile import Mismatch, MismatchKind, reconcile
 from govbus.stores import payments as store
 from govbus.stores.payments import CST, PaidVia
@@ -47,9 +51,9 @@ def _sample(mismatch: Mismatch) -> dict[str, Any]:
     }
 
 
-def _repair(line: StatementLine) -> str:
-    """Replay a payment the platform settled as if its lost notification had arrived."""
-    return payments.apply_payment(
+def _repair(line: StatementLine, via: PaidVia) -> str:
+    """Replay a payment the partner settled as if its lost answer had arrived."""
+    outcome = payments.apply_payment(
         payments.Payment(
             order_no=line.order_no,
             amount_fen=line.amount_fen,
@@ -57,20 +61,30 @@ def _repair(line: StatementLine) -> str:
             paid_at=line.paid_at,
             receipt_no=line.receipt_no,
             platform_txn_id=line.platform_txn_id,
-            via=PaidVia.platform,
+            via=via,
         )
     )
+    if outcome == "paid" and via == PaidVia.card:
+        payments.close_at_platform(line.order_no)  # as paying by card does
+    return outcome
 
 
-def run(day: _dt.date, *, repair: bool = True) -> dict[str, Any]:
-    """Reconcile ``day`` (Beijing time); store and return the report."""
-    expected = dict(store.paid_on_day(day))
+# each channel that settles payments has its own statement: (adapter, hook, via)
+SOURCES = (
+    (payments.PLATFORM, "govbus_payment_statement", PaidVia.platform),
+    (payments.CARD, "govbus_card_statement", PaidVia.card),
+)
+
+
+def _section(day: _dt.date, adapter: str, hook: str, via: PaidVia, repair: bool) -> dict[str, Any]:
+    """One channel's statement of ``day`` against the orders paid through it here."""
+    expected = dict(store.paid_on_day(day, via))
     held = len(expected)
-    key = f"reconcile-{day.isoformat()}"
+    key = f"reconcile-{via.value}-{day.isoformat()}"
     lines = _Counted(
         payments.hook_call(
-            payments.PLATFORM,
-            "govbus_payment_statement",
+            adapter,
+            hook,
             day=day,
             ctx=CallContext(correlation_id=key, idempotency_key=key, timeout_seconds=30),
         )
@@ -84,13 +98,11 @@ def run(day: _dt.date, *, repair: bool = True) -> dict[str, Any]:
         if len(samples[mismatch.kind.value]) < SAMPLES_PER_CLASS:
             samples[mismatch.kind.value].append(_sample(mismatch))
         if repair and mismatch.kind == MismatchKind.paid_there_not_here and mismatch.line:
-            outcome = _repair(mismatch.line)
+            outcome = _repair(mismatch.line, via)
             if outcome == "paid" and len(repaired) < SAMPLES_PER_CLASS:
                 repaired.append(mismatch.order_no)
             unknown += outcome == "unknown"
-    report = {
-        "day": day.isoformat(),
-        "checked_at": _dt.datetime.now(CST).isoformat(timespec="seconds"),
+    return {
         "statement_lines": lines.count,
         "orders_paid_here": held,
         "counts": {kind.value: counts[kind.value] for kind in MismatchKind},
@@ -98,6 +110,28 @@ def run(day: _dt.date, *, repair: bool = True) -> dict[str, Any]:
         "repaired": repaired,
         "unknown_orders": unknown,
     }
+
+
+def run(day: _dt.date, *, repair: bool = True) -> dict[str, Any]:
+    """Reconcile ``day`` (Beijing time), channel by channel; store and return the report.
+
+    The non-tax platform's section is the report's top level (the statement every fee
+    passes through); the citizen card platform's is under ``citizen_card``, when that
+    adapter is installed here.
+    """
+    installed = set(plugins.adapter_names(plugins.plugin_manager()))
+    report: dict[str, Any] = {
+        "day": day.isoformat(),
+        "checked_at": _dt.datetime.now(CST).isoformat(timespec="seconds"),
+    }
+    for adapter, hook, via in SOURCES:
+        if adapter not in installed:
+            continue
+        section = _section(day, adapter, hook, via, repair)
+        if via == PaidVia.platform:
+            report.update(section)
+        else:
+            report[adapter] = section
     store.save_report(day, report)
     return report
 
@@ -123,4 +157,15 @@ def table(report: dict[str, Any]) -> str:
             )
     if report["repaired"]:
         rows.append(f"repaired (missed notification replayed): {', '.join(report['repaired'])}")
+    card = report.get(payments.CARD)
+    if card:
+        rows.append(
+            f"citizen card: {card['statement_lines']} statement line(s), "
+            f"{card['orders_paid_here']} order(s) paid here by card"
+        )
+        rows += [f"{kind:<22} {count:>8}" for kind, count in card["counts"].items()]
+        for kind, found in card["mismatches"].items():
+            rows += [f"  {kind:<20} {m['order_no']:<34}" for m in found]
+        if card["repaired"]:
+            rows.append(f"repaired (lost card answer replayed): {', '.join(card['repaired'])}")
     return "\n".join(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterator
 
 from pydantic import ValidationError
 
@@ -20,6 +21,8 @@ from contracts.payments import (
     CardRefund,
     CardRefundReceipt,
     CitizenCard,
+    PaymentChannel,
+    StatementLine,
 )
 
 NAME = "citizen_card"
@@ -148,3 +151,46 @@ def govbus_card_refund(refund: CardRefund, ctx: CallContext) -> CardRefundReceip
         )
     except (KeyError, ValueError, ValidationError) as exc:
         raise PartnerUnavailable("the citizen card platform sent a malformed refund") from exc
+
+
+# --- statement (对账单) --------------------------------------------------------------
+
+STATEMENT_PAGE_SIZE = 500
+
+
+@hookimpl
+def govbus_card_statement(day: _dt.date, ctx: CallContext) -> Iterator[StatementLine]:
+    return _statement_lines(day, ctx)
+
+
+def _statement_lines(day: _dt.date, ctx: CallContext) -> Iterator[StatementLine]:
+    """Page by page: only one page of the statement is held at a time."""
+    token = ""
+    while True:
+        data = client().call(
+            "statements",
+            {"day": day.isoformat(), "page_size": STATEMENT_PAGE_SIZE, "page_token": token},
+            correlation_id=ctx.correlation_id,
+            timeout=ctx.timeout_seconds,
+        )
+        items = data.get("items")
+        if not isinstance(items, list):
+            raise PartnerUnavailable(f"the card platform's statement of {day} has no items")
+        for row in items:
+            try:
+                yield StatementLine(
+                    order_no=row["out_trade_no"],
+                    payment_code="",
+                    platform_txn_id=row["payment_id"],
+                    amount_fen=row["amount_fen"],
+                    channel=PaymentChannel.citizen_card,
+                    paid_at=_time(row["paid_time"]),
+                    receipt_no=row["payment_id"],
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PartnerUnavailable(
+                    f"a line of the card platform's statement of {day} is malformed"
+                ) from exc
+        token = str(data.get("next_page_token") or "")
+        if not token:
+            return

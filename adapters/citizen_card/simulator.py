@@ -8,6 +8,7 @@ Demo cards are seeded for the demo citizens. Any client of the protocol can use 
 
     curl -XPOST $CARD/_sim/cards -d '{"holder_id": "350102199003071234", "status": "LOST"}'
     curl -XPOST $CARD/_sim/faults -d '{"error_rate": 1.0}'
+    curl -XPOST $CARD/_sim/settle-on -d '{"out_trade_no": "FEE-1", "paid_time": "2026-01-15T10:30:00+08:00"}'
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class CitizenCardSimulator(LoopbackSimulator):
         self.url = ""
         self.push_url: str | None = None  # the card platform does not push
         self.token_lifetime_seconds = 7200.0
+        self.pay_time: _dt.datetime | None = None  # the time stamped on payments; None: now
         self.tokens: dict[str, float] = {}  # access token -> expiry (monotonic)
         self.tokens_issued = 0
         self.calls = 0
@@ -153,6 +155,7 @@ class CitizenCardSimulator(LoopbackSimulator):
             "/api/v1/cards/query": self._query,
             "/api/v1/payments": self._pay,
             "/api/v1/refunds": self._refund,
+            "/api/v1/statements": self._statement,
         }.get(path)
         if route is None:
             return self._reply(handler, 404, "4040", "no such method")
@@ -255,6 +258,8 @@ class CitizenCardSimulator(LoopbackSimulator):
                 "paid_time": _now(),
                 "refunded_fen": 0,
             }
+            if self.pay_time is not None:
+                done["paid_time"] = self.pay_time.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
             self.payments[reference] = done
             return wire.OK, "成功", dict(done)
 
@@ -295,6 +300,61 @@ class CitizenCardSimulator(LoopbackSimulator):
             self.refunds[refund_no] = done
             return wire.OK, "成功", dict(done)
 
+    def _statement(self, doc: dict[str, Any]):
+        """One page of the payments settled on ``day`` (对账单), oldest first."""
+        day = str(doc.get("day") or "")
+        size = doc.get("page_size", 500)
+        token = str(doc.get("page_token") or "0")
+        try:
+            _dt.date.fromisoformat(day)
+        except ValueError:
+            return "4000", "对账日期无效 day must be YYYY-MM-DD", None
+        if type(size) is not int or not 0 < size <= 1000:
+            return "4000", "page_size must be an integer from 1 to 1000", None
+        if not token.isdigit():
+            return "4000", "page_token is not one this platform issued", None
+        start = int(token)
+        with self._lock:
+            settled = sorted(
+                (dict(p) for p in self.payments.values() if p["paid_time"].startswith(day)),
+                key=lambda p: p["payment_id"],
+            )
+        page = settled[start : start + size]
+        more = start + size < len(settled)
+        items = [
+            {k: p[k] for k in ("payment_id", "out_trade_no", "amount_fen", "paid_time")}
+            | {"refunded_fen": p["refunded_fen"]}
+            for p in page
+        ]
+        return (
+            wire.OK,
+            "成功",
+            {"items": items, "next_page_token": str(start + size) if more else ""},
+        )
+
+    def settle_on(self, reference: str, paid_time: _dt.datetime) -> None:
+        """Move a payment to another day of the statement (a test of a past day)."""
+        with self._lock:
+            stamp = paid_time.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+            self.payments[reference]["paid_time"] = stamp
+
+    def charge(self, holder_id: str, reference: str, amount_fen: int) -> dict[str, Any]:
+        """Charge a card as a call whose answer was lost would have: the platform has the
+        payment, the caller never heard of it."""
+        code, msg, data = self._pay(
+            {
+                "out_trade_no": reference,
+                "amount_fen": amount_fen,
+                "card_no": self.card_no_of(holder_id),
+            }
+        )
+        if code != wire.OK:
+            raise ValueError(f"{code} {msg}")
+        return data
+
+    def card_no_of(self, holder_id: str) -> str:
+        return self.card_of(holder_id)["card_no"]
+
     # --- admin over HTTP ------------------------------------------------------------------
 
     def _admin(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -320,6 +380,11 @@ class CitizenCardSimulator(LoopbackSimulator):
                     "lifetime_seconds": self.token_lifetime_seconds,
                     "issued": self.tokens_issued,
                 }
+            if path == "/_sim/settle-on":
+                self.settle_on(
+                    str(doc["out_trade_no"]), _dt.datetime.fromisoformat(str(doc["paid_time"]))
+                )
+                return 200, {"out_trade_no": doc["out_trade_no"], "paid_time": doc["paid_time"]}
             if path == "/_sim/state":
                 with self._lock:
                     return 200, {

@@ -7,8 +7,9 @@
 ``reconciliation#<YYYY-MM-DD>`` the report of a day's reconciliation
 
 Indexes: ``by-payer`` (payer_key, created_at) lists a payer's bills; ``by-paid-day``
-(paid_day, pk), sparse, holds the orders paid through the platform on a day (Beijing
-time, the statement's day) for reconciliation.
+(paid_day, pk), sparse, holds the orders paid on a day (Beijing time, the statement's
+day) for reconciliation: ``YYYY-MM-DD`` through the platform, ``card#YYYY-MM-DD`` by
+citizen card (each channel has its own statement).
 A change of an order is conditional on the version it was read in, so of two
 notifications (or a notification and a card payment) exactly one marks it paid.
 """
@@ -109,8 +110,8 @@ def _order_item(order: StoredOrder, sealed: str | None = None) -> dict[str, Any]
         "payer_key": {"S": order.payer_key},
         "created_at": {"S": order.created_at.isoformat()},
     }
-    if order.paid_at is not None and order.via == PaidVia.platform:
-        item["paid_day"] = {"S": order.paid_at.astimezone(CST).date().isoformat()}
+    if order.paid_at is not None and order.via is not None:
+        item["paid_day"] = {"S": _paid_day_key(order.paid_at.astimezone(CST).date(), order.via)}
         item["amount_fen"] = {"N": str(order.amount_fen)}
     if sealed is not None:
         item["sealed"] = {"S": sealed}
@@ -240,8 +241,13 @@ def by_payer(payer_key: str, kind: str) -> list[StoredOrder]:
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
-def paid_on_day(day: _dt.date) -> Iterator[tuple[str, int]]:
-    """``(order_no, amount_fen)`` of every order paid through the platform on ``day``.
+def _paid_day_key(day: _dt.date, via: PaidVia) -> str:
+    """The index key of a day's payments by one channel: each has its own statement."""
+    return day.isoformat() if via == PaidVia.platform else f"{via.value}#{day.isoformat()}"
+
+
+def paid_on_day(day: _dt.date, via: PaidVia = PaidVia.platform) -> Iterator[tuple[str, int]]:
+    """``(order_no, amount_fen)`` of every order paid through ``via`` on ``day``.
 
     Read page by page from a keys-and-amount index: the caller builds the one dict
     reconciliation needs, nothing else is held.
@@ -250,7 +256,7 @@ def paid_on_day(day: _dt.date) -> Iterator[tuple[str, int]]:
         "TableName": _table(),
         "IndexName": "by-paid-day",
         "KeyConditionExpression": "paid_day = :d",
-        "ExpressionAttributeValues": {":d": {"S": day.isoformat()}},
+        "ExpressionAttributeValues": {":d": {"S": _paid_day_key(day, via)}},
     }
     while True:
         answer = client("dynamodb").query(**kwargs)

@@ -115,3 +115,23 @@ def test_a_partner_that_does_not_answer_in_time_is_a_retryable_timeout(harness):
     harness.faults(timeout_rate=1.0)
     with pytest.raises(PartnerTimeout):
         harness.call("govbus_card_lookup", holder_code=ACTIVE, ctx=ctx(timeout=0.3))
+
+
+def test_the_statement_lists_each_payment_of_its_day_once_with_the_amount_charged(harness):
+    import datetime as dt
+
+    card = lookup(harness)
+    harness.call("govbus_card_pay", payment=charge(card, 1500, "FEE-S1"), ctx=ctx())
+    harness.call("govbus_card_pay", payment=charge(card, 2500, "FEE-S2"), ctx=ctx())
+    harness.call("govbus_card_pay", payment=charge(card, 2500, "FEE-S2"), ctx=ctx())  # repeated
+    refund = CardRefund(reference="FEE-S1", refund_reference="RF-S1", amount_fen=500, reason="x")
+    harness.call("govbus_card_refund", refund=refund, ctx=ctx())
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # the platform's day
+
+    lines = list(harness.call("govbus_card_statement", day=today, ctx=ctx()))
+    mine = {line.order_no: line for line in lines if line.order_no.startswith("FEE-S")}
+    assert sorted(mine) == ["FEE-S1", "FEE-S2"] and len(lines) == len({x.order_no for x in lines})
+    assert (mine["FEE-S1"].amount_fen, mine["FEE-S2"].amount_fen) == (1500, 2500)
+    assert all(line.channel == "citizen_card" and line.paid_at.date() == today for line in lines)
+    earlier = harness.call("govbus_card_statement", day=today - dt.timedelta(days=1), ctx=ctx())
+    assert [line.order_no for line in earlier if line.order_no.startswith("FEE-S")] == []

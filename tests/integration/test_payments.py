@@ -485,3 +485,64 @@ def test_reconciliation_finds_each_mismatch_class_and_repairs_the_missed_notific
     assert second["repaired"] == [] and second["counts"]["paid_there_not_here"] == 1
     assert get(stack, citizen, f"/payments/{missed}").json()["flags"] == []
     assert get(stack, citizen, "/reconciliation/" + day.isoformat()).status_code == 403
+
+
+def test_card_payments_are_reconciled_against_the_card_platforms_statement(stack, citizen, cards):
+    school = department_token(stack, ["bills:issue"], agency=SCHOOL)
+    day = dt.date(2026, 1, 16)  # a day of its own on the card platform's statements
+    cards.pay_time = dt.datetime.combine(day, dt.time(10, 30), tzinfo=wire.CST)
+    try:
+        due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+        bills = [
+            post(
+                stack,
+                school,
+                "/bills",
+                {
+                    "payer_code": CITIZEN,
+                    "payer_name": "林小姐",
+                    "amount_fen": fen,
+                    "title": "学费",
+                    "due": due,
+                },
+            ).json()["order_no"]
+            for fen in (1200, 3400)
+        ]
+        for order_no in bills:
+            pending_order(stack, citizen, order_no)
+        matched, lost = bills
+        assert post(stack, citizen, f"/payments/{matched}/pay-by-card").status_code == 200
+        # the card platform charges the second bill, and its answer never reaches the bus
+        charged = cards.charge(CITIZEN, lost, 3400)
+        assert get(stack, citizen, f"/payments/{lost}").json()["state"] == "pending"
+
+        out = io.StringIO()
+        with environment(stack.functions["ReconcileFunction"].environment):
+            from govbus_dev.cli import main as govbus
+
+            with contextlib.redirect_stdout(out):
+                assert (
+                    govbus(["reconcile", "--day", day.isoformat(), "--stack", stack.stack_name])
+                    == 0
+                )
+        assert "citizen card: 2 statement line(s), 1 order(s) paid here by card" in out.getvalue()
+
+        finance = department_token(stack, ["payments:reconcile"])
+        report = get(stack, finance, f"/reconciliation/{day.isoformat()}").json()["citizen_card"]
+        assert report["counts"]["paid_there_not_here"] == 1, report
+        assert sum(report["counts"].values()) == 1, "the card payment made here matched"
+        assert report["repaired"] == [lost]
+        repaired = get(stack, citizen, f"/payments/{lost}").json()
+        assert (repaired["state"], repaired["channel"]) == ("paid", "citizen_card")
+        assert repaired["receipt_no"] == charged["payment_id"]
+        assert platform_query(stack, lost).state == "closed", "it cannot be paid a second way"
+        assert cards.card_of(CITIZEN)["balance_fen"] == CARD_BALANCE - 1200 - 3400, "charged once"
+
+        with environment(stack.functions["ReconcileFunction"].environment):
+            from govbus import reconciliation
+
+            again = reconciliation.run(day)["citizen_card"]
+        assert again["repaired"] == [] and sum(again["counts"].values()) == 0
+        assert again["orders_paid_here"] == 2
+    finally:
+        cards.pay_time = None
