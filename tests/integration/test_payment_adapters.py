@@ -182,3 +182,22 @@ def test_a_card_reported_lost_cannot_pay_and_says_so(card):
             ctx=CTX,
         )
     assert sim.cards[card_no]["balance_fen"] == 9_000
+
+
+def test_the_card_statement_is_read_page_by_page(card, monkeypatch):
+    from adapters.citizen_card import plugin
+
+    monkeypatch.setattr(plugin, "STATEMENT_PAGE_SIZE", 2)
+    holder = "350102199003071234"
+    card_no = lookup(card, holder).card_no
+    card.simulator.pay_time = dt.datetime.combine(DAY, dt.time(9), tzinfo=plugin.CST)
+    for n in range(5):
+        pay = CardPayment(card_no=card_no, amount_fen=100 + n, reference=f"PG-{n}", description="x")
+        card.call("govbus_card_pay", payment=pay, ctx=CTX)
+    calls = card.simulator.calls
+    lines = card.call("govbus_card_statement", day=DAY, ctx=CTX)
+    first = next(lines)
+    assert card.simulator.calls == calls + 1, "only the first page is read before the first line"
+    rest = list(lines)
+    assert [x.order_no for x in [first, *rest]] == [f"PG-{n}" for n in range(5)]
+    assert card.simulator.calls == calls + 3, "five lines in pages of two: three calls"
