@@ -13,7 +13,12 @@ it finds ``.govbus-dev.json``) walks one citizen through the platform over HTTP:
 6. the e-licence (电子证照) is issued and verifies;
 7. EMS picks up and delivers (the simulator is advanced over ``/_sim/advance``), the
    case closes;
-8. a complaint (投诉) to the 12345 hotline, answered by the department.
+8. a complaint (投诉) to the 12345 hotline, answered by the department;
+9. a fee (驾驶证换证, 10 yuan) approved by the traffic police, paid from her citizen card
+   (市民卡), and the result issued once paid;
+10. a province-level item (药品批发许可): the city approves its part, the provincial online
+    hall (省网上办事大厅, the SOAP simulator) receives it, decides, and pushes its
+    decision back; the province's e-licence is on the case.
 
 Each step prints its timing; the case's timeline is printed at the end. The exit status
 is 0 only when every step did what the platform promises.
@@ -36,6 +41,9 @@ CITIZEN = "350102199003071234"  # 林小姐 in the demo data: she holds a sole t
 CITIZEN_NAME = "林小姐"
 MARKET = "11350100MB00000012"  # 福州市市场监督管理局
 FOOD_LICENCE_ITEM = MARKET + "XK0001"  # needs 营业执照 (reused) and one upload
+POLICE = "11350100MB00000025"  # 福州市公安局交通警察支队
+RENEW_DRIVING_LICENCE = POLICE + "XK0105"  # a 10 yuan fee
+DRUG_WHOLESALE = MARKET + "XK0006"  # province-level: 福建省药品监督管理局 decides
 EMS_TO_HOME = {
     "method": "ems",
     "name": CITIZEN_NAME,
@@ -64,6 +72,8 @@ class Journey:
     clerk: str = ""
     case_id: str = ""
     created: dict[str, Any] = field(default_factory=dict)
+    fee_case: str = ""
+    province_case_id: str = ""
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -183,22 +193,8 @@ class Journey:
         return "pre-review passed: every material present and of the right type"
 
     def department_client(self) -> str:
-        from govbus.stores import clients
-
-        client_id, secret = clients.create(
-            MARKET,
-            ["cases:review", "hotline:handle"],
-            "govbus demo",
-            table=f"{self.stack_name}-clients",
-        )
-        token = self.expect(
-            self.call(
-                "POST", "/auth/token", json={"client_id": client_id, "client_secret": secret}
-            ),
-            200,
-        )
-        self.clerk = token["access_token"]
-        return f"client {client_id} of {MARKET} (cases:review hotline:handle)"
+        self.clerk = self.client_of(MARKET, ["cases:review", "hotline:handle"])
+        return f"a client of {MARKET} (cases:review hotline:handle)"
 
     def decide(self) -> str:
         path = f"/applications/{self.case_id}/actions"
@@ -267,6 +263,93 @@ class Journey:
             raise StepFailed(f"the ticket is {seen['status']}, not answered")
         return f"ticket {ticket['id']} answered before its deadline {ticket['deadline']}"
 
+    def client_of(self, agency: str, scopes: list[str]) -> str:
+        from govbus.stores import clients
+
+        client_id, secret = clients.create(
+            agency, scopes, "govbus demo", table=f"{self.stack_name}-clients"
+        )
+        answer = self.call(
+            "POST", "/auth/token", json={"client_id": client_id, "client_secret": secret}
+        )
+        return self.expect(answer, 200)["access_token"]
+
+    def approved(self, item: str, clerk: str) -> dict[str, Any]:
+        """Apply for ``item`` (collected at the window), upload, submit, accept, approve."""
+        created = self.expect(
+            self.call(
+                "POST",
+                "/applications",
+                self.citizen,
+                json={
+                    "item_code": item,
+                    "applicant_name": CITIZEN_NAME,
+                    "delivery": {"method": "collect"},
+                },
+            ),
+            201,
+        )
+        self.created = created
+        self.upload()
+        case_id = created["id"]
+        submitted = self.call("POST", f"/applications/{case_id}/submit", self.citizen)
+        if self.expect(submitted, 200)["state"] != "pre_reviewed":
+            raise StepFailed(f"pre-review of {case_id} did not pass")
+        path = f"/applications/{case_id}/actions"
+        self.expect(self.call("POST", path, clerk, json={"action": "accept"}), 200)
+        return self.expect(self.call("POST", path, clerk, json={"action": "approve"}), 200)
+
+    def state_of(self, case_id: str) -> dict[str, Any]:
+        return self.expect(self.call("GET", f"/applications/{case_id}", self.citizen), 200)
+
+    def fee_by_card(self) -> str:
+        police = self.client_of(POLICE, ["cases:review"])
+        waiting = self.approved(RENEW_DRIVING_LICENCE, police)
+        if waiting["state"] != "awaiting_payment":
+            raise StepFailed(f"the approved case is {waiting['state']}, not awaiting_payment")
+        self.fee_case = waiting["id"]
+        order_no = f"FEE-{self.fee_case}"
+        self.wait(
+            "the order at the non-tax platform",
+            lambda: (
+                (o := self.call("GET", f"/payments/{order_no}", self.citizen)).ok
+                and o.json()["state"] == "pending"
+            ),
+        )
+        paid = self.expect(
+            self.call("POST", f"/payments/{order_no}/pay-by-card", self.citizen), 200
+        )
+        if paid["state"] != "paid":
+            raise StepFailed(f"the order is {paid['state']} after paying by card")
+        self.wait(
+            "the result issued once paid",
+            lambda: self.state_of(self.fee_case)["state"] in ("licence_issued", "closed"),
+        )
+        return f"{paid['amount_yuan']} yuan paid by citizen card, receipt {paid['receipt_no']}"
+
+    def province_level(self) -> str:
+        at_province = self.approved(DRUG_WHOLESALE, self.clerk)
+        if at_province["state"] != "at_province":
+            raise StepFailed(f"the city's approval left it {at_province['state']}")
+        self.province_case_id = at_province["id"]
+        received = self.wait(
+            "the hall's receipt",
+            lambda: (c := self.state_of(self.province_case_id))["province_case_no"] and c,
+        )
+        case_no = received["province_case_no"]
+        hall = self.simulators["province"]
+        self.expect(
+            requests.post(
+                f"{hall}/_sim/advance", json={"case_no": case_no, "to": "APPROVED"}, timeout=30
+            ),
+            200,
+        )
+        decided = self.wait(
+            "the province's decision pushed back",
+            lambda: (c := self.state_of(self.province_case_id))["state"] == "licence_issued" and c,
+        )
+        return f"hall case {case_no} approved at the province; e-licence {decided['licence_id']}"
+
     def run(self) -> int:
         print(f"govbus demo against {self.gateway}\n", file=self.out)
         try:
@@ -279,6 +362,8 @@ class Journey:
             self.step("7 e-licence issued", self.licence)
             self.step("8 EMS delivers, the case closes", self.delivery)
             self.step("9 12345 complaint answered", self.complaint)
+            self.step("10 a fee paid by citizen card", self.fee_by_card)
+            self.step("11 a province-level case decided at the hall", self.province_level)
         except StepFailed as exc:
             print(f"\ngovbus demo: step '{exc}' failed", file=self.out)
             return 1

@@ -22,6 +22,8 @@ STEPS = [
     "e-licence issued",
     "EMS delivers, the case closes",
     "complaint answered",
+    "a fee paid by citizen card",
+    "a province-level case decided at the hall",
 ]
 
 
@@ -56,7 +58,7 @@ def test_the_demo_walks_the_whole_journey_and_prints_the_timeline(dev):
     assert answer.returncode == 0, answer.stdout + answer.stderr
     out = answer.stdout
     for step in STEPS:
-        assert re.search(rf"^  ok   \d [^\n]*{re.escape(step)}[^\n]* \d+ ms ", out, re.M), (
+        assert re.search(rf"^  ok   \d+ [^\n]*{re.escape(step)}[^\n]* \d+ ms ", out, re.M), (
             f"step {step!r} missing:\n{out}"
         )
     assert "reused 营业执照" in out
