@@ -19,9 +19,7 @@ def citizen(stack, ca):
 @contextlib.contextmanager
 def licence_requests_held(stack):
     """The licence requests wait in their queue, unserved, until the block ends."""
-    poller = next(
-        p for p in stack.pollers if p.function.logical_id == "LicenceRequestsFunction"
-    )
+    poller = next(p for p in stack.pollers if p.function.logical_id == "LicenceRequestsFunction")
     poller.pause()
     try:
         yield
