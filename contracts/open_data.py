@@ -3,8 +3,9 @@
 Every dataset is a de-identified daily aggregate: no row names a person, and no
 published cell counts fewer than :data:`MIN_CELL` people. A row whose population (the
 distinct people behind it) is under the minimum has every count cell suppressed; in
-other rows a count of 1 to 4 is suppressed alone. Suppressed cells are empty (null in
-Parquet, empty in CSV) and named in the row's ``suppressed`` column.
+other rows a count of 1 to 4 is suppressed; then complementary suppression (:func:`protect`)
+hides what would let a reader work a suppressed cell out from a published total. Suppressed
+cells are empty (null in Parquet, empty in CSV) and named in the row's ``suppressed`` column.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ class Column(BaseModel):
     description: str
     count: bool = False  # a count of people or cases: subject to suppression
     derived: bool = False  # computed from the row's people (a mean): hidden with a small row
+    # computed from these counts (a share, a mean): hidden whenever one of them is, since
+    # with the published counts it would be one more equation a reader solves
+    hidden_with: list[str] = []
+
+
+class Total(BaseModel):
+    """A count column that is exactly the sum of others in the same row."""
+
+    total: str
+    parts: list[str]
 
 
 class Dataset(BaseModel):
@@ -35,6 +46,7 @@ class Dataset(BaseModel):
     description: str
     columns: list[Column]
     population: str  # the column-free notion of "people behind a row", for the docs
+    totals: list[Total] = []  # groups for complementary suppression within a row
 
     def count_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.count]
@@ -102,13 +114,20 @@ SATISFACTION = Dataset(
     columns=[
         Column(name="agency", type="string", description="implementing agency's credit code"),
         Column(name="evaluations", type="int64", description="evaluations given", count=True),
-        Column(name="mean_score", type="double", description="mean score, 1-5", derived=True),
+        Column(
+            name="mean_score",
+            type="double",
+            description="mean score, 1-5",
+            derived=True,
+            hidden_with=[f"score_{n}" for n in range(1, 6)],
+        ),
         *(
             Column(name=f"score_{n}", type="int64", description=f"evaluations of {n}", count=True)
             for n in range(1, 6)
         ),
         SUPPRESSED,
     ],
+    totals=[Total(total="evaluations", parts=[f"score_{n}" for n in range(1, 6)])],
 )
 
 STAR_LEVELS = Dataset(
@@ -129,7 +148,70 @@ STAR_LEVELS = Dataset(
     ],
 )
 
-DATASETS = [APPLICATIONS_DAILY, HOTLINE_DAILY, SATISFACTION, STAR_LEVELS]
+PROCESSING_TIMES = Dataset(
+    name="processing_times",
+    title="Processing times against the promised limit per service item, agency and day (办理时效)",
+    description=(
+        "Cases decided (approved or rejected) per service item and day, and how long they "
+        "took in working days from acceptance (受理) to the decision: the median and 90th "
+        "percentile, and how many were decided within the item's promised time limit "
+        "(承诺时限) and how many after it."
+    ),
+    population="distinct applicants of the cases decided that day",
+    columns=[
+        Column(name="agency", type="string", description="implementing agency's credit code"),
+        Column(name="item_code", type="string", description="service item code"),
+        Column(name="item_name", type="string", description="service item name"),
+        Column(
+            name="promised_days",
+            type="int64",
+            description="the item's promised time limit in working days (catalogue)",
+        ),
+        Column(name="decided", type="int64", description="cases decided that day", count=True),
+        Column(
+            name="within_limit",
+            type="int64",
+            description="of those, decided within the promised limit",
+            count=True,
+        ),
+        Column(
+            name="overdue",
+            type="int64",
+            description="of those, decided after the promised limit",
+            count=True,
+        ),
+        Column(
+            name="p50_working_days",
+            type="double",
+            description="median working days from acceptance to decision",
+            derived=True,
+        ),
+        Column(
+            name="p90_working_days",
+            type="double",
+            description="90th percentile of working days from acceptance to decision",
+            derived=True,
+        ),
+        Column(
+            name="within_limit_share",
+            type="double",
+            description="within_limit / decided",
+            derived=True,
+            hidden_with=["within_limit", "decided"],
+        ),
+        Column(
+            name="overdue_share",
+            type="double",
+            description="overdue / decided",
+            derived=True,
+            hidden_with=["overdue", "decided"],
+        ),
+        SUPPRESSED,
+    ],
+    totals=[Total(total="decided", parts=["within_limit", "overdue"])],
+)
+
+DATASETS = [APPLICATIONS_DAILY, HOTLINE_DAILY, SATISFACTION, STAR_LEVELS, PROCESSING_TIMES]
 
 
 def suppress(
@@ -145,4 +227,73 @@ def suppress(
     for name in hidden:
         published[name] = None
     published["suppressed"] = ",".join(hidden)
+    return published
+
+
+Cell = tuple[int, str]  # (row index, column name)
+Group = tuple[Cell, list[Cell]]  # a total and the cells that add up to it
+
+
+def protect(
+    rows: Sequence[dict],
+    populations: Sequence[int],
+    dataset: Dataset,
+    groups: Sequence[Group] = (),
+) -> list[dict]:
+    """The rows as published: primary suppression (see the module), then complementary.
+
+    Primary suppression alone leaks: where a published total is the sum of its parts
+    (a row's ``evaluations`` of its ``score_n``; ``decided`` of ``within_limit`` and
+    ``overdue``; any ``groups`` given, such as an agency total over its items' rows), the
+    one hidden part is the total minus the others. So, until nothing changes: in each
+    group with a published total and exactly one hidden part, the next smallest published
+    part (non-zero first) is hidden too, or the total when no other part is published; a
+    hidden total whose parts are all published gets its smallest part hidden. A value
+    computed from counts (``hidden_with``) is hidden with any of them.
+    """
+    counts = dataset.count_columns()
+    hidden: set[Cell] = set()
+    for i, (row, people) in enumerate(zip(rows, populations, strict=True)):
+        for name in counts:
+            if people < MIN_CELL or 0 < (row.get(name) or 0) < MIN_CELL:
+                hidden.add((i, name))
+    every_group: list[Group] = list(groups) + [
+        ((i, t.total), [(i, part) for part in t.parts])
+        for i in range(len(rows))
+        for t in dataset.totals
+    ]
+
+    def value(cell: Cell) -> int:
+        return rows[cell[0]].get(cell[1]) or 0
+
+    def smallest(cells: list[Cell]) -> Cell:
+        return min(cells, key=lambda c: (value(c) == 0, value(c), c))
+
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in every_group:
+            shown = [c for c in parts if c not in hidden]
+            hidden_parts = len(parts) - len(shown)
+            if total not in hidden and hidden_parts == 1:
+                hidden.add(smallest(shown) if shown else total)
+                changed = True
+            elif total in hidden and hidden_parts == 0 and shown:
+                hidden.add(smallest(shown))
+                changed = True
+
+    published = []
+    for i, (row, people) in enumerate(zip(rows, populations, strict=True)):
+        out = dict(row)
+        names = [c.name for c in dataset.columns]
+        gone = {name for name in counts if (i, name) in hidden}
+        if people < MIN_CELL:
+            gone |= set(dataset.derived_columns())
+        for column in dataset.columns:
+            if any((i, name) in hidden for name in column.hidden_with):
+                gone.add(column.name)
+        for name in gone:
+            out[name] = None
+        out["suppressed"] = ",".join(n for n in names if n in gone)
+        published.append(out)
     return published

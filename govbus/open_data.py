@@ -23,6 +23,7 @@ from typing import Any
 
 from contracts.cases import Case, CaseState, TimelineEntry
 from contracts.catalog import ServiceItem, StarLevel
+from contracts.errors import NotFound
 from contracts.hotline import Ticket, TicketStatus
 from contracts.open_data import (
     APPLICATIONS_DAILY,
@@ -31,18 +32,21 @@ from contracts.open_data import (
     HOTLINE_DAILY,
     LICENCE,
     MIN_CELL,
+    PROCESSING_TIMES,
     SATISFACTION,
     STAR_LEVELS,
     Dataset,
-    suppress,
+    protect,
 )
 from govbus import settings
 from govbus.aws import client
+from govbus.calendar import WorkingCalendar, calendar
 from govbus.stores import catalog
 
 CST = _dt.timezone(_dt.timedelta(hours=8))
 URL_SECONDS = 3600
 CATALOGUE_DAYS = 31  # distributions listed per dataset: the last month's days
+DECISIONS = (CaseState.approved, CaseState.rejected)
 
 
 def _bucket() -> str:
@@ -73,6 +77,7 @@ class CaseFacts:
     case: Case
     applicant_key: str
     reached: frozenset[CaseState]  # every state its timeline went through
+    decided_at: _dt.datetime | None = None  # when it was first approved or rejected
 
 
 def applications_rows(cases: list[CaseFacts], day: _dt.date) -> list[dict]:
@@ -82,21 +87,22 @@ def applications_rows(cases: list[CaseFacts], day: _dt.date) -> list[dict]:
     for facts in cases:
         if _day_of(facts.case.submitted_at) == day:
             groups[(facts.case.agency, facts.case.item_code)].append(facts)
-    rows = []
+    rows, people = [], []
     for (agency, item_code), group in sorted(groups.items()):
-        row = {
-            "day": day,
-            "agency": agency,
-            "item_code": item_code,
-            "item_name": group[0].case.item_name,
-            "applications": len(group),
-            "approved": sum(1 for f in group if CaseState.approved in f.reached),
-            "rejected": sum(1 for f in group if CaseState.rejected in f.reached),
-            "overdue": sum(1 for f in group if f.case.overdue),
-        }
-        people = len({f.applicant_key for f in group})
-        rows.append(suppress(row, APPLICATIONS_DAILY.count_columns(), people))
-    return rows
+        rows.append(
+            {
+                "day": day,
+                "agency": agency,
+                "item_code": item_code,
+                "item_name": group[0].case.item_name,
+                "applications": len(group),
+                "approved": sum(1 for f in group if CaseState.approved in f.reached),
+                "rejected": sum(1 for f in group if CaseState.rejected in f.reached),
+                "overdue": sum(1 for f in group if f.case.overdue),
+            }
+        )
+        people.append(len({f.applicant_key for f in group}))
+    return protect(rows, people, APPLICATIONS_DAILY)
 
 
 def hotline_rows(tickets: list[Ticket], day: _dt.date) -> list[dict]:
@@ -105,21 +111,23 @@ def hotline_rows(tickets: list[Ticket], day: _dt.date) -> list[dict]:
         if _day_of(ticket.created_at) == day:
             category = ticket.category.value if ticket.category else ""
             groups[(ticket.agency, ticket.kind.value, category)].append(ticket)
-    rows = []
+    rows, people = [], []
     for (agency, kind, category), group in sorted(groups.items()):
-        row = {
-            "day": day,
-            "agency": agency,
-            "kind": kind,
-            "category": category,
-            "tickets": len(group),
-            "answered": sum(
-                1 for t in group if t.status in (TicketStatus.answered, TicketStatus.closed)
-            ),
-            "escalated": sum(1 for t in group if t.status == TicketStatus.escalated),
-        }
-        rows.append(suppress(row, HOTLINE_DAILY.count_columns(), len(group)))
-    return rows
+        rows.append(
+            {
+                "day": day,
+                "agency": agency,
+                "kind": kind,
+                "category": category,
+                "tickets": len(group),
+                "answered": sum(
+                    1 for t in group if t.status in (TicketStatus.answered, TicketStatus.closed)
+                ),
+                "escalated": sum(1 for t in group if t.status == TicketStatus.escalated),
+            }
+        )
+        people.append(len(group))
+    return protect(rows, people, HOTLINE_DAILY)
 
 
 def satisfaction_rows(cases: list[CaseFacts], day: _dt.date) -> list[dict]:
@@ -128,21 +136,89 @@ def satisfaction_rows(cases: list[CaseFacts], day: _dt.date) -> list[dict]:
     for facts in cases:
         if facts.case.evaluation is not None:
             groups[facts.case.agency].append(facts)
-    rows = []
+    rows, people = [], []
     for agency, group in sorted(groups.items()):
         scores = [f.case.evaluation.score for f in group if f.case.evaluation]
-        row = {
-            "day": day,
-            "agency": agency,
-            "evaluations": len(scores),
-            "mean_score": round(sum(scores) / len(scores), 2),
-            **{f"score_{n}": scores.count(n) for n in range(1, 6)},
-        }
-        people = len({f.applicant_key for f in group})
         rows.append(
-            suppress(row, SATISFACTION.count_columns(), people, SATISFACTION.derived_columns())
+            {
+                "day": day,
+                "agency": agency,
+                "evaluations": len(scores),
+                "mean_score": round(sum(scores) / len(scores), 2),
+                **{f"score_{n}": scores.count(n) for n in range(1, 6)},
+            }
         )
-    return rows
+        people.append(len({f.applicant_key for f in group}))
+    return protect(rows, people, SATISFACTION)
+
+
+def working_days_between(start: _dt.date, end: _dt.date, days: WorkingCalendar) -> int:
+    """Working days after ``start`` up to and including ``end`` (0 when decided the day
+    it was accepted), as a promised limit counts them from acceptance."""
+    count, day = 0, start
+    while day < end:
+        day += _dt.timedelta(days=1)
+        count += days.is_working_day(day)
+    return count
+
+
+def percentile(values: list[int], share: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), ``values`` sorted."""
+    position = (len(values) - 1) * share
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return round(values[low] + (values[high] - values[low]) * (position - low), 2)
+
+
+def processing_rows(
+    cases: list[CaseFacts],
+    day: _dt.date,
+    promised_days: dict[tuple[str, int], int],
+    days: WorkingCalendar,
+) -> list[dict]:
+    """Rows for the cases decided on ``day``: working days from acceptance to decision
+    against the item's promised limit (``promised_days`` by item code and version)."""
+    groups: dict[tuple[str, str], list[tuple[CaseFacts, int, int]]] = defaultdict(list)
+    for facts in cases:
+        case = facts.case
+        key = (case.item_code, case.item_version)
+        if _day_of(facts.decided_at) != day or case.accepted_at is None or key not in promised_days:
+            continue
+        taken = working_days_between(_day_of(case.accepted_at), day, days)  # type: ignore[arg-type]
+        groups[(case.agency, case.item_code)].append((facts, taken, promised_days[key]))
+    rows, people = [], []
+    for (agency, item_code), group in sorted(groups.items()):
+        taken = sorted(t for _, t, _ in group)
+        within = sum(1 for _, t, limit in group if t <= limit)
+        rows.append(
+            {
+                "day": day,
+                "agency": agency,
+                "item_code": item_code,
+                "item_name": group[0][0].case.item_name,
+                "promised_days": max(limit for _, _, limit in group),
+                "decided": len(group),
+                "within_limit": within,
+                "overdue": len(group) - within,
+                "p50_working_days": percentile(taken, 0.5),
+                "p90_working_days": percentile(taken, 0.9),
+                "within_limit_share": round(within / len(group), 4),
+                "overdue_share": round((len(group) - within) / len(group), 4),
+            }
+        )
+        people.append(len({f.applicant_key for f, _, _ in group}))
+    return protect(rows, people, PROCESSING_TIMES)
+
+
+def _promised_days(cases: list[CaseFacts]) -> dict[tuple[str, int], int]:
+    """The promised limit of each item version the cases were decided under (catalogue)."""
+    limits = {}
+    for key in {(f.case.item_code, f.case.item_version) for f in cases if f.decided_at}:
+        try:
+            limits[key] = catalog.public_version(*key).promised_days
+        except NotFound:  # an item version never published: its cases are left out
+            continue
+    return limits
 
 
 def star_level_rows(items: list[ServiceItem], day: _dt.date) -> list[dict]:
@@ -174,6 +250,7 @@ def _cases() -> list[CaseFacts]:
     """Every case with the states it went through: the head rows and the timeline rows."""
     heads: dict[str, tuple[Case, str]] = {}
     reached: dict[str, set[CaseState]] = defaultdict(set)
+    decided: dict[str, _dt.datetime] = {}
     for row in _scan(
         settings.table("cases"), ProjectionExpression="case_id, entry, doc, applicant_key"
     ):
@@ -181,9 +258,14 @@ def _cases() -> list[CaseFacts]:
         if row["entry"]["S"] == "case":
             heads[case_id] = (Case.model_validate_json(row["doc"]["S"]), row["applicant_key"]["S"])
         else:
-            reached[case_id].add(TimelineEntry.model_validate_json(row["doc"]["S"]).to_state)
+            entry = TimelineEntry.model_validate_json(row["doc"]["S"])
+            reached[case_id].add(entry.to_state)
+            if entry.to_state in DECISIONS and (
+                case_id not in decided or entry.at < decided[case_id]
+            ):
+                decided[case_id] = entry.at
     return [
-        CaseFacts(case, key, frozenset(reached[case_id] | {case.state}))
+        CaseFacts(case, key, frozenset(reached[case_id] | {case.state}), decided.get(case_id))
         for case_id, (case, key) in heads.items()
     ]
 
@@ -249,6 +331,7 @@ def run(day: _dt.date) -> dict[str, int]:
         HOTLINE_DAILY.name: hotline_rows(_tickets(), day),
         SATISFACTION.name: satisfaction_rows(cases, day),
         STAR_LEVELS.name: star_level_rows(catalog.published_items(), day),
+        PROCESSING_TIMES.name: processing_rows(cases, day, _promised_days(cases), calendar()),
     }
     s3 = client("s3")
     for dataset in DATASETS:

@@ -5,9 +5,12 @@
 * an MQTT 3.1.1 broker (amqtt, embedded), or none when ``GOVBUS_IOT_BROKER_URL`` names
   an existing one (``mqtt://host:1883``, e.g. a mosquitto);
 * the forwarder: an MQTT client subscribed to ``city/+/+/telemetry`` that puts every
-  message on the telemetry queue (``GOVBUS_IOT_FORWARD_QUEUE``, by default the local
-  stack's ``govbus-local-telemetry``) in the shape the template's topic rule gives it:
-  ``{"topic", "payload" (base64 of the raw bytes), "received_ms"}``;
+  message on the telemetry queue in the shape the template's topic rule gives it:
+  ``{"topic", "payload" (base64 of the raw bytes), "received_ms"}``. The queue is
+  ``forward_queue``, a URL or a name: the local stack sets it, before ``start()``, to the
+  queue of the template's topic rule as resolved for its stack name; run alone, the
+  simulator takes ``GOVBUS_IOT_FORWARD_QUEUE``, by default ``govbus-local-telemetry``
+  (the queue of the default stack name);
 * an HTTP face (``url``): ``GET /health`` (what the adapter pings, 503 while the
   ``down`` fault is set) and ``POST /_sim/faults``.
 
@@ -85,6 +88,10 @@ class EmbeddedBroker:
         self.loop = self.broker = self.thread = None
 
 
+def _is_url(queue: str) -> bool:
+    return queue.startswith(("http://", "https://"))
+
+
 def mqtt_address(url: str) -> tuple[str, int]:
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
@@ -95,12 +102,12 @@ def mqtt_address(url: str) -> tuple[str, int]:
 class Forwarder:
     """Subscribes to the telemetry topics and sends each message to the queue."""
 
-    def __init__(self, broker_url: str, queue_name: str) -> None:
+    def __init__(self, broker_url: str, queue: str) -> None:
         self.broker_url = broker_url
-        self.queue_name = queue_name
+        self.queue = queue  # a queue URL, or a name looked up on first use
         self.forwarded = 0
         self.failed = 0
-        self._queue_url: str | None = None
+        self._queue_url: str | None = queue if _is_url(queue) else None
         self._sqs: Any = None
         self._client: Any = None
         self._subscribed = threading.Event()
@@ -140,11 +147,12 @@ class Forwarder:
         )
         try:
             if self._queue_url is None:
-                self._queue_url = self._sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+                self._queue_url = self._sqs.get_queue_url(QueueName=self.queue)["QueueUrl"]
             self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body)
             self.forwarded += 1
         except Exception:  # the queue gone (a reset) or the endpoint down: count, go on
-            self._queue_url = None
+            if not _is_url(self.queue):
+                self._queue_url = None  # look the name up again: a reset may recreate it
             self.failed += 1
             log.warning("could not forward a telemetry message", exc_info=True)
 
@@ -152,9 +160,12 @@ class Forwarder:
 class IotSimulator(LoopbackSimulator):
     thread_name = "iot-sim"
 
-    def __init__(self, broker_url: str | None = None, queue_name: str | None = None) -> None:
+    def __init__(self, broker_url: str | None = None, forward_queue: str | None = None) -> None:
         self.external_broker = broker_url or os.environ.get("GOVBUS_IOT_BROKER_URL") or None
-        self.queue_name = queue_name or os.environ.get("GOVBUS_IOT_FORWARD_QUEUE", DEFAULT_QUEUE)
+        # the telemetry queue's URL or name; the local stack sets the template's before start
+        self.forward_queue = forward_queue or os.environ.get(
+            "GOVBUS_IOT_FORWARD_QUEUE", DEFAULT_QUEUE
+        )
         self.faults = Faults()
         self.url = ""
         self.push_url: str | None = None
@@ -169,7 +180,7 @@ class IotSimulator(LoopbackSimulator):
         else:
             self._broker = EmbeddedBroker()
             self.broker_url = self._broker.start()
-        self.forwarder = Forwarder(self.broker_url, self.queue_name)
+        self.forwarder = Forwarder(self.broker_url, self.forward_queue)
         try:
             self.forwarder.start()
         except Exception:
@@ -210,6 +221,7 @@ class IotSimulator(LoopbackSimulator):
             answer = {
                 "status": "up",
                 "broker": self.broker_url,
+                "forward_queue": self.forward_queue,
                 "forwarded": self.forwarder.forwarded if self.forwarder else 0,
                 "forward_failed": self.forwarder.failed if self.forwarder else 0,
             }

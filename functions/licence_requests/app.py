@@ -1,4 +1,5 @@
-"""Issues the e-licence an approved case results in (``licence.requested``), once."""
+"""Issues the e-licence an approved case results in (``licence.requested``), once, and
+only while the case is still approved (a case rejected meanwhile gets none)."""
 
 import json
 
@@ -13,10 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from contracts.adapters import CallContext
 from contracts.cases import LicenceRequested
 from contracts.events import Event
-from contracts.licences import IssueRequest
 from govbus.bus import event_from_detail
 from govbus.idempotency import command_config, once_per_event
-from govbus.licensing import issue_and_announce
+from govbus.licensing import issue_for_case
 from govbus.observability import logger, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -26,20 +26,14 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def issue(command: dict) -> dict:
     event = Event.model_validate(command)
     wanted: LicenceRequested = event.payload()  # type: ignore[assignment]
-    licence = issue_and_announce(
-        IssueRequest(
-            type_code=wanted.type_code,
-            holder_code=wanted.holder_code,
-            holder_name=wanted.holder_name,
-            fields=wanted.fields,
-            case_id=wanted.case_id,
-        ),
-        wanted.issuer,
-        "govbus",
+    licence = issue_for_case(
+        wanted,
         CallContext(
             correlation_id=event.correlationid, idempotency_key=event.id, timeout_seconds=5
         ),
     )
+    if licence is None:
+        return {"licence_id": None}
     logger.info(
         "licence issued for a case", extra={"case_id": wanted.case_id, "licence_id": licence.id}
     )

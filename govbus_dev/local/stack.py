@@ -235,6 +235,9 @@ class LocalStack:
             if not implements(pm, name, "govbus_simulator"):
                 continue
             simulator = call(pm, name, "govbus_simulator")
+            if hasattr(simulator, "forward_queue"):
+                # a broker's forwarder plays the template's IoT topic rule: same queue
+                simulator.forward_queue = self.topic_rule_queue() or simulator.forward_queue
             url = simulator.start()
             self.simulators[name] = simulator
             # the adapter in every function talks to its simulator
@@ -243,6 +246,19 @@ class LocalStack:
         # this process's tools (CLI commands, tests) read their settings once: again now
         settings.reset()
         self.store_simulator_secrets()
+
+    def topic_rule_queue(self) -> str | None:
+        """The queue URL the template's IoT topic rule sends device messages to, resolved
+        for this stack (its name is in the URL), or None without such a rule."""
+        assert self.resolver is not None
+        for resource in self.template.get("Resources", {}).values():
+            if resource.get("Type") != "AWS::IoT::TopicRule":
+                continue
+            payload = resource.get("Properties", {}).get("TopicRulePayload", {})
+            for action in payload.get("Actions", []):
+                if "Sqs" in action:
+                    return str(self.resolver.resolve(action["Sqs"]["QueueUrl"]))
+        return None
 
     def store_simulator_secrets(self) -> None:
         """Store the credentials each simulated partner issued, as ops would."""

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from contracts.identity import citizen_id_check_char
-from contracts.open_data import APPLICATIONS_DAILY, DATASETS, STAR_LEVELS
+from contracts.open_data import APPLICATIONS_DAILY, DATASETS, PROCESSING_TIMES, STAR_LEVELS
 from tests.integration.conftest import bearer, department_token, login
 
 MARKET = "11350100MB00000012"
@@ -124,3 +124,26 @@ def test_the_daily_job_writes_readable_parquet_listed_in_the_catalogue(stack, a_
 def test_the_catalogue_of_a_new_stack_lists_the_datasets_without_downloads(stack):
     document = requests.get(f"{stack.url}/open-data", timeout=20).json()
     assert [d["dcat:distribution"] for d in document["dcat:dataset"]] == [[]] * len(DATASETS)
+
+
+def test_processing_times_of_the_days_decisions_against_the_promised_limit(stack, a_day_of_cases):
+    day = a_day_of_cases
+    result = run_job(stack, day)
+    assert result["rows"][PROCESSING_TIMES.name] == 1, result  # only the food cases decided
+
+    document = requests.get(f"{stack.url}/open-data", timeout=20).json()
+    (dataset,) = [
+        d for d in document["dcat:dataset"] if d["dct:identifier"] == PROCESSING_TIMES.name
+    ]
+    parquet_url = next(
+        d["dcat:downloadURL"] for d in dataset["dcat:distribution"] if d["dct:format"] == "Parquet"
+    )
+    table = pq.read_table(io.BytesIO(requests.get(parquet_url, timeout=20).content))
+    assert table.schema.names == ["day"] + [c.name for c in PROCESSING_TIMES.columns]
+    (row,) = table.to_pylist()
+    # six cases accepted and decided the same day: 0 working days, all within the limit
+    assert (row["item_code"], row["day"], row["decided"]) == (FOOD_LICENCE_ITEM, day, 6)
+    assert row["promised_days"] > 0
+    assert (row["within_limit"], row["overdue"], row["within_limit_share"]) == (6, 0, 1.0)
+    assert (row["p50_working_days"], row["p90_working_days"]) == (0.0, 0.0)
+    assert row["suppressed"] == ""

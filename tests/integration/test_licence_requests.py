@@ -1,0 +1,85 @@
+"""The e-licence of an approved case is issued only while the case is still approved: a
+clerk who rejects the case (approved -> rejected) before the request is served stops it."""
+
+import contextlib
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.integration.conftest import CITIZEN, department_token, login
+from tests.integration.test_cases import MARKET, apply, case_of, post, upload
+
+
+@pytest.fixture
+def citizen(stack, ca):
+    stack.seed()
+    return login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+
+
+@contextlib.contextmanager
+def licence_requests_held(stack):
+    """The licence requests wait in their queue, unserved, until the block ends."""
+    poller = next(p for p in stack.pollers if p.function.logical_id == "LicenceRequestsFunction")
+    poller.pause()
+    try:
+        yield
+    finally:
+        poller.resume()
+
+
+def queue_depth(aws, stack, logical_id):
+    attributes = aws["sqs"].get_queue_attributes(
+        QueueUrl=stack.resolver.refs[logical_id],  # a queue's Ref is its URL
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(v) for v in attributes.values())
+
+
+def licences_of(aws, stack, case_id):
+    rows = aws["dynamodb"].scan(TableName=stack.resolver.refs["LicencesTable"])["Items"]
+    return [r["id"]["S"] for r in rows if r.get("case_id", {}).get("S") == case_id]
+
+
+def approved_case(stack, citizen, clerk):
+    created = apply(stack, citizen)
+    upload(created["uploads"][0])
+    assert post(stack, citizen, f"/applications/{created['id']}/submit").ok
+    assert post(stack, clerk, f"/applications/{created['id']}/actions", {"action": "accept"}).ok
+    approved = post(stack, clerk, f"/applications/{created['id']}/actions", {"action": "approve"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["state"] == "approved"
+    return created["id"]
+
+
+def test_a_case_rejected_after_approval_gets_no_licence(stack, aws, citizen):
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    with licence_requests_held(stack):
+        rejected_id = approved_case(stack, citizen, clerk)
+        wait_for(
+            lambda: queue_depth(aws, stack, "LicenceRequestsQueue") >= 1,
+            what="the approval's licence request to reach its queue",
+        )
+        rejected = post(
+            stack,
+            clerk,
+            f"/applications/{rejected_id}/actions",
+            {"action": "reject", "reason": "复核发现经营场所不符 premises failed the re-check"},
+        )
+        assert rejected.status_code == 200, rejected.text
+        # a second case stays approved: its licence shows the requests were served
+        kept_id = approved_case(stack, citizen, clerk)
+
+    wait_for(
+        lambda: case_of(stack, citizen, kept_id)["state"] == "licence_issued",
+        what="the still-approved case's licence",
+    )
+    wait_for(
+        lambda: queue_depth(aws, stack, "LicenceRequestsQueue") == 0,
+        what="every licence request to be served",
+    )
+    assert queue_depth(aws, stack, "LicenceRequestsDLQ") == 0, "served, not dead-lettered"
+    assert len(licences_of(aws, stack, kept_id)) == 1
+    assert licences_of(aws, stack, rejected_id) == []
+    case = case_of(stack, citizen, rejected_id)
+    assert case["state"] == "closed" and case["licence_id"] is None
+    assert "licence_issued" not in [e["action"] for e in case["timeline"]]
