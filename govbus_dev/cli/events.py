@@ -1,0 +1,1 @@
+"""placeholder: events tail and replay"""
