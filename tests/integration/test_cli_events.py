@@ -170,16 +170,33 @@ def test_replay_by_id_sends_archived_events_to_one_consumer_as_eventbridge_would
 
     # a dry run lists, sends nothing
     code = govbus(
-        ["replay", "--consumer", "replay-probe", "--id", wanted.id, "--dry-run"]
-        + ["--stack", stack.stack_name]
+        [
+            "replay",
+            "--consumer",
+            "replay-probe",
+            "--id",
+            wanted.id,
+            "--dry-run",
+            "--stack",
+            stack.stack_name,
+        ]
     )
     assert code == 0
-    assert f"would replay 1 event(s) to replay-probe" in capsys.readouterr().out
+    assert "would replay 1 event(s) to replay-probe" in capsys.readouterr().out
     assert received(aws, queue_url) == []
 
     code = govbus(
-        ["replay", "--consumer", "replay-probe", "--id", wanted.id, "--id", unrouted.id]
-        + ["--stack", stack.stack_name]
+        [
+            "replay",
+            "--consumer",
+            "replay-probe",
+            "--id",
+            wanted.id,
+            "--id",
+            unrouted.id,
+            "--stack",
+            stack.stack_name,
+        ]
     )
     assert code == 0
     out = capsys.readouterr().out
@@ -200,8 +217,18 @@ def test_replay_by_time_range_picks_the_events_archived_in_it(stack, aws, capsys
         archive(aws, stack, event)
     # Beijing time (no zone given): 17:30 to 19:30 +08:00 is 09:30 to 11:30 UTC
     code = govbus(
-        ["replay", "--consumer", "replay-window", "--since", "2026-11-02T17:30"]
-        + ["--until", "2026-11-02T19:30", "--json", "--stack", stack.stack_name]
+        [
+            "replay",
+            "--consumer",
+            "replay-window",
+            "--since",
+            "2026-11-02T17:30",
+            "--until",
+            "2026-11-02T19:30",
+            "--json",
+            "--stack",
+            stack.stack_name,
+        ]
     )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
