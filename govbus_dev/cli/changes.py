@@ -33,7 +33,11 @@ INERT_PATHS = ("docs/", "tests/", "bench/", "tools/", "govbus_dev/", ".ci/")
 
 def _git(root: Path, *args: str) -> str:
     done = subprocess.run(  # noqa: S603 - git with arguments, no shell
-        ["git", *args]  # noqa: S607 - the operator's git, as they would type it, cwd=root, capture_output=True, text=True, check=False
+        ["git", *args],  # noqa: S607 - the operator's git, as they would type it
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode:
         raise LookupError(done.stderr.strip() or f"git {' '.join(args)} failed")

@@ -17,7 +17,7 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 # wide enough that no table off a terminal is wrapped or cut with an ellipsis
@@ -68,7 +68,8 @@ def table(
     lines on white space) and a header is the only line that is not a row.
     """
     grid = Table(
-        *columns,
+        # on a narrow terminal a long cell folds onto the next line, never cut short
+        *(Column(name, overflow="fold") for name in columns),
         box=box.SIMPLE_HEAD if out().is_terminal else None,
         pad_edge=False,
         show_edge=False,
