@@ -132,7 +132,19 @@ def _mark_ready(stack) -> None:
 
 
 @app.command()
-def adapters(as_json: JsonOption = False) -> int:
+def adapters(
+    health: Annotated[
+        bool,
+        typer.Option(
+            "--health", help="also each adapter's health (the stack's /health) and circuit state"
+        ),
+    ] = False,
+    api: Annotated[
+        str | None, typer.Option(help="the stack's API base URL (default: the running local stack)")
+    ] = None,
+    stack: StackOption = None,
+    as_json: JsonOption = False,
+) -> int:
     """List installed adapters: family, version, entry point and the hooks each implements."""
     from importlib.metadata import entry_points
 
@@ -161,6 +173,18 @@ def adapters(as_json: JsonOption = False) -> int:
                 "hooks": [h.removeprefix("govbus_") for h in hooks if implements(pm, name, h)],
             }
         )
+    columns = ["adapter", "family", "version", "entry point", "title", "hooks"]
+    if health:
+        use_local_stack_if_running()
+        pings = _pings(api or LOCAL_STACK.get("gateway"))
+        circuits = f"{stack_name(stack)}-circuits"
+        known = require_table(circuits)
+        for adapter in found:
+            ping = pings.get(adapter["name"], {})
+            adapter["health"] = ping.get("status", "unknown")
+            adapter["latency_ms"] = ping.get("latency_ms")
+            adapter["circuit"] = _circuit(circuits, adapter["name"]) if known else "unknown"
+        columns[4:4] = ["health", "circuit"]
     if as_json:
         print_json(found)
         return 0
@@ -168,13 +192,14 @@ def adapters(as_json: JsonOption = False) -> int:
         say("no adapters installed")
         return 0
     table(
-        ["adapter", "family", "version", "entry point", "title", "hooks"],
+        columns,
         [
             (
                 a["name"],
                 a["family"],
                 a["version"],
                 a["entry_point"],
+                *((a["health"], a["circuit"]) if health else ()),
                 a["title"],
                 ", ".join(a["hooks"]),
             )
@@ -182,6 +207,41 @@ def adapters(as_json: JsonOption = False) -> int:
         ],
     )
     return 0
+
+
+def _pings(api: str | None) -> dict[str, dict]:
+    """Each adapter's last ping, as the stack's ``GET /health`` reports it."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not api:
+        warn("govbus adapters: no --api and no running local stack: health unknown")
+        return {}
+    if not api.startswith(("http://", "https://")):
+        warn(f"govbus adapters: --api {api!r} is not an http(s) URL: health unknown")
+        return {}
+    try:
+        with urllib.request.urlopen(f"{api.rstrip('/')}/health", timeout=10) as answer:  # noqa: S310 - http(s) checked above
+            report = json.load(answer)
+    except urllib.error.HTTPError as exc:  # 503 while starting: a problem+json body
+        warn(f"govbus adapters: {api}/health answered {exc.code}: health unknown")
+        return {}
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        warn(f"govbus adapters: cannot read {api}/health ({exc}): health unknown")
+        return {}
+    return {ping["adapter"]: ping for ping in report.get("adapters", [])}
+
+
+def _circuit(table_name: str, partner: str) -> str:
+    import time as _time
+
+    from govbus.circuit import CircuitBreaker
+
+    state = CircuitBreaker(table_name).state(partner)
+    if state["state"] == "open" and state["open_until"] > _time.time():
+        return f"open ({state['open_until'] - _time.time():.0f}s left)"
+    return state["state"]
 
 
 @adapter_app.command("new")

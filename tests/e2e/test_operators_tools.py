@@ -150,6 +150,12 @@ def test_govbus_adapters_lists_the_installed_adapters(dev):
     ems = next(a for a in json.loads(listed.stdout) if a["name"] == "ems")
     assert ems["entry_point"] == "adapters.ems.plugin"
     assert "delivery_create_waybill" in ems["hooks"]
+    # with the stack's health and each partner's circuit
+    checked = govbus(dev, "adapters", "--health", "--json")
+    assert checked.returncode == 0, checked.stderr
+    ems = next(a for a in json.loads(checked.stdout) if a["name"] == "ems")
+    assert ems["health"] == "up" and ems["circuit"] == "closed", ems
+    assert ems["latency_ms"] is not None
 
 
 def test_the_state_file_and_the_start_up_table_name_every_simulator_at_a_reachable_url(dev):
