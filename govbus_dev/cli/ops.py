@@ -641,6 +641,3 @@ def reconcile(
         return 1
     say(reconciliation.table(report))
     return 0
-
-
-__all__ = ["LOCAL_STACK"]
