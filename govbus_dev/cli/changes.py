@@ -25,7 +25,8 @@ from govbus_dev.cli.output import print_json, say, table, warn
 
 TEMPLATE = "template.yaml"
 # what the shared layer is built from (Makefile build-SharedLayer: `pip install .`):
-# the runtime packages and what decides their dependencies
+# the runtime packages and what decides their dependencies (of pyproject.toml, only
+# what `pip install .` reads: a dev extra or a console script changes no function)
 LAYER_PATHS = ("contracts/", "govbus/", "adapters/", "pyproject.toml", "requirements.txt")
 # never shipped in a function or the layer
 INERT_PATHS = ("docs/", "tests/", "bench/", "tools/", "govbus_dev/", ".ci/")
@@ -73,6 +74,31 @@ def _code_dir(props: dict[str, Any]) -> str:
     return "" if code in ("", ".") else code + "/"
 
 
+def _layer_part(text: str) -> tuple[Any, ...]:
+    """What of pyproject.toml goes into the layer: `pip install .` reads only this."""
+    import tomllib
+
+    doc = tomllib.loads(text) if text else {}
+    project = doc.get("project") or {}
+    return (
+        project.get("dependencies"),
+        project.get("requires-python"),
+        project.get("entry-points"),  # the adapters' registrations
+        (doc.get("tool") or {}).get("setuptools"),
+        doc.get("build-system"),
+    )
+
+
+def _layer_build_changed(root: Path, since: str) -> bool:
+    try:
+        before = _git(root, "show", f"{since}:pyproject.toml")
+    except LookupError:
+        before = ""
+    path = root / "pyproject.toml"
+    now = path.read_text() if path.exists() else ""
+    return _layer_part(before) != _layer_part(now)
+
+
 def affected_functions(root: Path, since: str) -> dict[str, list[str]]:
     """Logical id -> the changed paths that affect it, for the diff from ``since``.
 
@@ -101,6 +127,8 @@ def affected_functions(root: Path, since: str) -> dict[str, list[str]]:
     for path in sorted(set(changed)):
         if path == TEMPLATE:
             continue  # judged resource by resource below
+        if path == "pyproject.toml" and not _layer_build_changed(root, since):
+            continue  # the dev extras, the console scripts: not in the layer
         if path.startswith(INERT_PATHS) or PurePosixPath(path).suffix == ".md":
             continue
         for logical, props in functions.items():

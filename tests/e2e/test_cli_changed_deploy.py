@@ -58,6 +58,18 @@ TEMPLATE = textwrap.dedent(
 )
 
 
+PYPROJECT = textwrap.dedent(
+    """\
+    [project]
+    name = "scratch"
+    dependencies = ["boto3"]
+
+    [project.optional-dependencies]
+    dev = ["pytest"]
+    """
+)
+
+
 def git(repo: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.name=ops", "-c", "user.email=ops@example.org", *args],
@@ -86,6 +98,7 @@ def repo(tmp_path: Path) -> Path:
             "functions/cases/app.py": "def lambda_handler(e, c): ...\n",
             "functions/standalone/app.py": "def lambda_handler(e, c): ...\n",
             "govbus/bus.py": "BUS = 1\n",
+            "pyproject.toml": PYPROJECT,
             "docs/operations.md": "# ops\n",
             "tests/test_x.py": "def test_x(): ...\n",
         },
@@ -116,7 +129,12 @@ def named(done: subprocess.CompletedProcess) -> list[str]:
         # the shared layer: every function using it, and none that does not
         ({"govbus/bus.py": "BUS = 2\n"}, ["CasesFunction", "HotlineFunction"]),
         ({"contracts/events.py": "E = 1\n"}, ["CasesFunction", "HotlineFunction"]),
-        ({"pyproject.toml": "[project]\nname='x'\n"}, ["CasesFunction", "HotlineFunction"]),
+        (
+            {"pyproject.toml": PYPROJECT.replace('"boto3"', '"boto3", "zeep"')},
+            ["CasesFunction", "HotlineFunction"],
+        ),
+        # a dev extra is not in the layer (`pip install .` does not read it)
+        ({"pyproject.toml": PYPROJECT.replace('"pytest"', '"pytest", "rich"')}, []),
         ({"docs/operations.md": "# changed\n", "tests/test_x.py": "X = 1\n"}, []),
         # a function's own resource in the template, and nothing else
         (
@@ -138,6 +156,7 @@ def named(done: subprocess.CompletedProcess) -> list[str]:
         "runtime",
         "contracts",
         "layer requirements",
+        "dev extra",
         "docs and tests",
         "own resource",
         "globals",
