@@ -6,24 +6,43 @@ The alignment itself is the runtime's (govbus/province_align.py, also run weekly
 
 from __future__ import annotations
 
-import argparse
-import sys
+from typing import Annotated
+
+import typer
 
 from contracts.adapters import CallContext
 from govbus.province_align import ADAPTER, render, run
+from govbus_dev.cli.app import province_app
+from govbus_dev.cli.output import say, warn
+from govbus_dev.cli.stack import stack_name, use_local_stack_if_running
 
 
-def cmd_align(args: argparse.Namespace) -> int:
+@province_app.command("align")
+def align(
+    stack: Annotated[
+        str | None, typer.Option(help="stack name (default: the running local stack)")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option(help="the catalogue table (default: <stack>-catalog)")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="the hall's SOAP address (default: from settings)")
+    ] = None,
+    timeout: Annotated[float, typer.Option()] = 10.0,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="exit 1 when anything disagrees (for CI)")
+    ] = False,
+) -> int:
+    """Report city items whose code, name or time limit disagree with the province's."""
     import uuid
 
     from contracts.errors import GovbusError
     from govbus.aws import get_secret
     from govbus.plugins import adapter_settings, call, create_plugin_manager
-    from govbus_dev.cli import _stack_name, _use_local_stack_if_running
 
-    _use_local_stack_if_running()
+    use_local_stack_if_running()
     pm = create_plugin_manager({ADAPTER})
-    overrides = {"endpoint": args.endpoint} if args.endpoint else {}
+    overrides = {"endpoint": endpoint} if endpoint else {}
     call(
         pm,
         ADAPTER,
@@ -32,28 +51,11 @@ def cmd_align(args: argparse.Namespace) -> int:
         get_secret=get_secret,
     )
     run_id = f"cli-{uuid.uuid4()}"
-    ctx = CallContext(correlation_id=run_id, idempotency_key=run_id, timeout_seconds=args.timeout)
+    ctx = CallContext(correlation_id=run_id, idempotency_key=run_id, timeout_seconds=timeout)
     try:
-        report = run(pm, ctx, args.table or f"{_stack_name(args)}-catalog")
+        report = run(pm, ctx, table or f"{stack_name(stack)}-catalog")
     except GovbusError as exc:
-        print(f"govbus province align: {type(exc).__name__}: {exc}", file=sys.stderr)
+        warn(f"govbus province align: {type(exc).__name__}: {exc}")
         return 1
-    print(render(report))
-    return 1 if report.disagreements and args.strict else 0
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    """Register ``govbus province ...`` on the CLI's subcommands."""
-    province = sub.add_parser("province", help="the provincial online hall")
-    province_sub = province.add_subparsers(dest="province_command", required=True)
-    align = province_sub.add_parser(
-        "align", help="report city items whose code, name or time limit disagree"
-    )
-    align.add_argument("--stack", help="stack name (default: the running local stack)")
-    align.add_argument("--table", help="the catalogue table (default: <stack>-catalog)")
-    align.add_argument("--endpoint", help="the hall's SOAP address (default: from settings)")
-    align.add_argument("--timeout", type=float, default=10.0)
-    align.add_argument(
-        "--strict", action="store_true", help="exit 1 when anything disagrees (for CI)"
-    )
-    align.set_defaults(func=cmd_align)
+    say(render(report))
+    return 1 if report.disagreements and strict else 0

@@ -144,7 +144,18 @@ def test_health_says_ready_only_once_the_catalogue_is_seeded(dev):
 def test_govbus_adapters_lists_the_installed_adapters(dev):
     done = govbus(dev, "adapters")
     assert done.returncode == 0, done.stderr
-    assert re.search(r"^ems\s", done.stdout, re.M) and "hooks:" in done.stdout
+    assert re.search(r"^ems\s", done.stdout, re.M) and "hooks" in done.stdout.splitlines()[0]
+    listed = govbus(dev, "adapters", "--json")
+    assert listed.returncode == 0, listed.stderr
+    ems = next(a for a in json.loads(listed.stdout) if a["name"] == "ems")
+    assert ems["entry_point"] == "adapters.ems.plugin"
+    assert "delivery_create_waybill" in ems["hooks"]
+    # with the stack's health and each partner's circuit
+    checked = govbus(dev, "adapters", "--health", "--json")
+    assert checked.returncode == 0, checked.stderr
+    ems = next(a for a in json.loads(checked.stdout) if a["name"] == "ems")
+    assert ems["health"] == "up" and ems["circuit"] == "closed", ems
+    assert ems["latency_ms"] is not None
 
 
 def test_the_state_file_and_the_start_up_table_name_every_simulator_at_a_reachable_url(dev):
@@ -238,6 +249,45 @@ def test_govbus_dlq_list_and_redrive(dev):
     assert redriven.stdout.startswith("redrove 0 message(s)")
     one = govbus(dev, "dlq", "list", queues[0])
     assert one.returncode == 0 and f"0 message(s) in {queues[0]}" in one.stdout
+    as_json = govbus(dev, "dlq", "list", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert [q["name"] for q in json.loads(as_json.stdout)] == queues
+
+
+def test_govbus_events_tail_and_replay_find_the_local_stack(dev):
+    from contracts.events import Event
+
+    event = Event.create(
+        "platform.heartbeat",
+        {"emitted_by": "ops-check"},
+        source="govbus.test",
+        subject="350102199003071234",
+    )
+    put = dev.aws("events").put_events(
+        Entries=[
+            {
+                "EventBusName": f"{dev.state()['stack_name']}-bus",
+                "Source": event.source,
+                "DetailType": event.type,
+                "Detail": event.model_dump_json(),
+            }
+        ]
+    )
+    assert put["FailedEntryCount"] == 0
+
+    def archived():
+        done = govbus(dev, "events", "tail", "--no-follow", "--type", "platform.*", "--json")
+        assert done.returncode == 0, done.stderr
+        return [e for e in map(json.loads, done.stdout.splitlines()) if e["id"] == event.id]
+
+    (seen,) = wait_for(archived, timeout=60, what="the heartbeat in the event log")
+    assert seen["subject"].startswith("3501") and seen["subject"] != event.subject
+    followed = govbus(dev, "events", "tail", "--timeout", "1")
+    assert followed.returncode == 0, followed.stderr
+    assert "following" in followed.stderr
+    replayed = govbus(dev, "replay", "--consumer", "eventlog", "--id", event.id, "--dry-run")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "would replay 1 event(s) to eventlog" in replayed.stdout
 
 
 def test_govbus_adapter_new_scaffolds_a_package(dev, tmp_path):

@@ -1,0 +1,643 @@
+"""The platform's commands: the local stack, adapters, DLQs, clients, secrets, audit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from govbus_dev.cli.app import (
+    adapter_app,
+    app,
+    audit_app,
+    clients_app,
+    dlq_app,
+    webhooks_app,
+)
+from govbus_dev.cli.output import print_json, progress, say, table, warn
+from govbus_dev.cli.stack import (
+    LOCAL_STACK,
+    STATE_FILE,
+    require_table,
+    stack_name,
+    use_local_stack_if_running,
+)
+
+StackOption = Annotated[
+    str | None, typer.Option("--stack", help="stack name (default: the running local stack)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="one JSON document, for scripts")]
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="gateway port")] = 3000,
+    endpoint: Annotated[
+        str | None, typer.Option(help="use this AWS endpoint instead of an embedded moto server")
+    ] = None,
+    root: Annotated[str, typer.Option(help="project folder holding template.yaml")] = ".",
+    no_simulators: Annotated[bool, typer.Option("--no-simulators")] = False,
+    no_seed: Annotated[bool, typer.Option("--no-seed", help="start without the demo data")] = False,
+    state_file: Annotated[
+        str | None,
+        typer.Option(
+            help=f"where to note the endpoint for other govbus commands (default ROOT/{STATE_FILE})"
+        ),
+    ] = None,
+    no_schedules: Annotated[bool, typer.Option("--no-schedules")] = False,
+) -> int:
+    """Start the whole platform locally (what `make run` runs)."""
+    import json
+
+    from govbus_dev.local.stack import LOCAL_CREDENTIALS, LocalStack
+
+    started = time.monotonic()
+    stack = LocalStack(
+        root,
+        port=port,
+        endpoint=endpoint,
+        simulators=not no_simulators,
+        schedules=not no_schedules,
+        # /health answers 503 "starting" until the demo data is in (see _mark_ready);
+        # development only: a department developer's webhook receiver on this machine
+        parameters={"InitialReadiness": "starting", "SubscriptionsAllowLoopback": "true"},
+    )
+    stop = threading.Event()
+
+    def _signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _signal)
+    signal.signal(signal.SIGTERM, _signal)
+    try:
+        stack.start()
+    except OSError as exc:
+        warn(f"govbus dev: cannot start: {exc}")
+        return 1
+    state = Path(state_file) if state_file else Path(root) / STATE_FILE
+    state.write_text(
+        json.dumps(
+            {
+                "endpoint": stack.endpoint,
+                "region": stack.region,
+                "stack_name": stack.stack_name,
+                "gateway": stack.url,
+                "credentials": LOCAL_CREDENTIALS if stack.moto else {},
+                # every partner simulator (name -> base URL), for outside tools
+                "simulators": {name: sim.url for name, sim in stack.simulators.items()},
+                # message brokers (the sensor feeds' MQTT broker), name -> URL
+                "brokers": {
+                    name: sim.broker_url
+                    for name, sim in stack.simulators.items()
+                    if getattr(sim, "broker_url", "")
+                },
+            }
+        )
+    )
+    if not no_seed:
+        try:
+            stack.seed()
+        except Exception as exc:  # the platform runs without demo data too
+            warn(f"govbus dev: demo data not loaded: {exc}")
+    _mark_ready(stack)
+    print(stack.table(), flush=True)
+    print(
+        f"\ngovbus is up in {time.monotonic() - started:.1f}s: try  curl {stack.url}/health"
+        f"\nthe newcomer's journey: in another terminal, `make demo` (or  {sys.argv[0]} demo)"
+        "\nCtrl-C stops it.",
+        flush=True,
+    )
+    try:
+        stop.wait()
+    finally:
+        print("\nstopping...", flush=True)
+        stack.stop()
+        state.unlink(missing_ok=True)
+    return 0
+
+
+def _mark_ready(stack) -> None:
+    """Tell /health the stack is ready: everything started, the demo data loaded."""
+    assert stack.resolver is not None
+    ssm = stack.session().client("ssm", endpoint_url=stack.endpoint)
+    ssm.put_parameter(
+        Name=stack.resolver.refs["ReadinessParameter"], Value="ready", Type="String", Overwrite=True
+    )
+
+
+@app.command()
+def adapters(
+    health: Annotated[
+        bool,
+        typer.Option(
+            "--health", help="also each adapter's health (the stack's /health) and circuit state"
+        ),
+    ] = False,
+    api: Annotated[
+        str | None, typer.Option(help="the stack's API base URL (default: the running local stack)")
+    ] = None,
+    stack: StackOption = None,
+    as_json: JsonOption = False,
+) -> int:
+    """List installed adapters: family, version, entry point and the hooks each implements."""
+    from importlib.metadata import entry_points
+
+    from contracts import hookspecs
+    from govbus.plugins import (
+        adapter_info,
+        adapter_names,
+        allowed_adapters,
+        create_plugin_manager,
+        implements,
+    )
+
+    pm = create_plugin_manager(allowed_adapters())
+    hooks = [h for h in dir(hookspecs) if h.startswith("govbus_")]
+    points = {ep.name: ep.value for ep in entry_points(group="govbus.adapters")}
+    found = []
+    for name in adapter_names(pm):
+        info = adapter_info(pm, name)
+        found.append(
+            {
+                "name": name,
+                "family": info.family.value,
+                "version": info.version,
+                "title": info.title,
+                "entry_point": points.get(name, ""),
+                "hooks": [h.removeprefix("govbus_") for h in hooks if implements(pm, name, h)],
+            }
+        )
+    columns = ["adapter", "family", "version", "entry point", "title", "hooks"]
+    if health:
+        use_local_stack_if_running()
+        pings = _pings(api or LOCAL_STACK.get("gateway"))
+        circuits = f"{stack_name(stack)}-circuits"
+        known = require_table(circuits)
+        for adapter in found:
+            ping = pings.get(adapter["name"], {})
+            adapter["health"] = ping.get("status", "unknown")
+            adapter["latency_ms"] = ping.get("latency_ms")
+            adapter["circuit"] = _circuit(circuits, adapter["name"]) if known else "unknown"
+        columns[4:4] = ["health", "circuit"]
+    if as_json:
+        print_json(found)
+        return 0
+    if not found:
+        say("no adapters installed")
+        return 0
+    table(
+        columns,
+        [
+            (
+                a["name"],
+                a["family"],
+                a["version"],
+                a["entry_point"],
+                *((a["health"], a["circuit"]) if health else ()),
+                a["title"],
+                ", ".join(a["hooks"]),
+            )
+            for a in found
+        ],
+    )
+    return 0
+
+
+def _pings(api: str | None) -> dict[str, dict]:
+    """Each adapter's last ping, as the stack's ``GET /health`` reports it."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not api:
+        warn("govbus adapters: no --api and no running local stack: health unknown")
+        return {}
+    if not api.startswith(("http://", "https://")):
+        warn(f"govbus adapters: --api {api!r} is not an http(s) URL: health unknown")
+        return {}
+    try:
+        with urllib.request.urlopen(f"{api.rstrip('/')}/health", timeout=10) as answer:  # noqa: S310 - http(s) checked above
+            report = json.load(answer)
+    except urllib.error.HTTPError as exc:  # 503 while starting: a problem+json body
+        warn(f"govbus adapters: {api}/health answered {exc.code}: health unknown")
+        return {}
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        warn(f"govbus adapters: cannot read {api}/health ({exc}): health unknown")
+        return {}
+    return {ping["adapter"]: ping for ping in report.get("adapters", [])}
+
+
+def _circuit(table_name: str, partner: str) -> str:
+    import time as _time
+
+    from govbus.circuit import CircuitBreaker
+
+    state = CircuitBreaker(table_name).state(partner)
+    if state["state"] == "open" and state["open_until"] > _time.time():
+        return f"open ({state['open_until'] - _time.time():.0f}s left)"
+    return state["state"]
+
+
+@adapter_app.command("new")
+def adapter_new(
+    name: str,
+    folder: Annotated[
+        str, typer.Option("--dir", help="where to create govbus-adapter-NAME/")
+    ] = ".",
+    title: Annotated[str | None, typer.Option(help="the partner system's name, for humans")] = None,
+) -> int:
+    """Scaffold an installable adapter package that passes the adapter kit."""
+    from govbus_dev.scaffold import new_adapter
+
+    try:
+        root = new_adapter(name, folder, title)
+    except (ValueError, FileExistsError) as exc:
+        warn(f"govbus adapter new: {exc}")
+        return 2
+    say(f"created {root}\nnext: pip install -e {root} && make conformance ADAPTER={name}")
+    return 0
+
+
+@dlq_app.command("list")
+def dlq_list(
+    queue: Annotated[str | None, typer.Argument(help="queue name (e.g. dispatch-dlq)")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many messages")] = 50,
+    as_json: JsonOption = False,
+) -> int:
+    """DLQs and their depth, or one DLQ's messages (age, event type, masked subject, reason)."""
+    from govbus import dlq
+
+    use_local_stack_if_running()
+    if not queue:
+        queues = dlq.dead_letter_queues()
+        if as_json:
+            print_json([{k: q[k] for k in ("name", "count", "sources")} for q in queues])
+            return 0
+        if not queues:
+            say("no dead-letter queues")
+            return 0
+        table(
+            ["queue", "depth", "from"],
+            [
+                (q["name"], f"{q['count']} message(s)", ", ".join(q["sources"]) or "-")
+                for q in queues
+            ],
+        )
+        return 0
+    letters = dlq.peek(dlq.resolve_queue(queue), limit=limit)
+    if as_json:
+        print_json(
+            [
+                {
+                    "message_id": letter.message_id,
+                    "age_seconds": round(letter.age_seconds, 1),
+                    "event_type": letter.event_type,
+                    "subject": letter.subject,
+                    "reason": letter.reason,
+                }
+                for letter in letters
+            ]
+        )
+        return 0
+    say(f"{len(letters)} message(s) in {queue}")
+    if letters:
+        table(
+            ["message id", "age", "event type", "subject", "reason"],
+            [
+                (
+                    letter.message_id,
+                    dlq.format_age(letter.age_seconds),
+                    letter.event_type,
+                    letter.subject,
+                    letter.reason,
+                )
+                for letter in letters
+            ],
+        )
+    return 0
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    queue: str,
+    ids: Annotated[
+        list[str] | None, typer.Option("--id", help="only this message id (repeatable)")
+    ] = None,
+) -> int:
+    """Move messages back to their source queue (or the rule target they missed)."""
+    from govbus import dlq
+
+    use_local_stack_if_running()
+    try:
+        with progress(f"redriving {queue}"):
+            moved = dlq.redrive(dlq.resolve_queue(queue), ids or None)
+    except LookupError as exc:
+        warn(f"govbus dlq redrive: {exc}")
+        return 2
+    say(f"redrove {len(moved)} message(s) from {queue}")
+    return 0
+
+
+@audit_app.command("verify")
+def audit_verify(
+    stack: StackOption = None,
+    table_name: Annotated[
+        str | None, typer.Option("--table", help="audit table name (default: STACK-audit)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> int:
+    """Walk the chain (every day and shard); name the first broken link."""
+    from govbus import audit
+
+    use_local_stack_if_running()
+    name = table_name or f"{stack_name(stack)}-audit"
+    if not require_table(name):
+        return 2
+    with progress(f"verifying the audit chain in {name}"):
+        result = audit.verify(name)
+    link = result.broken
+    if as_json:
+        print_json(
+            {
+                "ok": result.ok,
+                "entries": result.entries,
+                "partitions": result.partitions,
+                "broken": None
+                if link is None
+                else {
+                    "partition": link.partition,
+                    "seq": link.seq,
+                    "id": link.entry_id,
+                    "reason": link.reason,
+                },
+            }
+        )
+        return 0 if result.ok else 1
+    if result.ok:
+        say(f"audit chain intact: {result.entries} entries in {result.partitions} partition(s)")
+        return 0
+    assert link is not None
+    say(
+        f"audit chain BROKEN at partition {link.partition}, entry {link.seq} "
+        f"(id {link.entry_id}): {link.reason}",
+        style="bold red",
+    )
+    return 1
+
+
+def _audit_table(stack: str | None) -> str:
+    return f"{stack_name(stack)}-audit"
+
+
+@clients_app.command("create")
+def clients_create(
+    agency: Annotated[str, typer.Option(help="the department's credit code")],
+    scope: Annotated[
+        list[str], typer.Option(help="a service granted, e.g. subjects:read (repeatable)")
+    ],
+    name: Annotated[str | None, typer.Option()] = None,
+    stack: StackOption = None,
+    table_name: Annotated[str | None, typer.Option("--table")] = None,
+) -> int:
+    """Create a department's API client; prints its secret once."""
+    from pydantic import ValidationError
+
+    from contracts.identity import CreditCode
+    from govbus import audit
+    from govbus.stores import clients
+
+    try:
+        CreditCode(agency)
+    except ValidationError as exc:
+        warn(f"govbus clients create: --agency: {exc.errors()[0]['msg']}")
+        return 2
+    use_local_stack_if_running()
+    # tables are named explicitly: the local stack swaps os.environ per invocation
+    clients_table = table_name or f"{stack_name(stack)}-clients"
+    audit_table = _audit_table(stack)
+    if not (require_table(clients_table) and require_table(audit_table)):
+        return 2
+    scopes = " ".join(sorted(set(scope)))
+    client_id, secret = clients.create(agency, scope, name or "", table=clients_table)
+    audit.record(
+        "client.created",
+        actor=f"ops:{os.environ.get('USER', 'cli')}",
+        target=agency,
+        detail=f"{client_id}: {scopes}",
+        table=audit_table,
+    )
+    say(
+        f"client_id     {client_id}\nclient_secret {secret}\nscopes        "
+        f"{scopes}\n(the secret is shown once; store it now)"
+    )
+    return 0
+
+
+@clients_app.command("revoke")
+def clients_revoke(
+    client_id: str,
+    stack: StackOption = None,
+    table_name: Annotated[str | None, typer.Option("--table")] = None,
+) -> int:
+    """Revoke a client; its tokens stop working at the next request."""
+    from contracts.errors import NotFound
+    from govbus import audit
+    from govbus.stores import clients
+
+    use_local_stack_if_running()
+    clients_table = table_name or f"{stack_name(stack)}-clients"
+    audit_table = _audit_table(stack)
+    if not (require_table(clients_table) and require_table(audit_table)):
+        return 2
+    try:
+        clients.revoke(client_id, table=clients_table)
+    except NotFound as exc:
+        warn(f"govbus clients revoke: {exc}")
+        return 2
+    audit.record(
+        "client.revoked",
+        actor=f"ops:{os.environ.get('USER', 'cli')}",
+        target=client_id,
+        table=audit_table,
+    )
+    say(f"revoked {client_id}: its tokens stop working at the next request")
+    return 0
+
+
+@webhooks_app.command("rotate")
+def webhooks_rotate(
+    partner: str,
+    stage: Annotated[str, typer.Option()] = "dev",
+    stack: StackOption = None,
+) -> int:
+    """A new push secret for a partner; the current one stays valid as previous_secret.
+
+    Checked before anything is written (the secret exists, the audit table is there),
+    then one write conditional on the version read: two rotations racing cannot both
+    win. A second rotate while one is pending (a previous secret still kept) changes
+    nothing and shows the pending secret again: the partner's current secret is never
+    dropped before `drop-previous`.
+    """
+    import base64
+    import json
+    import secrets
+    import uuid
+
+    from botocore.exceptions import ClientError
+
+    from contracts.signatures import active_secrets
+    from govbus import audit
+    from govbus.aws import client
+
+    use_local_stack_if_running()
+    name = f"govbus/{stage}/webhooks/{partner}"
+    audit_table = _audit_table(stack)
+    if not require_table(audit_table):
+        return 2
+    sm = client("secretsmanager")
+    try:
+        stored = sm.get_secret_value(SecretId=name)
+    except sm.exceptions.ResourceNotFoundException:
+        warn(f"govbus webhooks rotate: no secret {name}")
+        return 2
+    document = json.loads(stored["SecretString"])
+    if document.get("previous_secret") and document.get("secret"):
+        say(
+            f"{name}: a rotation is already pending; nothing changed\n"
+            f"new secret    {document['secret']}\n"
+            f"once the partner signs with it: govbus webhooks drop-previous {partner}"
+        )
+        return 0
+    current = active_secrets(document)
+    if not current:
+        warn(f"govbus webhooks rotate: {name} holds no secret to rotate from")
+        return 2
+    new = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    # every secret still in use stays: the one signing now, and any others it listed
+    kept = {"secret": new, "previous_secret": current[0]}
+    if len(current) > 1:
+        kept["secrets"] = current[1:]
+    try:
+        sm.put_secret_value(
+            SecretId=name,
+            SecretString=json.dumps(kept),
+            # one rotation per stored version: a racing second one is refused
+            ClientRequestToken=str(uuid.uuid5(uuid.NAMESPACE_URL, name + stored["VersionId"])),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in (
+            "ResourceExistsException",
+            "InvalidRequestException",
+        ):
+            raise
+        warn(f"govbus webhooks rotate: {name} is being rotated by someone else")
+        return 1
+    audit.record(
+        "adapter.secret_rotated",
+        actor=f"ops:{os.environ.get('USER', 'cli')}",
+        target=name,
+        detail="new push secret; the previous one stays valid",
+        table=audit_table,
+    )
+    say(
+        f"rotated {name}\nnew secret    {new}\n"
+        f"give it to the partner; once it signs with it: "
+        f"govbus webhooks drop-previous {partner}"
+    )
+    return 0
+
+
+@webhooks_app.command("drop-previous")
+def webhooks_drop_previous(
+    partner: str,
+    stage: Annotated[str, typer.Option()] = "dev",
+    stack: StackOption = None,
+) -> int:
+    """Stop accepting the previous push secret once the partner signs with the new one."""
+    import json
+
+    from govbus import audit
+    from govbus.aws import client
+
+    use_local_stack_if_running()
+    name = f"govbus/{stage}/webhooks/{partner}"
+    audit_table = _audit_table(stack)
+    if not require_table(audit_table):
+        return 2
+    sm = client("secretsmanager")
+    try:
+        document = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    except sm.exceptions.ResourceNotFoundException:
+        warn(f"govbus webhooks drop-previous: no secret {name}")
+        return 2
+    if not document.get("previous_secret") or not document.get("secret"):
+        say(f"{name}: no previous secret to drop; nothing changed")
+        return 0
+    sm.put_secret_value(SecretId=name, SecretString=json.dumps({"secret": document["secret"]}))
+    audit.record(
+        "adapter.secret_rotated",
+        actor=f"ops:{os.environ.get('USER', 'cli')}",
+        target=name,
+        detail="previous push secret dropped",
+        table=audit_table,
+    )
+    say(f"{name}: only the current secret verifies now")
+    return 0
+
+
+@app.command()
+def demo(
+    state_file: Annotated[str, typer.Option(help="what `govbus dev` noted")] = STATE_FILE,
+) -> int:
+    """Walk a citizen's journey through the running stack, each step timed."""
+    from govbus_dev.demo import from_state_file
+
+    if not Path(state_file).exists():
+        warn(f"govbus demo: no {state_file} here: start `make run` first")
+        return 2
+    return from_state_file(Path(state_file), sys.stdout).run()
+
+
+@app.command()
+def reconcile(
+    day: Annotated[str, typer.Option(help="YYYY-MM-DD (Beijing time)")],
+    stack: StackOption = None,
+    no_repair: Annotated[bool, typer.Option("--no-repair", help="report only")] = False,
+) -> int:
+    """Reconcile a day's payment statement now; print the mismatches per class."""
+    import datetime as dt
+
+    try:
+        when = dt.date.fromisoformat(day)
+    except ValueError:
+        warn(f"govbus reconcile: --day {day!r} is not YYYY-MM-DD")
+        return 2
+    use_local_stack_if_running()
+    name = stack_name(stack)
+    # the logic is govbus/reconciliation.py's, as the function's; it reads its tables
+    # from the environment, as the function does
+    for variable, table_suffix in (
+        ("PAYMENTS", "payments"),
+        ("CASES", "cases"),
+        ("CATALOG", "catalog"),
+    ):
+        os.environ.setdefault(f"{variable}_TABLE", f"{name}-{table_suffix}")
+    os.environ.setdefault("OUTBOX_TABLE", f"{name}-outbox")
+    os.environ.setdefault("PERSONAL_DATA_KEY_ID", f"alias/{name}-personal-data")
+    from contracts.errors import GovbusError
+    from govbus import reconciliation
+
+    try:
+        with progress(f"reconciling {when.isoformat()}"):
+            report = reconciliation.run(when, repair=not no_repair)
+    except GovbusError as exc:
+        warn(f"govbus reconcile: {type(exc).__name__}: {exc}")
+        return 1
+    say(reconciliation.table(report))
+    return 0

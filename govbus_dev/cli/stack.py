@@ -1,0 +1,64 @@
+"""Which stack a command talks to: a running ``govbus dev`` (its state file) or AWS."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from govbus_dev.cli.output import warn
+
+STATE_FILE = ".govbus-dev.json"
+
+# what `use_local_stack_if_running` found: the running `govbus dev`'s state, if any
+LOCAL_STACK: dict = {}
+
+
+def use_local_stack_if_running(root: str = ".") -> None:
+    """Point at a running `govbus dev` when no endpoint is set (ops on a laptop)."""
+    state = Path(root) / STATE_FILE
+    if "AWS_ENDPOINT_URL" not in os.environ and state.exists():
+        info = json.loads(state.read_text())
+        LOCAL_STACK.clear()
+        LOCAL_STACK.update(info)
+        os.environ["AWS_ENDPOINT_URL"] = info["endpoint"]
+        os.environ.setdefault("AWS_DEFAULT_REGION", info.get("region", "us-east-1"))
+        for key, value in info.get("credentials", {}).items():
+            os.environ.setdefault(key, value)
+        # commands that call a partner (province align, reconcile) reach its simulator,
+        # as the stack's own functions do
+        for name, url in info.get("simulators", {}).items():
+            os.environ.setdefault(f"GOVBUS_{name.upper()}_ENDPOINT", url)
+        warn(f"(using the local stack at {info['endpoint']})")
+
+
+def stack_name(stack: str | None) -> str:
+    """--stack; else the running local stack's name; else $GOVBUS_STACK or govbus-dev.
+
+    Call after :func:`use_local_stack_if_running` (which sets AWS_ENDPOINT_URL, so the
+    environment alone can no longer tell that the local stack is the one meant).
+    """
+    if stack:
+        return stack
+    if LOCAL_STACK:
+        return LOCAL_STACK.get("stack_name", "govbus-local")
+    return os.environ.get("GOVBUS_STACK", "govbus-dev")
+
+
+def require_table(table: str) -> bool:
+    """Whether ``table`` exists; prints why not (wrong --stack, stack not running)."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from govbus.aws import client
+
+    try:
+        client("dynamodb").describe_table(TableName=table)
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        reason = "no such table (is --stack right? is the stack deployed or running?)"
+    except EndpointConnectionError as exc:
+        reason = f"cannot reach the endpoint: {exc}"
+    warn(f"govbus: {table}: {reason}")
+    return False
