@@ -51,7 +51,7 @@ def test_only_an_ops_token_opens_the_ops_api(stack, ca):
     citizen = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
     # a department with every scope a department can hold is still no operator
     department = department_token(
-        stack, ["catalog:write", "subjects:read", "licences:read", "finance:reconcile"]
+        stack, ["catalog:write", "subjects:read", "licences:read", "payments:reconcile"]
     )
     token = ops_token(stack)
     for method, path in ROUTES:
