@@ -29,6 +29,9 @@ ISSUER = "govbus"
 AUDIENCE = "govbus-api"
 TOKEN_SECONDS = 15 * 60
 SELF = "self"
+OPS = "ops"
+# tokens issued to API clients (client credentials), not to people
+CLIENT_KINDS = frozenset({"department", OPS})
 
 
 def _signing_keys() -> list[str]:
@@ -80,8 +83,8 @@ def issue_token(
     claims: dict[str, Any] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
-        # a department's client id is no one's personal identifier; every other is sealed
-        "sub": subject if kind == "department" else seal_subject(subject, key),
+        # a client id is no one's personal identifier; every other subject is sealed
+        "sub": subject if kind in CLIENT_KINDS else seal_subject(subject, key),
         "kind": kind,
         "scopes": scopes,
         "iat": now,
@@ -133,6 +136,11 @@ class Caller:
     @property
     def is_department(self) -> bool:
         return self.kind == "department"
+
+    @property
+    def is_ops(self) -> bool:
+        """An operators' client: kind ``ops`` holding the ``ops`` scope."""
+        return self.kind == OPS and OPS in self.scopes
 
     def may(self, scope: str) -> bool:
         return scope in self.scopes

@@ -39,10 +39,13 @@ class DeadLetter:
     target_arn: str = ""
 
 
-def dead_letter_queues() -> list[dict[str, Any]]:
-    """Every queue that some other queue dead-letters into, with its depth."""
+def dead_letter_queues(prefix: str = "") -> list[dict[str, Any]]:
+    """Every queue that some other queue dead-letters into, with its depth.
+
+    ``prefix``: only queues whose names start with it (one stack's, in a shared account).
+    """
     sqs = client("sqs")
-    urls = sqs.list_queues().get("QueueUrls", [])
+    urls = sqs.list_queues(**({"QueueNamePrefix": prefix} if prefix else {})).get("QueueUrls", [])
     found = []
     for url in urls:
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

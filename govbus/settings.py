@@ -68,6 +68,8 @@ class Platform(BaseModel):
     readiness_parameter: str | None = Field(None, alias="READINESS_PARAMETER")
     ca_adapter: str = Field("ca", alias="CA_ADAPTER")
     open_data_bucket: str | None = Field(None, alias="OPEN_DATA_BUCKET")
+    # the stack's queue names start with it (``<stack>-``): the ops API lists only those
+    queue_prefix: str | None = Field(None, alias="QUEUE_PREFIX")
 
 
 class Tuning(BaseModel):

@@ -21,6 +21,7 @@ REFERENCES = {
     "AWS::SQS::Queue": "DispatchQueue",
     "AWS::Serverless::Function": "CaseEventsFunction",
     "AWS::SecretsManager::Secret": "EmsApiSecret",
+    "AWS::CloudFront::Distribution": "ConsoleDistribution",
 }
 RESOURCE = re.compile(r"^  (\w+):\n    Type: (\S+)\n", re.M)
 

@@ -146,8 +146,9 @@ def client_token():
     except Unauthenticated as exc:
         audit.record("auth.client_token", actor=creds.client_id, outcome="refused", detail=str(exc))
         raise
+    # the client's role is the token's kind: "department" or "ops"
     token, lifetime = issue_token(
-        granted["client_id"], "department", granted["scopes"], agency=granted["agency"]
+        granted["client_id"], granted["role"], granted["scopes"], agency=granted["agency"]
     )
     audit.record("auth.client_token", actor=granted["client_id"], target=granted["agency"])
     return json_response(

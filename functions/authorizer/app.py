@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from contracts.accounts import AccountStatus
 from contracts.errors import Unauthenticated
 from govbus import audit
-from govbus.auth import read_token
+from govbus.auth import CLIENT_KINDS, read_token
 from govbus.observability import logger, tracer
 from govbus.stores import accounts, clients
 
@@ -24,7 +24,7 @@ def decide(headers: dict, route: str) -> dict:
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
     claims = read_token(token)
     subject, kind = claims["sub"], claims.get("kind", "")
-    if kind == "department":
+    if kind in CLIENT_KINDS:
         if not clients.is_active(subject):
             raise Unauthenticated("this client has been revoked")
     elif accounts.status_of(subject) == AccountStatus.deregistered:

@@ -1,5 +1,9 @@
-"""Departments' API clients: credentials and the services (scopes) granted to each.
+"""API clients: credentials and the services (scopes) granted to each.
 
+A client has a role: ``department`` (a department's system, the scopes it was granted,
+per service) or ``ops`` (the platform's operators: the one scope ``ops``, which the ops
+API and console need and no other route honours; an ops token is no department's and
+holds no citizen's ``self``). A department client can never be granted ``ops``.
 Secrets are stored as scrypt hashes; the plain secret is shown once, at creation.
 """
 
@@ -19,6 +23,11 @@ from govbus import settings
 from govbus.aws import client
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+DEPARTMENT = "department"
+OPS = "ops"
+ROLES = (DEPARTMENT, OPS)
+# the ops role's one scope: least privilege, it opens the ops API and nothing else
+OPS_SCOPES = ("ops",)
 
 
 def _table(table: str | None = None) -> str:
@@ -30,10 +39,24 @@ def _hash(secret: str, salt: bytes) -> str:
 
 
 def create(
-    agency: str, scopes: list[str], name: str = "", table: str | None = None
+    agency: str,
+    scopes: list[str],
+    name: str = "",
+    table: str | None = None,
+    role: str = DEPARTMENT,
 ) -> tuple[str, str]:
-    """Create a client for ``agency`` (its credit code); returns (client_id, secret)."""
-    client_id = "dept-" + secrets.token_hex(6)
+    """Create a client for ``agency`` (its credit code); returns (client_id, secret).
+
+    ``role="ops"`` makes an operators' client: its scopes are exactly ``ops`` whatever
+    ``scopes`` says, and ``agency`` is the operating unit (any short name).
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown client role {role!r}: one of {', '.join(ROLES)}")
+    if role == OPS:
+        scopes = list(OPS_SCOPES)
+    elif set(scopes) & set(OPS_SCOPES):
+        raise ValueError("the scope 'ops' belongs to ops clients only (role ops)")
+    client_id = ("ops-" if role == OPS else "dept-") + secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     salt = os.urandom(16)
     client("dynamodb").put_item(
@@ -44,6 +67,7 @@ def create(
             "scopes": {"SS": sorted(set(scopes))},
             "name": {"S": name or client_id},
             "status": {"S": "active"},
+            "role": {"S": role},
             "salt": {"B": salt},
             "secret_hash": {"S": _hash(secret, salt)},
         },
@@ -74,6 +98,8 @@ def authenticate(client_id: str, secret: str) -> dict[str, Any]:
         "client_id": client_id,
         "agency": item["agency"]["S"],
         "scopes": sorted(item.get("scopes", {}).get("SS", [])),
+        # clients stored before roles existed are departments'
+        "role": item.get("role", {}).get("S", DEPARTMENT),
     }
 
 

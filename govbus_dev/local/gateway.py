@@ -7,6 +7,9 @@ are called first, as API Gateway would. A function that fails (an unhandled erro
 timeout, a crash) is answered as API Gateway answers a failed Lambda integration: HTTP
 API ``500 {"message": "Internal Server Error"}``, REST API ``502 {"message": "Internal
 server error"}``.
+
+``GET /console`` serves the ops console's static page (``console/``), as CloudFront
+serves it from S3 in AWS: the page and the API share the gateway's origin.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -249,12 +253,55 @@ def integration_failure(payload_version: str) -> GatewayResponse:
     return _json_response(502, {"message": "Internal server error"})
 
 
+CONSOLE = "/console"
+CONSOLE_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+# the page loads its own script and style and calls its own origin's API, nothing else
+CONSOLE_HEADERS = [
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-cache"),
+]
+
+
+def console_file(console_dir: Path, req: IncomingRequest) -> GatewayResponse:
+    """The ops console's page (``/console``) or one of its files (``/console/NAME``).
+
+    Only the files directly in ``console_dir`` are served, by exact name: no path
+    from the request ever reaches the file system.
+    """
+    if req.method not in ("GET", "HEAD"):
+        return _json_response(404, {"message": "Not Found"})
+    if req.path == CONSOLE + "/":
+        # the page's links are relative to /console: one canonical address
+        return GatewayResponse(301, [("location", CONSOLE)], b"")
+    wanted = "index.html" if req.path == CONSOLE else req.path[len(CONSOLE) + 1 :]
+    files = {f.name: f for f in console_dir.iterdir() if f.is_file()}
+    found = files.get(wanted)
+    if found is None or found.suffix not in CONSOLE_TYPES:
+        return _json_response(404, {"message": "Not Found"})
+    return GatewayResponse(
+        200, [("content-type", CONSOLE_TYPES[found.suffix]), *CONSOLE_HEADERS], found.read_bytes()
+    )
+
+
 class Gateway:
     """Routes requests; usable without a socket (``handle``) and over HTTP (``serve``)."""
 
-    def __init__(self, routes: list[Route], log: Any = None) -> None:
+    def __init__(
+        self, routes: list[Route], log: Any = None, console_dir: Path | None = None
+    ) -> None:
         self.routes = sorted(routes, key=lambda r: r.specificity)
         self.log = log
+        self.console_dir = console_dir if console_dir and console_dir.is_dir() else None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -312,6 +359,8 @@ class Gateway:
         return None
 
     def handle(self, req: IncomingRequest) -> GatewayResponse:
+        if self.console_dir and (req.path == CONSOLE or req.path.startswith(CONSOLE + "/")):
+            return console_file(self.console_dir, req)
         found = self.match(req.method, req.path)
         if found is None or found == "method":
             # API Gateway answers unmatched routes itself, without calling a function

@@ -396,7 +396,7 @@ class LocalStack:
         return routes
 
     def _start_gateway(self) -> None:
-        self.gateway = Gateway(self._routes(), log=log)
+        self.gateway = Gateway(self._routes(), log=log, console_dir=self.root / "console")
         self.url = self.gateway.serve(self.host, self.port)
         for name, simulator in self.simulators.items():
             if hasattr(simulator, "push_url"):
@@ -426,6 +426,8 @@ class LocalStack:
                 "API gateway", f"{len(self.gateway.routes) if self.gateway else 0} routes", self.url
             )
         )
+        if self.gateway and self.gateway.console_dir:
+            rows.append(Row("  ops console", "GET /console", f"{self.url}/console"))
         if self.gateway:
             for route in self.gateway.routes:
                 auth = f" [auth: {route.authorizer.name}]" if route.authorizer else ""
@@ -465,6 +467,9 @@ class LocalStack:
             )
             for agency, (client_id, secret) in self.seeded["clients"].items():
                 rows.append(Row("  dept client", agency, f"{client_id} / {secret}"))
+            if self.seeded.get("ops_client"):
+                client_id, secret = self.seeded["ops_client"]
+                rows.append(Row("  ops client", "/console", f"{client_id} / {secret}"))
         if self.provisioning:
             # one row for the alarms (dozens of them, none emulated) keeps the table readable
             alarms = [r for r in self.provisioning.created if r.type == "AWS::CloudWatch::Alarm"]

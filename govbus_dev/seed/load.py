@@ -125,4 +125,11 @@ def load(gateway: str, clients_table: str) -> dict[str, Any]:
             {"type_code": type_code, "holder_code": holder, "holder_name": name, "fields": fields},
         )
         licences.append(issued["id"])
-    return {"items": items, "licences": licences, "clients": credentials}
+    # the platform's operators sign in to the ops console (/console) with this one
+    ops_client = clients.create("ops", [], "govbus ops", table=clients_table, role=clients.OPS)
+    return {
+        "items": items,
+        "licences": licences,
+        "clients": credentials,
+        "ops_client": ops_client,
+    }

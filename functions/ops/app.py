@@ -1,0 +1,82 @@
+"""The ops API behind the ops console: for tokens of the ops role only.
+
+GET  /ops/adapters               every adapter: version, health (ping), circuit state
+GET  /ops/events?minutes=N       events archived per type in the last N minutes (1-60),
+                                 with publish-to-archive latency percentiles
+GET  /ops/dlq                    this stack's dead-letter queues and their depth
+POST /ops/dlq/{queue}/redrive    move a DLQ's letters back to where they failed (audited)
+GET  /ops/cases                  cases per state and the latest ones (no applicant data)
+
+A citizen's or a department's token is refused with 403 problem+json; the star-level
+report the console shows beside these is the public GET /catalog/report.
+"""
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contracts.errors import Forbidden, InvalidRequest
+from govbus import audit, ops, settings
+from govbus.auth import Caller, caller
+from govbus.aws import stage
+from govbus.http import install_problem_handlers, json_response
+from govbus.observability import logger, tracer
+from govbus.plugins import plugin_manager
+
+DEFAULT_MINUTES = 15
+
+app = APIGatewayHttpResolver()
+install_problem_handlers(app)
+
+
+def _ops() -> Caller:
+    who = caller(app)
+    if not who.is_ops:
+        raise Forbidden("the ops API is for ops tokens only (a client of the ops role)")
+    return who
+
+
+@app.get("/ops/adapters")
+def list_adapters():
+    _ops()
+    found = ops.adapters(plugin_manager(), stage(), settings.table("circuit"))
+    return json_response({"adapters": [a.model_dump(mode="json") for a in found]})
+
+
+@app.get("/ops/events")
+def event_throughput():
+    _ops()
+    raw = app.current_event.get_query_string_value("minutes", str(DEFAULT_MINUTES)) or ""
+    if not raw.isdigit() or not 1 <= int(raw) <= ops.MAX_WINDOW_MINUTES:
+        raise InvalidRequest(
+            f"minutes must be a whole number from 1 to {ops.MAX_WINDOW_MINUTES}", field="minutes"
+        )
+    return json_response(ops.throughput(int(raw)))
+
+
+@app.get("/ops/dlq")
+def list_dead_letter_queues():
+    _ops()
+    return json_response({"queues": [q.model_dump() for q in ops.dead_letter_queues()]})
+
+
+@app.post("/ops/dlq/<queue>/redrive")
+def redrive(queue: str):
+    who = _ops()
+    moved = ops.redrive(queue)
+    audit.record(
+        "dlq.redriven", actor=f"ops:{who.subject}", target=queue, detail=f"{len(moved)} moved"
+    )
+    return json_response({"queue": queue, "moved": len(moved), "message_ids": moved})
+
+
+@app.get("/ops/cases")
+def cases():
+    _ops()
+    return json_response(ops.cases_by_state())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
