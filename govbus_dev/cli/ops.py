@@ -397,26 +397,41 @@ def _audit_table(stack: str | None) -> str:
 
 @clients_app.command("create")
 def clients_create(
-    agency: Annotated[str, typer.Option(help="the department's credit code")],
-    scope: Annotated[
-        list[str], typer.Option(help="a service granted, e.g. subjects:read (repeatable)")
+    agency: Annotated[
+        str, typer.Option(help="the department's credit code (for --role ops: the ops unit)")
     ],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="a service granted, e.g. subjects:read (repeatable)"),
+    ] = None,
+    role: Annotated[
+        str, typer.Option(help="department, or ops (the ops console and /ops routes only)")
+    ] = "department",
     name: Annotated[str | None, typer.Option()] = None,
     stack: StackOption = None,
     table_name: Annotated[str | None, typer.Option("--table")] = None,
 ) -> int:
-    """Create a department's API client; prints its secret once."""
+    """Create a department's (or an operator's) API client; prints its secret once."""
     from pydantic import ValidationError
 
     from contracts.identity import CreditCode
     from govbus import audit
     from govbus.stores import clients
 
-    try:
-        CreditCode(agency)
-    except ValidationError as exc:
-        warn(f"govbus clients create: --agency: {exc.errors()[0]['msg']}")
+    if role not in clients.ROLES:
+        warn(f"govbus clients create: --role must be one of {', '.join(clients.ROLES)}")
         return 2
+    if role == clients.OPS:
+        scope = list(clients.OPS_SCOPES)  # an ops client holds exactly these
+    elif not scope:
+        warn("govbus clients create: a department client needs at least one --scope")
+        return 2
+    else:
+        try:
+            CreditCode(agency)
+        except ValidationError as exc:
+            warn(f"govbus clients create: --agency: {exc.errors()[0]['msg']}")
+            return 2
     use_local_stack_if_running()
     # tables are named explicitly: the local stack swaps os.environ per invocation
     clients_table = table_name or f"{stack_name(stack)}-clients"
@@ -424,7 +439,7 @@ def clients_create(
     if not (require_table(clients_table) and require_table(audit_table)):
         return 2
     scopes = " ".join(sorted(set(scope)))
-    client_id, secret = clients.create(agency, scope, name or "", table=clients_table)
+    client_id, secret = clients.create(agency, scope, name or "", table=clients_table, role=role)
     audit.record(
         "client.created",
         actor=f"ops:{os.environ.get('USER', 'cli')}",

@@ -210,6 +210,27 @@ def test_govbus_clients_create_then_revoke(dev):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_govbus_clients_create_an_ops_client_that_opens_only_the_ops_routes(dev):
+    created = govbus(dev, "clients", "create", "--agency", "ops-duty", "--role", "ops")
+    assert created.returncode == 0, created.stdout + created.stderr
+    lines = dict(
+        line.split(None, 1)
+        for line in created.stdout.splitlines()
+        if line.startswith(("client_id ", "client_secret ", "scopes "))
+    )
+    assert lines["client_id"].startswith("ops-") and lines["scopes"].strip() == "ops"
+    credentials = {"client_id": lines["client_id"], "client_secret": lines["client_secret"]}
+    token = requests.post(f"{dev.url}/auth/token", json=credentials, timeout=10)
+    assert token.status_code == 200, token.text
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert requests.get(f"{dev.url}/ops/dlq", headers=bearer, timeout=10).status_code == 200
+    records = f"{dev.url}/subjects/350102199003071234/records?purpose=ops+check"
+    assert requests.get(records, headers=bearer, timeout=10).status_code == 403
+
+    refused = govbus(dev, "clients", "create", "--agency", AGENCY)
+    assert refused.returncode == 2 and "at least one --scope" in refused.stderr
+
+
 def test_govbus_webhooks_rotate_twice_keeps_the_partners_current_secret(dev):
     sm = dev.aws("secretsmanager")
     name = "govbus/dev/webhooks/ems"
