@@ -300,6 +300,11 @@ def move(case: Case, action: str, actor: str, kind: Actor, note: str = "", **upd
 # --- applying --------------------------------------------------------------------------
 
 
+def may_apply(who: Caller) -> bool:
+    """Whether the caller may apply at all: for themselves, or as a proxy for someone."""
+    return who.may(PROXY_SCOPE) or (not who.is_department and who.may(SELF))
+
+
 def _applicant(who: Caller, request: ApplicationRequest) -> tuple[str, str, bool]:
     """(applicant code, kind, acting for someone)."""
     if request.on_behalf_of:

@@ -28,7 +28,7 @@ from contracts.cases import (
 from contracts.constrained import FeeAmount, Text
 from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from govbus import applications
-from govbus.auth import caller
+from govbus.auth import SELF, caller
 from govbus.http import install_problem_handlers, json_response
 from govbus.licensing import verifier
 from govbus.observability import logger, tracer
@@ -80,8 +80,11 @@ def _own_case(case_id: str) -> Case:
 
 @app.post("/applications")
 def apply():
+    who = caller(app)
+    if not applications.may_apply(who):  # before the body: who may not apply learns nothing
+        raise Forbidden("only a citizen, an organisation or a proxy clerk may apply")
     request = ApplicationRequest.model_validate(app.current_event.json_body or {})
-    case, forms = applications.apply(caller(app), request)
+    case, forms = applications.apply(who, request)
     return json_response({**_view(case), "uploads": forms}, 201)
 
 
@@ -106,10 +109,10 @@ def read(case_id: str):
 @app.get("/applications")
 def mine():
     who = caller(app)
+    if who.is_department or not who.may(SELF):
+        raise Forbidden("a department lists cases through its own system, not ?mine")
     if (app.current_event.get_query_string_value("mine") or "").lower() != "true":
         raise ValidationFailed("list your own cases with ?mine=true", field="mine")
-    if who.is_department:
-        raise Forbidden("a department lists cases through its own system, not ?mine")
     found = cases.by_applicant(subject_key(who.subject))
     return json_response(
         {

@@ -140,6 +140,7 @@ def _writer(agency: str):
 
 @app.post("/catalog/items")
 def create():
+    caller(app).require(WRITE_SCOPE)  # who may not write learns nothing of the body's rules
     draft = ServiceItemDraft.model_validate(app.current_event.json_body or {})
     who = _writer(str(draft.agency))
     item = catalog.create(draft)

@@ -41,10 +41,31 @@ def _code(raw: str) -> str:
         ) from None
 
 
+def _valid(raw: str) -> bool:
+    try:
+        parse_subject_code(raw)
+    except (ValidationError, ValueError):
+        return False
+    return True
+
+
 @app.get("/subjects/<code>/records")
 def subject_records(code: str):
-    code = _code(code)
     who = caller(app)
+    raw = code.strip().upper()
+    # who may see this is decided first: a refused caller learns nothing of the rules
+    if not (who.may(READ_SCOPE) or who.is_self(raw)):
+        purpose = (app.current_event.get_query_string_value("purpose") or "").strip()
+        audit.record(
+            "subject.records",
+            actor=who.subject,
+            target=_code(raw) if _valid(raw) else "(not a subject code)",
+            purpose=purpose[:PURPOSE_MAX] if purpose.isprintable() else "(unprintable)",
+            outcome="refused",
+            detail="not the subject and no subjects:read scope",
+        )
+        raise Forbidden("only the subject or a department granted subjects:read may see this")
+    code = _code(raw)
     purpose = (app.current_event.get_query_string_value("purpose") or "").strip()
     if len(purpose) < 4:
         raise ValidationFailed(
@@ -54,16 +75,6 @@ def subject_records(code: str):
         raise ValidationFailed(
             f"purpose is at most {PURPOSE_MAX} printable characters", field="purpose"
         )
-    if not (who.is_self(code) or who.may(READ_SCOPE)):
-        audit.record(
-            "subject.records",
-            actor=who.subject,
-            target=code,
-            purpose=purpose,
-            outcome="refused",
-            detail="not the subject and no subjects:read scope",
-        )
-        raise Forbidden("only the subject or a department granted subjects:read may see this")
     key = subject_key(code)
     found = records(key)
     now = dt.datetime.now(dt.UTC).isoformat()

@@ -225,3 +225,29 @@ def test_cases_are_counted_by_state_without_applicant_data(stack, ca):
     assert seen["by_state"] == {created.json()["state"]: 1}
     assert [c["case_id"] for c in seen["latest"]] == [created.json()["id"]]
     assert CITIZEN not in answer.text and "林小姐" not in answer.text
+
+
+def test_who_may_not_act_is_refused_before_the_body_or_query_is_read(stack, ca):
+    """A caller without the right learns 403, not the rules of the input (422)."""
+    operator = ops_token(stack)
+    citizen = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    reviewer = department_token(stack, ["cases:review"])
+
+    def send(method, path, token, **kwargs):
+        return requests.request(
+            method, f"{stack.url}{path}", headers=bearer(token), timeout=30, **kwargs
+        )
+
+    refused = [
+        send("GET", "/applications?mine=true", operator),
+        send("POST", "/applications", operator, json={"item_code": 7}),
+        send("POST", "/applications", reviewer, json={}),
+        send("POST", "/catalog/items", citizen, json={"name": ""}),
+        send("GET", "/subjects/not-a-code/records", reviewer),
+        send("GET", "/subjects/11010519491231002X/records", citizen),  # someone else's
+    ]
+    assert [r.status_code for r in refused] == [403] * 6, [r.text for r in refused]
+    assert all(r.headers["content-type"].startswith("application/problem+json") for r in refused)
+    # with the right, the same bad input is a 422 that names the field
+    bad = send("POST", "/applications", citizen, json={"item_code": 7})
+    assert bad.status_code == 422 and "item_code" in bad.text
