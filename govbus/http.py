@@ -157,7 +157,7 @@ BODY_MODELS: dict[str, type[BaseModel]] = {}
 _ERRORS = {
     400: "The request cannot be read (not JSON, too deep, not UTF-8)",
     401: "No valid token (or signature, for partners)",
-    403: "The token lacks the scope this needs",
+    403: "The token lacks the scope this needs, or the account or client was closed",
     404: "No such resource, or not one the caller may see",
     409: "Conflict with the resource's current state",
     413: "The request body is too large",
@@ -205,9 +205,8 @@ def documented(
     if body is not None:
         refusals |= {400, 413, 422}
     if scopes is not None:
-        refusals |= {401}
-        if scopes:
-            refusals |= {403}
+        # a missing, refused or revoked token is refused by the gateway itself (401/403)
+        refusals |= {401, 403}
     for code in sorted(refusals):
         responses[code] = _problem_response(code)
     kwargs: dict[str, Any] = {"summary": summary, "responses": responses}

@@ -156,7 +156,11 @@ def read(case_id: str):
 @app.get(
     "/applications",
     **documented(
-        "The caller's own cases (?mine=true)", ok=CaseList, errors=(422,), scopes=("self",)
+        "The caller's own cases (?mine=true)",
+        ok=CaseList,
+        errors=(422,),
+        scopes=("self",),
+        query={"mine": "true: the caller's own cases"},
     ),
 )
 def mine():

@@ -236,7 +236,7 @@ def _owned(code: str) -> str:
         ok=ServiceItem,
         status=201,
         body=ServiceItemDraft,
-        errors=(404, 409),
+        errors=(404, 409, 422),
         scopes=("catalog:write",),
     ),
 )
@@ -255,7 +255,7 @@ def change(code: str):
         "Publish a drafted version",
         ok=ServiceItem,
         body=Publish,
-        errors=(404, 409),
+        errors=(404, 409, 422),
         scopes=("catalog:write",),
     ),
 )
@@ -273,7 +273,7 @@ def publish(code: str):
     **documented(
         "Every version of an item, drafts included",
         ok=ItemVersions,
-        errors=(404,),
+        errors=(404, 422),
         scopes=("catalog:write",),
     ),
 )

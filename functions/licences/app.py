@@ -123,7 +123,10 @@ def by_holder():
 @app.get(
     "/licences/<licence_id>",
     **documented(
-        "One licence (masked unless the caller is entitled)", ok=Licence, errors=(404,), scopes=()
+        "One licence (masked unless the caller is entitled)",
+        ok=Licence,
+        errors=(404, 422),
+        scopes=(),
     ),
 )
 def read(licence_id: str):
@@ -139,7 +142,7 @@ def read(licence_id: str):
     **documented(
         "Verify a licence: seal, issuer, validity, revocation",
         ok=LicenceCheck,
-        errors=(404, 502, 503),
+        errors=(404, 422, 502, 503),
         scopes=None,
     ),
 )
@@ -153,7 +156,7 @@ def verify(licence_id: str):
         "Revoke a licence",
         ok=Licence,
         body=Revocation,
-        errors=(404, 409),
+        errors=(404, 409, 422),
         scopes=("licences:issue",),
     ),
 )

@@ -100,7 +100,16 @@ def issue_bill():
     return json_response(payments.view(payments.issue_bill(caller(app), request)), 201)
 
 
-@app.get("/bills", **documented("The agency's bills", ok=Bills, scopes=("bills:issue",)))
+@app.get(
+    "/bills",
+    **documented(
+        "The caller's own bills (?mine=true)",
+        ok=Bills,
+        scopes=("self",),
+        query={"mine": "true: the caller's own bills"},
+        errors=(422,),
+    ),
+)
 def my_bills():
     if (app.current_event.get_query_string_value("mine") or "").lower() != "true":
         raise ValidationFailed("list your own bills with ?mine=true", field="mine")
