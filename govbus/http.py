@@ -197,7 +197,8 @@ def documented(
     is enough; ``()`` means any valid token. ``query``: the optional query parameters the
     route reads itself, with what each means.
     """
-    success: dict[str, Any] = {"description": summary}
+    # no ``ok``: no body (Powertools would otherwise describe the handler's return value)
+    success: dict[str, Any] = {"description": summary, "content": {}}
     if ok is not None:
         success["content"] = {content_type: {"model": ok}}
     responses: dict[int, Any] = {status: success}

@@ -144,6 +144,9 @@ def build(root: Path = ROOT) -> dict[str, Any]:
                     )
                     continue
                 seen.add((method, path))
+                for response in operation.get("responses", {}).values():
+                    if response.get("content") == {}:
+                        del response["content"]  # a response with no body (204)
                 query = operation.pop("x-govbus-query", [])
                 if query:
                     operation["parameters"] = operation.get("parameters", []) + query
