@@ -26,7 +26,12 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from govbus_dev.local.template import FunctionSpec, function_specs, load_template
+from govbus_dev.local.template import (
+    FunctionSpec,
+    function_specs,
+    load_template,
+    parameter_defaults,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "openapi.json"
@@ -67,14 +72,21 @@ def _template_path(code_path: str, template_paths: list[str]) -> str | None:
 
 
 @contextlib.contextmanager
-def _function_environment(spec: FunctionSpec) -> Iterator[None]:
-    """The function's own environment variables while it is imported (references as names)."""
+def _function_environment(
+    spec: FunctionSpec, parameters: dict[str, str] | None = None
+) -> Iterator[None]:
+    """The function's own environment variables while it is imported: parameters at their
+    defaults, other references (tables, queues) as placeholder names."""
     from govbus import settings
 
     saved = dict(os.environ)
     for name, value in spec.environment.items():
-        plain = isinstance(value, str | int | float | bool)
-        os.environ[name] = str(value) if plain else f"{spec.logical_id}-{name}"
+        if isinstance(value, str | int | float | bool):
+            os.environ[name] = str(value)
+        elif isinstance(value, dict) and value.get("Ref") in (parameters or {}):
+            os.environ[name] = (parameters or {})[value["Ref"]]
+        else:
+            os.environ[name] = f"{spec.logical_id}-{name}"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     settings.reset()
     try:
@@ -85,14 +97,14 @@ def _function_environment(spec: FunctionSpec) -> Iterator[None]:
         settings.reset()
 
 
-def _resolver(spec: FunctionSpec) -> Any:
+def _resolver(spec: FunctionSpec, parameters: dict[str, str]) -> Any:
     name = f"_govbus_openapi_{spec.logical_id}"
     loader = importlib.util.spec_from_file_location(name, spec.module_file)
     assert loader and loader.loader
     module = importlib.util.module_from_spec(loader)
     sys.path.insert(0, str(spec.code_dir))
     try:
-        with _function_environment(spec):
+        with _function_environment(spec, parameters):
             loader.loader.exec_module(module)
     finally:
         sys.path.remove(str(spec.code_dir))
@@ -120,6 +132,7 @@ def build(root: Path = ROOT) -> dict[str, Any]:
     from govbus import http
 
     template = load_template(root / "template.yaml")
+    parameters = parameter_defaults(template)
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     problems: list[str] = []
@@ -129,7 +142,7 @@ def build(root: Path = ROOT) -> dict[str, Any]:
             continue
         declared = {(props["Method"].lower(), props["Path"]) for _, props in events}
         template_paths = sorted({path for _, path in declared})
-        app = _resolver(spec)
+        app = _resolver(spec, parameters)
         document = app.get_openapi_schema(security_schemes=SECURITY_SCHEMES).model_dump(
             mode="json", by_alias=True, exclude_none=True
         )

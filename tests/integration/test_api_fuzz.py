@@ -3,7 +3,7 @@
 Each operation is called with data generated from its documented parameters and body,
 with a citizen's token (operations whose scopes include ``self``) or a department token
 holding every scope the document names (the others). The stack holds the demo seed and a
-case, a ticket and a subscription of these callers: about half the generated calls
+case, a ticket, a bill and a subscription of these callers: about half the generated calls
 address one of those real resources instead of a generated id, so the answers of the
 happy paths are checked against their schemas too, not only the refusals. Both data that fits the document (valid) and data that breaks it (invalid: wrong types,
 missing fields, out of bounds) are sent. Every answer must be no 5xx,
@@ -134,7 +134,19 @@ def world(local_stack_session):
         "/subscriptions",
         {"url": "http://127.0.0.1:9/hook", "event_types": ["case.transitioned"]},
     )
+    bill = create(
+        "department",
+        "/bills",
+        {
+            "payer_code": CITIZEN,
+            "payer_name": "林小姐",
+            "amount_fen": 1500,
+            "title": "学费",
+            "due": "2099-12-31",
+        },
+    )
     real = {
+        "/payments/": bill["order_no"],
         "/applications/": case["id"],
         "/catalog/items/": FOOD_LICENCE_ITEM,
         "/disclosure/items/": FOOD_LICENCE_ITEM,
