@@ -151,8 +151,9 @@ class GatewayMessage(BaseModel):
     message: str
 
 
-# every model a route names as its request body, by component name (the tool renders them)
-BODY_MODELS: dict[str, type[BaseModel]] = {}
+# every model a route names as its request body, by component name (the tool renders them,
+# and refuses two different models of one name)
+BODY_MODELS: dict[str, list[type[BaseModel]]] = {}
 
 _ERRORS = {
     400: "The request cannot be read (not JSON, too deep, not UTF-8)",
@@ -192,10 +193,11 @@ def documented(
 
     ``ok``: the pydantic model of the success body (``None``: no body); ``body``: the
     request body's model; ``errors``: the problem+json statuses the route itself answers
-    (400/413/422 come with any body, 401 with any token); ``scopes``: ``None`` for a public
-    route, else the token scopes (or kinds, e.g. ``citizen``) the route checks, any of which
-    is enough; ``()`` means any valid token. ``query``: the optional query parameters the
-    route reads itself, with what each means.
+    (400/413/422 come with any body, 401/403 with any token); ``scopes``: ``None`` for a
+    public route, else the token scopes the route checks, any one of which is enough
+    (``self``: a citizen's or an enterprise's own certificate login); ``()`` means any
+    valid token. ``query``: the optional query parameters the route reads itself, with
+    what each means.
     """
     # no ``ok``: no body (Powertools would otherwise describe the handler's return value)
     success: dict[str, Any] = {"description": summary, "content": {}}
@@ -215,7 +217,9 @@ def documented(
         kwargs["security"] = [{TOKEN_SCHEME: list(scopes)}]
     extensions: dict[str, Any] = {}
     if body is not None:
-        BODY_MODELS[body.__name__] = body
+        known = BODY_MODELS.setdefault(body.__name__, [])
+        if body not in known:
+            known.append(body)
         extensions["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": COMPONENTS + body.__name__}}},

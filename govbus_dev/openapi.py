@@ -133,6 +133,7 @@ def build(root: Path = ROOT) -> dict[str, Any]:
 
     template = load_template(root / "template.yaml")
     parameters = parameter_defaults(template)
+    http.BODY_MODELS.clear()  # filled again as each function's routes are declared
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     problems: list[str] = []
@@ -185,8 +186,14 @@ def build(root: Path = ROOT) -> dict[str, Any]:
     )
     for name, schema in problem["$defs"].items():
         _merge_schema(schemas, name, schema, "problem+json")
+    for name, models in http.BODY_MODELS.items():
+        if len({json.dumps(m.model_json_schema(), sort_keys=True) for m in models}) > 1:
+            raise OpenAPIDrift(
+                f"two different request bodies are both called {name!r} "
+                f"({', '.join(m.__module__ for m in models)}): rename one model"
+            )
     _, bodies = models_json_schema(
-        [(m, "validation") for m in http.BODY_MODELS.values()], ref_template=REF
+        [(models[0], "validation") for models in http.BODY_MODELS.values()], ref_template=REF
     )
     # a model read as a body and written in a response has two schemas (defaults, computed
     # fields): the request's is then called ``<Name>Input``, as pydantic itself would

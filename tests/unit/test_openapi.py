@@ -148,3 +148,42 @@ def test_matching_routes_build_with_the_template_s_parameter_names(tmp_path):
     [parameter] = document["paths"]["/things/{id}"]["get"]["parameters"]
     assert parameter["name"] == "id"
     assert document["info"]["version"] == "1.2.3"
+
+
+def test_two_different_request_bodies_of_one_name_fail_the_build(tmp_path):
+    root = scratch_root(tmp_path, ["/things", "/others"], [])
+    template = root / "template.yaml"
+    template.write_text(template.read_text(encoding="utf-8").replace("GET", "POST"))
+    (root / "fn" / "app.py").write_text(
+        textwrap.dedent(
+            """\
+            from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+            from pydantic import BaseModel
+
+            from govbus.http import documented
+
+            app = APIGatewayHttpResolver()
+
+
+            class Publish(BaseModel):
+                version: int
+
+
+            @app.post("/things", **documented("a thing", body=Publish, scopes=None))
+            def things():
+                return {}
+
+
+            class Publish(BaseModel):
+                version: str
+
+
+            @app.post("/others", **documented("another", body=Publish, scopes=None))
+            def others():
+                return {}
+            """
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(openapi.OpenAPIDrift, match=r"two different request bodies .* 'Publish'"):
+        openapi.build(root)
