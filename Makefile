@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 export NO_MKDOCS_2_WARNING := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help run demo test lint validate checkov docs build bench soak soak-short conformance clean build-SharedLayer
+.PHONY: help run demo test lint validate checkov docs openapi fuzz build bench soak soak-short conformance clean build-SharedLayer
 
 help:
 	@echo "make run          start the whole platform locally (gateway on :$(PORT))"
@@ -25,6 +25,8 @@ help:
 	@echo "make validate     sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make checkov      checkov on template.yaml (suppressions inline, with reasons)"
 	@echo "make docs         build the docs site strictly into site/ (broken links fail)"
+	@echo "make openapi      write docs/openapi.json, generated from the functions' routes"
+	@echo "make fuzz         schemathesis: every operation of docs/openapi.json against a local stack"
 	@echo "make build        sam build (no container)"
 	@echo "make bench        print benchmark ratios against same-run baselines"
 	@echo "make soak         2,000 pushes and commands through faults, then recovery (~10 min)"
@@ -71,6 +73,13 @@ checkov: $(CHECKOV)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
+
+openapi: $(STAMP)
+	$(BIN)/python -m govbus_dev.openapi
+
+# the long form of tests/integration/test_api_fuzz.py (its short form runs in `make test`)
+fuzz: $(STAMP)
+	GOVBUS_FUZZ_EXAMPLES=$${GOVBUS_FUZZ_EXAMPLES:-25} $(BIN)/python -m pytest tests/integration/test_api_fuzz.py -q
 
 # The functions' CodeUri folders are built by SAM's Python builder: compile them after.
 build: $(SAM)

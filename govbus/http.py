@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from contracts import errors
 from contracts.constrained import loads_bounded
@@ -116,3 +116,127 @@ def install_problem_handlers(app: ApiGatewayResolver) -> None:
 def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> Response:
     body = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model)
     return Response(status_code=status, content_type="application/json", body=body)
+
+
+# --- OpenAPI: what each route documents --------------------------------------------------
+# The document is generated from the routes (``make openapi``, govbus_dev/openapi.py):
+# each route decorator takes ``**documented(...)``, which is plain data for Powertools'
+# schema generator. Nothing here builds a JSON schema at import, so a cold start pays for
+# a few small dicts; bodies are still read by :func:`parse_json` and validated by the
+# route's own ``Model.model_validate``, never by Powertools' plain ``json.loads``.
+
+TOKEN_SCHEME = "govbusToken"  # noqa: S105 - the security scheme's name, not a secret
+COMPONENTS = "#/components/schemas/"
+
+
+class InvalidParam(BaseModel):
+    field: str
+    reason: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: every refusal govbus answers itself."""
+
+    type: str = Field(description="a URI naming the kind of problem")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(description="why, in words a person understands")
+    field: str | None = Field(default=None, description="the input at fault, if one is")
+    invalid_params: list[InvalidParam] | None = None
+
+
+class GatewayMessage(BaseModel):
+    """What API Gateway answers itself (no token, a refused token) before any function."""
+
+    message: str
+
+
+# every model a route names as its request body, by component name (the tool renders them,
+# and refuses two different models of one name)
+BODY_MODELS: dict[str, list[type[BaseModel]]] = {}
+
+_ERRORS = {
+    400: "The request cannot be read (not JSON, too deep, not UTF-8)",
+    401: "No valid token (or signature, for partners)",
+    403: "The token lacks the scope this needs, or the account or client was closed",
+    404: "No such resource, or not one the caller may see",
+    409: "Conflict with the resource's current state",
+    413: "The request body is too large",
+    422: "The request breaks a rule (the fields at fault are named)",
+    502: "The partner refused the request",
+    503: "A partner (or the platform) is temporarily unavailable",
+}
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        PROBLEM_CONTENT_TYPE: {"schema": {"$ref": f"{COMPONENTS}Problem"}},
+    }
+    if status in (401, 403):
+        # API Gateway refuses a missing or rejected token itself, with its own body
+        content["application/json"] = {"schema": {"$ref": f"{COMPONENTS}GatewayMessage"}}
+    return {"description": _ERRORS.get(status, "Refused"), "content": content}
+
+
+def documented(
+    summary: str,
+    *,
+    ok: Any = None,
+    status: int = 200,
+    body: type[BaseModel] | None = None,
+    errors: tuple[int, ...] = (),
+    scopes: tuple[str, ...] | None = (),
+    content_type: str = "application/json",
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Route decorator arguments that document one operation for OpenAPI.
+
+    ``ok``: the pydantic model of the success body (``None``: no body); ``body``: the
+    request body's model; ``errors``: the problem+json statuses the route itself answers
+    (400/413/422 come with any body, 401/403 with any token); ``scopes``: ``None`` for a
+    public route, else the token scopes the route checks, any one of which is enough
+    (``self``: a citizen's or an enterprise's own certificate login); ``()`` means any
+    valid token. ``query``: the optional query parameters the route reads itself, with
+    what each means.
+    """
+    # no ``ok``: no body (Powertools would otherwise describe the handler's return value)
+    success: dict[str, Any] = {"description": summary, "content": {}}
+    if ok is not None:
+        success["content"] = {content_type: {"model": ok}}
+    responses: dict[int, Any] = {status: success}
+    refusals = set(errors)
+    if body is not None:
+        refusals |= {400, 413, 422}
+    if scopes is not None:
+        # a missing, refused or revoked token is refused by the gateway itself (401/403)
+        refusals |= {401, 403}
+    for code in sorted(refusals):
+        responses[code] = _problem_response(code)
+    kwargs: dict[str, Any] = {"summary": summary, "responses": responses}
+    if scopes is not None:
+        kwargs["security"] = [{TOKEN_SCHEME: list(scopes)}]
+    extensions: dict[str, Any] = {}
+    if body is not None:
+        known = BODY_MODELS.setdefault(body.__name__, [])
+        if body not in known:
+            known.append(body)
+        extensions["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": COMPONENTS + body.__name__}}},
+        }
+    if query:
+        # Powertools writes ``parameters`` from the handler's signature (the path's):
+        # the tool adds these to them
+        extensions["x-govbus-query"] = [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": what,
+                "schema": {"type": "string"},
+            }
+            for name, what in query.items()
+        ]
+    if extensions:
+        kwargs["openapi_extensions"] = extensions
+    return kwargs

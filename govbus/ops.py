@@ -61,7 +61,7 @@ class DeadLetterQueue(BaseModel):
     sources: list[str]
 
 
-class CaseSummary(BaseModel):
+class LatestCase(BaseModel):
     case_id: str
     state: str
     agency: str
@@ -71,7 +71,7 @@ class CaseSummary(BaseModel):
 class CasesByState(BaseModel):
     total: int
     by_state: dict[str, int]
-    latest: list[CaseSummary]
+    latest: list[LatestCase]
 
 
 # --- adapters -------------------------------------------------------------------
@@ -218,12 +218,12 @@ def cases_by_state(limit: int = LATEST_CASES) -> CasesByState:
         "ExpressionAttributeNames": {"#s": "state"},
         "ExpressionAttributeValues": {":case": {"S": "case"}},
     }
-    rows: list[CaseSummary] = []
+    rows: list[LatestCase] = []
     ddb = client("dynamodb")
     while True:
         answer = ddb.scan(**kwargs)
         rows.extend(
-            CaseSummary(
+            LatestCase(
                 case_id=r["case_id"]["S"],
                 state=r["state"]["S"],
                 agency=r.get("agency", {}).get("S", ""),

@@ -29,7 +29,7 @@ from contracts.constrained import FeeAmount, Text
 from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from govbus import applications
 from govbus.auth import SELF, caller
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import verifier
 from govbus.observability import logger, tracer
 from govbus.privacy import subject_key
@@ -37,6 +37,32 @@ from govbus.stores import cases
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
+
+
+class CaseView(BaseModel):
+    """A case as its applicant or its department sees it (identifiers masked)."""
+
+    id: str
+    state: str
+    version: int
+    reused: list[str] = Field(description="materials taken from the e-licence library")
+    still_needed: list[str]
+
+
+class NewCase(CaseView):
+    uploads: list[dict] = Field(description="an upload form per material still needed")
+
+
+class CaseSummary(BaseModel):
+    id: str
+    item_name: str
+    state: str
+    due: str | None
+    overdue: bool
+
+
+class CaseList(BaseModel):
+    cases: list[CaseSummary]
 
 
 class SignedMaterial(BaseModel):
@@ -78,7 +104,17 @@ def _own_case(case_id: str) -> Case:
     return case
 
 
-@app.post("/applications")
+@app.post(
+    "/applications",
+    **documented(
+        "Apply for a published service item (网上申请)",
+        ok=NewCase,
+        status=201,
+        body=ApplicationRequest,
+        errors=(404, 409),
+        scopes=("self", "cases:proxy"),
+    ),
+)
 def apply():
     who = caller(app)
     if not applications.may_apply(who):  # before the body: who may not apply learns nothing
@@ -88,7 +124,16 @@ def apply():
     return json_response({**_view(case), "uploads": forms}, 201)
 
 
-@app.post("/applications/<case_id>/submit")
+@app.post(
+    "/applications/<case_id>/submit",
+    **documented(
+        "Submit a case for automatic pre-review (预审)",
+        ok=CaseView,
+        body=Submission,
+        errors=(404, 409),
+        scopes=("self",),
+    ),
+)
 def submit(case_id: str):
     case = _own_case(case_id)
     body = Submission.model_validate(app.current_event.json_body or {})
@@ -97,7 +142,12 @@ def submit(case_id: str):
     return json_response(_view(cases.get(done.id)))
 
 
-@app.get("/applications/<case_id>")
+@app.get(
+    "/applications/<case_id>",
+    **documented(
+        "A case with its timeline", ok=CaseView, errors=(404,), scopes=("self", "cases:review")
+    ),
+)
 def read(case_id: str):
     who = caller(app)
     case = cases.get(case_id)
@@ -106,7 +156,16 @@ def read(case_id: str):
     return json_response(_view(case))
 
 
-@app.get("/applications")
+@app.get(
+    "/applications",
+    **documented(
+        "The caller's own cases (?mine=true)",
+        ok=CaseList,
+        errors=(422,),
+        scopes=("self",),
+        query={"mine": "true: the caller's own cases"},
+    ),
+)
 def mine():
     who = caller(app)
     if who.is_department or not who.may(SELF):
@@ -130,7 +189,16 @@ def mine():
     )
 
 
-@app.post("/applications/<case_id>/actions")
+@app.post(
+    "/applications/<case_id>/actions",
+    **documented(
+        "A department's action on a case (accept, approve, reject ...)",
+        ok=CaseView,
+        body=DepartmentAction,
+        errors=(404, 409),
+        scopes=("cases:review",),
+    ),
+)
 def department_action(case_id: str):
     body = DepartmentAction.model_validate(app.current_event.json_body or {})
     if body.action not in DEPARTMENT_ACTIONS:
@@ -147,7 +215,12 @@ def department_action(case_id: str):
     return json_response(_view(cases.get(done.id)))
 
 
-@app.post("/applications/<case_id>/withdraw")
+@app.post(
+    "/applications/<case_id>/withdraw",
+    **documented(
+        "The applicant withdraws a case", ok=CaseView, errors=(404, 409), scopes=("self",)
+    ),
+)
 def withdraw(case_id: str):
     case = _own_case(case_id)
     done = applications.move(
@@ -156,7 +229,16 @@ def withdraw(case_id: str):
     return json_response(_view(cases.get(done.id)))
 
 
-@app.post("/applications/<case_id>/evaluation")
+@app.post(
+    "/applications/<case_id>/evaluation",
+    **documented(
+        "The applicant rates a closed case (1-5), once",
+        ok=CaseView,
+        body=Evaluation,
+        errors=(404, 409),
+        scopes=("self",),
+    ),
+)
 def evaluate(case_id: str):
     case = _own_case(case_id)
     if case.state != CaseState.closed:

@@ -12,11 +12,12 @@ import datetime as dt
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
 
-from contracts.appointments import BookingRequest, SlotsRequest
+from contracts.appointments import Booking, BookingRequest, SlotsRequest
 from contracts.errors import Forbidden, ValidationFailed
 from govbus.auth import SELF, caller
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.privacy import subject_key
 from govbus.stores import appointments, catalog
@@ -25,7 +26,35 @@ app = APIGatewayHttpResolver()
 install_problem_handlers(app)
 
 
-@app.post("/appointments/slots")
+class SlotView(BaseModel):
+    hall: str
+    item_code: str
+    day: dt.date
+    time: str
+    capacity: int
+    booked: int
+    free: int = Field(description="places still free")
+
+
+class Slots(BaseModel):
+    slots: list[SlotView]
+
+
+class Bookings(BaseModel):
+    appointments: list[Booking]
+
+
+@app.post(
+    "/appointments/slots",
+    **documented(
+        "Open appointment slots for an agency's item (预约)",
+        ok=Slots,
+        status=201,
+        body=SlotsRequest,
+        errors=(404,),
+        scopes=("appointments:manage",),
+    ),
+)
 def open_slots():
     who = caller(app)
     who.require("appointments:manage")
@@ -39,7 +68,16 @@ def open_slots():
     )
 
 
-@app.get("/appointments/slots")
+@app.get(
+    "/appointments/slots",
+    **documented(
+        "Free appointment slots of a hall on a day",
+        ok=Slots,
+        errors=(422,),
+        scopes=None,
+        query={"hall": "the hall's code", "day": "YYYY-MM-DD"},
+    ),
+)
 def list_slots():
     hall = app.current_event.get_query_string_value("hall") or ""
     raw_day = app.current_event.get_query_string_value("day") or ""
@@ -58,7 +96,17 @@ def list_slots():
     )
 
 
-@app.post("/appointments")
+@app.post(
+    "/appointments",
+    **documented(
+        "Book an appointment",
+        ok=Booking,
+        status=201,
+        body=BookingRequest,
+        errors=(404, 409),
+        scopes=("self",),
+    ),
+)
 def book():
     who = caller(app)
     who.require(SELF)
@@ -76,7 +124,7 @@ def book():
     return json_response(booking, 201)
 
 
-@app.get("/appointments")
+@app.get("/appointments", **documented("One's own appointments", ok=Bookings, scopes=("self",)))
 def mine():
     who = caller(app)
     who.require(SELF)
@@ -89,7 +137,10 @@ def mine():
     )
 
 
-@app.delete("/appointments/<booking_id>")
+@app.delete(
+    "/appointments/<booking_id>",
+    **documented("Cancel one's own appointment", ok=Booking, errors=(404, 409), scopes=("self",)),
+)
 def cancel(booking_id: str):
     who = caller(app)
     _, owner = appointments.get(booking_id)

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from contracts.accounts import (
+    Account,
     AccountDeregistered,
     AccountDetails,
     AccountRegistered,
@@ -26,7 +27,7 @@ from contracts.accounts import (
     DetailsChange,
 )
 from contracts.adapters import CallContext
-from contracts.auth import DetachedSignature
+from contracts.auth import DetachedSignature, LoginChallenge
 from contracts.constrained import ShortText
 from contracts.errors import Forbidden, GovbusError, InvalidRequest, Unauthenticated
 from contracts.events import Event
@@ -35,7 +36,7 @@ from govbus import audit, settings
 from govbus.auth import SELF, caller, issue_token
 from govbus.aws import client
 from govbus.bus import publish
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.plugins import call, plugin_manager
 from govbus.privacy import subject_key
@@ -47,6 +48,25 @@ SOURCE = "govbus.auth"
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
+
+
+class CitizenToken(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    subject: str = Field(description="the subject's code, masked")
+    subject_kind: str
+
+
+class ClientToken(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scopes: list[str]
+
+
+class Deregistered(BaseModel):
+    status: str
 
 
 class LoginRequest(BaseModel):
@@ -67,7 +87,16 @@ def _ctx() -> CallContext:
     return CallContext(correlation_id=rid, idempotency_key=rid, timeout_seconds=3)
 
 
-@app.post("/auth/challenge")
+@app.post(
+    "/auth/challenge",
+    **documented(
+        "A nonce for a certificate login to sign",
+        ok=LoginChallenge,
+        status=201,
+        errors=(502, 503),
+        scopes=None,
+    ),
+)
 def challenge():
     issued = call(plugin_manager(), CA, "govbus_ca_challenge", ctx=_ctx())
     client("dynamodb").put_item(
@@ -99,7 +128,16 @@ def _consume(nonce: str) -> None:
         raise
 
 
-@app.post("/auth/login")
+@app.post(
+    "/auth/login",
+    **documented(
+        "Certificate login (CA 数字证书): the signed nonce for a token",
+        ok=CitizenToken,
+        body=LoginRequest,
+        errors=(401, 502, 503),
+        scopes=None,
+    ),
+)
 def login():
     request = LoginRequest.model_validate(app.current_event.json_body or {})
     try:
@@ -138,7 +176,16 @@ def login():
     )
 
 
-@app.post("/auth/token")
+@app.post(
+    "/auth/token",
+    **documented(
+        "A department client's credentials for a token",
+        ok=ClientToken,
+        body=ClientCredentials,
+        errors=(401,),
+        scopes=None,
+    ),
+)
 def client_token():
     creds = ClientCredentials.model_validate(app.current_event.json_body or {})
     try:
@@ -174,7 +221,17 @@ def _account_view(account) -> dict:
     }
 
 
-@app.post("/accounts")
+@app.post(
+    "/accounts",
+    **documented(
+        "Register the logged-in subject's account",
+        ok=Account,
+        status=201,
+        body=AccountDetails,
+        errors=(409,),
+        scopes=("self",),
+    ),
+)
 def register():
     who = _self()
     details = AccountDetails.model_validate(app.current_event.json_body or {})
@@ -193,13 +250,24 @@ def register():
     return json_response(_account_view(account), 201)
 
 
-@app.get("/accounts/me")
+@app.get(
+    "/accounts/me", **documented("One's own account", ok=Account, errors=(404,), scopes=("self",))
+)
 def read_me():
     who = _self()
     return json_response(_account_view(accounts.get(who.subject)))
 
 
-@app.patch("/accounts/me")
+@app.patch(
+    "/accounts/me",
+    **documented(
+        "Change one's own account details",
+        ok=Account,
+        body=DetailsChange,
+        errors=(404, 409),
+        scopes=("self",),
+    ),
+)
 def change_me():
     who = _self()
     change = DetailsChange.model_validate(app.current_event.json_body or {})
@@ -222,7 +290,12 @@ def change_me():
     return json_response(_account_view(account))
 
 
-@app.delete("/accounts/me")
+@app.delete(
+    "/accounts/me",
+    **documented(
+        "Deregister one's own account", ok=Deregistered, errors=(404, 409), scopes=("self",)
+    ),
+)
 def deregister_me():
     who = _self()
     accounts.deregister(who.subject)

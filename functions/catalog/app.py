@@ -22,13 +22,51 @@ from contracts.catalog import TARGETS, ServiceItem, ServiceItemDraft, StarLevel,
 from contracts.errors import Forbidden, ValidationFailed
 from govbus import audit
 from govbus.auth import caller
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.stores import catalog
 
 WRITE_SCOPE = "catalog:write"
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
+
+
+class ItemSummary(BaseModel):
+    code: str
+    version: int
+    name: str
+    agency: str
+    agency_name: str
+    star_level: int
+    level: str
+    promised_days: int
+    channels: list[str]
+
+
+class ItemList(BaseModel):
+    count: int
+    items: list[ItemSummary]
+
+
+class StarReport(BaseModel):
+    """The standardisation report (星级): shares of items at each star level, per agency."""
+
+    overall: dict
+    agencies: list[dict]
+    targets: list[dict]
+    definitions: dict
+
+
+class ItemVersion(BaseModel):
+    version: int
+    status: str
+    created_at: str
+    published_at: str | None
+
+
+class ItemVersions(BaseModel):
+    code: str
+    versions: list[ItemVersion]
 
 
 class Publish(BaseModel):
@@ -60,7 +98,20 @@ def _summary(item: ServiceItem) -> dict:
     }
 
 
-@app.get("/catalog/items")
+@app.get(
+    "/catalog/items",
+    **documented(
+        "Search the published service catalogue (办事指南)",
+        ok=ItemList,
+        errors=(422,),
+        scopes=None,
+        query={
+            "q": "words in the name or guide",
+            "agency": "the agency's credit code",
+            "min_star": "1-5",
+        },
+    ),
+)
 def search():
     q = (app.current_event.get_query_string_value("q") or "").strip().lower()
     agency = app.current_event.get_query_string_value("agency")
@@ -79,7 +130,16 @@ def search():
     return cached({"count": len(found), "items": [_summary(i) for i in found]})
 
 
-@app.get("/catalog/items/<code>")
+@app.get(
+    "/catalog/items/<code>",
+    **documented(
+        "One published service item's guide",
+        ok=ServiceItem,
+        errors=(404, 422),
+        scopes=None,
+        query={"version": "a version number; the latest published if absent"},
+    ),
+)
 def read(code: str):
     raw = app.current_event.get_query_string_value("version")
     try:
@@ -104,7 +164,12 @@ def measures(items: list[ServiceItem]) -> dict:
     }
 
 
-@app.get("/catalog/report")
+@app.get(
+    "/catalog/report",
+    **documented(
+        "The star-level report per agency, with the plan's targets", ok=StarReport, scopes=None
+    ),
+)
 def report():
     items = catalog.published_items()
     by_agency: dict[str, list[ServiceItem]] = defaultdict(list)
@@ -138,7 +203,17 @@ def _writer(agency: str):
     return who
 
 
-@app.post("/catalog/items")
+@app.post(
+    "/catalog/items",
+    **documented(
+        "Draft a new service item",
+        ok=ServiceItem,
+        status=201,
+        body=ServiceItemDraft,
+        errors=(409,),
+        scopes=("catalog:write",),
+    ),
+)
 def create():
     caller(app).require(WRITE_SCOPE)  # who may not write learns nothing of the body's rules
     draft = ServiceItemDraft.model_validate(app.current_event.json_body or {})
@@ -155,7 +230,17 @@ def _owned(code: str) -> str:
         raise ValidationFailed(str(exc), field="code") from None
 
 
-@app.put("/catalog/items/<code>")
+@app.put(
+    "/catalog/items/<code>",
+    **documented(
+        "Draft a new version of a service item",
+        ok=ServiceItem,
+        status=201,
+        body=ServiceItemDraft,
+        errors=(404, 409, 422),
+        scopes=("catalog:write",),
+    ),
+)
 def change(code: str):
     code = code.upper()
     who = _writer(_owned(code))
@@ -165,7 +250,16 @@ def change(code: str):
     return json_response(item.model_dump(mode="json"), 201)
 
 
-@app.post("/catalog/items/<code>/publish")
+@app.post(
+    "/catalog/items/<code>/publish",
+    **documented(
+        "Publish a drafted version",
+        ok=ServiceItem,
+        body=Publish,
+        errors=(404, 409, 422),
+        scopes=("catalog:write",),
+    ),
+)
 def publish(code: str):
     code = code.upper()
     who = _writer(_owned(code))
@@ -175,7 +269,15 @@ def publish(code: str):
     return json_response(item.model_dump(mode="json"))
 
 
-@app.get("/catalog/items/<code>/versions")
+@app.get(
+    "/catalog/items/<code>/versions",
+    **documented(
+        "Every version of an item, drafts included",
+        ok=ItemVersions,
+        errors=(404, 422),
+        scopes=("catalog:write",),
+    ),
+)
 def list_versions(code: str):
     code = code.upper()
     _writer(_owned(code))

@@ -19,19 +19,44 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from contracts.disclosure import DisclosureDraft, DocumentKind, is_document_id
+from contracts.disclosure import DisclosureDocument, DisclosureDraft, DocumentKind, is_document_id
 from contracts.errors import Forbidden, NotFound, ValidationFailed
 from contracts.identity import CreditCode
 from govbus import audit
 from govbus.auth import caller
 from govbus.disclosure import atom_feed, select, summary
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.stores import disclosure
 
 PUBLISH_SCOPE = "disclosure:publish"
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    version: int
+    agency: str
+    kind: str
+    title: str
+    items: list[str]
+    effective_from: str
+    published_at: str | None
+
+
+class DocumentList(BaseModel):
+    count: int
+    documents: list[DocumentSummary]
+
+
+class ItemDocuments(DocumentList):
+    item: str
+
+
+class DocumentVersions(BaseModel):
+    id: str
+    versions: list[dict]
 
 
 class Publish(BaseModel):
@@ -78,7 +103,23 @@ def _document_id(raw: str) -> str:
     return raw
 
 
-@app.get("/disclosure/documents")
+@app.get(
+    "/disclosure/documents",
+    **documented(
+        "Published notices, policies and guides (政务公开)",
+        ok=DocumentList,
+        errors=(422,),
+        scopes=None,
+        query={
+            "q": "words",
+            "agency": "a credit code",
+            "item": "a service item code",
+            "kind": "the document kind",
+            "from": "YYYY-MM-DD",
+            "to": "YYYY-MM-DD",
+        },
+    ),
+)
 def list_documents():
     kind = _query("kind")
     if kind and kind not in {k.value for k in DocumentKind}:
@@ -97,19 +138,40 @@ def list_documents():
     return _public_json({"count": len(found), "documents": [summary(d) for d in found]})
 
 
-@app.get("/disclosure/documents/<doc_id>")
+@app.get(
+    "/disclosure/documents/<doc_id>",
+    **documented(
+        "One published document, as in force on a day",
+        ok=DisclosureDocument,
+        errors=(404, 422),
+        scopes=None,
+        query={"as_of": "YYYY-MM-DD"},
+    ),
+)
 def read(doc_id: str):
     document = disclosure.in_force(_document_id(doc_id), _date("as_of"))
     return _public_json(document.model_dump(mode="json"))
 
 
-@app.get("/disclosure/agencies/<code>/feed.atom")
+@app.get(
+    "/disclosure/agencies/<code>/feed.atom",
+    **documented(
+        "An agency's Atom feed of published documents",
+        ok=str,
+        content_type="application/atom+xml",
+        errors=(422,),
+        scopes=None,
+    ),
+)
 def feed(code: str):
     agency = _agency(code, "code")
     return _public(atom_feed(agency, disclosure.listed(f"AGENCY#{agency}")), "application/atom+xml")
 
 
-@app.get("/disclosure/items/<code>")
+@app.get(
+    "/disclosure/items/<code>",
+    **documented("The published documents behind a service item", ok=ItemDocuments, scopes=None),
+)
 def item_documents(code: str):
     code = code.strip().upper()
     found = select(item=code)
@@ -133,7 +195,17 @@ def _owned(doc_id: str) -> str:
     return str(existing[0].agency)
 
 
-@app.post("/disclosure/documents")
+@app.post(
+    "/disclosure/documents",
+    **documented(
+        "Draft a document",
+        ok=DisclosureDocument,
+        status=201,
+        body=DisclosureDraft,
+        errors=(409,),
+        scopes=("disclosure:publish",),
+    ),
+)
 def create():
     draft = DisclosureDraft.model_validate(app.current_event.json_body or {})
     who = _publisher(str(draft.agency))
@@ -142,7 +214,17 @@ def create():
     return json_response(document, 201)
 
 
-@app.put("/disclosure/documents/<doc_id>")
+@app.put(
+    "/disclosure/documents/<doc_id>",
+    **documented(
+        "Draft a new version of a document",
+        ok=DisclosureDocument,
+        status=201,
+        body=DisclosureDraft,
+        errors=(404, 409),
+        scopes=("disclosure:publish",),
+    ),
+)
 def change(doc_id: str):
     who = _publisher(_owned(doc_id))
     draft = DisclosureDraft.model_validate(app.current_event.json_body or {})
@@ -153,7 +235,16 @@ def change(doc_id: str):
     return json_response(document, 201)
 
 
-@app.post("/disclosure/documents/<doc_id>/publish")
+@app.post(
+    "/disclosure/documents/<doc_id>/publish",
+    **documented(
+        "Publish a drafted version",
+        ok=DisclosureDocument,
+        body=Publish,
+        errors=(404, 409),
+        scopes=("disclosure:publish",),
+    ),
+)
 def publish(doc_id: str):
     who = _publisher(_owned(doc_id))
     request = Publish.model_validate(app.current_event.json_body or {})
@@ -164,7 +255,15 @@ def publish(doc_id: str):
     return json_response(document)
 
 
-@app.get("/disclosure/documents/<doc_id>/versions")
+@app.get(
+    "/disclosure/documents/<doc_id>/versions",
+    **documented(
+        "Every version of a document, drafts included",
+        ok=DocumentVersions,
+        errors=(404,),
+        scopes=("disclosure:publish",),
+    ),
+)
 def list_versions(doc_id: str):
     _publisher(_owned(doc_id))
     return json_response(

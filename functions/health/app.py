@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 
 from govbus import settings
 from govbus.aws import client, stage
-from govbus.health import health_report
-from govbus.http import install_problem_handlers, json_response, problem
+from govbus.health import HealthReport, health_report
+from govbus.http import documented, install_problem_handlers, json_response, problem
 from govbus.observability import logger, tracer
 from govbus.plugins import plugin_manager
 
@@ -35,7 +35,12 @@ def readiness() -> str:
         return "starting"
 
 
-@app.get("/health")
+@app.get(
+    "/health",
+    **documented(
+        "The platform's and each adapter's health", ok=HealthReport, errors=(503,), scopes=None
+    ),
+)
 def get_health():
     state = readiness()
     if state != READY:

@@ -20,7 +20,7 @@ from contracts.identity import CreditCode, parse_subject_code
 from govbus import audit
 from govbus.auth import SELF, caller
 from govbus.calendar import calendar
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.privacy import subject_key
 from govbus.stores import cases, hotline
@@ -29,11 +29,25 @@ app = APIGatewayHttpResolver()
 install_problem_handlers(app)
 
 
+class Tickets(BaseModel):
+    tickets: list[Ticket]
+
+
 class Answer(BaseModel):
     answer: Text = Field(min_length=2, max_length=5000)
 
 
-@app.post("/hotline/tickets")
+@app.post(
+    "/hotline/tickets",
+    **documented(
+        "File a consultation or complaint (12345 热线)",
+        ok=Ticket,
+        status=201,
+        body=TicketRequest,
+        errors=(404,),
+        scopes=("self", "hotline:intake"),
+    ),
+)
 def file_ticket():
     who = caller(app)
     request = TicketRequest.model_validate(app.current_event.json_body or {})
@@ -85,7 +99,7 @@ def file_ticket():
     return json_response(ticket, 201)
 
 
-@app.get("/hotline/tickets")
+@app.get("/hotline/tickets", **documented("One's own tickets", ok=Tickets, scopes=("self",)))
 def mine():
     who = caller(app)
     who.require(SELF)
@@ -98,7 +112,15 @@ def mine():
     )
 
 
-@app.get("/hotline/tickets/<ticket_id>")
+@app.get(
+    "/hotline/tickets/<ticket_id>",
+    **documented(
+        "One ticket, for its caller or its agency",
+        ok=Ticket,
+        errors=(404,),
+        scopes=("self", "hotline:handle"),
+    ),
+)
 def read(ticket_id: str):
     who = caller(app)
     ticket, key = hotline.get(ticket_id)
@@ -110,7 +132,12 @@ def read(ticket_id: str):
     return json_response(ticket)
 
 
-@app.post("/hotline/tickets/<ticket_id>/answer")
+@app.post(
+    "/hotline/tickets/<ticket_id>/answer",
+    **documented(
+        "Answer a ticket", ok=Ticket, body=Answer, errors=(404, 409), scopes=("hotline:handle",)
+    ),
+)
 def answer(ticket_id: str):
     who = caller(app)
     who.require("hotline:handle")

@@ -20,7 +20,7 @@ from contracts.licences import IssueRequest, Licence, LicenceRevoked
 from govbus import audit
 from govbus.auth import Caller, caller
 from govbus.bus import publish
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import issue_and_announce, verifier
 from govbus.observability import logger, tracer
 from govbus.stores import licences
@@ -29,6 +29,18 @@ ISSUE, READ = "licences:issue", "licences:read"
 SOURCE = "govbus.licences"
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
+
+
+class HolderLicences(BaseModel):
+    holder: str = Field(description="masked")
+    licences: list[Licence]
+
+
+class LicenceCheck(BaseModel):
+    """Every check a relying party needs, each with its outcome."""
+
+    valid: bool
+    checks: dict
 
 
 class Revocation(BaseModel):
@@ -58,7 +70,17 @@ def view(licence: Licence, who: Caller) -> dict:
     return doc
 
 
-@app.post("/licences")
+@app.post(
+    "/licences",
+    **documented(
+        "Issue an e-licence (电子证照)",
+        ok=Licence,
+        status=201,
+        body=IssueRequest,
+        errors=(409, 502, 503),
+        scopes=("licences:issue",),
+    ),
+)
 def issue():
     who = caller(app)
     who.require(ISSUE)
@@ -69,7 +91,16 @@ def issue():
     return json_response(view(licence, who), 201)
 
 
-@app.get("/licences")
+@app.get(
+    "/licences",
+    **documented(
+        "A holder's licences",
+        ok=HolderLicences,
+        errors=(422,),
+        scopes=("self", "licences:read"),
+        query={"holder": "a citizen ID or credit code"},
+    ),
+)
 def by_holder():
     who = caller(app)
     holder = (app.current_event.get_query_string_value("holder") or "").strip().upper()
@@ -89,7 +120,15 @@ def by_holder():
     )
 
 
-@app.get("/licences/<licence_id>")
+@app.get(
+    "/licences/<licence_id>",
+    **documented(
+        "One licence (masked unless the caller is entitled)",
+        ok=Licence,
+        errors=(404, 422),
+        scopes=(),
+    ),
+)
 def read(licence_id: str):
     who = caller(app)
     licence = licences.get(licence_id)
@@ -98,12 +137,29 @@ def read(licence_id: str):
     return json_response(view(licence, who))
 
 
-@app.post("/licences/<licence_id>/verify")
+@app.post(
+    "/licences/<licence_id>/verify",
+    **documented(
+        "Verify a licence: seal, issuer, validity, revocation",
+        ok=LicenceCheck,
+        errors=(404, 422, 502, 503),
+        scopes=None,
+    ),
+)
 def verify(licence_id: str):
     return json_response(licences.verify(licence_id, verifier(_ctx())))
 
 
-@app.post("/licences/<licence_id>/revoke")
+@app.post(
+    "/licences/<licence_id>/revoke",
+    **documented(
+        "Revoke a licence",
+        ok=Licence,
+        body=Revocation,
+        errors=(404, 409, 422),
+        scopes=("licences:issue",),
+    ),
+)
 def revoke(licence_id: str):
     who = caller(app)
     who.require(ISSUE)

@@ -23,7 +23,7 @@ from contracts.notify import Preferences
 from govbus import notifications
 from govbus.auth import SELF, caller
 from govbus.bus import event_from_detail
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.privacy import subject_key
 
@@ -32,14 +32,22 @@ install_problem_handlers(app)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@app.get("/notifications/preferences")
+@app.get(
+    "/notifications/preferences",
+    **documented("One's notification preferences", ok=Preferences, scopes=("self",)),
+)
 def read_preferences():
     who = caller(app)
     who.require(SELF)
     return json_response(notifications.preferences(subject_key(who.subject)))
 
 
-@app.put("/notifications/preferences")
+@app.put(
+    "/notifications/preferences",
+    **documented(
+        "Change one's notification preferences", ok=Preferences, body=Preferences, scopes=("self",)
+    ),
+)
 def change_preferences():
     who = caller(app)
     who.require(SELF)

@@ -9,16 +9,23 @@ import datetime as dt
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from govbus import open_data
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
 
 
-@app.get("/open-data")
+class OpenDataCatalogue(BaseModel):
+    """The open-data catalogue (DCAT): de-identified aggregates."""
+
+
+@app.get(
+    "/open-data", **documented("The open-data catalogue (DCAT)", ok=OpenDataCatalogue, scopes=None)
+)
 def catalogue():
     return json_response(open_data.catalogue())
 

@@ -14,16 +14,33 @@ report the console shows beside these is the public GET /catalog/report.
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from contracts.errors import Forbidden, InvalidRequest
 from govbus import audit, ops, settings
 from govbus.auth import Caller, caller
 from govbus.aws import stage
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.plugins import plugin_manager
 
 DEFAULT_MINUTES = 15
+OPS = ("ops",)  # the one scope of an ops client's token
+
+
+class AdapterList(BaseModel):
+    adapters: list[ops.AdapterStatus]
+
+
+class DeadLetterQueues(BaseModel):
+    queues: list[ops.DeadLetterQueue]
+
+
+class Redriven(BaseModel):
+    queue: str
+    moved: int
+    message_ids: list[str]
+
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
@@ -36,14 +53,26 @@ def _ops() -> Caller:
     return who
 
 
-@app.get("/ops/adapters")
+@app.get(
+    "/ops/adapters",
+    **documented("Adapters: health and circuit state", ok=AdapterList, scopes=OPS),
+)
 def list_adapters():
     _ops()
     found = ops.adapters(plugin_manager(), stage(), settings.table("circuit"))
     return json_response({"adapters": [a.model_dump(mode="json") for a in found]})
 
 
-@app.get("/ops/events")
+@app.get(
+    "/ops/events",
+    **documented(
+        "Events archived per type, with publish-to-archive latency",
+        ok=ops.Throughput,
+        errors=(422,),
+        scopes=OPS,
+        query={"minutes": f"the window, 1 to 60 minutes (default {DEFAULT_MINUTES})"},
+    ),
+)
 def event_throughput():
     _ops()
     raw = app.current_event.get_query_string_value("minutes", str(DEFAULT_MINUTES)) or ""
@@ -54,13 +83,26 @@ def event_throughput():
     return json_response(ops.throughput(int(raw)))
 
 
-@app.get("/ops/dlq")
+@app.get(
+    "/ops/dlq",
+    **documented(
+        "This stack's dead-letter queues and their depth", ok=DeadLetterQueues, scopes=OPS
+    ),
+)
 def list_dead_letter_queues():
     _ops()
     return json_response({"queues": [q.model_dump() for q in ops.dead_letter_queues()]})
 
 
-@app.post("/ops/dlq/<queue>/redrive")
+@app.post(
+    "/ops/dlq/<queue>/redrive",
+    **documented(
+        "Move a DLQ's letters back to where they failed (audited)",
+        ok=Redriven,
+        errors=(404,),
+        scopes=OPS,
+    ),
+)
 def redrive(queue: str):
     who = _ops()
     moved = ops.redrive(queue)
@@ -70,7 +112,12 @@ def redrive(queue: str):
     return json_response({"queue": queue, "moved": len(moved), "message_ids": moved})
 
 
-@app.get("/ops/cases")
+@app.get(
+    "/ops/cases",
+    **documented(
+        "Cases per state and the latest ones (no applicant data)", ok=ops.CasesByState, scopes=OPS
+    ),
+)
 def cases():
     _ops()
     return json_response(ops.cases_by_state())

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
 
 from contracts.cases import CaseTransitioned
 from contracts.errors import ValidationFailed
@@ -32,32 +33,83 @@ from contracts.payments import PaymentNotified, PaymentOrderRequested
 from govbus import payments
 from govbus.auth import caller
 from govbus.bus import event_from_detail
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
-from govbus.stores.payments import PaidVia
+from govbus.stores.payments import PaidVia, Receipt
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
+
+
+class OrderView(BaseModel):
+    """An order as its payer or agency sees it: amounts in fen (and yuan for display)."""
+
+    order_no: str
+    amount_fen: int
+    amount_yuan: str
+    payer: str = Field(description="masked")
+    receipt_url: str | None
+
+
+class Bills(BaseModel):
+    bills: list[OrderView]
+
+
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@app.get("/payments/<order_no>")
+@app.get(
+    "/payments/<order_no>",
+    **documented(
+        "One payment order (非税缴款)",
+        ok=OrderView,
+        errors=(404,),
+        scopes=("self", "cases:review", "bills:issue", "payments:reconcile"),
+    ),
+)
 def read(order_no: str):
     return json_response(payments.view(payments.visible_order(order_no, caller(app))))
 
 
-@app.post("/payments/<order_no>/pay-by-card")
+@app.post(
+    "/payments/<order_no>/pay-by-card",
+    **documented(
+        "Pay an order with one's citizen card (市民卡)",
+        ok=OrderView,
+        errors=(404, 409, 422, 502, 503),
+        scopes=("self",),
+    ),
+)
 def pay_by_card(order_no: str):
     return json_response(payments.view(payments.pay_by_card(order_no, caller(app))))
 
 
-@app.post("/bills")
+@app.post(
+    "/bills",
+    **documented(
+        "Issue a bill to a payer",
+        ok=OrderView,
+        status=201,
+        body=payments.BillRequest,
+        errors=(409, 502, 503),
+        scopes=("bills:issue",),
+    ),
+)
 def issue_bill():
     request = payments.BillRequest.model_validate(app.current_event.json_body or {})
     return json_response(payments.view(payments.issue_bill(caller(app), request)), 201)
 
 
-@app.get("/bills")
+@app.get(
+    "/bills",
+    **documented(
+        "The caller's own bills (?mine=true)",
+        ok=Bills,
+        scopes=("self",),
+        query={"mine": "true: the caller's own bills"},
+        errors=(422,),
+    ),
+)
 def my_bills():
     if (app.current_event.get_query_string_value("mine") or "").lower() != "true":
         raise ValidationFailed("list your own bills with ?mine=true", field="mine")
@@ -65,7 +117,15 @@ def my_bills():
     return json_response({"bills": [payments.view(o) for o in found]})
 
 
-@app.get("/receipts/<receipt_no>")
+@app.get(
+    "/receipts/<receipt_no>",
+    **documented(
+        "A payment receipt",
+        ok=Receipt,
+        errors=(404,),
+        scopes=("self", "cases:review", "bills:issue", "payments:reconcile"),
+    ),
+)
 def receipt(receipt_no: str):
     return json_response(payments.receipt_for(receipt_no, caller(app)))
 

@@ -10,11 +10,12 @@ import datetime as dt
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from contracts.errors import ValidationFailed
 from govbus import reconciliation
 from govbus.auth import caller
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.stores import payments as store
 
@@ -24,6 +25,10 @@ app = APIGatewayHttpResolver()
 install_problem_handlers(app)
 
 
+class ReconciliationReport(BaseModel):
+    """A day's reconciliation against the platform's statement."""
+
+
 def _day(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -31,7 +36,15 @@ def _day(text: str) -> dt.date:
         raise ValidationFailed("the day is YYYY-MM-DD", field="day") from None
 
 
-@app.get("/reconciliation/<day>")
+@app.get(
+    "/reconciliation/<day>",
+    **documented(
+        "A day's reconciliation report (对账)",
+        ok=ReconciliationReport,
+        errors=(404, 422),
+        scopes=("payments:reconcile",),
+    ),
+)
 def report(day: str):
     caller(app).require(FINANCE_SCOPE)
     return json_response(store.report(_day(day)))

@@ -11,7 +11,7 @@ import uuid
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from contracts.errors import Forbidden, ValidationFailed
 from contracts.identity import mask_identifier, parse_subject_code
@@ -19,7 +19,7 @@ from contracts.masking import mask_text
 from govbus import audit, settings
 from govbus.auth import caller
 from govbus.aws import client
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.privacy import subject_key
 from govbus.subject_index import records
@@ -30,6 +30,16 @@ PURPOSE_MAX = 200
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
+
+
+class SubjectRecords(BaseModel):
+    subject: str = Field(description="masked")
+    records: list[dict]
+
+
+class SubjectAccesses(BaseModel):
+    subject: str = Field(description="masked")
+    accesses: list[dict]
 
 
 def _code(raw: str) -> str:
@@ -49,7 +59,15 @@ def _valid(raw: str) -> bool:
     return True
 
 
-@app.get("/subjects/<code>/records")
+@app.get(
+    "/subjects/<code>/records",
+    **documented(
+        "A subject's records (一码 index), audited",
+        ok=SubjectRecords,
+        errors=(404, 422),
+        scopes=("self", "subjects:read"),
+    ),
+)
 def subject_records(code: str):
     who = caller(app)
     raw = code.strip().upper()
@@ -103,7 +121,15 @@ def subject_records(code: str):
     )
 
 
-@app.get("/subjects/<code>/access-log")
+@app.get(
+    "/subjects/<code>/access-log",
+    **documented(
+        "Who read a subject's records, and why",
+        ok=SubjectAccesses,
+        errors=(404, 422),
+        scopes=("self",),
+    ),
+)
 def access_log(code: str):
     code = _code(code)
     who = caller(app)

@@ -17,24 +17,39 @@ only its own agency's subscriptions (another's answer 404, revealing nothing).
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from contracts.errors import Forbidden, NotFound
 from contracts.subscriptions import (
     REVEAL_SCOPE,
     SCOPE,
     CreatedSubscription,
+    Delivery,
     ReplayRequest,
     Subscription,
     SubscriptionRequest,
 )
 from govbus import audit, subscriptions
 from govbus.auth import Caller, caller
-from govbus.http import install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, tracer
 from govbus.stores import subscriptions as store
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
+
+
+class SubscriptionList(BaseModel):
+    subscriptions: list[Subscription]
+
+
+class Deliveries(BaseModel):
+    deliveries: list[Delivery]
+
+
+class Replay(BaseModel):
+    replay_id: str
+    deliveries: int
 
 
 def department() -> Caller:
@@ -52,7 +67,17 @@ def owned(who: Caller, sid: str) -> Subscription:
     return sub
 
 
-@app.post("/subscriptions")
+@app.post(
+    "/subscriptions",
+    **documented(
+        "Subscribe a department's endpoint to events (Standard Webhooks)",
+        ok=CreatedSubscription,
+        status=201,
+        body=SubscriptionRequest,
+        errors=(409,),
+        scopes=("subscriptions:manage",),
+    ),
+)
 def subscribe():
     who = department()
     request = SubscriptionRequest.model_validate(app.current_event.json_body or {})
@@ -61,7 +86,12 @@ def subscribe():
     return json_response(created, 201)
 
 
-@app.get("/subscriptions")
+@app.get(
+    "/subscriptions",
+    **documented(
+        "The agency's subscriptions", ok=SubscriptionList, scopes=("subscriptions:manage",)
+    ),
+)
 def mine():
     who = department()
     return json_response(
@@ -69,12 +99,22 @@ def mine():
     )
 
 
-@app.get("/subscriptions/<sid>")
+@app.get(
+    "/subscriptions/<sid>",
+    **documented(
+        "One subscription", ok=Subscription, errors=(404,), scopes=("subscriptions:manage",)
+    ),
+)
 def read(sid: str):
     return json_response(owned(department(), sid))
 
 
-@app.delete("/subscriptions/<sid>")
+@app.delete(
+    "/subscriptions/<sid>",
+    **documented(
+        "Remove a subscription", status=204, errors=(404,), scopes=("subscriptions:manage",)
+    ),
+)
 def unsubscribe(sid: str):
     who = department()
     owned(who, sid)
@@ -83,7 +123,15 @@ def unsubscribe(sid: str):
     return Response(status_code=204)
 
 
-@app.post("/subscriptions/<sid>/rotate-secret")
+@app.post(
+    "/subscriptions/<sid>/rotate-secret",
+    **documented(
+        "Rotate a subscription's signing secret",
+        ok=CreatedSubscription,
+        errors=(404,),
+        scopes=("subscriptions:manage",),
+    ),
+)
 def rotate(sid: str):
     who = department()
     sub = owned(who, sid)
@@ -92,13 +140,30 @@ def rotate(sid: str):
     return json_response(CreatedSubscription(**sub.model_dump(), secret=secret))
 
 
-@app.post("/subscriptions/<sid>/test")
+@app.post(
+    "/subscriptions/<sid>/test",
+    **documented(
+        "Send a test delivery",
+        ok=Delivery,
+        status=201,
+        errors=(404,),
+        scopes=("subscriptions:manage",),
+    ),
+)
 def test(sid: str):
     sub = owned(department(), sid)
     return json_response(subscriptions.send_test(sub), 201)
 
 
-@app.get("/subscriptions/<sid>/deliveries")
+@app.get(
+    "/subscriptions/<sid>/deliveries",
+    **documented(
+        "A subscription's deliveries",
+        ok=Deliveries,
+        errors=(404,),
+        scopes=("subscriptions:manage",),
+    ),
+)
 def deliveries(sid: str):
     owned(department(), sid)
     return json_response(
@@ -106,13 +171,28 @@ def deliveries(sid: str):
     )
 
 
-@app.post("/subscriptions/<sid>/deliveries/<did>/retry")
+@app.post(
+    "/subscriptions/<sid>/deliveries/<did>/retry",
+    **documented(
+        "Retry a failed delivery", ok=Delivery, errors=(404, 409), scopes=("subscriptions:manage",)
+    ),
+)
 def retry(sid: str, did: str):
     owned(department(), sid)
     return json_response(subscriptions.retry(sid, did))
 
 
-@app.post("/subscriptions/<sid>/replay")
+@app.post(
+    "/subscriptions/<sid>/replay",
+    **documented(
+        "Re-deliver past events to a subscription",
+        ok=Replay,
+        status=202,
+        body=ReplayRequest,
+        errors=(404,),
+        scopes=("subscriptions:manage",),
+    ),
+)
 def replay(sid: str):
     who = department()
     sub = owned(who, sid)

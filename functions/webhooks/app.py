@@ -43,7 +43,7 @@ from contracts.signatures import active_secrets
 from govbus import audit, settings
 from govbus.aws import get_secret_json, stage
 from govbus.bus import publish
-from govbus.http import install_problem_handlers, problem
+from govbus.http import documented, install_problem_handlers, problem
 from govbus.observability import logger, tracer
 from govbus.plugins import adapter_info, call, implements, plugin_manager
 
@@ -160,7 +160,16 @@ def parse_events(pm, partner: str, request: InboundRequest) -> list[Event]:
     return events
 
 
-@app.post("/webhooks/<partner>")
+@app.post(
+    "/webhooks/<partner>",
+    **documented(
+        "A partner's signed push (the partner's own wire format)",
+        ok=Accepted,
+        status=202,
+        errors=(400, 401, 404, 409, 413, 422),
+        scopes=None,
+    ),
+)
 def receive(partner: str):
     pm = plugin_manager()
     if pm.get_plugin(partner) is None or not implements(pm, partner, "govbus_webhook_verify"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as _dt
+import importlib.resources
 import json
 import re
 import threading
@@ -40,6 +41,27 @@ TEXT_TYPES = (
     "application/javascript",
 )
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
+# the API's contract (``make openapi``) and Swagger UI's files, which Powertools ships: the
+# page works offline, no CDN
+OPENAPI_DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+SWAGGER_UI = "aws_lambda_powertools.event_handler.openapi.swagger_ui"
+SWAGGER_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>govbus API (local)</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui">Loading the govbus API&hellip;</div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
+                                 persistAuthorization: true, deepLinking: true});
+  </script>
+</body>
+</html>
+"""
 LISTEN_BACKLOG = 1024  # a burst of clients connecting at once is queued, not reset
 
 
@@ -358,9 +380,36 @@ class Gateway:
             }
         return None
 
+    def developer_page(self, req: IncomingRequest) -> GatewayResponse | None:
+        """The local stack's own pages (not API routes): Swagger UI and the OpenAPI document."""
+        if req.method != "GET":
+            return None
+        if req.path == "/openapi.json":
+            if not OPENAPI_DOCUMENT.is_file():
+                return _json_response(404, {"message": "docs/openapi.json: run `make openapi`"})
+            return GatewayResponse(
+                200, [("content-type", "application/json")], OPENAPI_DOCUMENT.read_bytes()
+            )
+        if req.path in ("/docs", "/docs/"):
+            return GatewayResponse(
+                200, [("content-type", "text/html; charset=utf-8")], SWAGGER_PAGE.encode()
+            )
+        assets = {
+            "/docs/swagger-ui-bundle.js": ("swagger-ui-bundle.min.js", "application/javascript"),
+            "/docs/swagger-ui.css": ("swagger-ui.min.css", "text/css"),
+        }
+        if req.path in assets:
+            name, content_type = assets[req.path]
+            body = importlib.resources.files(SWAGGER_UI).joinpath(name).read_bytes()
+            return GatewayResponse(200, [("content-type", content_type)], body)
+        return None
+
     def handle(self, req: IncomingRequest) -> GatewayResponse:
         if self.console_dir and (req.path == CONSOLE or req.path.startswith(CONSOLE + "/")):
             return console_file(self.console_dir, req)
+        page = self.developer_page(req)
+        if page is not None:
+            return page
         found = self.match(req.method, req.path)
         if found is None or found == "method":
             # API Gateway answers unmatched routes itself, without calling a function

@@ -16,6 +16,7 @@ PAGES = [
     "getting_started",
     "architecture",
     "api",
+    "api_reference",
     "security",
     "operations",
     "local_stack",
@@ -44,6 +45,10 @@ def test_the_site_builds_strictly_with_every_page(tmp_path):
         assert (tmp_path / "site" / page / "index.html").exists(), page
     security = (tmp_path / "site" / "security" / "index.html").read_text(encoding="utf-8")
     assert "Signatures over raw bytes" in security
+    # the API reference is rendered from docs/openapi.json, operation by operation
+    reference = (tmp_path / "site" / "api_reference" / "index.html").read_text(encoding="utf-8")
+    assert '/applications/<span class="route-param">{id}</span>/submit' in reference
+    assert "Problem" in reference
 
 
 def _copy(tmp_path: Path) -> Path:
