@@ -9,12 +9,11 @@ import logging
 import secrets
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import urllib3
-from cryptography import x509
 from pydantic import BaseModel, Field
 
-from adapters.ca import pki
 from contracts import hookimpl
 from contracts.adapters import (
     AdapterFamily,
@@ -25,6 +24,11 @@ from contracts.adapters import (
 )
 from contracts.auth import CertificateIdentity, DetachedSignature, LoginChallenge
 from contracts.errors import PartnerError, PartnerTimeout, PartnerUnavailable
+
+# cryptography (~70 ms) loads when a certificate or signature is first handled, not at
+# plugin load: most functions that allow the CA adapter serve most calls without it.
+if TYPE_CHECKING:
+    from cryptography import x509
 
 NAME = "ca"
 log = logging.getLogger("adapters.ca")
@@ -58,6 +62,8 @@ _state = _State()
 
 
 def _trust() -> tuple[list[x509.Certificate], list[x509.Certificate]]:
+    from cryptography import x509
+
     with _state.lock:
         if _state.anchors is None:
             if _state.get_secret is None:
@@ -71,6 +77,10 @@ def _trust() -> tuple[list[x509.Certificate], list[x509.Certificate]]:
 
 
 def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocationList:
+    from cryptography import x509
+
+    from adapters.ca import pki
+
     now = time.monotonic()
     cached = _state.crl
     if cached and now - cached[0] < _state.config.crl_cache_seconds:
@@ -94,6 +104,8 @@ def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocat
 
 
 def verify(certificate_pem: str) -> tuple[x509.Certificate, CertificateIdentity]:
+    from adapters.ca import pki
+
     anchors, intermediates = _trust()
     chain = pki.load_chain(certificate_pem)
     now = _dt.datetime.now(_dt.UTC)
@@ -161,6 +173,8 @@ def govbus_ca_verify_certificate(certificate_pem: str, ctx: CallContext) -> Cert
 
 @hookimpl
 def govbus_ca_verify_signature(signed: DetachedSignature, ctx: CallContext) -> CertificateIdentity:
+    from adapters.ca import pki
+
     leaf, identity = verify(signed.certificate_pem)
     pki.verify_detached(leaf, signed.document, signed.signature, signed.algorithm)
     return identity

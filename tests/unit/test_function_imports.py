@@ -92,10 +92,7 @@ def test_the_template_has_every_function():
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_a_function_loads_at_init_only_what_it_uses(name):
     loaded = _loaded_at_init(name)
-    adapters = FUNCTIONS[name].get("GOVBUS_ADAPTERS", "")
     allowed = set()
-    if "ca" in adapters.split(","):
-        allowed.add("cryptography")  # the CA adapter parses certificates (x509)
     if name in {"webhooks", "dispatcher", "licence_requests"}:
         allowed.add("aws_lambda_powertools.utilities.idempotency")
     assert loaded - allowed == set(), (
