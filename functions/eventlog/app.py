@@ -22,7 +22,7 @@ from contracts.subscriptions import owning_agency
 from govbus import settings
 from govbus.aws import client
 from govbus.bus import event_from_detail
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 
 TABLE = settings.table("event_log")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -62,6 +62,7 @@ def archive(record: SQSRecord) -> None:
     logger.info("event archived", extra={"event_id": event.id, "event_type": event.type})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

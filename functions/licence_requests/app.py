@@ -17,7 +17,7 @@ from contracts.licences import IssueRequest
 from govbus.bus import event_from_detail
 from govbus.idempotency import command_config, once_per_event
 from govbus.licensing import issue_and_announce
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -51,6 +51,7 @@ def handle(record: SQSRecord) -> None:
     issue(command=event.model_dump(mode="json"))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

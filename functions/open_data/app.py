@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from govbus import open_data
 from govbus.http import install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
@@ -35,6 +35,7 @@ def daily_job(event: dict) -> dict:
     return {"day": day.isoformat(), "rows": rows}
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
