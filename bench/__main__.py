@@ -1,7 +1,9 @@
 """`make bench`: cold start per function and the warm webhook path, as ratios.
 
 cold_start.<Function>: a fresh process imports the handler and serves one sample event;
-  baseline: a fresh process importing boto3 and creating one DynamoDB client.
+  baseline: a fresh process importing boto3 and creating one DynamoDB client, run in turn
+  with the function's runs (medians of BENCH_REPEAT each, wall time; the CPU time of the
+  child processes is printed beside it, as load on a shared machine moves it far less).
 webhook.warm: verify, parse, idempotency, publish for one EMS push, in a warm process;
   baseline: the bare conditional DynamoDB write and PutEvents the path cannot avoid.
 gateway.e2e: 1,000 signed EMS pushes over HTTP from 16 concurrent senders, through the
@@ -17,6 +19,8 @@ reconcile.rows_1e4 / 1e5 / 1e6: time per row of streaming a synthetic statement 
   fresh process per size, best of a few runs); baseline: the per-row time at 10^4 (target: 10^6 within 1.3x),
   and the peak RSS of the 10^6 process (target: under 200 MB).
 
+`python -m bench.imports` measures the init phase alone (importing each function's
+module, no local stack), in CPU time against the same floor.
 `python -m bench reconcile` runs only the reconciliation lines (no local stack needed),
 `python -m bench coldstart` the cold starts and webhook.warm, `python -m bench gateway`
 only gateway.e2e (BENCH_E2E_PUSHES=200 for a quicker run);
@@ -37,6 +41,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEAT = int(os.environ.get("BENCH_REPEAT", 7))
+# the results go to the console; the local stack's workers' own output (their logs and
+# EMF metric lines, copied to whatever sys.stdout is) is sent to /dev/null in main()
+OUT = sys.stdout
+
+
+def say(*parts: object, **options: object) -> None:
+    print(*parts, file=OUT, **options)  # type: ignore[call-overload]
+
+
 WARM_CALLS = int(os.environ.get("BENCH_WARM_CALLS", 40))
 
 
@@ -50,7 +63,7 @@ def median_seconds(run, repeat: int) -> float:
 
 
 def report(name: str, ours: float, baseline: float) -> None:
-    print(
+    say(
         f"{name} ratio={ours / baseline:.2f} (ours {ours * 1000:.1f} ms / "
         f"baseline {baseline * 1000:.1f} ms)",
         flush=True,
@@ -63,42 +76,68 @@ def sample_events(stack) -> dict[str, dict]:
     return samples(stack)
 
 
+def _run_child(argv: list[str], env: dict, what: str) -> tuple[float, float]:
+    """Wall and CPU (user + sys, from ``os.wait4``) seconds of one child process."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    errors = child.stderr.read()
+    child.stderr.close()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"{what}: {errors[-2000:].decode(errors='replace')}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
 def cold_starts(stack) -> None:
+    """Each function beside the floor: their runs interleave (floor, function, floor ...),
+    so a change of load on a shared machine moves both sides of the ratio alike."""
     env_base = {k: v for k, v in os.environ.items()}
-    baseline_code = "import boto3; boto3.client('dynamodb')"
-
-    def baseline() -> None:
-        subprocess.run([sys.executable, "-c", baseline_code], check=True, env=env_base)
-
-    base = median_seconds(baseline, REPEAT)
+    # ends as the child does, without interpreter shutdown (see bench/coldstart_child.py)
+    baseline_argv = [
+        sys.executable,
+        "-c",
+        "import os, boto3; boto3.client('dynamodb'); os._exit(0)",
+    ]
     events = sample_events(stack)
     with tempfile.TemporaryDirectory() as tmp:
         for logical, fn in sorted(stack.functions.items()):
             event = events.get(logical)
             if event is None:
-                print(f"cold_start.{logical} skipped: no sample event", flush=True)
+                say(f"cold_start.{logical} skipped: no sample event", flush=True)
                 continue
-            path = Path(tmp) / f"{logical}.json"
-            path.write_text(json.dumps(event))
             env = {**env_base, **fn.environment, "PYTHONPATH": str(ROOT)}
             module = fn.spec.handler.rsplit(".", 1)[0]
-            argv = [
-                sys.executable,
-                "-m",
-                "bench.coldstart_child",
-                str(fn.spec.code_dir),
-                module,
-                fn.spec.handler_name,
-                str(path),
-            ]
-
-            def ours(argv=argv, env=env, logical=logical) -> None:
-                done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True)
-                if done.returncode:
-                    raise SystemExit(f"{logical}: {done.stderr[-2000:]}")
-
-            report(f"cold_start.{logical}", median_seconds(ours, REPEAT), base)
-            events = sample_events(stack)  # fresh ids: idempotency must not short-cut
+            floor, ours = [], []
+            for run in range(REPEAT):
+                path = Path(tmp) / f"{logical}-{run}.json"
+                path.write_text(json.dumps(event))
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "bench.coldstart_child",
+                    str(fn.spec.code_dir),
+                    module,
+                    fn.spec.handler_name,
+                    str(path),
+                ]
+                floor.append(_run_child(baseline_argv, env_base, "floor"))
+                ours.append(_run_child(argv, env, logical))
+                # fresh ids for the next run: idempotency must not short-cut it
+                event = sample_events(stack)[logical]
+            wall = statistics.median(w for w, _ in ours)
+            base = statistics.median(w for w, _ in floor)
+            cpu = statistics.median(c for _, c in ours)
+            cpu_base = statistics.median(c for _, c in floor)
+            say(
+                f"cold_start.{logical} ratio={wall / base:.2f} (ours {wall * 1000:.1f} ms / "
+                f"baseline {base * 1000:.1f} ms; CPU ratio={cpu / cpu_base:.2f}, "
+                f"{cpu * 1000:.0f} / {cpu_base * 1000:.0f} ms)",
+                flush=True,
+            )
 
 
 def warm_webhook(stack) -> None:
@@ -215,7 +254,7 @@ def gateway_e2e(stack) -> None:
     wait_archived([e for _, ids in results for e in ids], time.monotonic() + 600)
     archived = time.perf_counter() - started
     latencies = [elapsed for elapsed, _ in results]
-    print(
+    say(
         f"gateway.e2e pushes={total} senders={senders} "
         f"throughput={total / archived:.0f}/s archived ({total / accepted:.0f}/s accepted) "
         f"p50={_percentile(latencies, 0.5) * 1000:.1f} ms p99={_percentile(latencies, 0.99) * 1000:.1f} ms",
@@ -339,7 +378,7 @@ def reconcile_rows() -> None:
             ours, cpu = result["per_row_seconds"], result["cpu_per_row_seconds"]
             # wall time is what the target is about; the consumer's CPU time per row is
             # printed beside it because other work on a shared machine moves wall time
-            print(
+            say(
                 f"reconcile.rows_1e{exponent} ratio={ours / base:.2f} "
                 f"(ours {ours * 1e6:.2f} us/row / baseline 1e4 {base * 1e6:.2f} us/row; "
                 f"consumer CPU ratio={cpu / cpu_base:.2f})",
@@ -348,7 +387,7 @@ def reconcile_rows() -> None:
         if 6 in results:
             peak = results[6]["peak_rss_kb"] / 1024
             local = results[6]["rss_with_local_orders_kb"] / 1024
-            print(
+            say(
                 f"reconcile.rows_1e6.peak_rss={peak:.0f} MB (target < 200 MB; "
                 f"{local:.0f} MB once the 10^6 local orders were built, "
                 f"so streaming added {peak - local:.0f} MB)",
@@ -362,6 +401,7 @@ def main() -> int:
     from govbus_dev.local.stack import LocalStack
 
     only = sys.argv[1:]
+    sys.stdout = open(os.devnull, "w")
     if only == ["reconcile"]:
         reconcile_rows()
         return 0

@@ -1,10 +1,15 @@
 """Run in a fresh process: import one function's handler and serve one sample event.
 
 argv: code_dir module handler event_json_path ; prints nothing on success.
+
+The process ends with ``os._exit`` once the handler has answered, as the floor's does:
+a Lambda cold start ends with the first answer, and the execution environment is not
+torn down after it, so interpreter shutdown (freeing every module) is no part of it.
 """
 
 import importlib
 import json
+import os
 import sys
 import uuid
 
@@ -36,3 +41,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -56,6 +56,17 @@ def ems_push_event(stack) -> dict:
     )
 
 
+def _scheduled() -> dict:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": "2026-11-27T00:00:00Z",
+        "detail": {},
+    }
+
+
 def _sqs(stack, queue_logical: str, event) -> dict:
     envelope = {
         "version": "0",
@@ -64,12 +75,16 @@ def _sqs(stack, queue_logical: str, event) -> dict:
         "source": event.source,
         "detail": json.loads(event.model_dump_json()),
     }
+    return _sqs_body(stack, queue_logical, json.dumps(envelope))
+
+
+def _sqs_body(stack, queue_logical: str, body: str) -> dict:
     return {
         "Records": [
             {
                 "messageId": str(uuid.uuid4()),
                 "receiptHandle": "bench",
-                "body": json.dumps(envelope),
+                "body": body,
                 "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
                 "messageAttributes": {},
                 "md5OfBody": "",
@@ -155,7 +170,53 @@ def samples(stack) -> dict[str, dict]:
         ),
         source="govbus.applications",
     )
+
+    def with_department(event: dict, scopes: str) -> dict:
+        event["requestContext"]["authorizer"] = {
+            "lambda": {
+                "sub": "bench-client",
+                "kind": "department",
+                "scopes": scopes,
+                "agency": "11350100MB00000012",
+            }
+        }
+        return event
+
+    import base64
+
+    from adapters.iot.devices import Fleet
+
+    sensor = next(m for m in Fleet(seed=7, devices_per_domain=1).messages() if m.kind == "valid")
+    telemetry = _sqs_body(
+        stack,
+        "TelemetryQueue",
+        json.dumps({"topic": sensor.topic, "payload": base64.b64encode(sensor.payload).decode()}),
+    )
+    bills = with_citizen(_api_v2("GET", "/bills"))
+    preferences = with_citizen(_api_v2("GET", "/notifications/preferences"))
+    report_day = "2026-11-26"
+    reconciliation = with_department(
+        _api_v2(
+            "GET",
+            f"/reconciliation/{report_day}",
+            params={"day": report_day},
+            route="/reconciliation/{day}",
+        ),
+        "payments:reconcile",
+    )
+    subscriptions = with_department(_api_v2("GET", "/subscriptions"), "subscriptions:manage")
     return {
+        "DisclosureFunction": _api_v2("GET", "/disclosure/documents"),
+        "OpenDataFunction": _api_v2("GET", "/open-data"),
+        "PaymentsFunction": bills,
+        "NotificationsFunction": preferences,
+        "ReconcileFunction": reconciliation,
+        "SubscriptionsFunction": subscriptions,
+        "TelemetryFunction": telemetry,
+        "DeliveriesFunction": _sqs(stack, "SubscriptionEventsQueue", tracking),
+        "PublisherFunction": _scheduled(),
+        "ProvinceSyncFunction": _scheduled(),
+        "ProvinceAlignFunction": _scheduled(),
         "CatalogFunction": _api_v2("GET", "/catalog/report"),
         "LicencesFunction": _api_v2(
             "POST",

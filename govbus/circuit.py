@@ -17,6 +17,13 @@ from botocore.exceptions import ClientError
 from contracts.errors import CircuitOpen
 from govbus import settings
 from govbus.aws import client
+from govbus.observability import count
+
+
+def changed(partner: str, before: str, after: str) -> None:
+    """CircuitStateChanged, per partner and the state the circuit moved to."""
+    if before != after:
+        count("CircuitStateChanged", {"partner": partner, "to": after})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +94,7 @@ class CircuitBreaker:
                     f"circuit for {partner} is being probed by another caller"
                 ) from None
             raise
+        changed(partner, current["state"], "half_open")
 
     def record_success(self, partner: str) -> None:
         current = self.state(partner)
@@ -102,6 +110,8 @@ class CircuitBreaker:
                 "changed_at": {"N": str(time.time())},
             },
         )
+        if current["state"] != "closed":
+            changed(partner, current["state"], "closed")
 
     def record_failure(self, partner: str, reason: str) -> str:
         """Count a retryable failure; returns the state after it."""
@@ -133,5 +143,6 @@ class CircuitBreaker:
                     ":now": {"N": str(now)},
                 },
             )
+            changed(partner, state, "open")
             return "open"
         return state

@@ -21,10 +21,11 @@ from pydantic import BaseModel
 
 from contracts.adapters import CallContext
 from contracts.delivery import WaybillCreated
-from contracts.errors import PartnerTimeout, RetryableError
+from contracts.errors import GovbusError, PartnerTimeout, RetryableError
 from contracts.events import Event
 from contracts.province import ProvinceCaseReceived, ProvinceCaseStatusChanged
 from govbus.circuit import CircuitBreaker
+from govbus.observability import count
 from govbus.plugins import call
 
 
@@ -147,18 +148,23 @@ def execute(
                 f"{policy.attempt_budget_ms():.0f} ms; attempt {attempt + 1} left to SQS"
             ) from last
         breaker.before_call(partner)  # CircuitOpen is retryable: SQS brings it back later
+        count("DispatchAttempt", {"partner": partner, "command": event.type})
         try:
             result = call_with_timeout(
                 lambda: call(pm, partner, command.hook, **arguments),
                 policy.timeout_seconds + 0.5,
             )
         except RetryableError as exc:
+            count("DispatchFailure", {"partner": partner, "reason": type(exc).__name__})
             last = exc
             if breaker.record_failure(partner, f"{type(exc).__name__}: {exc}") == "open":
                 break
             if attempt + 1 < policy.attempts:
                 sleep(policy.delay(attempt, _RNG))
             continue
+        except GovbusError as exc:  # the partner refused: no retry can help
+            count("DispatchFailure", {"partner": partner, "reason": type(exc).__name__})
+            raise
         breaker.record_success(partner)
         if command.result_event and command.result_data:
             return Event.create(

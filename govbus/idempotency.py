@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from govbus import settings
+from govbus.aws import client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +31,9 @@ def once_per_event(handler: F) -> F:
     """
     return idempotent_function(
         data_keyword_argument="command",
-        persistence_store=DynamoDBPersistenceLayer(table_name=settings.table("idempotency")),
+        # the process's one DynamoDB client (Powertools' own would load the model again)
+        persistence_store=DynamoDBPersistenceLayer(
+            table_name=settings.table("idempotency"), boto3_client=client("dynamodb")
+        ),
         config=command_config,
     )(handler)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from contracts.masking import mask_text
 from govbus import settings
@@ -95,7 +98,41 @@ def _tracer() -> Any:
 
 
 tracer = _tracer()
-metrics = Metrics(namespace=settings.observability().metrics_namespace)
+NAMESPACE = settings.observability().metrics_namespace
+# CloudWatch embedded metric format (EMF): every lambda_handler is decorated with
+# ``@metrics.log_metrics``, which prints the invocation's metrics as one EMF document
+# when the handler returns; :func:`count` prints a metric with dimensions of its own.
+# Powertools' package already loads the Metrics provider with the Logger, so this
+# costs a cold start nothing more.
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# an invocation that had nothing to count is normal, not worth a warning per call
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+# a dimension's value comes from a bounded set (partners, states, reasons); anything
+# longer is cut so a caller's input can never make a metric of its own
+MAX_DIMENSION_LENGTH = 64
+
+
+def count(name: str, dimensions: Mapping[str, str] | None = None, value: float = 1) -> None:
+    """Print one count now as its own EMF document: ``service`` plus ``dimensions``.
+
+    For what differs within an invocation (one partner, one reason, one transition),
+    which the invocation-wide ``metrics`` cannot hold apart. Never raises: a metric
+    that cannot be written must not fail the work it counts.
+    """
+    try:
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=value,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ) as metric:
+            for key, raw in (dimensions or {}).items():
+                metric.add_dimension(name=key, value=str(raw)[:MAX_DIMENSION_LENGTH] or "-")
+    except Exception:
+        logger.exception("metric not written", extra={"metric": name})
+
 
 # Adapters log with the standard library (they import nothing of the host): their lines
 # go through the same masking JSON formatter, never straight to the runtime's handler.

@@ -8,13 +8,11 @@ import json
 import logging
 import secrets
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import urllib3
-from cryptography import x509
 from pydantic import BaseModel, Field
 
-from adapters.ca import pki
 from contracts import hookimpl
 from contracts.adapterkit import AdapterState
 from contracts.adapters import (
@@ -25,6 +23,11 @@ from contracts.adapters import (
 )
 from contracts.auth import CertificateIdentity, DetachedSignature, LoginChallenge
 from contracts.errors import PartnerError, PartnerTimeout, PartnerUnavailable
+
+# cryptography (~70 ms) loads when a certificate or signature is first handled, not at
+# plugin load: most functions that allow the CA adapter serve most calls without it.
+if TYPE_CHECKING:
+    from cryptography import x509
 
 NAME = "ca"
 log = logging.getLogger("adapters.ca")
@@ -57,6 +60,8 @@ _state.on_configure(_crl.clear)  # a new configuration may name another CA
 
 def _trust() -> _Trust:
     def build(config: CaConfig, doc: dict) -> _Trust:
+        from cryptography import x509
+
         inter = doc.get("intermediates_pem")
         return _Trust(
             anchors=x509.load_pem_x509_certificates(doc["trust_anchor_pem"].encode()),
@@ -68,6 +73,10 @@ def _trust() -> _Trust:
 
 
 def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocationList:
+    from cryptography import x509
+
+    from adapters.ca import pki
+
     now = time.monotonic()
     cached = _crl.get("crl")
     if cached and now - cached[0] < _state.config.crl_cache_seconds:
@@ -91,6 +100,8 @@ def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocat
 
 
 def verify(certificate_pem: str) -> tuple[x509.Certificate, CertificateIdentity]:
+    from adapters.ca import pki
+
     anchors, intermediates, _ = _trust()
     chain = pki.load_chain(certificate_pem)
     now = _dt.datetime.now(_dt.UTC)
@@ -146,6 +157,8 @@ def govbus_ca_verify_certificate(certificate_pem: str, ctx: CallContext) -> Cert
 
 @hookimpl
 def govbus_ca_verify_signature(signed: DetachedSignature, ctx: CallContext) -> CertificateIdentity:
+    from adapters.ca import pki
+
     leaf, identity = verify(signed.certificate_pem)
     pki.verify_detached(leaf, signed.document, signed.signature, signed.algorithm)
     return identity

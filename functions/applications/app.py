@@ -31,7 +31,7 @@ from govbus import applications
 from govbus.auth import SELF, caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import verifier
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
 from govbus.stores import cases
 
@@ -250,6 +250,7 @@ def evaluate(case_id: str):
     return json_response(_view(cases.get(case.id)))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -18,7 +18,7 @@ from contracts.appointments import Booking, BookingRequest, SlotsRequest
 from contracts.errors import Forbidden, ValidationFailed
 from govbus.auth import SELF, caller
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
 from govbus.stores import appointments, catalog
 
@@ -149,6 +149,7 @@ def cancel(booking_id: str):
     return json_response(appointments.cancel(booking_id))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -37,7 +37,7 @@ from govbus.auth import SELF, caller, issue_token
 from govbus.aws import client
 from govbus.bus import publish
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.plugins import call, plugin_manager
 from govbus.privacy import subject_key
 from govbus.stores import accounts, clients
@@ -312,6 +312,7 @@ def deregister_me():
     return json_response({"status": "deregistered"})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -11,7 +11,7 @@ from contracts.accounts import AccountStatus
 from contracts.errors import Unauthenticated
 from govbus import audit
 from govbus.auth import CLIENT_KINDS, read_token
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores import accounts, clients
 
 DENY = {"isAuthorized": False}
@@ -40,6 +40,7 @@ def decide(headers: dict, route: str) -> dict:
     }
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -21,7 +21,7 @@ from contracts.licences import LicenceIssued
 from contracts.province import ProvinceCaseReceived, ProvinceCaseStatusChanged
 from govbus import applications, province_cases
 from govbus.bus import event_from_detail
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores import cases
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -64,6 +64,7 @@ def _province(event_id: str, apply) -> None:
     )
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

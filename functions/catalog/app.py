@@ -23,7 +23,7 @@ from contracts.errors import Forbidden, ValidationFailed
 from govbus import audit
 from govbus.auth import caller
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores import catalog
 
 WRITE_SCOPE = "catalog:write"
@@ -297,6 +297,7 @@ def list_versions(code: str):
     )
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from govbus import outbound
 from govbus.bus import event_from_detail
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 _pending: list[tuple[str, int]] = []
@@ -42,6 +42,7 @@ def handle(record: SQSRecord) -> None:
     _pending.extend(found)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from contracts.delivery import DeliveryRequested, TrackingUpdated, WaybillCreated
 from govbus import settings
 from govbus.bus import event_from_detail
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores.shipments import ShipmentStore
 
 store = ShipmentStore(settings.table("shipments"))
@@ -38,6 +38,7 @@ def react(record: SQSRecord) -> None:
     )
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -26,7 +26,7 @@ from govbus import audit
 from govbus.auth import caller
 from govbus.disclosure import atom_feed, select, summary
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores import disclosure
 
 PUBLISH_SCOPE = "disclosure:publish"
@@ -283,6 +283,7 @@ def list_versions(doc_id: str):
     )
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

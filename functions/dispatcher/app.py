@@ -27,7 +27,7 @@ from govbus.bus import event_from_detail, publish
 from govbus.circuit import BreakerPolicy, CircuitBreaker
 from govbus.dispatch import COMMANDS, RetryPolicy, execute
 from govbus.idempotency import command_config, once_per_event
-from govbus.observability import logger, tracer
+from govbus.observability import count, logger, metrics, tracer
 from govbus.plugins import plugin_manager
 
 DLQ_URL = settings.require(settings.platform(), "dlq_url")
@@ -71,6 +71,7 @@ def dead_letter(record: SQSRecord, reason: str, event: Event | None) -> None:
         },
     )
     logger.warning("command dead-lettered", extra={k: v for k, v in attributes.items()})
+    count("DeadLettered", {"queue": "dispatch", "event_type": attributes["event_type"]})
 
 
 def handle(record: SQSRecord) -> None:
@@ -91,6 +92,7 @@ def handle(record: SQSRecord) -> None:
     return None
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

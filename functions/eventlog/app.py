@@ -25,7 +25,7 @@ from contracts.subscriptions import owning_agency
 from govbus import settings
 from govbus.aws import client
 from govbus.bus import event_from_detail
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.ops import ARCHIVE_MINUTE
 
 TABLE = settings.table("event_log")
@@ -69,6 +69,7 @@ def archive(record: SQSRecord) -> None:
     logger.info("event archived", extra={"event_id": event.id, "event_type": event.type})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

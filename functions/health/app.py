@@ -13,7 +13,7 @@ from govbus import settings
 from govbus.aws import client, stage
 from govbus.health import HealthReport, health_report
 from govbus.http import documented, install_problem_handlers, json_response, problem
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.plugins import plugin_manager
 
 READY = "ready"
@@ -54,6 +54,7 @@ def get_health():
     return json_response(health_report(plugin_manager(), stage()))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -4,11 +4,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.events import Event, Heartbeat
 from govbus.bus import publish
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 
 SOURCE = "govbus.heartbeat"
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -21,7 +21,7 @@ from govbus import audit
 from govbus.auth import SELF, caller
 from govbus.calendar import calendar
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
 from govbus.stores import cases, hotline
 
@@ -150,6 +150,7 @@ def answer(ticket_id: str):
     return json_response(done)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

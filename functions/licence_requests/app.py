@@ -17,7 +17,7 @@ from contracts.events import Event
 from govbus.bus import event_from_detail
 from govbus.idempotency import command_config, once_per_event
 from govbus.licensing import issue_for_case
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -45,6 +45,7 @@ def handle(record: SQSRecord) -> None:
     issue(command=event.model_dump(mode="json"))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -22,7 +22,7 @@ from govbus.auth import Caller, caller
 from govbus.bus import publish
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import issue_and_announce, verifier
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores import licences
 
 ISSUE, READ = "licences:issue", "licences:read"
@@ -190,6 +190,7 @@ def revoke(licence_id: str):
     return json_response(view(licence, who))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -24,7 +24,7 @@ from govbus import notifications
 from govbus.auth import SELF, caller
 from govbus.bus import event_from_detail
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
 
 app = APIGatewayHttpResolver()
@@ -61,6 +61,7 @@ def handle(record: SQSRecord) -> None:
         notifications.deliver(event, notice)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from govbus import open_data
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
@@ -42,6 +42,7 @@ def daily_job(event: dict) -> dict:
     return {"day": day.isoformat(), "rows": rows}
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

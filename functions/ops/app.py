@@ -21,7 +21,7 @@ from govbus import audit, ops, settings
 from govbus.auth import Caller, caller
 from govbus.aws import stage
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.plugins import plugin_manager
 
 DEFAULT_MINUTES = 15
@@ -123,6 +123,7 @@ def cases():
     return json_response(ops.cases_by_state())
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -34,7 +34,7 @@ from govbus import payments
 from govbus.auth import caller
 from govbus.bus import event_from_detail
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores.payments import PaidVia, Receipt
 
 app = APIGatewayHttpResolver()
@@ -155,6 +155,7 @@ def react(record: SQSRecord) -> None:
         )
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -6,12 +6,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.adapters import CallContext
 from govbus import province_align, settings
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.plugins import plugin_manager
 
 TIMEOUT_SECONDS = settings.tuning().partner_timeout_seconds or 10.0
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -7,13 +7,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from contracts.adapters import CallContext
 from govbus import province_cases, settings
 from govbus.bus import publish
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.plugins import call, plugin_manager
 
 SOURCE = "govbus.province_sync"
 TIMEOUT_SECONDS = settings.tuning().partner_timeout_seconds or 5.0
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -15,7 +15,7 @@ import datetime as dt
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from govbus import outbox, settings
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 
 SWEEP_AFTER = dt.timedelta(seconds=settings.tuning().outbox_sweep_after_seconds)
 
@@ -49,6 +49,7 @@ def sweep() -> dict:
     return summary
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -16,7 +16,7 @@ from contracts.errors import ValidationFailed
 from govbus import reconciliation
 from govbus.auth import caller
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores import payments as store
 
 FINANCE_SCOPE = "payments:reconcile"
@@ -50,6 +50,7 @@ def report(day: str):
     return json_response(store.report(_day(day)))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

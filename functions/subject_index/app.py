@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from govbus.bus import event_from_detail
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.subject_index import index
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -25,6 +25,7 @@ def handle(record: SQSRecord) -> None:
         )
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -20,7 +20,7 @@ from govbus import audit, settings
 from govbus.auth import caller
 from govbus.aws import client
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
 from govbus.subject_index import records
 
@@ -154,6 +154,7 @@ def access_log(code: str):
     return json_response({"subject": mask_identifier(code), "accesses": entries})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

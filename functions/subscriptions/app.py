@@ -32,7 +32,7 @@ from contracts.subscriptions import (
 from govbus import audit, subscriptions
 from govbus.auth import Caller, caller
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores import subscriptions as store
 
 app = APIGatewayHttpResolver()
@@ -202,6 +202,7 @@ def replay(sid: str):
     return json_response(answer, 202)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -13,7 +13,7 @@ from contracts.errors import Conflict
 from contracts.events import Event
 from contracts.hotline import TicketEscalated
 from govbus.bus import publish
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.stores import appointments, cases, hotline
 
 SOURCE = "govbus.supervision"
@@ -90,6 +90,7 @@ def reminders(today: dt.date) -> list[Event]:
     ]
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

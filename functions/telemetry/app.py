@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from govbus.observability import logger, tracer
+from govbus.observability import logger, metrics, tracer
 from govbus.plugins import call, plugin_manager
 from govbus.telemetry import ADAPTER, handle_message
 
@@ -27,6 +27,7 @@ def handle(record: SQSRecord) -> None:
     handle_message(record.body, decode)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

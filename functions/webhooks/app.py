@@ -41,10 +41,10 @@ from contracts.events import Event
 from contracts.masking import mask_text
 from contracts.signatures import active_secrets
 from govbus import audit, settings
-from govbus.aws import get_secret_json, stage
+from govbus.aws import client, get_secret_json, stage
 from govbus.bus import publish
 from govbus.http import documented, install_problem_handlers, problem
-from govbus.observability import logger, tracer
+from govbus.observability import count, logger, metrics, tracer
 from govbus.plugins import adapter_info, call, implements, plugin_manager
 
 MAX_BODY_BYTES = settings.tuning().webhook_max_body_bytes
@@ -54,7 +54,11 @@ MAX_EVENT_BYTES = 200 * 1024
 
 app = APIGatewayHttpResolver()
 install_problem_handlers(app)
-persistence = DynamoDBPersistenceLayer(table_name=settings.table("idempotency"))
+# the process's one DynamoDB client: Powertools would otherwise build a client in a
+# boto3 session of its own, loading the service's model a second time at cold start
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.table("idempotency"), boto3_client=client("dynamodb")
+)
 idempotency = IdempotencyConfig(
     event_key_jmespath="[partner, delivery_id]",
     payload_validation_jmespath="body_sha256",
@@ -241,8 +245,26 @@ def receive(partner: str):
     )
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     idempotency.register_lambda_context(context)
-    return app.resolve(event, context)
+    answer = app.resolve(event, context)
+    count_outcome(event, answer)
+    return answer
+
+
+def count_outcome(event: dict, answer: dict) -> None:
+    """WebhookAccepted or WebhookRefused (with the problem's type as reason), per partner."""
+    status = int(answer.get("statusCode", 500))
+    partner = str((event.get("pathParameters") or {}).get("partner") or "-")
+    if status < 400:
+        return count("WebhookAccepted", {"partner": partner})
+    try:
+        reason = json.loads(answer.get("body") or "{}").get("type", "").rsplit("/", 1)[-1]
+    except (ValueError, AttributeError):
+        reason = ""
+    if reason == "unknown-partner":  # a name from the URL, not a partner: one bucket
+        partner = "(unknown)"
+    return count("WebhookRefused", {"partner": partner, "reason": reason or str(status)})

@@ -19,12 +19,14 @@ from contracts.cases import (
     OPEN_STATES,
     Actor,
     Case,
+    CaseState,
     TimelineEntry,
 )
 from contracts.errors import Conflict, NotFound
 from contracts.events import Event
 from govbus import outbox, settings
 from govbus.aws import client
+from govbus.observability import count
 from govbus.privacy import seal, unseal
 
 CASE = "case"
@@ -76,6 +78,7 @@ def create(
         ],
         events(case, [entry]),
     )
+    count("CaseTransition", {"from": "(new)", "to": case.state.value})
     return case.model_copy(update={"timeline": [entry]})
 
 
@@ -203,7 +206,13 @@ def save(
             now_state = get(before.id).state.value.replace("_", " ")
             raise Conflict(f"the case changed while you acted: it is now {now_state}") from None
         raise
+    for entry in entries:
+        count("CaseTransition", {"from": _state_name(entry.from_state), "to": entry.to_state.value})
     return after.model_copy(update={"timeline": []})
+
+
+def _state_name(state: CaseState | None) -> str:
+    return state.value if state is not None else "(new)"
 
 
 def update_fields(case: Case, events: Sequence[Event] = (), **updates: Any) -> Case:

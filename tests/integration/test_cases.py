@@ -386,3 +386,24 @@ def test_a_signature_that_does_not_match_the_upload_returns_the_case(stack, ca, 
     ).json()
     assert done["state"] == "returned_for_materials"
     assert "electronic signature" in done["reason"]
+
+
+def test_each_transition_of_a_case_is_counted_from_and_to_its_states(stack, citizen, capsys):
+    from tests.emf import EmfCapture
+
+    emf = EmfCapture(capsys)
+    created = apply(stack, citizen)
+    returned = post(stack, citizen, f"/applications/{created['id']}/submit").json()
+    assert returned["state"] == "returned_for_materials"
+
+    moved = wait_for(
+        lambda: emf.values("CaseTransition", service="applications", to="returned_for_materials"),
+        what="the transition's metric",
+    )
+    assert moved == [1.0]
+    moves = [(d["from"], d["to"]) for d in emf.documents() if "CaseTransition" in d]
+    assert moves == [
+        ("(new)", created["state"]),
+        (created["state"], "submitted"),
+        ("submitted", "returned_for_materials"),
+    ]

@@ -62,7 +62,27 @@ PROBE = (
 )
 
 
-def _loaded_at_init(name: str) -> set[str]:
+# what loading the adapters (the plugin manager every hook call builds first) may not
+# bring in: an adapter imports its heavy libraries where it uses them
+ADAPTER_HEAVY = ["zeep", "lxml", "cryptography", "requests", "yaml"]
+PLUGINS_PROBE = (
+    "import json, sys; import app; from govbus.plugins import plugin_manager; "
+    "pm = plugin_manager(); "
+    f"print(json.dumps([m for m in {ADAPTER_HEAVY!r} if m in sys.modules]))"
+)
+# the hook specifications name every family's models only for type checkers
+CONTRACT_MODULES = sorted(
+    f"contracts.{p.stem}"
+    for p in (ROOT / "contracts").glob("*.py")
+    if p.stem not in {"__init__", "hookspecs", "adapters", "errors", "masking", "constrained"}
+)
+HOOKSPECS_PROBE = (
+    "import json, sys; import contracts.hookspecs; "
+    f"print(json.dumps([m for m in {CONTRACT_MODULES!r} if m in sys.modules]))"
+)
+
+
+def _loaded_at_init(name: str, probe: str = PROBE) -> set[str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
@@ -74,7 +94,7 @@ def _loaded_at_init(name: str) -> set[str]:
         **FUNCTIONS[name],
     }
     done = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         cwd=ROOT / "functions" / name,
         env=env,
         capture_output=True,
@@ -92,12 +112,38 @@ def test_the_template_has_every_function():
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_a_function_loads_at_init_only_what_it_uses(name):
     loaded = _loaded_at_init(name)
-    adapters = FUNCTIONS[name].get("GOVBUS_ADAPTERS", "")
     allowed = set()
-    if "ca" in adapters.split(","):
-        allowed.add("cryptography")  # the CA adapter parses certificates (x509)
     if name in {"webhooks", "dispatcher", "licence_requests"}:
         allowed.add("aws_lambda_powertools.utilities.idempotency")
     assert loaded - allowed == set(), (
         f"{name} imports {sorted(loaded - allowed)} at init: import it where it is used"
     )
+
+
+# no GOVBUS_ADAPTERS loads every installed adapter; an empty one loads none
+ADAPTER_FUNCTIONS = sorted(n for n, env in FUNCTIONS.items() if env.get("GOVBUS_ADAPTERS") != "")
+
+
+def test_some_functions_load_adapters():
+    assert {"applications", "webhooks", "dispatcher"} <= set(ADAPTER_FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", ADAPTER_FUNCTIONS)
+def test_loading_a_functions_adapters_loads_no_heavy_library(name):
+    # the CA adapter parses certificates with cryptography only when one arrives; the
+    # province adapter builds its zeep client on its first call
+    loaded = _loaded_at_init(name, PLUGINS_PROBE)
+    assert loaded == set(), f"{name}'s adapters import {sorted(loaded)} when they load"
+
+
+def test_the_hook_specifications_build_no_contract_model():
+    done = subprocess.run(
+        [sys.executable, "-c", HOOKSPECS_PROBE],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
