@@ -16,7 +16,7 @@ import datetime as _dt
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -175,10 +175,17 @@ class Verification:
         return self.broken is None
 
 
-def verify(table: str | None = None) -> Verification:
-    """Walk every partition; stop at the first broken link."""
+def verify(
+    table: str | None = None, on_partitions: Callable[[int], Callable[[], None]] | None = None
+) -> Verification:
+    """Walk every partition; stop at the first broken link.
+
+    ``on_partitions(n)`` is told how many partitions there are and returns what to call
+    as each one is done (a progress bar's total and step).
+    """
     count = 0
     names = partitions(table)
+    done = on_partitions(len(names)) if on_partitions is not None else None
     for partition in names:
         expected_previous, expected_seq = GENESIS, 1
         for entry in entries(partition, table):
@@ -197,4 +204,6 @@ def verify(table: str | None = None) -> Verification:
                     count, len(names), BrokenLink(partition, entry["seq"], entry["id"], reason)
                 )
             expected_previous, expected_seq = entry["digest"], entry["seq"] + 1
+        if done is not None:
+            done()
     return Verification(count, len(names), None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from contracts.masking import mask_text
@@ -141,8 +141,22 @@ def peek(queue_url: str, limit: int = 100, hold_seconds: int = 0) -> list[DeadLe
     return list(seen.values())
 
 
-def redrive(queue_url: str, ids: Iterable[str] | None = None) -> list[str]:
+def depth(queue_url: str) -> int:
+    """How many letters wait in a queue (approximate, as SQS counts them)."""
+    attrs = client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attrs.get("ApproximateNumberOfMessages", 0))
+
+
+def redrive(
+    queue_url: str,
+    ids: Iterable[str] | None = None,
+    on_letter: Callable[[], None] | None = None,
+) -> list[str]:
     """Move messages (all, or those ``ids``) back to their source queue; returns moved ids.
+
+    ``on_letter`` is called once per letter looked at (a progress bar's step).
 
     The diagnostic attributes are dropped, so a message that fails again gets a fresh
     reason. The consumers are idempotent on the event id, so a redriven command that
@@ -158,6 +172,8 @@ def redrive(queue_url: str, ids: Iterable[str] | None = None) -> list[str]:
         # a consumer's DLQ goes back to its one source queue; the bus's DLQ (no source
         # queue) sends each letter to the rule target EventBridge could not reach
         destination = sources[0] if sources else _queue_url_of(letter.target_arn)
+        if on_letter is not None:
+            on_letter()
         if (wanted is not None and letter.message_id not in wanted) or not destination:
             sqs.change_message_visibility(
                 QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0

@@ -335,8 +335,9 @@ def dlq_redrive(
 
     use_local_stack_if_running()
     try:
-        with progress(f"redriving {queue}"):
-            moved = dlq.redrive(dlq.resolve_queue(queue), ids or None)
+        url = dlq.resolve_queue(queue)
+        with progress(f"redriving {queue}", total=dlq.depth(url)) as step:
+            moved = dlq.redrive(url, ids or None, on_letter=step)
     except LookupError as exc:
         warn(f"govbus dlq redrive: {exc}")
         return 2
@@ -359,8 +360,13 @@ def audit_verify(
     name = table_name or f"{stack_name(stack)}-audit"
     if not require_table(name):
         return 2
-    with progress(f"verifying the audit chain in {name}"):
-        result = audit.verify(name)
+    with progress(f"verifying the audit chain in {name}") as step:
+
+        def partitions(count: int):
+            step.set_total(count)
+            return step
+
+        result = audit.verify(name, on_partitions=partitions)
     link = result.broken
     if as_json:
         print_json(

@@ -87,13 +87,16 @@ def table(
 def progress(what: str, total: int | None = None) -> Iterator[Any]:
     """A progress bar on stderr for something long; nothing at all off a terminal.
 
-    Yields ``advance(n=1)``. With no ``total`` it is a spinner (the work's size is not
-    known in advance, e.g. one call that walks a whole table).
+    Yields ``advance(n=1)``; ``advance.set_total(n)`` gives the size once the work knows
+    it. Until then (or with no ``total`` at all) the bar pulses.
     """
     console = err()
-    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
-    if total is not None:
-        columns += [BarColumn(), MofNCompleteColumn()]
+    columns: list[Any] = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+    ]
     bar = Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
     with bar:
         task = bar.add_task(what, total=total)
@@ -101,4 +104,8 @@ def progress(what: str, total: int | None = None) -> Iterator[Any]:
         def advance(n: int = 1) -> None:
             bar.advance(task, n)
 
+        def set_total(n: int) -> None:
+            bar.update(task, total=n)
+
+        advance.set_total = set_total  # type: ignore[attr-defined]
         yield advance

@@ -51,3 +51,24 @@ def test_piped_output_is_plain_whole_lines_and_text_not_markup(capsys):
 def test_json_output_is_one_document(capsys):
     print_json([{"name": "福州", "count": 2}])
     assert json.loads(capsys.readouterr().out) == [{"name": "福州", "count": 2}]
+
+
+def test_a_long_job_shows_a_bar_that_learns_its_size_on_a_terminal_only(monkeypatch):
+    from govbus_dev.cli.output import progress
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    screen = Terminal()
+    with monkeypatch.context() as patch:
+        patch.setattr("sys.stderr", screen)
+        with progress("verifying the audit chain") as step:
+            step.set_total(3)
+            for _ in range(3):
+                step()
+    assert "verifying the audit chain" in screen.getvalue() and "3/3" in screen.getvalue()
+
+    piped = io.StringIO()
+    with monkeypatch.context() as patch:
+        patch.setattr("sys.stderr", piped)
+        with progress("verifying the audit chain", total=2) as step:
+            step()
+    assert piped.getvalue() == "", "no bar off a terminal"
