@@ -6,7 +6,13 @@ and a broken consumer, once the platform has recovered.
 of it the dispatcher working through its queue and the settling waits; expect less on
 a quiet machine;
 ``tests/integration/test_soak.py`` runs a short form (100) inside
-``make test`` and asserts the final line's invariants.
+``make test`` (about 40 s of soak, under a minute with the stack's start, on a quiet
+machine; 2-3 minutes with the load average near 20) and asserts the final line's
+invariants.
+
+Every wait polls for its effect; only the deadlines are scaled, by :func:`slowness`
+(the load average per core), so a slow or busy machine gets more time and a quiet one
+waits no longer than it must.
 
 What is sent (half each, interleaved):
 
@@ -45,12 +51,15 @@ The counts, each from what a user would see:
   event id, a case with more than one live waybill at EMS;
 - ``lost``: accepted work without its effect at that moment (``accepted -
   processed``): before recovery it is what sits in a DLQ or the outbox; after recovery
-  it must be 0.
+  it must be 0. Recovery goes on until every item is done or nothing is left anywhere
+  (no message in an event source's queue or a DLQ, no outbox row pending), so what it
+  reports lost is lost, not slow; a failed run prints which stage holds each item.
 
 Recovery: faults cleared, the bus provisioned, the outbox sweep run (the publisher's
 scheduled event), every DLQ that holds work redriven with :func:`govbus.dlq.redrive`
 (what ``govbus dlq redrive`` runs); the outbox DLQ's notices, which only point at rows
-the sweep has now published, are then cleared.
+the sweep has now published, are then cleared; this repeats (each DLQ can fill again
+while the redriven work meets a circuit that is still open) until all is done.
 """
 
 from __future__ import annotations
@@ -118,6 +127,7 @@ class Soak:
         self.accepted_cases: set[str] = set()
         self.seen_on_bus: Counter = Counter()
         self.seen_keys: set[str] = set()  # notes and case ids seen on the bus
+        self.seen_types: dict[str, str] = {}  # event id -> type, for the duplicates' report
         self.counter_url = ""
         self.http = requests.Session()
 
@@ -294,6 +304,7 @@ class Soak:
                 if self.tag in m["Body"]:  # this run's note or case id
                     detail = json.loads(m["Body"])["detail"]
                     self.seen_on_bus[detail["id"]] += 1
+                    self.seen_types[detail["id"]] = detail.get("type") or "?"
                     self.seen_keys.add((detail.get("data") or {}).get("note") or "")
                     self.seen_keys.add(detail.get("subject") or "")
             sqs.delete_message_batch(
@@ -338,7 +349,11 @@ class Soak:
             self.accepted_cases & shipped & set(waybills)
         )
         self.duplicates = {
-            "on the bus": {i: n for i, n in self.seen_on_bus.items() if n > 1},
+            "on the bus": {
+                f"{self.seen_types.get(i, '?')} {i}": n
+                for i, n in self.seen_on_bus.items()
+                if n > 1
+            },
             "archived": {note: sorted(ids) for note, ids in archived.items() if len(ids) > 1},
             "waybills": {case: n for case, n in waybills.items() if n > 1},
         }
