@@ -49,6 +49,8 @@ from govbus.plugins import adapter_info, call, implements, plugin_manager
 
 MAX_BODY_BYTES = settings.tuning().webhook_max_body_bytes
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+# event ids of a push are derived from it (uuid5 in this namespace), not drawn at random
+PUSH_EVENT_IDS = uuid.UUID("5d1f0b1e-2c41-4c8e-9a57-7b1f4f3e9c20")
 # an EventBridge entry is at most 256 KB, its own envelope included
 MAX_EVENT_BYTES = 200 * 1024
 
@@ -140,6 +142,17 @@ def correlation_id(header: str | None, delivery: str) -> str:
     return delivery if mask_text(delivery) == delivery else str(uuid.uuid4())
 
 
+def push_event_id(partner: str, delivery: str, body_sha256: str, index: int) -> str:
+    """The id of a push's ``index``-th event: the same for every delivery of the push.
+
+    A partner that retries after an answer it never got (the function cut off after
+    PutEvents, before its idempotency record was saved) gets the events published again
+    under the same ids, so every consumer's once-per-event-id check holds and the event
+    log archives the push once.
+    """
+    return str(uuid.uuid5(PUSH_EVENT_IDS, f"{partner}\n{delivery}\n{body_sha256}\n{index}"))
+
+
 def parse_events(pm, partner: str, request: InboundRequest) -> list[Event]:
     """The adapter's events, with the body's JSON depth bounded before any parser runs."""
     if request.headers.get("content-type", "").split(";")[0].strip().endswith("json"):
@@ -208,16 +221,20 @@ def receive(partner: str):
         raise
     events = parse_events(pm, partner, request)
     correlation = correlation_id(request.headers.get("x-correlation-id"), delivery_id)
+    body_sha256 = hashlib.sha256(body).hexdigest()
     # the source is the host's to set: an adapter cannot speak for another partner
     events = [
-        e.model_copy(update={"source": f"govbus.partner.{partner}", "correlationid": correlation})
-        for e in events
+        e.model_copy(
+            update={
+                "source": f"govbus.partner.{partner}",
+                "correlationid": correlation,
+                "id": push_event_id(partner, delivery_id, body_sha256, i),
+            }
+        )
+        for i, e in enumerate(events)
     ]
     delivery = Delivery(
-        partner=partner,
-        delivery_id=delivery_id,
-        body_sha256=hashlib.sha256(body).hexdigest(),
-        events=events,
+        partner=partner, delivery_id=delivery_id, body_sha256=body_sha256, events=events
     )
     try:
         accepted = accept(delivery=delivery)

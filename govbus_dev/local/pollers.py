@@ -86,8 +86,20 @@ class SqsPoller:
             return 0
         with self._busy:
             if self._paused.is_set():
-                return 0  # received just as a pause began: they come back after it
+                # received just as a pause began: give them back at once; left alone they
+                # would stay invisible for the queue's whole VisibilityTimeout (minutes)
+                self._give_back(messages)
+                return 0
             return self._handle(messages)
+
+    def _give_back(self, messages: list[dict[str, Any]]) -> None:
+        for m in messages:
+            try:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
+            except Exception:  # the queue is being reset: nothing left to give back
+                log.debug("could not give back a message of %s", self.function.logical_id)
 
     def _handle(self, messages: list[dict[str, Any]]) -> int:
         region = self.function.region
@@ -221,6 +233,11 @@ class DynamoDBStreamPoller:
     the batch is skipped, and with an ``OnFailure`` SQS destination its description
     (``DDBStreamBatchInfo``) is sent there. The stream is found through the table's
     ``LatestStreamArn``, so after a reset the poller follows the table's new stream.
+
+    Where it stands in each shard (its checkpoint) is kept across a pause and an
+    emulator error, as the event source mapping keeps it across its own restarts: only
+    a new stream (the table re-created) starts again from ``StartingPosition``; reading
+    the same stream from its start again would hand the function every record twice.
     """
 
     def __init__(
@@ -253,6 +270,7 @@ class DynamoDBStreamPoller:
         self.poll_interval_seconds = poll_interval_seconds
         self.idle_poll_max_seconds = max(idle_poll_max_seconds, poll_interval_seconds)
         self.stream_arn: str | None = None
+        self._shards_of: str | None = None  # the stream ``_shards`` are positions in
         self._shards: dict[str, _Shard] = {}
         self._stop = threading.Event()
         self._paused = threading.Event()
@@ -265,7 +283,11 @@ class DynamoDBStreamPoller:
         if self.stream_arn is None:
             table = self.dynamodb.describe_table(TableName=self.table_name)["Table"]
             self.stream_arn = table.get("LatestStreamArn")
-            self._shards = {}
+            if self.stream_arn != self._shards_of:
+                self._shards = {}  # another stream: its own positions, from the start
+                self._shards_of = self.stream_arn
+            for state in self._shards.values():
+                state.iterator = None  # read on from the checkpoint with a fresh iterator
         return self.stream_arn
 
     def poll_once(self) -> int:
@@ -434,10 +456,9 @@ class DynamoDBStreamPoller:
             pass
 
     def resume(self) -> None:
-        """Read again, from the table's (new) stream."""
+        """Read again: on from the checkpoints, or from the start of the table's new stream."""
         with self._busy:
             self.stream_arn = None
-            self._shards = {}
         self._paused.clear()
 
     def start(self) -> None:

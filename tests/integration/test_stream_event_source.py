@@ -215,3 +215,17 @@ def test_the_start_up_table_lists_the_stream_event_source(outbox_stack):
         "(batch",
         "10)",
     ] in rows
+
+
+def test_after_a_pause_the_poller_reads_on_from_where_it_stood(outbox_stack, outbox):
+    first = outbox.write("ok", "ok")
+    assert wait_for(lambda: outbox.delivered_at_least(2)) == first
+    for poller in outbox_stack.pollers:
+        poller.pause()
+    later = outbox.write("ok")
+    for poller in outbox_stack.pollers:
+        poller.resume()
+    # the stream is read in order: a re-read from its start would deliver the first two
+    # again before the third
+    assert wait_for(lambda: outbox.delivered_at_least(3)) == [*first, *later]
+    assert [outbox.attempts(key) for key in first] == [1, 1]

@@ -39,6 +39,35 @@ def test_same_delivery_id_with_another_body_is_409_and_not_published(stack, aws,
     assert_only_published(stack, aws, ["first"])
 
 
+def test_a_push_published_again_after_its_answer_was_lost_is_archived_once(stack, aws, acme):
+    """The function cut off after PutEvents, before its idempotency record was saved: the
+    partner got no answer and sends the push again. Its events get the same ids, so the
+    event log (and every consumer that goes by the event id) takes it once."""
+    body = b'{"note": "answer lost"}'
+    first = post_webhook(stack.url, body, msg_id="msg_answer_lost")
+    assert first.status_code == 202, first.text
+    wait_for(lambda: archived(aws, stack), what="the push in the event log")
+    table = stack.resolver.refs["IdempotencyTable"]
+    records = aws["dynamodb"].scan(TableName=table)["Items"]
+    assert records, "the delivery's idempotency record"
+    for record in records:  # as if it had never been saved
+        aws["dynamodb"].delete_item(TableName=table, Key={"id": record["id"]})
+
+    again = post_webhook(stack.url, body, msg_id="msg_answer_lost")
+    assert again.status_code == 202, again.text
+    assert again.json()["event_ids"] == first.json()["event_ids"]
+    assert_only_published(stack, aws, ["answer lost"])
+
+
+def test_the_same_body_under_another_delivery_id_is_another_event(stack, aws, acme):
+    body = b'{"note": "twice on purpose"}'
+    one = post_webhook(stack.url, body, msg_id="msg_first_of_two")
+    two = post_webhook(stack.url, body, msg_id="msg_second_of_two")
+    assert one.status_code == two.status_code == 202
+    assert one.json()["event_ids"] != two.json()["event_ids"]
+    assert_only_published(stack, aws, ["twice on purpose", "twice on purpose"])
+
+
 def assert_only_published(stack, aws, notes):
     """Publish a marker after the refusals and wait for it: moto delivers in order, so once
     the marker is archived, anything a refused request had published would be too."""

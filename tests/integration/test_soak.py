@@ -1,4 +1,5 @@
-"""The soak's short form (``make soak`` runs the full size; see tests/soak.py)."""
+"""The soak's short form, part of ``make test`` (``make soak`` runs the full size; see
+tests/soak.py for what it does and what each count means)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def test_a_short_soak_ends_with_every_accepted_item_done_once(soak_stack):
     lines: list[str] = []
     before, after = Soak(soak_stack, 100, say=lines.append).run()
     assert before.accepted >= 95, lines  # a partner's retries get nearly every push in
-    assert lines[-4] == before.line() and lines[-1].startswith("soak took")
-    assert after.line() in lines
+    assert lines.index(before.line()) < lines.index(after.line()), lines
+    assert lines[-1].startswith("soak took"), lines
     # faults cost something before recovery: something was dead-lettered or not yet done
     assert before.dead_lettered > 0 or before.lost > 0, lines
     assert after.accepted == before.accepted
