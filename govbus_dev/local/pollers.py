@@ -163,8 +163,12 @@ class SqsPoller:
         )
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Tell the thread to finish what it holds and end, without waiting for it."""
         self._stop.set()
+
+    def stop(self) -> None:
+        self.request_stop()
         if self._thread:
             self._thread.join(timeout=5)
 
@@ -467,8 +471,12 @@ class DynamoDBStreamPoller:
         )
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Tell the thread to finish what it holds and end, without waiting for it."""
         self._stop.set()
+
+    def stop(self) -> None:
+        self.request_stop()
         if self._thread:
             self._thread.join(timeout=5)
 

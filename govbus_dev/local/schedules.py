@@ -150,7 +150,11 @@ class Schedule:
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"schedule-{self.name}")
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Tell the thread to finish what it holds and end, without waiting for it."""
         self._stop.set()
+
+    def stop(self) -> None:
+        self.request_stop()
         if self._thread:
             self._thread.join(timeout=5)

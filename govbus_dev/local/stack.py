@@ -119,10 +119,12 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        for schedule in self.schedules:
-            schedule.stop()
-        for poller in self.pollers:
-            poller.stop()
+        # every schedule and poller is told at once, so they finish their batches side by
+        # side: stopped one by one, a loaded machine took 30-40 s to stop
+        for part in [*self.schedules, *self.pollers]:
+            part.request_stop()
+        for part in [*self.schedules, *self.pollers]:
+            part.stop()
         if self.gateway:
             self.gateway.stop()
             self.gateway = None
