@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from contracts.errors import Forbidden, InvalidRequest
+from contracts.errors import Forbidden, ValidationFailed
 from govbus import audit, ops, settings
 from govbus.auth import Caller, caller
 from govbus.aws import stage
@@ -77,7 +77,7 @@ def event_throughput():
     _ops()
     raw = app.current_event.get_query_string_value("minutes", str(DEFAULT_MINUTES)) or ""
     if not raw.isdigit() or not 1 <= int(raw) <= ops.MAX_WINDOW_MINUTES:
-        raise InvalidRequest(
+        raise ValidationFailed(
             f"minutes must be a whole number from 1 to {ops.MAX_WINDOW_MINUTES}", field="minutes"
         )
     return json_response(ops.throughput(int(raw)))

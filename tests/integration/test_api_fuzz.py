@@ -35,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import ROOT
 from tests.integration.conftest import CITIZEN, OTHER_CITIZEN, bearer, department_token, login
+from tests.integration.test_ops_api import ops_token
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ ALL_SCOPES = sorted(
         for requirement in op.get("security", [])
         for scope in requirement.get("govbusToken", [])
     }
-    - {"self"}
+    - {"self", "ops"}  # "ops" belongs to ops clients only: the ops token below holds it
 )
 # data that breaks the document exists only where there is a body to break (every path
 # parameter and query parameter is a free string)
@@ -107,6 +108,7 @@ def world(local_stack_session):
         assert answer.status_code == 200, answer.text
         tokens[name] = answer.json()["access_token"]
     tokens["department"] = department_token(stack, ALL_SCOPES, agency=MARKET)
+    tokens["ops"] = ops_token(stack)
 
     def create(token: str, path: str, body: dict) -> dict:
         answer = requests.post(
@@ -165,6 +167,8 @@ def headers_for(method: str, path: str, tokens: dict) -> dict:
         # deregistering closes the account: a citizen of its own, so the others' token lives
         return bearer(tokens["leaving"])
     scopes = requirement["govbusToken"]
+    if scopes == ["ops"]:
+        return bearer(tokens["ops"])
     return bearer(tokens["citizen" if not scopes or "self" in scopes else "department"])
 
 

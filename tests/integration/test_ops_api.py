@@ -111,7 +111,7 @@ def test_a_window_outside_one_to_sixty_minutes_is_refused_with_the_reason(stack)
     token = ops_token(stack)
     for bad in ("0", "61", "ten", "-5"):
         answer = ops(stack, token, f"/ops/events?minutes={bad}")
-        assert answer.status_code == 400, (bad, answer.text)
+        assert answer.status_code == 422, (bad, answer.text)
         assert answer.json()["field"] == "minutes"
         assert "1 to 60" in answer.json()["detail"]
 
