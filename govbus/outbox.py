@@ -21,7 +21,7 @@ Outbox item::
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -152,11 +152,20 @@ def _mark_published(event_id: str) -> None:
             raise
 
 
-def publish_pending(envelopes: Sequence[tuple[str, str]]) -> dict[str, str]:
+#: what one more chunk needs at most (a PutEvents and ten marks): none starts with less
+RESERVE_MS = 5_000
+
+
+def publish_pending(
+    envelopes: Sequence[tuple[str, str]], time_left_ms: Callable[[], int] | None = None
+) -> dict[str, str]:
     """Put the given ``(event_id, envelope JSON)`` on the bus unless already published.
 
     Returns ``{event_id: reason}`` for those that could not be published now (the caller
     reports them as failures so they come again); the rest are published and marked.
+    ``time_left_ms`` (the invocation's remaining time): no chunk starts that could be cut
+    off between PutEvents and marking its rows, which would publish them again later; the
+    rest are released, still pending, for the next run.
     """
     bus = bus_name()
     failed: dict[str, str] = {}
@@ -167,6 +176,11 @@ def publish_pending(envelopes: Sequence[tuple[str, str]]) -> dict[str, str]:
         elif not _is_published(eid):
             failed[eid] = "another publisher holds it"  # comes again; never put twice
     for start in range(0, len(todo), MAX_ENTRIES_PER_CALL):
+        if time_left_ms is not None and time_left_ms() < RESERVE_MS:
+            for eid, _env in todo[start:]:
+                failed[eid] = "out of time"
+                _release(eid)
+            break
         chunk = todo[start : start + MAX_ENTRIES_PER_CALL]
         entries = [to_entry(Event.model_validate_json(env), bus) for _eid, env in chunk]
         try:

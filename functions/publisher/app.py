@@ -20,7 +20,7 @@ from govbus.observability import logger, metrics, tracer
 SWEEP_AFTER = dt.timedelta(seconds=settings.tuning().outbox_sweep_after_seconds)
 
 
-def from_stream(records: list[dict]) -> dict:
+def from_stream(records: list[dict], time_left_ms=None) -> dict:
     inserted = [r for r in records if r.get("eventName") == "INSERT"]
     by_id = {
         r["dynamodb"]["NewImage"]["event_id"]["S"]: r["dynamodb"]["SequenceNumber"]
@@ -30,7 +30,8 @@ def from_stream(records: list[dict]) -> dict:
         [
             (r["dynamodb"]["NewImage"]["event_id"]["S"], r["dynamodb"]["NewImage"]["envelope"]["S"])
             for r in inserted
-        ]
+        ],
+        time_left_ms,
     )
     if failed:
         logger.warning(
@@ -40,9 +41,9 @@ def from_stream(records: list[dict]) -> dict:
     return {"batchItemFailures": [{"itemIdentifier": by_id[eid]} for eid in failed]}
 
 
-def sweep() -> dict:
+def sweep(time_left_ms=None) -> dict:
     waiting = list(outbox.waiting(SWEEP_AFTER))
-    failed = outbox.publish_pending(waiting) if waiting else {}
+    failed = outbox.publish_pending(waiting, time_left_ms) if waiting else {}
     summary = {"waiting": len(waiting), "published": len(waiting) - len(failed)}
     if waiting:
         logger.info("outbox sweep", extra=summary)
@@ -53,6 +54,8 @@ def sweep() -> dict:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # no chunk starts that the invocation's timeout could cut off half-marked
+    time_left_ms = getattr(context, "get_remaining_time_in_millis", None)
     if "Records" in event:
-        return from_stream(event["Records"])
-    return sweep()
+        return from_stream(event["Records"], time_left_ms)
+    return sweep(time_left_ms)

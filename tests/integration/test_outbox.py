@@ -238,3 +238,32 @@ def test_a_complaint_about_someone_elses_case_reveals_nothing(stack, ca, citizen
     )
     assert answer.status_code == 404, answer.text
     assert MARKET not in answer.text, "the case's agency is not revealed"
+
+
+def test_a_publisher_short_of_time_publishes_whole_chunks_only_and_none_twice(stack, aws, counter):
+    """A run about to time out starts no chunk it could leave published but unmarked."""
+    from tests.integration.test_payments import environment
+    from tests.integration.test_subscriptions import case_event
+
+    events = [case_event(MARKET, case_id=f"FZ-TIME-{n:02d}") for n in range(25)]
+    envelopes = [(e.id, e.model_dump_json()) for e in events]
+    stream = next(p for p in stack.pollers if p.function.logical_id == "PublisherFunction")
+    stream.pause()  # the rows wait for this test's publisher, not the stream's
+    try:
+        with environment(stack.functions["PublisherFunction"].environment):
+            from govbus import outbox
+
+            outbox.record(events)
+            clock = iter([60_000])  # time for one chunk of ten, then under the reserve
+            failed = outbox.publish_pending(envelopes, lambda: next(clock, 1_000))
+            assert len(failed) == 15 and set(failed.values()) == {"out of time"}
+            published = [e for e in envelopes if e[0] not in failed]
+            assert outbox.publish_pending(envelopes) == {}, "the next run takes the rest"
+            assert outbox.publish_pending(published) == {}, "published rows are not put again"
+    finally:
+        stream.resume()
+    seen = wait_for(
+        lambda: (c := counter()) and sum(c[e.id] for e in events) >= 25 and c,
+        what="all 25 events on the bus",
+    )
+    assert [seen[e.id] for e in events] == [1] * 25, "each event on the bus once"
