@@ -270,7 +270,7 @@ class EmsSimulator(LoopbackSimulator):
         try:
             doc = json.loads(body) if body else {}
             if path == "/_sim/faults":
-                if doc:
+                if body:  # any body sets the faults: {} clears them all
                     self.set_faults(Faults.model_validate(doc))
                 return 200, self.faults.model_dump()
             if path == "/_sim/advance":

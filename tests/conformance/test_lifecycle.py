@@ -38,3 +38,13 @@ def test_an_adapter_that_verifies_pushes_also_parses_them(harness):
     assert harness.implements("govbus_webhook_verify") == harness.implements(
         "govbus_webhook_parse"
     ), "an adapter that verifies pushes must also parse them, and the other way round"
+
+
+def test_an_outside_client_sets_faults_over_http_and_clears_them_with_an_empty_object(harness):
+    import requests
+
+    url = harness.simulator.url.rstrip("/") + "/_sim/faults"
+    failing = requests.post(url, data='{"error_rate": 1.0}', timeout=5)
+    assert failing.status_code == 200 and failing.json()["error_rate"] == 1.0
+    cleared = requests.post(url, data="{}", timeout=5)  # as the README shows it
+    assert cleared.status_code == 200 and cleared.json()["error_rate"] == 0.0
