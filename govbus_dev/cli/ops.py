@@ -290,7 +290,12 @@ def dlq_list(
             ],
         )
         return 0
-    letters = dlq.peek(dlq.resolve_queue(queue), limit=limit)
+    try:
+        url = dlq.resolve_queue(queue)
+    except LookupError as exc:
+        warn(f"govbus dlq list: {exc}")
+        return 2
+    letters = dlq.peek(url, limit=limit)
     if as_json:
         print_json(
             [
@@ -445,7 +450,13 @@ def clients_create(
     if not (require_table(clients_table) and require_table(audit_table)):
         return 2
     scopes = " ".join(sorted(set(scope)))
-    client_id, secret = clients.create(agency, scope, name or "", table=clients_table, role=role)
+    try:
+        client_id, secret = clients.create(
+            agency, scope, name or "", table=clients_table, role=role
+        )
+    except ValueError as exc:  # e.g. the ops scope asked for a department client
+        warn(f"govbus clients create: {exc}")
+        return 2
     audit.record(
         "client.created",
         actor=f"ops:{os.environ.get('USER', 'cli')}",

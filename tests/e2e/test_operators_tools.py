@@ -229,6 +229,11 @@ def test_govbus_clients_create_an_ops_client_that_opens_only_the_ops_routes(dev)
 
     refused = govbus(dev, "clients", "create", "--agency", AGENCY)
     assert refused.returncode == 2 and "at least one --scope" in refused.stderr
+    sneaky = govbus(dev, "clients", "create", "--agency", AGENCY, "--scope", "ops")
+    assert sneaky.returncode == 2 and "Traceback" not in sneaky.stderr
+    assert "belongs to ops clients only" in sneaky.stderr
+    unknown = govbus(dev, "dlq", "list", "no-such-queue")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr, unknown.stderr
 
 
 def test_govbus_webhooks_rotate_twice_keeps_the_partners_current_secret(dev):
