@@ -17,12 +17,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as _dt
+import hashlib
 import importlib.resources
 import json
 import re
 import threading
 import time
 import uuid
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,12 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
 # page works offline, no CDN
 OPENAPI_DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 SWAGGER_UI = "aws_lambda_powertools.event_handler.openapi.swagger_ui"
-SWAGGER_PAGE = """<!DOCTYPE html>
+SWAGGER_INIT = """
+    window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
+                                 persistAuthorization: false, deepLinking: true});
+"""
+SWAGGER_PAGE = (
+    """<!DOCTYPE html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -55,13 +62,26 @@ SWAGGER_PAGE = """<!DOCTYPE html>
 <body>
   <div id="swagger-ui">Loading the govbus API&hellip;</div>
   <script src="/docs/swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
-                                 persistAuthorization: true, deepLinking: true});
-  </script>
+  <script>"""
+    + SWAGGER_INIT
+    + """</script>
 </body>
 </html>
 """
+)
+# same-origin files and the one inline script above (by its hash); a token pasted into
+# "Authorize" is not kept in the browser's storage (persistAuthorization: false)
+DOCS_HEADERS = [
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'sha256-"
+        + base64.b64encode(hashlib.sha256(SWAGGER_INIT.encode()).digest()).decode()
+        + "'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+]
 LISTEN_BACKLOG = 1024  # a burst of clients connecting at once is queued, not reset
 
 
@@ -382,7 +402,7 @@ class Gateway:
 
     def developer_page(self, req: IncomingRequest) -> GatewayResponse | None:
         """The local stack's own pages (not API routes): Swagger UI and the OpenAPI document."""
-        if req.method != "GET":
+        if req.method not in ("GET", "HEAD"):
             return None
         if req.path == "/openapi.json":
             if not OPENAPI_DOCUMENT.is_file():
@@ -392,7 +412,9 @@ class Gateway:
             )
         if req.path in ("/docs", "/docs/"):
             return GatewayResponse(
-                200, [("content-type", "text/html; charset=utf-8")], SWAGGER_PAGE.encode()
+                200,
+                [("content-type", "text/html; charset=utf-8"), *DOCS_HEADERS],
+                SWAGGER_PAGE.encode(),
             )
         assets = {
             "/docs/swagger-ui-bundle.js": ("swagger-ui-bundle.min.js", "application/javascript"),
@@ -401,7 +423,7 @@ class Gateway:
         if req.path in assets:
             name, content_type = assets[req.path]
             body = importlib.resources.files(SWAGGER_UI).joinpath(name).read_bytes()
-            return GatewayResponse(200, [("content-type", content_type)], body)
+            return GatewayResponse(200, [("content-type", content_type), *DOCS_HEADERS], body)
         return None
 
     def handle(self, req: IncomingRequest) -> GatewayResponse:
@@ -520,6 +542,18 @@ class Gateway:
                 self.wfile.write(response.body)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
+
+            def send_error(self, code: int, message: str | None = None, explain: Any = None):
+                # what http.server refuses itself (a line or headers too long, a method it
+                # has no handler for) gets API Gateway's JSON, never an HTML page or a 501
+                self.close_connection = True
+                if code == 501:  # TRACE, PROPFIND ...: no route has that method
+                    code, message = 404, "Not Found"
+                status = HTTPStatus(code) if code in HTTPStatus._value2member_map_ else None
+                text = message or (status.phrase if status else "Error")
+                if self.command is None or self.request_version == "HTTP/0.9":
+                    self.request_version = "HTTP/1.1"  # answer with headers all the same
+                self._send(_json_response(code, {"message": text}))
 
             def log_message(self, format: str, *args: Any) -> None:
                 command, path = getattr(self, "command", None), getattr(self, "path", "")

@@ -45,3 +45,24 @@ def test_the_developer_pages_do_not_shadow_api_routes(local_stack_session):
     # a POST to /docs is no page: the gateway answers as for any unknown route
     answer = requests.post(f"{local_stack_session.url}/docs", timeout=10)
     assert answer.status_code == 404
+
+
+def test_swagger_ui_runs_under_a_content_security_policy_and_keeps_no_token(local_stack_session):
+    page = requests.get(f"{local_stack_session.url}/docs", timeout=10)
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "persistAuthorization: false" in page.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("TRACE", "/health", 404), ("PROPFIND", "/docs", 404), ("GET", "/" + "a" * 70_000, 414)],
+)
+def test_what_the_gateway_refuses_itself_is_json_like_api_gateways_answers(
+    local_stack_session, method, path, status
+):
+    answer = requests.request(method, f"{local_stack_session.url}{path}", timeout=10)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.json()["message"]
