@@ -19,6 +19,7 @@ from contracts.catalog import agency_of
 from contracts.constrained import LongText, ShortText, bounded_list
 from contracts.events import event_type
 from contracts.identity import CreditCode
+from contracts.masking import personal_identifiers
 
 MAX_LINKED_ITEMS = 20
 DOCUMENT_ID = re.compile(r"^DSC[0-9]{8}-[0-9A-F]{10}$")
@@ -47,6 +48,20 @@ class DisclosureDraft(BaseModel):
     body: LongText = Field(min_length=2)
     items: bounded_list(str, MAX_LINKED_ITEMS) = Field(default_factory=list)  # type: ignore[valid-type]
     effective_from: _dt.date  # 施行日期: the day this version takes effect
+
+    @field_validator("title", "body")
+    @classmethod
+    def _no_personal_data(cls, text: str) -> str:
+        # a public document never names a citizen: it would be published, fed and indexed
+        # for anyone's search ("is this person named anywhere?")
+        found = personal_identifiers(text)
+        if found:
+            raise ValueError(
+                f"holds personal data ({', '.join(found[:3])}): citizen ID numbers and "
+                "mobile numbers are never published; remove them or use the agency's "
+                "public line"
+            )
+        return text
 
     @field_validator("items")
     @classmethod

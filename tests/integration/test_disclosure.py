@@ -140,6 +140,29 @@ def test_an_agency_cannot_publish_in_another_agencys_name(stack, publisher):
     assert get(stack, "/disclosure/documents").json()["count"] == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("body", "经核查，申请人 350102199003071234 的材料不全。"),
+        ("title", "联系人手机 13800138000"),
+        ("body", "ID 11010519491231002x, misspelt check digit or not"),
+    ],
+)
+def test_a_document_naming_a_citizen_is_refused_and_never_indexed(stack, publisher, field, text):
+    refused = post(stack, "/disclosure/documents", publisher, {**POLICY, field: text})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert "personal data" in problem["detail"] and field in refused.text
+    assert "350102199003071234" not in refused.text and "13800138000" not in refused.text
+    for term in ("350102199003071234", "13800138000", "11010519491231002X"):
+        assert get(stack, "/disclosure/documents", q=term).json()["count"] == 0
+    # an agency's own credit code is public and may stand in a document
+    agency_named = post(
+        stack, "/disclosure/documents", publisher, {**POLICY, "body": f"发布机关 {MARKET}"}
+    )
+    assert agency_named.status_code == 201, agency_named.text
+
+
 def test_bad_reads_are_explained_not_crashes(stack):
     assert get(stack, "/disclosure/documents", q="照").status_code == 422
     assert get(stack, "/disclosure/documents", kind="rumour").status_code == 422
