@@ -63,6 +63,28 @@ def dead_letter_queues(prefix: str = "") -> list[dict[str, Any]]:
     return found
 
 
+def named_queues(names: Iterable[str]) -> list[dict[str, Any]]:
+    """The dead-letter queues of these exact names, with depth, as ``dead_letter_queues``
+    describes them (a name that does not exist is left out)."""
+    sqs = client("sqs")
+    found = []
+    for name in names:
+        try:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            continue
+        sources = sqs.list_dead_letter_source_queues(QueueUrl=url).get("queueUrls", [])
+        found.append(
+            {
+                "name": name,
+                "url": url,
+                "count": depth(url),
+                "sources": [s.rsplit("/", 1)[-1] for s in sources],
+            }
+        )
+    return found
+
+
 def resolve_queue(name: str) -> str:
     """A queue URL from a name, a name without the stack prefix, or a URL."""
     if name.startswith(("http://", "https://")):

@@ -169,33 +169,33 @@ def throughput(minutes: int, now: _dt.datetime | None = None) -> Throughput:
 # --- dead letters ---------------------------------------------------------------
 
 
-def dead_letter_queues() -> list[DeadLetterQueue]:
-    """This stack's dead-letter queues (the names ``queue_prefix`` starts), with depth."""
+def _own_queues() -> list[dict[str, Any]]:
     from govbus import dlq
 
-    prefix = settings.require(settings.platform(), "queue_prefix")
+    listed = settings.require(settings.platform(), "dead_letter_queues")
+    return dlq.named_queues(n.strip() for n in listed.split(",") if n.strip())
+
+
+def dead_letter_queues() -> list[DeadLetterQueue]:
+    """This stack's dead-letter queues (exactly those the template names), with depth."""
     return [
         DeadLetterQueue(name=q["name"], depth=q["count"], sources=q["sources"])
-        for q in dlq.dead_letter_queues(prefix=prefix)
+        for q in _own_queues()
     ]
 
 
 def redrive(name: str) -> list[str]:
-    """Move every letter of this stack's DLQ ``name`` (with or without the stack's
-    prefix) back to where it failed; returns the moved ids."""
+    """Move every letter of this stack's DLQ ``name`` (its full name, or without the
+    stack's prefix) back to where it failed; returns the moved ids."""
     from govbus import dlq
 
-    prefix = settings.require(settings.platform(), "queue_prefix")
-    url = next(
-        (
-            q["url"]
-            for q in dlq.dead_letter_queues(prefix=prefix)
-            if q["name"] in (name, prefix + name)
-        ),
-        None,
-    )
+    own = _own_queues()
+    exact = [q["url"] for q in own if q["name"] == name]
+    short = [q["url"] for q in own if q["name"].endswith("-" + name)]
+    # one queue by its full name, or the one whose name ends with it (e.g. dispatch-dlq)
+    url = exact[0] if exact else (short[0] if len(short) == 1 else None)
     if url is None:
-        raise NotFound(f"no dead-letter queue named {name!r} in this stack")
+        raise NotFound(f"no dead-letter queue named {name[:80]!r} in this stack")
     try:
         return dlq.redrive(url)
     except LookupError as exc:  # several source queues: no one place to put letters back

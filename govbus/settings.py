@@ -68,8 +68,9 @@ class Platform(BaseModel):
     readiness_parameter: str | None = Field(None, alias="READINESS_PARAMETER")
     ca_adapter: str = Field("ca", alias="CA_ADAPTER")
     open_data_bucket: str | None = Field(None, alias="OPEN_DATA_BUCKET")
-    # the stack's queue names start with it (``<stack>-``): the ops API lists only those
-    queue_prefix: str | None = Field(None, alias="QUEUE_PREFIX")
+    # this stack's dead-letter queues, by name, comma-separated (tools/alarms.py writes the
+    # list into the template): the ops API reaches these and no other stack's
+    dead_letter_queues: str | None = Field(None, alias="DEAD_LETTER_QUEUES")
 
 
 class Tuning(BaseModel):

@@ -7,7 +7,10 @@ time): this script only rewrites two things inside template.yaml, in place:
   ``AWS::Serverless::Function``, alarms on its error rate, throttles and p99 duration
   measured on its ``live`` alias; for every dead-letter queue, an alarm on its depth;
 * under each function's ``DeploymentPreference``, the ``Alarms: [...]`` line naming
-  that function's three alarms, so CodeDeploy rolls a bad canary back by itself.
+  that function's three alarms, so CodeDeploy rolls a bad canary back by itself;
+* the ops function's ``DEAD_LETTER_QUEUES`` variable and the resources of its SQS
+  statement (lines marked ``# generated: this stack's DLQs``): exactly this stack's
+  dead-letter queues, never another stack's whose name merely starts the same.
 
 DLQ depth alarms are not in any canary's list on purpose: a DLQ still holding an old
 message would block every deploy of its consumer, fix or not. They page through the
@@ -226,7 +229,23 @@ def regenerate(text: str) -> str:
         text, count = pattern.subn(rf"\g<1>        Alarms: [{listed}]\n", text, count=1)
         if count != 1:
             raise SystemExit(f"{logical}: no DeploymentPreference to name its alarms in")
-    # 2. the alarms themselves, just before Outputs
+    # 2. the ops function reaches exactly this stack's DLQs
+    queues = dead_letter_queues(template)
+    names = ", ".join(f"!GetAtt {q}.QueueName" for q in queues)
+    arns = ", ".join(f"!GetAtt {q}.Arn" for q in queues)
+    for key, value in (
+        ("DEAD_LETTER_QUEUES", f'!Join [",", [{names}]]'),
+        ("Resource", f"[{arns}]"),
+    ):
+        text, count = re.subn(
+            rf"^(\s+){key}: .*  # generated: this stack's DLQs\n",
+            rf"\g<1>{key}: {value}  # generated: this stack's DLQs\n",
+            text,
+            flags=re.M,
+        )
+        if count > 1:
+            raise SystemExit(f"{key}: more than one line marked as this stack's DLQs")
+    # 3. the alarms themselves, just before Outputs
     block = render_block(template)
     if BEGIN in text:
         start = text.index(BEGIN)

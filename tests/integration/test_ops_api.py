@@ -174,6 +174,37 @@ def test_redriving_a_queue_that_is_not_this_stacks_dlq_is_404(stack, aws):
         assert answer.headers["content-type"].startswith("application/problem+json")
 
 
+def test_another_stacks_queues_are_neither_listed_nor_redriven(stack, aws):
+    """A stack whose name starts with this one's (govbus-local-b) is another stack."""
+    other = f"{stack.stack_name}-b-dispatch"
+    source = aws["sqs"].create_queue(QueueName=other)["QueueUrl"]
+    dlq = aws["sqs"].create_queue(QueueName=f"{other}-dlq")["QueueUrl"]
+    dlq_arn = aws["sqs"].get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    aws["sqs"].set_queue_attributes(
+        QueueUrl=source,
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
+        },
+    )
+    aws["sqs"].send_message(QueueUrl=dlq, MessageBody="{}")
+    try:
+        token = ops_token(stack)
+        listed = [q["name"] for q in ops(stack, token, "/ops/dlq").json()["queues"]]
+        assert listed and f"{other}-dlq" not in listed
+        for name in (f"{other}-dlq", "b-dispatch-dlq"):
+            answer = ops(stack, token, f"/ops/dlq/{name}/redrive", "POST")
+            assert answer.status_code == 404, (name, answer.text)
+        attrs = aws["sqs"].get_queue_attributes(
+            QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        assert attrs["ApproximateNumberOfMessages"] == "1", "the other stack's letter stays"
+    finally:
+        aws["sqs"].delete_queue(QueueUrl=source)
+        aws["sqs"].delete_queue(QueueUrl=dlq)
+
+
 def test_adapters_show_their_health_and_their_shared_circuit(stack, aws, acme):
     token = ops_token(stack)
     acme.set_health("down")
