@@ -518,8 +518,10 @@ class HallSimulator(LoopbackSimulator):
 
     def _licence_id(self, case_no: str) -> str:
         """The e-licence the province issues on approval (the issuing department's code)."""
+        from contracts.licences import licence_id
+
         agency = self.cases[case_no]["item_code"][:18]
-        return f"1.2.156.3005.2.PROV.{agency}.{case_no}.001"
+        return licence_id("PROV", agency, case_no)  # the national style, check included
 
     def sample_push(self) -> tuple[dict[str, str], bytes]:
         return self.push_body("FJ000000000000", "ACCEPTED")

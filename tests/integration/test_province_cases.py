@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from adapters.province.simulator import HallFaults
+from contracts.licences import check_licence_id
 from govbus.circuit import CircuitBreaker
 from govbus.dlq import peek, resolve_queue
 from govbus.stores.shipments import ShipmentStore
@@ -164,7 +165,7 @@ def test_a_province_level_case_is_forwarded_decided_there_and_delivered_each_cha
     assert push(stack, late_headers, late_body) == 202
 
     licence = at_hall["licence_id"]
-    assert licence.startswith("1.2.156.3005.2.")
+    assert check_licence_id(licence) == licence  # the national style, its check character holds
     issued = wait_for(
         lambda: (c := case_of(stack, citizen, case["id"]))["state"] == "licence_issued" and c,
         timeout=30,
