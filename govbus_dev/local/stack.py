@@ -431,6 +431,8 @@ class LocalStack:
         if self.gateway and self.gateway.console_dir:
             rows.append(Row("  ops console", "GET /console", f"{self.url}/console"))
         if self.gateway:
+            rows.append(Row("  API docs", "GET /docs (Swagger UI)", f"{self.url}/docs"))
+        if self.gateway:
             for route in self.gateway.routes:
                 auth = f" [auth: {route.authorizer.name}]" if route.authorizer else ""
                 rows.append(
