@@ -197,7 +197,8 @@
     button.disabled = true;
     try {
       const answer = await api("POST", "/ops/dlq/" + encodeURIComponent(name) + "/redrive");
-      $("redrive-result").textContent = "Redrove " + answer.moved + " from " + name + ".";
+      $("redrive-result").textContent =
+        "Redrove " + answer.moved + " from " + name + "." + (answer.reason ? " " + answer.reason : "");
     } catch (e) {
       $("redrive-result").textContent = "Redrive of " + name + " failed: " + e.message;
     }

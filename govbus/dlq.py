@@ -63,6 +63,14 @@ def dead_letter_queues(prefix: str = "") -> list[dict[str, Any]]:
     return found
 
 
+#: why a letter stays in its DLQ after a redrive (the CLI and the ops API say it)
+STAYED_REASON = (
+    "they name no queue to go back to: the outbox DLQ holds the stream's give-up "
+    "notices (the rows stay pending and the sweep publishes them), and a bus letter "
+    "whose rule target is gone has nowhere to go; see docs/operations.md"
+)
+
+
 def named_queues(names: Iterable[str]) -> list[dict[str, Any]]:
     """The dead-letter queues of these exact names, with depth, as ``dead_letter_queues``
     describes them (a name that does not exist is left out)."""
@@ -175,10 +183,13 @@ def redrive(
     queue_url: str,
     ids: Iterable[str] | None = None,
     on_letter: Callable[[], None] | None = None,
+    stayed: list[str] | None = None,
 ) -> list[str]:
     """Move messages (all, or those ``ids``) back to their source queue; returns moved ids.
 
-    ``on_letter`` is called once per letter looked at (a progress bar's step).
+    ``on_letter`` is called once per letter looked at (a progress bar's step). A letter
+    that names no queue to go back to (the outbox DLQ's stream notices, a bus letter
+    whose target is gone) stays where it is; its id goes into ``stayed``.
 
     The diagnostic attributes are dropped, so a message that fails again gets a fresh
     reason. The consumers are idempotent on the event id, so a redriven command that
@@ -200,6 +211,8 @@ def redrive(
             sqs.change_message_visibility(
                 QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
             )
+            if not destination and stayed is not None:
+                stayed.append(letter.message_id)
             continue
         sqs.send_message(QueueUrl=destination, MessageBody=letter.body)
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle)

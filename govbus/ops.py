@@ -184,7 +184,7 @@ def dead_letter_queues() -> list[DeadLetterQueue]:
     ]
 
 
-def redrive(name: str) -> list[str]:
+def redrive(name: str, stayed: list[str] | None = None) -> list[str]:
     """Move every letter of this stack's DLQ ``name`` (its full name, or without the
     stack's prefix) back to where it failed; returns the moved ids."""
     from govbus import dlq
@@ -197,7 +197,7 @@ def redrive(name: str) -> list[str]:
     if url is None:
         raise NotFound(f"no dead-letter queue named {name[:80]!r} in this stack")
     try:
-        return dlq.redrive(url)
+        return dlq.redrive(url, stayed=stayed)
     except LookupError as exc:  # several source queues: no one place to put letters back
         raise Conflict(str(exc)) from None
 

@@ -40,6 +40,8 @@ class Redriven(BaseModel):
     queue: str
     moved: int
     message_ids: list[str]
+    stayed: int = 0  # letters with no queue to go back to
+    reason: str = ""  # why they stayed
 
 
 app = APIGatewayHttpResolver()
@@ -105,11 +107,17 @@ def list_dead_letter_queues():
 )
 def redrive(queue: str):
     who = _ops()
-    moved = ops.redrive(queue)
+    stayed: list[str] = []
+    moved = ops.redrive(queue, stayed)
     audit.record(
         "dlq.redriven", actor=f"ops:{who.subject}", target=queue, detail=f"{len(moved)} moved"
     )
-    return json_response({"queue": queue, "moved": len(moved), "message_ids": moved})
+    from govbus.dlq import STAYED_REASON
+
+    answer = {"queue": queue, "moved": len(moved), "message_ids": moved, "stayed": len(stayed)}
+    if stayed:
+        answer["reason"] = f"{len(stayed)} letter(s) stayed: {STAYED_REASON}"
+    return json_response(answer)
 
 
 @app.get(

@@ -342,11 +342,14 @@ def dlq_redrive(
     try:
         url = dlq.resolve_queue(queue)
         with progress(f"redriving {queue}", total=dlq.depth(url)) as step:
-            moved = dlq.redrive(url, ids or None, on_letter=step)
+            stayed: list[str] = []
+            moved = dlq.redrive(url, ids or None, on_letter=step, stayed=stayed)
     except LookupError as exc:
         warn(f"govbus dlq redrive: {exc}")
         return 2
     say(f"redrove {len(moved)} message(s) from {queue}")
+    if stayed:
+        warn(f"{len(stayed)} letter(s) stayed in {queue}: {dlq.STAYED_REASON}")
     return 0
 
 

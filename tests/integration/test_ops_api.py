@@ -205,6 +205,21 @@ def test_another_stacks_queues_are_neither_listed_nor_redriven(stack, aws):
         aws["sqs"].delete_queue(QueueUrl=dlq)
 
 
+def test_a_letter_with_nowhere_to_go_stays_and_the_answer_says_why(stack, aws):
+    url = stack.resolver.refs["OutboxDLQ"]  # the stream's give-up notices: no source queue
+    aws["sqs"].send_message(QueueUrl=url, MessageBody='{"requestContext": {}}')
+    try:
+        token = ops_token(stack)
+        name = url.rsplit("/", 1)[-1]
+        answer = ops(stack, token, f"/ops/dlq/{name}/redrive", "POST")
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["moved"], body["stayed"]) == (0, 1)
+        assert "1 letter(s) stayed" in body["reason"] and "sweep publishes them" in body["reason"]
+    finally:
+        aws["sqs"].purge_queue(QueueUrl=url)
+
+
 def test_adapters_show_their_health_and_their_shared_circuit(stack, aws, acme):
     token = ops_token(stack)
     acme.set_health("down")
