@@ -11,7 +11,7 @@ import datetime as _dt
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from contracts.catalog import ItemLevel
 from contracts.constrained import ShortText
@@ -206,6 +206,13 @@ class TimelineEntry(BaseModel):
     actor_kind: Actor
     at: _dt.datetime
     note: str = ""
+
+    @field_validator("actor")
+    @classmethod
+    def _masked_at_rest(cls, actor: str) -> str:
+        # an applicant acting on their own case is named by their citizen ID: the
+        # timeline is stored (and published) with it masked, as every reader sees it
+        return mask_text(actor)
 
 
 def masked_timeline(entries: list[dict]) -> list[dict]:

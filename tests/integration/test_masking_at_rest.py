@@ -68,7 +68,7 @@ def test_audit_purpose_and_subject_access_log_keep_no_identifier_in_clear(
     assert {a["purpose"] for a in log} == {f"checking {MASKED} before a loan"}
 
 
-def test_a_departments_view_of_a_case_shows_no_applicant_id_in_the_timeline(stack, ca):
+def test_a_departments_view_of_a_case_shows_no_applicant_id_in_the_timeline(stack, aws, ca):
     stack.seed()
     citizen = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
     applied = requests.post(
@@ -86,3 +86,6 @@ def test_a_departments_view_of_a_case_shows_no_applicant_id_in_the_timeline(stac
     assert timeline, "the case has at least its creation in the timeline"
     assert CITIZEN not in json.dumps(view.json())
     assert MASKED in {entry["actor"] for entry in timeline}
+    # and at rest: the case's row holds the actor masked too
+    stored = _scan(aws, stack, "CasesTable")
+    assert case_id in stored and CITIZEN not in stored
