@@ -94,7 +94,12 @@ def _agency(raw: str, field: str) -> str:
     try:
         return str(CreditCode(raw.strip().upper()))
     except ValueError as exc:
-        raise ValidationFailed(f"{field}: not a valid credit code ({exc})", field=field) from None
+        # a person reads the reason, not the validation library's report
+        errors = getattr(exc, "errors", None)
+        reason = errors()[0]["msg"] if callable(errors) else str(exc)
+        raise ValidationFailed(
+            f"{field}: not a valid credit code ({reason})", field=field
+        ) from None
 
 
 def _document_id(raw: str) -> str:

@@ -166,7 +166,12 @@ def test_a_document_naming_a_citizen_is_refused_and_never_indexed(stack, publish
 def test_bad_reads_are_explained_not_crashes(stack):
     assert get(stack, "/disclosure/documents", q="照").status_code == 422
     assert get(stack, "/disclosure/documents", kind="rumour").status_code == 422
-    assert get(stack, "/disclosure/documents", agency="123").status_code == 422
+    bad_agency = get(stack, "/disclosure/documents", agency="123")
+    assert bad_agency.status_code == 422
+    # the reason a person reads, not the validation library's report
+    assert "18 characters" in bad_agency.json()["detail"]
+    assert "validation error" not in bad_agency.json()["detail"]
+    assert "type=" not in bad_agency.json()["detail"]
     assert (
         get(stack, "/disclosure/documents/DSC20200101-0000000000", as_of="yesterday").status_code
         == 422
