@@ -94,12 +94,22 @@ CORRELATION_ID_MAX = 128
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 
 
+# how a JSON reader names what it got instead of a string
+_JSON_KIND = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+}
+
+
 def delivery_id(value: object, *, field: str = "delivery id") -> str:
     """A partner's delivery id, checked for type, length and charset (else 400)."""
     if not isinstance(value, str) or not value:
-        raise InvalidRequest(
-            f"the {field} must be a non-empty string, not {type(value).__name__}", field=field
-        )
+        given = _JSON_KIND.get(type(value), "something else") if value != "" else "an empty string"
+        raise InvalidRequest(f"the {field} must be a non-empty string, not {given}", field=field)
     if len(value) > DELIVERY_ID_MAX or not _DELIVERY_ID.match(value):
         raise InvalidRequest(
             f"the {field} must be 1 to {DELIVERY_ID_MAX} characters of A-Z, a-z, 0-9 and ._:-",
