@@ -17,38 +17,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from govbus_dev.local.template import load_template
+from govbus_dev.local.template import function_environments as template_environments
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEAT = int(os.environ.get("BENCH_IMPORT_REPEAT", 5))
 FLOOR = "import boto3; boto3.client('dynamodb', region_name='us-east-1')"
 
 
-def _placeholder(template: dict, name: str, value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Ref" in value:
-        default = template.get("Parameters", {}).get(value["Ref"], {}).get("Default")
-        if default is not None:
-            return str(default)
-    return f"placeholder-{name.lower()}"
-
-
 def function_environments() -> dict[str, dict[str, str]]:
     """Each function folder's name -> the environment the template gives it."""
-    template = load_template(ROOT / "template.yaml")
-    common = template["Globals"]["Function"]["Environment"]["Variables"]
-    found = {}
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        if not str(props.get("CodeUri", "")).startswith("functions/"):
-            continue
-        variables = {**common, **props.get("Environment", {}).get("Variables", {})}
-        env = {k: _placeholder(template, k, v) for k, v in variables.items()}
-        found[props["CodeUri"].strip("/").split("/")[-1]] = env
-    return found
+    return template_environments(ROOT / "template.yaml")
 
 
 def _base_env() -> dict[str, str]:

@@ -221,3 +221,33 @@ def parameter_defaults(
     }
     params.update(overrides or {})
     return params
+
+
+def _placeholder(template: dict, name: str, value: object) -> str:
+    """A literal as it is; a parameter's default; any other reference a placeholder."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        default = template.get("Parameters", {}).get(value["Ref"], {}).get("Default")
+        if default is not None:
+            return str(default)
+    return f"placeholder-{name.lower()}"
+
+
+def function_environments(template_path: Path) -> dict[str, dict[str, str]]:
+    """Each function folder's name -> the environment the template gives it, references
+    replaced by parameters' defaults or placeholders (for importing a function outside a
+    stack: the bench and the import guard tests)."""
+    template = load_template(template_path)
+    common = template["Globals"]["Function"]["Environment"]["Variables"]
+    found = {}
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        if not str(props.get("CodeUri", "")).startswith("functions/"):
+            continue
+        variables = {**common, **props.get("Environment", {}).get("Variables", {})}
+        env = {k: _placeholder(template, k, v) for k, v in variables.items()}
+        found[props["CodeUri"].strip("/").split("/")[-1]] = env
+    return found

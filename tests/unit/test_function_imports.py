@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from govbus_dev.local.template import load_template
+from govbus_dev.local.template import function_environments
 from tests.conftest import ROOT
 
 # heavy modules a function must not load at init unless it uses them there
@@ -29,31 +29,8 @@ HEAVY = [
 ]
 
 
-def _placeholder(template: dict, name: str, value: object) -> str:
-    """A literal as it is; a parameter's default; any other reference a placeholder."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Ref" in value:
-        default = template.get("Parameters", {}).get(value["Ref"], {}).get("Default")
-        if default is not None:
-            return str(default)
-    return f"placeholder-{name.lower()}"
-
-
 def _functions() -> dict[str, dict[str, str]]:
-    template = load_template(ROOT / "template.yaml")
-    common = template["Globals"]["Function"]["Environment"]["Variables"]
-    found = {}
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        if not str(props.get("CodeUri", "")).startswith("functions/"):
-            continue
-        variables = {**common, **props.get("Environment", {}).get("Variables", {})}
-        env = {k: _placeholder(template, k, v) for k, v in variables.items()}
-        found[props["CodeUri"].strip("/").split("/")[-1]] = env
-    return found
+    return function_environments(ROOT / "template.yaml")
 
 
 FUNCTIONS = _functions()
