@@ -1,7 +1,8 @@
 """The API authorizer: every non-public route passes here first.
 
 Verifies the bearer token, then checks that its subject still may act: a citizen's or
-enterprise's account is not deregistered, a department's client is not revoked. The
+enterprise's account is not deregistered, a department's client is not revoked; an ops
+token is refused on every route outside ``/ops/``. The
 caller's subject, kind, scopes and agency reach the route as the authorizer context.
 """
 
@@ -10,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from contracts.accounts import AccountStatus
 from contracts.errors import Unauthenticated
 from govbus import audit
-from govbus.auth import CLIENT_KINDS, read_token
+from govbus.auth import CLIENT_KINDS, OPS, read_token
 from govbus.observability import logger, metrics, tracer
 from govbus.stores import accounts, clients
 
@@ -24,6 +25,10 @@ def decide(headers: dict, route: str) -> dict:
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
     claims = read_token(token)
     subject, kind = claims["sub"], claims.get("kind", "")
+    path = route.split(" ", 1)[-1]
+    if kind == OPS and not path.startswith("/ops/"):
+        # an operator's token opens the ops API and nothing else, refused alike everywhere
+        raise Unauthenticated("an ops token opens the /ops routes only")
     if kind in CLIENT_KINDS:
         if not clients.is_active(subject):
             raise Unauthenticated("this client has been revoked")
