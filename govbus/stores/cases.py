@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -98,6 +99,9 @@ def _case_item(case: Case, applicant_key: str, sealed: str, now: _dt.datetime) -
     return item
 
 
+READ_ATTEMPTS = 5
+
+
 def _timeline_item(case_id: str, entry: TimelineEntry) -> dict[str, Any]:
     return {
         "case_id": {"S": case_id},
@@ -117,15 +121,30 @@ def _rows(case_id: str) -> list[dict[str, Any]]:
 
 
 def get(case_id: str) -> Case:
-    rows = _rows(case_id)
-    head = next((r for r in rows if r["entry"]["S"] == CASE), None)
-    if head is None:
-        raise NotFound(f"no case {case_id}")
-    case = Case.model_validate_json(head["doc"]["S"])
-    timeline = sorted(
-        (TimelineEntry.model_validate_json(r["doc"]["S"]) for r in rows if r["entry"]["S"] != CASE),
-        key=lambda e: e.seq,
-    )
+    """The case with its whole timeline, as one change left them.
+
+    A Query is not isolated from a transaction in flight (read-committed per item, on
+    DynamoDB as in the emulator): it can see the case item moved and not yet the timeline
+    entries written with it. Each step bumps the version and writes the entry of that
+    number, so a read whose last entry is not the case's version is read again.
+    """
+    for attempt in range(READ_ATTEMPTS):
+        rows = _rows(case_id)
+        head = next((r for r in rows if r["entry"]["S"] == CASE), None)
+        if head is None:
+            raise NotFound(f"no case {case_id}")
+        case = Case.model_validate_json(head["doc"]["S"])
+        timeline = sorted(
+            (
+                TimelineEntry.model_validate_json(r["doc"]["S"])
+                for r in rows
+                if r["entry"]["S"] != CASE
+            ),
+            key=lambda e: e.seq,
+        )
+        if not timeline or timeline[-1].seq == case.version:
+            break
+        time.sleep(0.02 * (attempt + 1))  # the rest of the transaction lands in ms
     return case.model_copy(update={"timeline": timeline})
 
 
