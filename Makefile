@@ -30,6 +30,7 @@ help:
 	@echo "make build        sam build (no container)"
 	@echo "make bench        print benchmark ratios against same-run baselines"
 	@echo "make soak         2,000 pushes and commands through faults, then recovery (~10 min)"
+	@echo "make soak-short   the soak's 100-item form (also inside make test)"
 	@echo "make conformance  run the adapter kit (ADAPTER=name for one adapter)"
 
 # The virtual environment is rebuilt whenever pyproject.toml changes.
