@@ -20,6 +20,7 @@ import time
 import uuid
 from typing import Any
 
+from govbus_dev.local.background import Background
 from govbus_dev.local.runtime import LocalFunction
 
 log = logging.getLogger("govbus_dev")
@@ -49,7 +50,7 @@ def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str
     }
 
 
-class SqsPoller:
+class SqsPoller(Background):
     def __init__(
         self,
         function: LocalFunction,
@@ -67,10 +68,9 @@ class SqsPoller:
         self.batch_size = max(1, min(batch_size, 10))
         self.report_failures = report_failures
         self.retry_delay_seconds = retry_delay_seconds
-        self._stop = threading.Event()
+        super().__init__()
         self._paused = threading.Event()
         self._busy = threading.Lock()
-        self._thread: threading.Thread | None = None
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """Receive one batch and run the function on it; returns the records handled."""
@@ -157,20 +157,8 @@ class SqsPoller:
     def resume(self) -> None:
         self._paused.clear()
 
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, daemon=True, name=f"sqs-{self.function.logical_id}"
-        )
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Tell the thread to finish what it holds and end, without waiting for it."""
-        self._stop.set()
-
-    def stop(self) -> None:
-        self.request_stop()
-        if self._thread:
-            self._thread.join(timeout=5)
+    def _thread_name(self) -> str:
+        return f"sqs-{self.function.logical_id}"
 
 
 # --- DynamoDB streams ----------------------------------------------------------
@@ -226,7 +214,7 @@ class _Shard:
     not_before: float = 0.0  # retry delay
 
 
-class DynamoDBStreamPoller:
+class DynamoDBStreamPoller(Background):
     """A ``DynamoDB`` event source: a table's stream, read shard by shard, in order.
 
     As the Lambda event source mapping: batches of up to ``BatchSize`` records from
@@ -276,10 +264,9 @@ class DynamoDBStreamPoller:
         self.stream_arn: str | None = None
         self._shards_of: str | None = None  # the stream ``_shards`` are positions in
         self._shards: dict[str, _Shard] = {}
-        self._stop = threading.Event()
+        super().__init__()
         self._paused = threading.Event()
         self._busy = threading.Lock()
-        self._thread: threading.Thread | None = None
 
     # --- reading ----------------------------------------------------------------
 
@@ -465,20 +452,8 @@ class DynamoDBStreamPoller:
             self.stream_arn = None
         self._paused.clear()
 
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, daemon=True, name=f"ddb-stream-{self.function.logical_id}"
-        )
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Tell the thread to finish what it holds and end, without waiting for it."""
-        self._stop.set()
-
-    def stop(self) -> None:
-        self.request_stop()
-        if self._thread:
-            self._thread.join(timeout=5)
+    def _thread_name(self) -> str:
+        return f"ddb-stream-{self.function.logical_id}"
 
 
 def _before(records: list[dict[str, Any]], sequence_number: str) -> str:

@@ -6,10 +6,10 @@ import datetime as _dt
 import json
 import logging
 import re
-import threading
 import uuid
 from typing import Any
 
+from govbus_dev.local.background import Background
 from govbus_dev.local.runtime import LocalFunction
 from govbus_dev.local.template import ACCOUNT_ID
 
@@ -99,7 +99,7 @@ def scheduled_event(rule_name: str, region: str, when: _dt.datetime) -> dict[str
     }
 
 
-class Schedule:
+class Schedule(Background):
     """``Input`` (a JSON text), when set, is the event the function gets, in place of the
     ``Scheduled Event``, as EventBridge sends a rule's constant input."""
 
@@ -117,8 +117,7 @@ class Schedule:
         self.every = rate_seconds(expression)
         if self.every is None:
             cron_matches(expression, _dt.datetime.now(_dt.UTC))  # validate early
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     def fire(self, when: _dt.datetime | None = None) -> Any:
         when = when or _dt.datetime.now(_dt.UTC)
@@ -146,15 +145,5 @@ class Schedule:
         except Exception:
             log.exception("scheduled %s failed", self.name)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"schedule-{self.name}")
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Tell the thread to finish what it holds and end, without waiting for it."""
-        self._stop.set()
-
-    def stop(self) -> None:
-        self.request_stop()
-        if self._thread:
-            self._thread.join(timeout=5)
+    def _thread_name(self) -> str:
+        return f"schedule-{self.name}"
