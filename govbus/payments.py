@@ -331,6 +331,20 @@ def apply_payment(payment: Payment) -> str:
     raise Conflict(f"order {payment.order_no} kept changing; the payment will be retried")
 
 
+def _refund(via: PaidVia | None, order_no: str, refund_no: str, amount_fen: int, reason: str):
+    """Give money back through the channel it was paid by, idempotent on ``refund_no``."""
+    ctx = _ctx(refund_no)
+    if via == PaidVia.card:
+        refund = CardRefund(
+            reference=order_no, refund_reference=refund_no, amount_fen=amount_fen, reason=reason
+        )
+        return hook_call(CARD, "govbus_card_refund", refund=refund, ctx=ctx)
+    request = RefundRequest(
+        order_no=order_no, refund_no=refund_no, amount_fen=amount_fen, reason=reason
+    )
+    return hook_call(PLATFORM, "govbus_payment_refund", request=request, ctx=ctx)
+
+
 def _return_second_payment(order: StoredOrder, payment: Payment) -> None:
     """The order was paid twice (at the platform and by card): give the second one back.
 
@@ -338,32 +352,13 @@ def _return_second_payment(order: StoredOrder, payment: Payment) -> None:
     flagged on the order so that a person sees it happened.
     """
     refund_no = f"{SECOND_PAYMENT_PREFIX}{order.order_no}"[:32]
-    reason = "paid twice: the second payment is returned"
-    ctx = _ctx(refund_no)
-    if payment.via == PaidVia.card:
-        hook_call(
-            CARD,
-            "govbus_card_refund",
-            refund=CardRefund(
-                reference=order.order_no,
-                refund_reference=refund_no,
-                amount_fen=payment.amount_fen,
-                reason=reason,
-            ),
-            ctx=ctx,
-        )
-    else:
-        hook_call(
-            PLATFORM,
-            "govbus_payment_refund",
-            request=RefundRequest(
-                order_no=order.order_no,
-                refund_no=refund_no,
-                amount_fen=payment.amount_fen,
-                reason=reason,
-            ),
-            ctx=ctx,
-        )
+    _refund(
+        payment.via,
+        order.order_no,
+        refund_no,
+        payment.amount_fen,
+        "paid twice: the second payment is returned",
+    )
     _flagged(
         order,
         f"paid twice: the {payment.via.value} payment {payment.platform_txn_id} "
@@ -547,33 +542,9 @@ def refund_case(case_id: str, reason: str) -> StoredOrder | None:
     if order.state in (OrderState.requested, OrderState.pending):
         return _close(order)
     refund_no = f"{REFUND_PREFIX}{order.order_no}"[:32]
-    ctx = _ctx(refund_no)
-    if order.via == PaidVia.card:
-        done = hook_call(
-            CARD,
-            "govbus_card_refund",
-            refund=CardRefund(
-                reference=order.order_no,
-                refund_reference=refund_no,
-                amount_fen=order.amount_fen,
-                reason=reason[:128],
-            ),
-            ctx=ctx,
-        )
-        refunded_at = done.refunded_at
-    else:
-        done = hook_call(
-            PLATFORM,
-            "govbus_payment_refund",
-            request=RefundRequest(
-                order_no=order.order_no,
-                refund_no=refund_no,
-                amount_fen=order.amount_fen,
-                reason=reason[:128],
-            ),
-            ctx=ctx,
-        )
-        refunded_at = done.refunded_at
+    refunded_at = _refund(
+        order.via, order.order_no, refund_no, order.amount_fen, reason[:128]
+    ).refunded_at
     refunded = order.model_copy(
         update={
             "state": OrderState.refunded,
