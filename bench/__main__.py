@@ -24,7 +24,8 @@ module, no local stack), in CPU time against the same floor.
 `python -m bench reconcile` runs only the reconciliation lines (no local stack needed),
 `python -m bench coldstart` the cold starts and webhook.warm, `python -m bench gateway`
 only gateway.e2e (BENCH_E2E_PUSHES=200 for a quicker run);
-`BENCH_RECONCILE_MAX_ROWS=100000` stops before the 10^6 run.
+`BENCH_RECONCILE_MAX_ROWS=100000` stops before the 10^6 run;
+`BENCH_FUNCTIONS=WebhooksFunction,HealthFunction` limits the cold starts to those.
 """
 
 from __future__ import annotations
@@ -103,8 +104,11 @@ def cold_starts(stack) -> None:
         "import os, boto3; boto3.client('dynamodb'); os._exit(0)",
     ]
     events = sample_events(stack)
+    chosen = {name for name in os.environ.get("BENCH_FUNCTIONS", "").split(",") if name}
     with tempfile.TemporaryDirectory() as tmp:
         for logical, fn in sorted(stack.functions.items()):
+            if chosen and logical not in chosen:
+                continue
             event = events.get(logical)
             if event is None:
                 say(f"cold_start.{logical} skipped: no sample event", flush=True)
