@@ -7,6 +7,7 @@ reaches CloudWatch in the clear.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import warnings
@@ -18,7 +19,7 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from contracts.masking import mask_text
-from govbus import settings
+from govbus import init_phase, settings
 
 
 class MaskingFormatter(LambdaPowertoolsFormatter):
@@ -59,9 +60,21 @@ class StdoutHandler(logging.StreamHandler):
         pass
 
 
+class GovbusLogger(Logger):
+    """Powertools' Logger whose handler decorator also ends the init phase
+    (:mod:`govbus.init_phase`) when the first invocation ends: every function's handler
+    carries ``@logger.inject_lambda_context``, so none can forget it."""
+
+    def inject_lambda_context(self, lambda_handler: Any = None, **options: Any) -> Any:  # type: ignore[override]
+        if lambda_handler is None:
+            return functools.partial(self.inject_lambda_context, **options)
+        decorated = super().inject_lambda_context(lambda_handler, **options)
+        return init_phase.ends_after_first_call(decorated)
+
+
 SERVICE = settings.observability().service
 
-logger = Logger(
+logger = GovbusLogger(
     service=SERVICE, logger_formatter=MaskingFormatter(), logger_handler=StdoutHandler()
 )
 

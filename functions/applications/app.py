@@ -10,6 +10,10 @@ POST /applications/{id}/withdraw        the applicant withdraws
 POST /applications/{id}/evaluation      the applicant rates a closed case (1-5), once
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -7,6 +7,10 @@ GET    /appointments?mine=true      one's own bookings
 DELETE /appointments/{id}           cancel one's booking
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver

@@ -7,6 +7,10 @@ POST /accounts                  register the logged-in subject
 GET|PATCH|DELETE /accounts/me   read, change, deregister one's own account
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import base64
 import binascii
 import datetime as dt

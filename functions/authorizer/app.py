@@ -6,6 +6,10 @@ token is refused on every route outside ``/ops/``. The
 caller's subject, kind, scopes and agency reach the route as the authorizer context.
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.accounts import AccountStatus

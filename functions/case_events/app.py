@@ -4,6 +4,10 @@ the provincial hall's receipt and decisions for a forwarded case.
 Redelivered or out-of-date events find the case already moved on and change nothing.
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import json
 
 from aws_lambda_powertools.utilities.batch import (

@@ -9,6 +9,10 @@ POST /catalog/items/{code}/publish            publish a version ({"version": n})
 GET  /catalog/items/{code}/versions           every version, drafts included (owner)
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import hashlib
 import json
 from collections import defaultdict

@@ -9,6 +9,10 @@ Three inputs, one job:
 A batch's attempts run in parallel, so a slow endpoint holds up no other subscriber.
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import json
 
 from aws_lambda_powertools.utilities.batch import (

@@ -1,5 +1,9 @@
 """Shipments per case: reacts to delivery.requested, waybill creation and tracking pushes."""
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import json
 
 from aws_lambda_powertools.utilities.batch import (

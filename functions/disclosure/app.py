@@ -10,6 +10,10 @@ POST /disclosure/documents/{id}/publish              publish a version ({"versio
 GET  /disclosure/documents/{id}/versions             every version, drafts included (owner)
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 import hashlib
 import json

@@ -6,6 +6,10 @@ refuses outright, is moved to the DLQ by this function with its failure reason, 
 for a crash.
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 import json
 from collections.abc import Callable

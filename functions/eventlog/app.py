@@ -7,6 +7,10 @@ minute (the ``by-archive-minute`` index), so the ops console counts the bus's
 throughput and its publish-to-archive latency per event type without a scan.
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 import hashlib
 import json

@@ -4,6 +4,10 @@ Until the stack says it is ready (the readiness parameter, set by whoever finish
 starting it: `govbus dev` after loading its demo data), the answer is 503 "starting".
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

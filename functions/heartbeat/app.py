@@ -1,5 +1,9 @@
 """Scheduled: publish ``platform.heartbeat`` so the bus is proven to route end to end."""
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.events import Event, Heartbeat

@@ -6,6 +6,10 @@ GET  /hotline/tickets/{id}            the caller or the assigned agency
 POST /hotline/tickets/{id}/answer     the assigned agency answers (hotline:handle)
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver

@@ -1,6 +1,10 @@
 """Issues the e-licence an approved case results in (``licence.requested``), once, and
 only while the case is still approved (a case rejected meanwhile gets none)."""
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import json
 
 from aws_lambda_powertools.utilities.batch import (

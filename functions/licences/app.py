@@ -7,6 +7,10 @@ POST /licences/{id}/verify     anyone relying on a licence: seal, validity, revo
 POST /licences/{id}/revoke     the issuer, with a reason
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

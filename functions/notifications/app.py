@@ -7,6 +7,10 @@ GET  /notifications/preferences    the caller's opt-outs
 PUT  /notifications/preferences    change them (legally required notices excepted)
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import json
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver

@@ -4,6 +4,10 @@ schedule                 aggregate yesterday (CST), or {"day": "YYYY-MM-DD"} to 
 GET /open-data           the datasets in DCAT terms, presigned Parquet and CSV downloads
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver

@@ -11,6 +11,10 @@ A citizen's or a department's token is refused with 403 problem+json; the star-l
 report the console shows beside these is the public GET /catalog/report.
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -14,6 +14,10 @@ order at the platform) and ``payment.notified`` (the platform says an order is p
 Every reaction is idempotent on the order, so redelivery and replays change nothing.
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import json
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver

@@ -2,6 +2,10 @@
 items and logs the city's province-level items whose code, name or time limit disagree
 (the report is also the function's result); ``govbus province align`` prints the same."""
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.adapters import CallContext

@@ -2,6 +2,10 @@
 publish a ``case.province_status`` for each change not yet applied (a push that never
 arrived). case_events applies pushes and polls alike, once each and never backwards."""
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.adapters import CallContext

@@ -10,6 +10,10 @@ id, marked published after EventBridge took it):
   whatever the stream gave up on is published once the bus is back.
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 
 from aws_lambda_powertools.utilities.typing import LambdaContext

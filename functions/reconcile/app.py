@@ -5,6 +5,10 @@ held here, store the report, replay any payment whose notification never arrived
 GET /reconciliation/{day}   the stored report of a day (scope payments:reconcile)
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver

@@ -1,5 +1,9 @@
 """Keeps the one-code subject index up to date from the events on the bus."""
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import json
 
 from aws_lambda_powertools.utilities.batch import (

@@ -5,6 +5,10 @@ GET /subjects/{code}/records?purpose=...   the subject themself, or a department
 GET /subjects/{code}/access-log            the subject themself: who looked, when, why
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 import uuid
 

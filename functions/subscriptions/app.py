@@ -14,6 +14,10 @@ Every route needs the scope ``subscriptions:manage``; a department sees and mana
 only its own agency's subscriptions (another's answer 404, revealing nothing).
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -2,6 +2,10 @@
 the provincial hall against the province's time limit), escalate overdue 12345 tickets,
 and remind tomorrow's appointments. Each run is idempotent."""
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import datetime as dt
 
 from aws_lambda_powertools.utilities.typing import LambdaContext

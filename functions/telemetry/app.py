@@ -4,6 +4,10 @@ adapter, count, record as events, raise ``city.alert`` over a threshold.
 A message no one can decode is counted and dropped, never retried; only an
 infrastructure failure (DynamoDB) fails the record, so SQS delivers it again."""
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,

@@ -6,6 +6,10 @@ same id + another body is 409) -> PutEvents -> 202 with the event ids.
 Nothing is published for a refused request.
 """
 
+from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
+
+# isort: split
+
 import base64
 import hashlib
 import json
