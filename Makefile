@@ -109,12 +109,14 @@ clean:
 # developer's tools (govbus_dev, the `govbus` script). Bytecode is compiled here, with
 # hashes that need no source timestamps (a zip keeps mtimes only to two seconds), so a
 # cold start reads .pyc files instead of compiling. LAYER_PIP_FLAGS: extra pip options
-# (the layer test passes --no-deps --no-build-isolation to stay offline).
+# (the layer test passes --no-deps --no-build-isolation to stay offline). botocore_data:
+# the services' models without documentation, uncompressed (AWS_DATA_PATH in the template).
 LAYER_PIP_FLAGS ?=
 COMPILE := -m compileall -q -j 0 --invalidation-mode unchecked-hash
 build-SharedLayer:
 	mkdir -p "$(ARTIFACTS_DIR)/python"
 	$(PYTHON) -m pip install --quiet --no-compile $(LAYER_PIP_FLAGS) --target "$(ARTIFACTS_DIR)/python" .
+	PYTHONPATH="$(ARTIFACTS_DIR)/python" $(PYTHON) govbus_dev/botocore_data.py "$(ARTIFACTS_DIR)/python/botocore_data"
 	rm -rf "$(ARTIFACTS_DIR)/python/govbus_dev" "$(ARTIFACTS_DIR)/python/bin"
 	$(PYTHON) $(COMPILE) "$(ARTIFACTS_DIR)/python"
 	rm -rf build *.egg-info

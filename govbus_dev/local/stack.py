@@ -15,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from govbus_dev import botocore_data
 from govbus_dev.local.gateway import Authorizer, Gateway, Route
 from govbus_dev.local.pollers import DynamoDBStreamPoller, SqsPoller
 from govbus_dev.local.provision import Provisioning, provision
@@ -35,6 +37,8 @@ from govbus_dev.local.template import (
 
 log = logging.getLogger("govbus_dev")
 
+# per virtual environment: the data matches the botocore installed there
+DATA_CACHE = Path(sys.prefix) / "govbus"
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -277,6 +281,9 @@ class LocalStack:
     def _load_functions(self) -> None:
         assert self.resolver is not None
         specs = function_specs(self.template, self.root)
+        # the layer's quick-loading botocore data (the template's AWS_DATA_PATH names
+        # /opt/python/botocore_data), written once per botocore version (a few ms a client)
+        self.overrides.setdefault("AWS_DATA_PATH", str(botocore_data.ensure(DATA_CACHE)))
         self.functions = {
             spec.logical_id: LocalFunction(
                 spec, self.resolver, self.base_env, self.overrides, concurrency=self.concurrency

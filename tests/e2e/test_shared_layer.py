@@ -56,6 +56,10 @@ def test_the_layer_has_the_runtime_and_not_the_developers_tools(layer: Path):
     assert not (layer / "bin").exists(), "no console scripts in a layer"
     for dev_module in ("local", "cli.py", "scaffold", "seed"):
         assert not (layer / "govbus" / dev_module).exists(), dev_module
+    data = layer / "botocore_data"
+    assert (data / "STAMP").is_file(), "the services' botocore data ships (AWS_DATA_PATH)"
+    assert (data / "endpoints.json").is_file()
+    assert (data / "dynamodb/2012-08-10/service-2.json").is_file()
     entry_points = next(layer.glob("govbus-*.dist-info/entry_points.txt")).read_text()
     assert "province = adapters.province.plugin" in entry_points, "adapters found by entry point"
     total = _size(layer)

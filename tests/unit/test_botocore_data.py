@@ -1,0 +1,94 @@
+"""The botocore data the layer ships: the same clients as botocore's own, quicker to load."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from govbus_dev import botocore_data
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# a client made with the shipped data and one with botocore's own, in fresh interpreters
+PROBE = r"""
+import json, sys, boto3
+session = boto3.session.Session(
+    region_name=sys.argv[1], aws_access_key_id="x", aws_secret_access_key="y"
+)
+out = {}
+for name in sys.argv[2].split(","):
+    client = session.client(name)
+    model = client.meta.service_model
+    out[name] = {
+        "endpoint": client.meta.endpoint_url,
+        "operations": sorted(model.operation_names),
+        "api_version": model.api_version,
+        "signing_name": model.signing_name,
+        "shapes": sorted(model.shape_names),
+        "put_input": sorted(model.operation_model(model.operation_names[0]).input_shape.members)
+        if model.operation_model(model.operation_names[0]).input_shape else [],
+        "has_docs": bool(model.documentation),
+    }
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return botocore_data.ensure(tmp_path_factory.mktemp("cache"))
+
+
+def _clients(region: str, data_path: Path | None) -> dict:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
+    if data_path is not None:
+        env["AWS_DATA_PATH"] = str(data_path)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, region, ",".join(botocore_data.SERVICES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "cn-north-1", "ap-east-1"])
+def test_clients_are_the_same_as_with_botocores_own_data(data: Path, region: str):
+    ours, stock = _clients(region, data), _clients(region, None)
+    assert set(ours) == set(botocore_data.SERVICES)
+    for name in botocore_data.SERVICES:
+        assert stock[name]["has_docs"] and not ours[name]["has_docs"], "documentation left out"
+        for key in ("endpoint", "operations", "api_version", "signing_name", "shapes", "put_input"):
+            assert ours[name][key] == stock[name][key], (name, key)
+
+
+def test_the_files_are_smaller_and_uncompressed(data: Path):
+    model = data / "dynamodb/2012-08-10/service-2.json"
+    assert json.loads(model.read_text())["metadata"]["serviceId"] == "DynamoDB"
+    endpoints = json.loads((data / "endpoints.json").read_text())
+    partitions = {p["partition"] for p in endpoints["partitions"]}
+    assert {"aws", "aws-cn"} <= partitions, "every partition kept (a deployment in China too)"
+    for partition in endpoints["partitions"]:
+        assert set(partition["services"]) <= set(botocore_data.SERVICES)
+    assert (data / "endpoints.json").stat().st_size < 200_000
+
+
+def test_a_second_ensure_reuses_the_data(data: Path):
+    assert botocore_data.ensure(data.parent) == data
+
+
+def test_every_service_the_runtime_calls_is_shipped():
+    """A client for a service missing here would load botocore's full data (slower) -
+    and endpoints.json without it: add it to SERVICES."""
+    called = set()
+    for folder in ("govbus", "functions", "adapters", "contracts"):
+        for path in (ROOT / folder).rglob("*.py"):
+            called |= set(re.findall(r"""client\(\s*["']([a-z0-9-]+)["']""", path.read_text()))
+    assert "dynamodb" in called, "the scan found the clients"
+    assert called <= set(botocore_data.SERVICES), called - set(botocore_data.SERVICES)
