@@ -4,8 +4,9 @@ cold_start.<Function>: a fresh process imports the handler and serves one sample
   baseline: a fresh process importing boto3 and creating one DynamoDB client, run in turn
   with the function's runs (medians of BENCH_REPEAT each, wall time; the CPU time of the
   child processes is printed beside it, as load on a shared machine moves it far less).
-webhook.warm: verify, parse, idempotency, publish for one EMS push, in a warm process;
-  baseline: the bare conditional DynamoDB write and PutEvents the path cannot avoid.
+webhook.warm: verify, parse, idempotency, publish for one EMS push, the handler called in
+  a warm process of its own (bench/warm_child.py); baseline: the bare conditional DynamoDB
+  write and PutEvents the path cannot avoid, interleaved with it in the same process.
 gateway.e2e: 1,000 signed EMS pushes over HTTP from 16 concurrent senders, through the
   gateway, the webhooks function, EventBridge and SQS to the archived event (the event
   log table); prints throughput (pushes archived per second), p50 and p99 of the HTTP
@@ -37,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,42 +145,22 @@ def cold_starts(stack) -> None:
 
 
 def warm_webhook(stack) -> None:
+    """The accepted push and its baseline, interleaved in one warm process (warm_child)."""
     from bench.samples import ems_push_event
 
     fn = stack.functions["WebhooksFunction"]
-    fn.invoke(ems_push_event(stack))  # warm it
-
-    def ours() -> None:
-        answer = fn.invoke(ems_push_event(stack))
-        assert answer["statusCode"] == 202, answer
-
-    import boto3
-
-    session = boto3.session.Session(region_name=stack.region)
-    ddb, events = session.client("dynamodb"), session.client("events")
-    table = stack.resolver.refs["IdempotencyTable"]
-    bus = stack.resolver.refs["EventBus"]
-
-    def baseline() -> None:
-        key = uuid.uuid4().hex
-        ddb.put_item(
-            TableName=table,
-            Item={"id": {"S": key}, "status": {"S": "COMPLETED"}},
-            ConditionExpression="attribute_not_exists(id)",
-        )
-        events.put_events(
-            Entries=[
-                {
-                    "EventBusName": bus,
-                    "Source": "govbus.bench",
-                    "DetailType": "platform.heartbeat",
-                    "Detail": json.dumps({"id": key}),
-                }
-            ]
-        )
-
-    baseline()
-    report("webhook.warm", median_seconds(ours, WARM_CALLS), median_seconds(baseline, WARM_CALLS))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pushes.json"
+        path.write_text(json.dumps([ems_push_event(stack) for _ in range(WARM_CALLS + 1)]))
+        argv = [sys.executable, "-m", "bench.warm_child", str(fn.spec.code_dir)]
+        argv += [fn.spec.handler.rsplit(".", 1)[0], fn.spec.handler_name, str(path)]
+        argv += [stack.resolver.refs["IdempotencyTable"], stack.resolver.refs["EventBus"]]
+        env = {**os.environ, **fn.environment, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"webhook.warm: {done.stderr[-2000:]}")
+    medians = json.loads(done.stdout.strip().splitlines()[-1])
+    report("webhook.warm", medians["ours"], medians["baseline"])
 
 
 def _percentile(samples: list[float], fraction: float) -> float:
