@@ -58,7 +58,9 @@ def main() -> None:
         started = time.perf_counter()
         baseline()
         base.append(time.perf_counter() - started)
-    print(json.dumps({"ours": statistics.median(ours[1:]), "baseline": statistics.median(base[1:])}))
+    print(
+        json.dumps({"ours": statistics.median(ours[1:]), "baseline": statistics.median(base[1:])})
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from typing import Any
 SERVICES = ("dynamodb", "events", "kms", "s3", "secretsmanager", "sqs", "ssm")
 # what botocore never reads at run time: only its documentation generators do
 _DOCUMENTATION_KEYS = frozenset({"documentation", "documentationUrl"})
-GENERATION = "1"  # bump when what this writes changes
+GENERATION = "2"  # bump when what this writes changes
 
 
 def _without_documentation(node: Any) -> Any:
@@ -46,6 +46,14 @@ def _without_documentation(node: Any) -> Any:
     if isinstance(node, list):
         return [_without_documentation(value) for value in node]
     return node
+
+
+def _slim_model(model: dict[str, Any]) -> dict[str, Any]:
+    slim = _without_documentation(model)
+    # botocore reads these parameters' documentation when it resolves an endpoint
+    for name, parameter in model.get("clientContextParams", {}).items():
+        slim["clientContextParams"][name] = parameter
+    return slim
 
 
 def _write(path: Path, data: Any) -> None:
@@ -68,7 +76,7 @@ def write(out: Path, services: tuple[str, ...] = SERVICES) -> Path:
     for service in services:
         version = loader.determine_latest_version(service, "service-2")
         model = loader.load_data(f"{service}/{version}/service-2")
-        _write(out / service / version / "service-2.json", _without_documentation(model))
+        _write(out / service / version / "service-2.json", _slim_model(model))
         rules = loader.load_data(f"{service}/{version}/endpoint-rule-set-1")
         _write(out / service / version / "endpoint-rule-set-1.json", rules)
     endpoints = loader.load_data("endpoints")

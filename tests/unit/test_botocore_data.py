@@ -37,6 +37,56 @@ for name in sys.argv[2].split(","):
 print(json.dumps(out))
 """
 
+# one call per service, stopped before it is sent: the endpoint it resolved and the
+# request botocore built (serialisation, signing, every handler on the way)
+CALLS = {
+    "dynamodb": ("get_item", {"TableName": "t", "Key": {"id": {"S": "1"}}}),
+    "events": ("put_events", {"Entries": [{"Source": "s", "DetailType": "d", "Detail": "{}"}]}),
+    "kms": ("encrypt", {"KeyId": "alias/k", "Plaintext": b"x"}),
+    "s3": ("put_object", {"Bucket": "govbus-bucket", "Key": "a/b.json", "Body": b"{}"}),
+    "secretsmanager": ("get_secret_value", {"SecretId": "govbus/dev/x"}),
+    "sqs": (
+        "send_message",
+        {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/1/q", "MessageBody": "m"},
+    ),
+    "ssm": ("get_parameter", {"Name": "/govbus/x"}),
+}
+SEND_PROBE = r"""
+import json, sys, boto3
+calls = json.loads(sys.argv[3])
+session = boto3.session.Session(
+    region_name=sys.argv[1], aws_access_key_id="x", aws_secret_access_key="y"
+)
+
+
+class Stop(Exception):
+    pass
+
+
+out = {}
+for name in sys.argv[2].split(","):
+    client = session.client(name)
+    seen = {}
+
+    def stop(request, seen=seen, **_):
+        seen["url"] = request.url
+        seen["method"] = request.method
+        seen["target"] = request.headers.get("X-Amz-Target", b"").decode() if isinstance(
+            request.headers.get("X-Amz-Target", b""), bytes) else request.headers.get("X-Amz-Target", "")
+        raise Stop()
+
+    client.meta.events.register("before-send", stop)
+    operation, params = calls[name]
+    params = {k: v.encode() if isinstance(v, str) and k in ("Plaintext", "Body") else v
+              for k, v in params.items()}
+    try:
+        getattr(client, operation)(**params)
+    except Stop:
+        pass
+    out[name] = seen
+print(json.dumps(out))
+"""
+
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -56,6 +106,42 @@ def _clients(region: str, data_path: Path | None) -> dict:
         check=True,
     )
     return json.loads(done.stdout)
+
+
+def _sent(region: str, data_path: Path | None) -> dict:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
+    if data_path is not None:
+        env["AWS_DATA_PATH"] = str(data_path)
+    calls = {
+        name: (op, {k: v.decode() if isinstance(v, bytes) else v for k, v in params.items()})
+        for name, (op, params) in CALLS.items()
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SEND_PROBE,
+            region,
+            ",".join(botocore_data.SERVICES),
+            json.dumps(calls),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "cn-north-1"])
+def test_calls_resolve_and_build_the_same_requests(data: Path, region: str):
+    """Endpoint rules read parts of the model at the first call (a data file that lost
+    what they read fails there, not when the client is made)."""
+    assert set(CALLS) == set(botocore_data.SERVICES)
+    ours, stock = _sent(region, data), _sent(region, None)
+    for name in botocore_data.SERVICES:
+        assert ours[name] == stock[name] and ours[name]["url"], name
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "cn-north-1", "ap-east-1"])
