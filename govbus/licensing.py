@@ -3,6 +3,9 @@ licences API and the consumer of ``licence.requested`` (approval of a case)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from contracts.adapters import CallContext
 from contracts.cases import CaseState, LicenceRequested
 from contracts.errors import NotFound
@@ -34,8 +37,14 @@ def verifier(ctx: CallContext):
     return verify
 
 
-def issue_and_announce(request: IssueRequest, issuer: str, actor: str, ctx: CallContext) -> Licence:
-    licence = licences.issue(request, issuer, sealer(ctx))
+def issue_and_announce(
+    request: IssueRequest,
+    issuer: str,
+    actor: str,
+    ctx: CallContext,
+    conditions: Sequence[dict[str, Any]] = (),
+) -> Licence:
+    licence = licences.issue(request, issuer, sealer(ctx), conditions)
     publish(
         [
             Event.create(
@@ -62,27 +71,42 @@ def issue_for_case(wanted: LicenceRequested, ctx: CallContext) -> Licence | None
 
     The request is sent when the case is approved, and a clerk may still reject the case
     (approved -> rejected) before it is served: a licence is issued only while the case
-    is still ``approved``; otherwise nothing is issued and the refusal is logged.
+    is still ``approved``; otherwise nothing is issued and the refusal is logged. The
+    state is read first (no seal is asked for a rejected case), and the licence's write
+    holds only if the case is still approved at that moment (a rejection that lands
+    between the read and the write stops it too).
     """
     try:
         state = cases.get(wanted.case_id).state.value
     except NotFound:
         state = "unknown"
     if state != CaseState.approved:
-        logger.info(
-            "licence request ignored: the case is no longer approved",
-            extra={"case_id": wanted.case_id, "case_state": state},
+        return _ignored(wanted, state)
+    try:
+        return issue_and_announce(
+            _request_of(wanted),
+            wanted.issuer,
+            "govbus",
+            ctx,
+            conditions=[cases.state_check(wanted.case_id, CaseState.approved)],
         )
-        return None
-    return issue_and_announce(
-        IssueRequest(
-            type_code=wanted.type_code,
-            holder_code=wanted.holder_code,
-            holder_name=wanted.holder_name,
-            fields=wanted.fields,
-            case_id=wanted.case_id,
-        ),
-        wanted.issuer,
-        "govbus",
-        ctx,
+    except licences.ConditionNotMet:
+        return _ignored(wanted, "changed while the licence was issued")
+
+
+def _ignored(wanted: LicenceRequested, state: str) -> None:
+    logger.info(
+        "licence request ignored: the case is no longer approved",
+        extra={"case_id": wanted.case_id, "case_state": state},
+    )
+    return None
+
+
+def _request_of(wanted: LicenceRequested) -> IssueRequest:
+    return IssueRequest(
+        type_code=wanted.type_code,
+        holder_code=wanted.holder_code,
+        holder_name=wanted.holder_name,
+        fields=wanted.fields,
+        case_id=wanted.case_id,
     )

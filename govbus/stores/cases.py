@@ -230,6 +230,20 @@ def save(
     return after.model_copy(update={"timeline": []})
 
 
+def state_check(case_id: str, state: CaseState) -> dict[str, Any]:
+    """A transaction item (``ConditionCheck``) that holds only while the case is in
+    ``state``: another store's write that depends on the case carries it."""
+    return {
+        "ConditionCheck": {
+            "TableName": _table(),
+            "Key": {"case_id": {"S": case_id}, "entry": {"S": CASE}},
+            "ConditionExpression": "#s = :state",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {":state": {"S": state.value}},
+        }
+    }
+
+
 def _state_name(state: CaseState | None) -> str:
     return state.value if state is not None else "(new)"
 

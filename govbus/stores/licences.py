@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -49,7 +50,23 @@ def _next_serial(type_code: str, issuer: str) -> str:
     return f"{int(answer['Attributes']['next_serial']['N']):08d}"
 
 
-def issue(request: IssueRequest, issuer: str, sealer: Sealer) -> Licence:
+class ConditionNotMet(Conflict):
+    """A condition the caller put on the issue (another table's item) did not hold at the
+    write: nothing was stored."""
+
+
+def issue(
+    request: IssueRequest,
+    issuer: str,
+    sealer: Sealer,
+    conditions: Sequence[dict[str, Any]] = (),
+) -> Licence:
+    """Seal and store a new licence.
+
+    ``conditions`` are DynamoDB ``ConditionCheck`` transaction items (another store's, e.g.
+    :func:`govbus.stores.cases.state_check`): the licence is stored only if every one
+    holds at the moment of the write, in one transaction; :class:`ConditionNotMet` if not.
+    """
     kind = LICENCE_TYPES.get(request.type_code)
     if kind is None:
         raise ValidationFailed(f"unknown licence type {request.type_code!r}", field="type_code")
@@ -116,9 +133,23 @@ def issue(request: IssueRequest, issuer: str, sealer: Sealer) -> Licence:
         item["valid_until"] = {"S": licence.valid_until.isoformat()}
     if licence.case_id:
         item["case_id"] = {"S": licence.case_id}
-    client("dynamodb").put_item(
-        TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(id)"
-    )
+    put = {"TableName": _table(), "Item": item, "ConditionExpression": "attribute_not_exists(id)"}
+    if not conditions:
+        client("dynamodb").put_item(**put)
+        return licence
+    try:
+        client("dynamodb").transact_write_items(
+            TransactItems=[{"Put": put}, *conditions],
+            # a call botocore retries is the same transaction (a token is at most 36 chars)
+            ClientRequestToken=str(uuid.uuid5(uuid.NAMESPACE_URL, licence.id)),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        if any(code == "ConditionalCheckFailed" for code in reasons[1:]):
+            raise ConditionNotMet(f"licence {licence.id} not issued: a condition failed") from None
+        raise
     return licence
 
 

@@ -83,3 +83,47 @@ def test_a_case_rejected_after_approval_gets_no_licence(stack, aws, citizen):
     case = case_of(stack, citizen, rejected_id)
     assert case["state"] == "closed" and case["licence_id"] is None
     assert "licence_issued" not in [e["action"] for e in case["timeline"]]
+
+
+def test_a_rejection_landing_while_the_licence_is_sealed_stops_it(stack, aws, citizen, ca):
+    """The state is read, then the CA seals (a partner call that takes its time), then the
+    licence is written: a rejection that lands in between must still stop the licence,
+    so the write itself holds only while the case is approved."""
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    with licence_requests_held(stack):
+        case_id = approved_case(stack, citizen, clerk)
+        wait_for(
+            lambda: queue_depth(aws, stack, "LicenceRequestsQueue") >= 1,
+            what="the approval's licence request to reach its queue",
+        )
+        seal = ca._seal
+        rejections = []
+
+        def seal_after_a_rejection(handler, body):
+            # the request was served past its state check: now the clerk rejects
+            if not rejections:
+                rejections.append(None)
+                rejections[0] = post(
+                    stack,
+                    clerk,
+                    f"/applications/{case_id}/actions",
+                    {
+                        "action": "reject",
+                        "reason": "复核发现资料不实 the documents failed a re-check",
+                    },
+                )
+            return seal(handler, body)
+
+        ca._seal = seal_after_a_rejection
+    try:
+        wait_for(
+            lambda: rejections and queue_depth(aws, stack, "LicenceRequestsQueue") == 0,
+            what="the licence request to be served, with a rejection during its seal",
+        )
+    finally:
+        ca._seal = seal
+    assert rejections[0].status_code == 200, rejections[0].text
+    assert queue_depth(aws, stack, "LicenceRequestsDLQ") == 0, "served, not dead-lettered"
+    assert licences_of(aws, stack, case_id) == [], "no licence for a rejected case"
+    case = case_of(stack, citizen, case_id)
+    assert case["state"] in {"rejected", "closed"} and case["licence_id"] is None
