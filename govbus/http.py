@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from pydantic import BaseModel, Field, ValidationError
 
 from contracts import errors
 from contracts.constrained import loads_bounded
 from govbus.observability import logger
+from govbus.routing import HttpResolver, Response
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://govbus.example/problems/"
@@ -78,15 +77,15 @@ def parse_json(text: str) -> Any:
     return loads_bounded(text)
 
 
-def install_problem_handlers(app: ApiGatewayResolver) -> None:
+def install_problem_handlers(app: HttpResolver) -> None:
     """Map every domain exception (and pydantic's) to problem+json on ``app``.
 
     Also makes ``app.current_event.json_body`` read bodies with :func:`parse_json`, so
     that every route's body parsing is the one bounded parser.
     """
-    # Powertools takes the deserializer as a constructor argument; the resolvers are
-    # built at each function's top level, so it is set here, in the one place they share.
-    app._json_body_deserializer = parse_json
+    # the resolvers are built at each function's top level: the deserializer is set here,
+    # in the one place they share
+    app.json_deserializer = parse_json
 
     @app.exception_handler(ValidationError)
     def _validation(exc: ValidationError) -> Response:

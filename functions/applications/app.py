@@ -10,7 +10,6 @@ POST /applications/{id}/withdraw        the applicant withdraws
 POST /applications/{id}/evaluation      the applicant rates a closed case (1-5), once
 """
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -33,9 +32,10 @@ from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import verifier
 from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
+from govbus.routing import HttpResolver
 from govbus.stores import cases
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -4,7 +4,6 @@ Until the stack says it is ready (the readiness parameter, set by whoever finish
 starting it: `govbus dev` after loading its demo data), the answer is 503 "starting".
 """
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
@@ -15,10 +14,11 @@ from govbus.health import HealthReport, health_report
 from govbus.http import documented, install_problem_handlers, json_response, problem
 from govbus.observability import logger, metrics, tracer
 from govbus.plugins import plugin_manager
+from govbus.routing import HttpResolver
 
 READY = "ready"
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

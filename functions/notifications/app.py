@@ -9,7 +9,6 @@ PUT  /notifications/preferences    change them (legally required notices excepte
 
 import json
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -26,8 +25,9 @@ from govbus.bus import event_from_detail
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
+from govbus.routing import HttpResolver
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -11,7 +11,6 @@ A citizen's or a department's token is refused with 403 problem+json; the star-l
 report the console shows beside these is the public GET /catalog/report.
 """
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -23,6 +22,7 @@ from govbus.aws import stage
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.plugins import plugin_manager
+from govbus.routing import HttpResolver
 
 DEFAULT_MINUTES = 15
 OPS = ("ops",)  # the one scope of an ops client's token
@@ -44,7 +44,7 @@ class Redriven(BaseModel):
     reason: str = ""  # why they stayed
 
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

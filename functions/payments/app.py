@@ -16,7 +16,6 @@ Every reaction is idempotent on the order, so redelivery and replays change noth
 
 import json
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -35,9 +34,10 @@ from govbus.auth import caller
 from govbus.bus import event_from_detail
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver
 from govbus.stores.payments import PaidVia, Receipt
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

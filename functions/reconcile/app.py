@@ -7,7 +7,6 @@ GET /reconciliation/{day}   the stored report of a day (scope payments:reconcile
 
 import datetime as dt
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -17,11 +16,12 @@ from govbus import reconciliation
 from govbus.auth import caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver
 from govbus.stores import payments as store
 
 FINANCE_SCOPE = "payments:reconcile"
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -14,7 +14,6 @@ Every route needs the scope ``subscriptions:manage``; a department sees and mana
 only its own agency's subscriptions (another's answer 404, revealing nothing).
 """
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -33,9 +32,10 @@ from govbus import audit, subscriptions
 from govbus.auth import Caller, caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver, Response
 from govbus.stores import subscriptions as store
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 
