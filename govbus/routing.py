@@ -38,9 +38,7 @@ _PARAMETER = re.compile(r"<(\w+)>")
 
 def _route_regex(rule: str) -> re.Pattern[str]:
     # as Powertools does it: the rule's static text is used as a pattern as is
-    return re.compile(
-        "^" + _PARAMETER.sub(rf"(?P<\1>[{_SAFE_URI}{_UNSAFE_URI}\\w]+)", rule) + "$"
-    )
+    return re.compile("^" + _PARAMETER.sub(rf"(?P<\1>[{_SAFE_URI}{_UNSAFE_URI}\\w]+)", rule) + "$")
 
 
 class NotFoundError(Exception):
@@ -320,7 +318,9 @@ class HttpResolver:
             if handler is not None:
                 return handler(exc)
             if isinstance(exc, NotFoundError):
-                return Response(404, "application/json", {"statusCode": 404, "message": "Not found"})
+                return Response(
+                    404, "application/json", {"statusCode": 404, "message": "Not found"}
+                )
             raise
 
     def _matching_order(self) -> list[Route]:
