@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
+from contracts.errors import UnsupportedMediaType
+
 # the characters a path parameter may hold (Powertools' pattern: RFC 3986 sub-delims and
 # unreserved characters, plus what API Gateway passes through undecoded)
 _SAFE_URI = "-._~()'!*:@,;=+&$"
@@ -158,9 +160,26 @@ class HttpEvent(_View):
             return base64.b64decode(body.encode()).decode()
         return body
 
+    @property
+    def media_type(self) -> str:
+        """The Content-Type without its parameters, in lower case ("" when none was sent)."""
+        return (self.headers.get("content-type") or "").split(";")[0].strip().lower()
+
     @cached_property
     def json_body(self) -> Any:
-        """The body read as JSON (``None`` for no body)."""
+        """The body read as JSON (``None`` for no body).
+
+        A body sent as anything but JSON (``application/json``, ``+json``) is refused
+        (415), not guessed at; a body sent with no Content-Type is read as JSON.
+        """
+        if not self.body:
+            return None
+        media_type = self.media_type
+        if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+            raise UnsupportedMediaType(
+                f"the body is sent as {media_type!r}; send it as JSON "
+                "(Content-Type: application/json)"
+            )
         text = self.decoded_body
         return self._json_deserializer(text) if text else None
 

@@ -253,6 +253,48 @@ def test_a_body_nested_too_deep_is_refused_by_the_bounded_parser():
     assert "levels deep" in answer_json(answer)["detail"]
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "text/plain; charset=utf-8", "application/xml"],
+)
+def test_a_json_route_refuses_a_body_sent_as_another_media_type_with_415(content_type):
+    event = http_event("PUT", "/things/A1", '{"a": 1}', headers={"content-type": content_type})
+    answer = things_app().resolve(event, None)
+    assert answer["statusCode"] == 415
+    assert answer["headers"]["Content-Type"] == "application/problem+json"
+    problem = answer_json(answer)
+    assert problem["type"].endswith("/unsupported-media-type")
+    assert content_type.split(";")[0] in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"content-type": "application/json"},
+        {"Content-Type": "Application/JSON; charset=utf-8"},
+        {"content-type": "application/merge-patch+json"},
+        {},  # no Content-Type: read as JSON, as before
+    ],
+)
+def test_a_json_route_reads_a_json_or_untyped_body(headers):
+    event = http_event("PUT", "/things/A1", '{"a": 1}', headers=headers)
+    answer = things_app().resolve(event, None)
+    assert answer["statusCode"] == 200
+    assert answer_json(answer)["body"] == {"a": 1}
+
+
+def test_a_route_that_reads_no_json_takes_any_media_type():
+    app = HttpResolver()
+    install_problem_handlers(app)
+
+    @app.post("/raw")
+    def raw():
+        return {"length": len(app.current_event.decoded_body or "")}
+
+    event = http_event("POST", "/raw", "a=1", headers={"content-type": "text/plain"})
+    assert answer_json(app.resolve(event, None)) == {"length": 3}
+
+
 def test_no_body_reads_as_none():
     answer = things_app().resolve(http_event("PUT", "/things/A1"), None)
     assert answer_json(answer) == {"code": "A1", "body": None}
