@@ -37,6 +37,10 @@ class PayloadTooLarge(GovbusError):
     """The body is over the limit."""
 
 
+class UnsupportedMediaType(GovbusError):
+    """The body's Content-Type is not one the route reads (a form or text sent to a JSON route)."""
+
+
 class Unauthenticated(GovbusError):
     """No identity, or one that cannot be trusted (bad signature, stale timestamp)."""
 

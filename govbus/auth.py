@@ -16,14 +16,14 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-
 from contracts.errors import Forbidden, Unauthenticated
 from contracts.signatures import active_secrets
 from govbus.aws import get_secret_json, stage
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from govbus.routing import HttpResolver
 
 ISSUER = "govbus"
 AUDIENCE = "govbus-api"
@@ -153,7 +153,7 @@ class Caller:
         return not self.is_department and self.may(SELF) and self.subject == code.strip().upper()
 
 
-def caller(app: ApiGatewayResolver) -> Caller:
+def caller(app: HttpResolver) -> Caller:
     """The caller the authorizer vouched for (payload 2.0 ``authorizer.lambda`` context)."""
     context = app.current_event.request_context.authorizer.get_lambda or {}
     if not context.get("sub"):

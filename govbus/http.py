@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from pydantic import BaseModel, Field, ValidationError
 
 from contracts import errors
 from contracts.constrained import loads_bounded
 from govbus.observability import logger
+from govbus.routing import HttpResolver, Response
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://govbus.example/problems/"
@@ -19,6 +18,7 @@ PROBLEM_BASE = "https://govbus.example/problems/"
 # (status, type slug, title) per exception; the most specific class wins.
 _MAPPING: list[tuple[type[Exception], int, str, str]] = [
     (errors.PayloadTooLarge, 413, "payload-too-large", "Request body too large"),
+    (errors.UnsupportedMediaType, 415, "unsupported-media-type", "The body is not JSON"),
     (errors.StaleTimestamp, 401, "stale-timestamp", "Timestamp outside the accepted window"),
     (errors.ReplayedDelivery, 401, "replayed-delivery", "Delivery already received"),
     (errors.SignatureInvalid, 401, "invalid-signature", "Signature does not verify"),
@@ -78,15 +78,15 @@ def parse_json(text: str) -> Any:
     return loads_bounded(text)
 
 
-def install_problem_handlers(app: ApiGatewayResolver) -> None:
+def install_problem_handlers(app: HttpResolver) -> None:
     """Map every domain exception (and pydantic's) to problem+json on ``app``.
 
     Also makes ``app.current_event.json_body`` read bodies with :func:`parse_json`, so
     that every route's body parsing is the one bounded parser.
     """
-    # Powertools takes the deserializer as a constructor argument; the resolvers are
-    # built at each function's top level, so it is set here, in the one place they share.
-    app._json_body_deserializer = parse_json
+    # the resolvers are built at each function's top level: the deserializer is set here,
+    # in the one place they share
+    app.json_deserializer = parse_json
 
     @app.exception_handler(ValidationError)
     def _validation(exc: ValidationError) -> Response:
@@ -162,6 +162,7 @@ _ERRORS = {
     404: "No such resource, or not one the caller may see",
     409: "Conflict with the resource's current state",
     413: "The request body is too large",
+    415: "The body's Content-Type is not JSON (application/json or a +json type; none is read as JSON)",
     422: "The request breaks a rule (the fields at fault are named)",
     502: "The partner refused the request",
     503: "A partner (or the platform) is temporarily unavailable",
@@ -193,7 +194,7 @@ def documented(
 
     ``ok``: the pydantic model of the success body (``None``: no body); ``body``: the
     request body's model; ``errors``: the problem+json statuses the route itself answers
-    (400/413/422 come with any body, 401/403 with any token); ``scopes``: ``None`` for a
+    (400/413/415/422 come with any body, 401/403 with any token); ``scopes``: ``None`` for a
     public route, else the token scopes the route checks, any one of which is enough
     (``self``: a citizen's or an enterprise's own certificate login); ``()`` means any
     valid token. ``query``: the optional query parameters the route reads itself, with
@@ -206,7 +207,7 @@ def documented(
     responses: dict[int, Any] = {status: success}
     refusals = set(errors)
     if body is not None:
-        refusals |= {400, 413, 422}
+        refusals |= {400, 413, 415, 422}
     if scopes is not None:
         # a missing, refused or revoked token is refused by the gateway itself (401/403)
         refusals |= {401, 403}

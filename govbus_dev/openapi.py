@@ -1,8 +1,10 @@
 """One OpenAPI 3.1 document for the whole API, generated from the functions' routes.
 
 Each HTTP function's resolver documents its own routes (``**documented(...)`` on every
-route decorator, govbus/http.py); this imports every function that template.yaml gives an
-``HttpApi`` event, asks Powertools for that function's document, and merges them. Paths
+route decorator, govbus/http.py; govbus/routing.py keeps each route's arguments); this
+imports every function that template.yaml gives an ``HttpApi`` event, declares its routes
+again on a Powertools resolver (whose OpenAPI generator a function never loads), asks it
+for that function's document, and merges them. Paths
 are written as template.yaml writes them (``/applications/{id}``, where the code says
 ``<case_id>``), so the document describes the API that is deployed, and a route that is in
 the template but not in the code (or the other way round) is an error, not a silent gap.
@@ -108,7 +110,20 @@ def _resolver(spec: FunctionSpec, parameters: dict[str, str]) -> Any:
             loader.loader.exec_module(module)
     finally:
         sys.path.remove(str(spec.code_dir))
-    return module.app
+    return _powertools_resolver(module.app)
+
+
+def _powertools_resolver(app: Any) -> Any:
+    """Powertools' resolver with ``app``'s routes, declared in the same order with the
+    same arguments and handlers (the handlers' signatures name the path parameters)."""
+    if hasattr(app, "get_openapi_schema"):  # already one of Powertools' resolvers
+        return app
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    rebuilt = APIGatewayHttpResolver()
+    for route in app.routes:
+        rebuilt.route(route.rule, route.method, **route.options)(route.func)
+    return rebuilt
 
 
 def _rename_parameters(operation: dict[str, Any], code_path: str, path: str) -> None:

@@ -14,7 +14,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -37,9 +36,10 @@ from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import verifier
 from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
+from govbus.routing import HttpResolver
 from govbus.stores import cases
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -13,7 +13,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 import datetime as dt
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -24,9 +23,10 @@ from govbus.auth import SELF, caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
+from govbus.routing import HttpResolver
 from govbus.stores import appointments, catalog
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -15,7 +15,6 @@ import base64
 import binascii
 import datetime as dt
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
@@ -44,13 +43,14 @@ from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.plugins import call, plugin_manager
 from govbus.privacy import subject_key
+from govbus.routing import HttpResolver
 from govbus.stores import accounts, clients
 
 CA = settings.platform().ca_adapter
 CHALLENGES = settings.table("challenges")
 SOURCE = "govbus.auth"
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -17,7 +17,6 @@ import hashlib
 import json
 from collections import defaultdict
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -28,10 +27,11 @@ from govbus import audit
 from govbus.auth import caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver, Response
 from govbus.stores import catalog
 
 WRITE_SCOPE = "catalog:write"
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import json
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -31,10 +30,11 @@ from govbus.auth import caller
 from govbus.disclosure import atom_feed, select, summary
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver, Response
 from govbus.stores import disclosure
 
 PUBLISH_SCOPE = "disclosure:publish"
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

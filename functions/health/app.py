@@ -8,7 +8,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
@@ -19,10 +18,11 @@ from govbus.health import HealthReport, health_report
 from govbus.http import documented, install_problem_handlers, json_response, problem
 from govbus.observability import logger, metrics, tracer
 from govbus.plugins import plugin_manager
+from govbus.routing import HttpResolver
 
 READY = "ready"
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -11,7 +11,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -27,11 +26,12 @@ from govbus.bus import publish
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import issue_and_announce, verifier
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver
 from govbus.stores import licences
 
 ISSUE, READ = "licences:issue", "licences:read"
 SOURCE = "govbus.licences"
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -13,7 +13,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 import json
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -30,8 +29,9 @@ from govbus.bus import event_from_detail
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
+from govbus.routing import HttpResolver
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 processor = BatchProcessor(event_type=EventType.SQS)
 

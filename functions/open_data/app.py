@@ -10,7 +10,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 import datetime as dt
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -18,8 +17,9 @@ from pydantic import BaseModel
 from govbus import open_data
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -15,7 +15,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -27,6 +26,7 @@ from govbus.aws import stage
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.plugins import plugin_manager
+from govbus.routing import HttpResolver
 
 DEFAULT_MINUTES = 15
 OPS = ("ops",)  # the one scope of an ops client's token
@@ -48,7 +48,7 @@ class Redriven(BaseModel):
     reason: str = ""  # why they stayed
 
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -20,7 +20,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 import json
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -39,9 +38,10 @@ from govbus.auth import caller
 from govbus.bus import event_from_detail
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver
 from govbus.stores.payments import PaidVia, Receipt
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -11,7 +11,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 import datetime as dt
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -21,11 +20,12 @@ from govbus import reconciliation
 from govbus.auth import caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver
 from govbus.stores import payments as store
 
 FINANCE_SCOPE = "payments:reconcile"
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

@@ -12,7 +12,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 import datetime as dt
 import uuid
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
@@ -26,13 +25,14 @@ from govbus.aws import client
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
+from govbus.routing import HttpResolver
 from govbus.subject_index import records
 
 ACCESS_TABLE = settings.table("subject_access")
 READ_SCOPE = "subjects:read"
 PURPOSE_MAX = 200
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

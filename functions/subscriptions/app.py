@@ -18,7 +18,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -37,9 +36,10 @@ from govbus import audit, subscriptions
 from govbus.auth import Caller, caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
+from govbus.routing import HttpResolver, Response
 from govbus.stores import subscriptions as store
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 
 

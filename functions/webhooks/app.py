@@ -16,7 +16,6 @@ import json
 import time
 import uuid
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -50,6 +49,7 @@ from govbus.bus import publish
 from govbus.http import documented, install_problem_handlers, problem
 from govbus.observability import count, logger, metrics, tracer
 from govbus.plugins import adapter_info, call, implements, plugin_manager
+from govbus.routing import HttpResolver, Response
 
 MAX_BODY_BYTES = settings.tuning().webhook_max_body_bytes
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
@@ -58,7 +58,7 @@ PUSH_EVENT_IDS = uuid.UUID("5d1f0b1e-2c41-4c8e-9a57-7b1f4f3e9c20")
 # an EventBridge entry is at most 256 KB, its own envelope included
 MAX_EVENT_BYTES = 200 * 1024
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 install_problem_handlers(app)
 # the process's one DynamoDB client: Powertools would otherwise build a client in a
 # boto3 session of its own, loading the service's model a second time at cold start

@@ -1,4 +1,4 @@
-"""Every bad input is refused cleanly: 400/413/422 problem+json naming the field, never 5xx.
+"""Every bad input is refused cleanly: 400/413/415/422 problem+json naming the field, never 5xx.
 
 The corpus goes to every HTTP route template.yaml declares, through the running local
 stack, with a department token granted every scope and with a citizen's token.
@@ -136,6 +136,24 @@ def test_the_public_token_route_says_what_is_wrong_with_the_body(stack, name, st
     assert problem["status"] == status and problem["detail"]
     if field:
         assert problem["field"] == field
+
+
+def test_a_json_route_answers_a_form_body_with_415_and_reads_no_field_of_it(stack):
+    form = requests.post(
+        f"{stack.url}/auth/token",
+        data={"client_id": "nobody", "client_secret": "x" * 32},
+        timeout=30,
+    )
+    assert form.status_code == 415, form.text
+    assert form.headers["content-type"] == PROBLEM
+    assert "application/x-www-form-urlencoded" in form.json()["detail"]
+    # the same credentials as JSON are read (and refused for what they are)
+    as_json = requests.post(
+        f"{stack.url}/auth/token",
+        json={"client_id": "nobody", "client_secret": "x" * 32},
+        timeout=30,
+    )
+    assert as_json.status_code == 401, as_json.text
 
 
 # --- the catalogue: sizes and amounts bounded in the contract ------------------------
