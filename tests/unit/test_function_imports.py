@@ -39,12 +39,13 @@ PROBE = (
 )
 
 
-# what loading the adapters (the plugin manager every hook call builds first) may not
-# bring in: an adapter imports its heavy libraries where it uses them
+# what loading the adapters (each one the first time a function addresses it; health
+# addresses them all) may not bring in: an adapter imports its heavy libraries where it
+# uses them
 ADAPTER_HEAVY = ["zeep", "lxml", "cryptography", "requests", "yaml"]
 PLUGINS_PROBE = (
-    "import json, sys; import app; from govbus.plugins import plugin_manager; "
-    "pm = plugin_manager(); "
+    "import json, sys; import app; from govbus.plugins import load_all, plugin_manager; "
+    "pm = plugin_manager(); load_all(pm); "
     f"print(json.dumps([m for m in {ADAPTER_HEAVY!r} if m in sys.modules]))"
 )
 # the hook specifications name every family's models only for type checkers
