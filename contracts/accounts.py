@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as _dt
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from contracts.base import ContractModel
 from contracts.events import event_type
 
 
@@ -19,7 +20,7 @@ class AccountStatus(StrEnum):
     deregistered = "deregistered"
 
 
-class AccountDetails(BaseModel):
+class AccountDetails(ContractModel):
     """What a person tells us about themself; stored encrypted, shown only to them."""
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
@@ -30,7 +31,7 @@ class AccountDetails(BaseModel):
     email: str | None = Field(default=None, max_length=200)
 
 
-class DetailsChange(BaseModel):
+class DetailsChange(ContractModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -39,7 +40,7 @@ class DetailsChange(BaseModel):
     email: str | None = Field(default=None, max_length=200)
 
 
-class Account(BaseModel):
+class Account(ContractModel):
     subject_code: str
     subject_kind: str
     status: AccountStatus
@@ -49,17 +50,17 @@ class Account(BaseModel):
 
 
 @event_type("account.registered")
-class AccountRegistered(BaseModel):
+class AccountRegistered(ContractModel):
     subject_key: str
     subject_kind: str
 
 
 @event_type("account.updated")
-class AccountUpdated(BaseModel):
+class AccountUpdated(ContractModel):
     subject_key: str
     fields: list[str]
 
 
 @event_type("account.deregistered")
-class AccountDeregistered(BaseModel):
+class AccountDeregistered(ContractModel):
     subject_key: str

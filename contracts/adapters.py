@@ -7,7 +7,9 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from contracts.base import ContractModel
 
 
 class AdapterFamily(StrEnum):
@@ -21,7 +23,7 @@ class AdapterFamily(StrEnum):
     other = "other"
 
 
-class WebhookAck(BaseModel):
+class WebhookAck(ContractModel):
     """How the bus answers a partner's accepted push, when the partner wants its own answer.
 
     Some partners count a push as delivered only on an exact answer (the non-tax platform:
@@ -36,7 +38,7 @@ class WebhookAck(BaseModel):
     body: str = Field(default="success", max_length=200)
 
 
-class AdapterInfo(BaseModel):
+class AdapterInfo(ContractModel):
     """Who an adapter is. ``name`` is how the host addresses it (``/webhooks/{name}``)."""
 
     model_config = ConfigDict(frozen=True)
@@ -57,7 +59,7 @@ class Health(StrEnum):
     down = "down"
 
 
-class PingResult(BaseModel):
+class PingResult(ContractModel):
     """The answer of ``govbus_ping``: cheap, cacheable, never raises."""
 
     adapter: str
@@ -66,7 +68,7 @@ class PingResult(BaseModel):
     detail: str = ""
 
 
-class InboundRequest(BaseModel):
+class InboundRequest(ContractModel):
     """A partner's HTTP call as the adapter sees it: raw bytes, never re-serialised.
 
     Header names are lower-case.
@@ -82,7 +84,7 @@ class InboundRequest(BaseModel):
     received_at: float = Field(description="unix seconds at the gateway")
 
 
-class CallContext(BaseModel):
+class CallContext(ContractModel):
     """Handed to every outbound hook: for logs and for the partner's idempotency key."""
 
     model_config = ConfigDict(frozen=True)
@@ -92,7 +94,7 @@ class CallContext(BaseModel):
     timeout_seconds: float = 10.0
 
 
-class Faults(BaseModel):
+class Faults(ContractModel):
     """Fault injection every simulator understands, settable at run time."""
 
     latency_ms: int = Field(default=0, ge=0)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from contracts.base import ContractModel
 from contracts.events import event_type
 
 TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
-class SlotsRequest(BaseModel):
+class SlotsRequest(ContractModel):
     hall: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9-]+$")
     item_code: str = Field(min_length=22, max_length=30)
     day: _dt.date
@@ -36,7 +37,7 @@ class SlotsRequest(BaseModel):
         return sorted(set(value))
 
 
-class Slot(BaseModel):
+class Slot(ContractModel):
     hall: str
     item_code: str
     day: _dt.date
@@ -49,14 +50,14 @@ class Slot(BaseModel):
         return self.capacity - self.booked
 
 
-class BookingRequest(BaseModel):
+class BookingRequest(ContractModel):
     hall: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9-]+$")
     item_code: str = Field(min_length=22, max_length=30)
     day: _dt.date
     time: str = Field(pattern=TIME.pattern)
 
 
-class Booking(BaseModel):
+class Booking(ContractModel):
     id: str
     hall: str
     item_code: str
@@ -68,7 +69,7 @@ class Booking(BaseModel):
 
 
 @event_type("appointment.reminder")
-class AppointmentReminder(BaseModel):
+class AppointmentReminder(ContractModel):
     booking_id: str
     applicant_key: str
     hall: str

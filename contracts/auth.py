@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from pydantic import BaseModel
+from contracts.base import ContractModel
 
 
-class CertificateIdentity(BaseModel):
+class CertificateIdentity(ContractModel):
     """What a verified certificate says about its holder."""
 
     subject_code: str  # citizen ID or credit code, check digit verified
@@ -18,12 +18,12 @@ class CertificateIdentity(BaseModel):
     issuer: str
 
 
-class LoginChallenge(BaseModel):
+class LoginChallenge(ContractModel):
     nonce: str
     expires_at: _dt.datetime
 
 
-class DetachedSignature(BaseModel):
+class DetachedSignature(ContractModel):
     document: bytes
     signature: bytes
     certificate_pem: str

@@ -11,8 +11,9 @@ import datetime as _dt
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from contracts.base import ContractModel
 from contracts.catalog import ItemLevel
 from contracts.constrained import ShortText
 from contracts.events import event_type
@@ -46,7 +47,7 @@ class Actor(StrEnum):
     system = "system"  # govbus itself (pre-review, events)
 
 
-class Transition(BaseModel):
+class Transition(ContractModel):
     to: CaseState
     by: Actor
     needs_reason: bool = False
@@ -158,7 +159,7 @@ class MaterialStatus(StrEnum):
     missing = "missing"
 
 
-class CaseMaterial(BaseModel):
+class CaseMaterial(ContractModel):
     name: str
     required: bool
     status: MaterialStatus
@@ -177,7 +178,7 @@ class Channel(StrEnum):
     mobile = "mobile"
 
 
-class DeliveryChoice(BaseModel):
+class DeliveryChoice(ContractModel):
     method: str = Field(default="collect", pattern="^(ems|collect)$")
     # the receiver's address, required for EMS; stored sealed; bounded like an Address
     name: ShortText | None = Field(default=None, max_length=100)
@@ -188,7 +189,7 @@ class DeliveryChoice(BaseModel):
     street: ShortText | None = None
 
 
-class ApplicationRequest(BaseModel):
+class ApplicationRequest(ContractModel):
     item_code: str = Field(min_length=1, max_length=30)
     channel: Channel = Channel.online
     # a window clerk or community proxy acting for an applicant (代办)
@@ -197,7 +198,7 @@ class ApplicationRequest(BaseModel):
     delivery: DeliveryChoice = Field(default_factory=DeliveryChoice)
 
 
-class TimelineEntry(BaseModel):
+class TimelineEntry(ContractModel):
     seq: int
     action: str
     from_state: CaseState | None
@@ -224,12 +225,12 @@ def masked_timeline(entries: list[dict]) -> list[dict]:
     return [{**entry, "actor": mask_text(str(entry.get("actor", "")))} for entry in entries]
 
 
-class Evaluation(BaseModel):
+class Evaluation(ContractModel):
     score: int = Field(ge=1, le=5)
     text: str = Field(default="", max_length=1000)
 
 
-class Case(BaseModel):
+class Case(ContractModel):
     id: str
     item_code: str
     item_version: int
@@ -264,7 +265,7 @@ class Case(BaseModel):
 
 
 @event_type("case.transitioned")
-class CaseTransitioned(BaseModel):
+class CaseTransitioned(ContractModel):
     case_id: str
     item_code: str
     agency: str
@@ -277,7 +278,7 @@ class CaseTransitioned(BaseModel):
 
 
 @event_type("case.overdue")
-class CaseOverdue(BaseModel):
+class CaseOverdue(ContractModel):
     case_id: str
     agency: str
     due: _dt.date
@@ -286,7 +287,7 @@ class CaseOverdue(BaseModel):
 
 
 @event_type("licence.requested")
-class LicenceRequested(BaseModel):
+class LicenceRequested(ContractModel):
     """A command: issue the e-licence an approved case results in."""
 
     case_id: str
@@ -297,7 +298,7 @@ class LicenceRequested(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
 
 
-class Step(BaseModel):
+class Step(ContractModel):
     """One transition to take: the action, who takes it, a note, fields it changes."""
 
     action: str

@@ -12,8 +12,9 @@ import re
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from contracts.base import ContractModel
 from contracts.constrained import FeeAmount, LongText, ShortText, Text, bounded_list
 from contracts.identity import CreditCode
 
@@ -55,7 +56,7 @@ class ItemCategory(StrEnum):
     other = "other"
 
 
-class Material(BaseModel):
+class Material(ContractModel):
     """申请材料. ``licence_type`` names the e-licence type that satisfies it, if any."""
 
     name: ShortText = Field(min_length=1)
@@ -65,24 +66,24 @@ class Material(BaseModel):
     note: Text = ""
 
 
-class ProcessStep(BaseModel):
+class ProcessStep(ContractModel):
     name: ShortText = Field(min_length=1)
     role: ShortText = ""
     days: int = Field(default=0, ge=0, le=365)
 
 
-class Fee(BaseModel):
+class Fee(ContractModel):
     name: ShortText = Field(min_length=1)
     amount: FeeAmount  # yuan, two decimals at most, under a ceiling
     basis: Text = ""
 
 
-class Faq(BaseModel):
+class Faq(ContractModel):
     question: Text = Field(min_length=1)
     answer: Text = Field(min_length=1)
 
 
-class ServiceItemDraft(BaseModel):
+class ServiceItemDraft(ContractModel):
     """What a department writes; the platform adds code, version and status."""
 
     model_config = ConfigDict(extra="forbid")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from contracts.base import ContractModel
 from contracts.constrained import ShortText, Text
 from contracts.events import event_type
 
 
-class Address(BaseModel):
+class Address(ContractModel):
     name: ShortText = Field(min_length=1, max_length=100)
     phone: str = Field(min_length=5, max_length=20)
     province: ShortText = Field(max_length=50)
@@ -44,7 +45,7 @@ class TrackingState(StrEnum):
 _RANK = {state: i for i, state in enumerate(TrackingState)}
 
 
-class WaybillRequest(BaseModel):
+class WaybillRequest(ContractModel):
     case_id: str
     sender: Address
     receiver: Address
@@ -52,14 +53,14 @@ class WaybillRequest(BaseModel):
     weight_grams: int = Field(default=200, gt=0)
 
 
-class Waybill(BaseModel):
+class Waybill(ContractModel):
     case_id: str
     waybill_no: str
     carrier: str
     state: TrackingState = TrackingState.created
 
 
-class TrackingUpdate(BaseModel):
+class TrackingUpdate(ContractModel):
     waybill_no: ShortText = Field(min_length=1, max_length=64)
     case_id: ShortText = Field(min_length=1, max_length=64)  # our reference, echoed
     state: TrackingState
@@ -69,7 +70,7 @@ class TrackingUpdate(BaseModel):
 
 
 @event_type("delivery.requested")
-class DeliveryRequested(BaseModel):
+class DeliveryRequested(ContractModel):
     carrier: str = "ems"
     request: WaybillRequest
     # the applicant's blind index key, so the one-code index can list the shipment
@@ -77,11 +78,11 @@ class DeliveryRequested(BaseModel):
 
 
 @event_type("delivery.waybill_created")
-class WaybillCreated(BaseModel):
+class WaybillCreated(ContractModel):
     waybill: Waybill
 
 
 @event_type("delivery.tracking_updated")
-class TrackingUpdated(BaseModel):
+class TrackingUpdated(ContractModel):
     carrier: str
     update: TrackingUpdate

@@ -13,8 +13,9 @@ import datetime as _dt
 import re
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from contracts.base import ContractModel
 from contracts.catalog import agency_of
 from contracts.constrained import LongText, ShortText, bounded_list
 from contracts.events import event_type
@@ -39,7 +40,7 @@ class DocumentStatus(StrEnum):
     superseded = "superseded"
 
 
-class DisclosureDraft(BaseModel):
+class DisclosureDraft(ContractModel):
     """What an agency writes: one version of a document."""
 
     agency: CreditCode
@@ -90,7 +91,7 @@ def is_document_id(value: str) -> bool:
 
 
 @event_type("disclosure.published")
-class DisclosurePublished(BaseModel):
+class DisclosurePublished(ContractModel):
     """A version of a document is now the one published (subscriptions, the portal)."""
 
     document_id: str

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.base import ContractModel
+
 SPEC_VERSION = "1.0"
 
 M = TypeVar("M", bound=type[BaseModel])
@@ -51,7 +53,7 @@ def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
 
 
-class Event(BaseModel):
+class Event(ContractModel):
     """A CloudEvents 1.0 envelope plus the correlation id that ties a flow together."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -110,7 +112,7 @@ class Event(BaseModel):
 
 
 @event_type("platform.heartbeat")
-class Heartbeat(BaseModel):
+class Heartbeat(ContractModel):
     """Emitted by the scheduled heartbeat: proves the bus routes end to end."""
 
     emitted_by: str

@@ -79,7 +79,8 @@ def govbus_adapter_info() -> AdapterInfo:
 def govbus_adapter_configure(settings: Mapping[str, str], get_secret: SecretGetter) -> None:
     """Receive configuration before the first call.
 
-    Called by the host at cold start with the adapter's settings (environment
+    Called by the host when it loads the adapter (a function loads an adapter the
+    first time it addresses it) with the adapter's settings (environment
     variables ``GOVBUS_<NAME>_<KEY>``, lower-cased keys without the prefix) and a
     function that reads a secret by name (Secrets Manager). An adapter builds its
     client lazily; this hook only stores what it is given. Returns nothing.

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as _dt
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from contracts.base import ContractModel
 from contracts.constrained import ShortText, Text
 from contracts.events import event_type
 
@@ -35,7 +36,7 @@ class TicketStatus(StrEnum):
 DEADLINE_DAYS = {TicketKind.consultation: 3, TicketKind.complaint: 5}
 
 
-class TicketRequest(BaseModel):
+class TicketRequest(ContractModel):
     kind: TicketKind
     category: ComplaintCategory | None = None
     title: ShortText = Field(min_length=2)
@@ -45,13 +46,13 @@ class TicketRequest(BaseModel):
     caller_code: str | None = Field(default=None, max_length=18)  # a phone call's caller
 
 
-class Handling(BaseModel):
+class Handling(ContractModel):
     at: _dt.datetime
     by: str
     what: str
 
 
-class Ticket(BaseModel):
+class Ticket(ContractModel):
     id: str
     kind: TicketKind
     category: ComplaintCategory | None
@@ -68,7 +69,7 @@ class Ticket(BaseModel):
 
 
 @event_type("hotline.escalated")
-class TicketEscalated(BaseModel):
+class TicketEscalated(ContractModel):
     ticket_id: str
     agency: str
     deadline: _dt.date
@@ -76,7 +77,7 @@ class TicketEscalated(BaseModel):
 
 
 @event_type("hotline.answered")
-class TicketAnswered(BaseModel):
+class TicketAnswered(ContractModel):
     """The assigned agency answered a ticket; the caller is told (by SMS)."""
 
     ticket_id: str

@@ -15,8 +15,10 @@ import re
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, TypeAdapter, ValidationError
+from pydantic import ConfigDict, GetCoreSchemaHandler, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError, core_schema
+
+from contracts.base import ContractModel
 
 # --- check-digit algorithms (pure, tested against the DOMAIN.md vectors) ------
 
@@ -221,7 +223,7 @@ def parse_subject_code(value: str) -> CitizenId | CreditCode:
     return CreditCode(text)
 
 
-class Subject(BaseModel):
+class Subject(ContractModel):
     """Whom a record is about: a person or an organisation, by its one code."""
 
     kind: SubjectKind

@@ -17,8 +17,9 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from contracts.base import ContractModel
 from contracts.constrained import ShortText, Text
 from contracts.events import event_type
 
@@ -63,7 +64,7 @@ def check_licence_id(value: str) -> str:
     return value
 
 
-class LicenceType(BaseModel):
+class LicenceType(ContractModel):
     code: str
     name: str
     holder_kind: str  # citizen | organisation
@@ -140,7 +141,7 @@ class LicenceStatus(StrEnum):
     revoked = "revoked"
 
 
-class IssueRequest(BaseModel):
+class IssueRequest(ContractModel):
     type_code: str = Field(min_length=1, max_length=64)
     holder_code: str = Field(min_length=1, max_length=18)
     holder_name: ShortText = Field(min_length=1)
@@ -152,7 +153,7 @@ class IssueRequest(BaseModel):
     case_id: str | None = None
 
 
-class Licence(BaseModel):
+class Licence(ContractModel):
     id: str
     type_code: str
     type_name: str
@@ -194,7 +195,7 @@ class Licence(BaseModel):
 
 
 @event_type("licence.issued")
-class LicenceIssued(BaseModel):
+class LicenceIssued(ContractModel):
     licence_id: str
     type_code: str
     issuer: str
@@ -203,7 +204,7 @@ class LicenceIssued(BaseModel):
 
 
 @event_type("licence.revoked")
-class LicenceRevoked(BaseModel):
+class LicenceRevoked(ContractModel):
     licence_id: str
     type_code: str
     issuer: str

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as _dt
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from contracts.base import ContractModel
 
 
 class NotifyKind(StrEnum):
@@ -33,7 +35,7 @@ LEGALLY_REQUIRED: frozenset[NotifyKind] = frozenset(
 )
 
 
-class NotifyMessage(BaseModel):
+class NotifyMessage(ContractModel):
     """One message to one person. ``to`` is a mainland mobile number: mask it in logs."""
 
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
@@ -51,14 +53,14 @@ class NotifyStatus(StrEnum):
     failed = "failed"  # the gateway gave up (bad number, handset unreachable)
 
 
-class NotifyReceipt(BaseModel):
+class NotifyReceipt(ContractModel):
     message_id: str
     status: NotifyStatus
     at: _dt.datetime | None = None
     detail: str = ""
 
 
-class Preferences(BaseModel):
+class Preferences(ContractModel):
     """A person's opt-outs; ``GET/PUT /notifications/preferences``."""
 
     model_config = ConfigDict(extra="forbid")

@@ -12,8 +12,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from contracts.base import ContractModel
 from contracts.events import event_type
 from contracts.identity import CitizenId, CreditCode
 
@@ -63,7 +64,7 @@ class PaymentChannel(StrEnum):
     citizen_card = "citizen_card"  # 市民卡 account
 
 
-class PaymentOrderRequest(BaseModel):
+class PaymentOrderRequest(ContractModel):
     """What the bus asks the platform to collect: a case's fee or a biller's bill."""
 
     model_config = ConfigDict(frozen=True)
@@ -84,7 +85,7 @@ class PaymentOrderRequest(BaseModel):
         return self
 
 
-class PaymentOrder(BaseModel):
+class PaymentOrder(ContractModel):
     """An order as the platform holds it."""
 
     order_no: OrderNo
@@ -99,7 +100,7 @@ class PaymentOrder(BaseModel):
     refunded_fen: Fen = 0
 
 
-class RefundRequest(BaseModel):
+class RefundRequest(ContractModel):
     """Give back all or part of a paid order. ``refund_no`` is ours and idempotent."""
 
     model_config = ConfigDict(frozen=True)
@@ -110,7 +111,7 @@ class RefundRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=128)
 
 
-class RefundResult(BaseModel):
+class RefundResult(ContractModel):
     order_no: OrderNo
     refund_no: OrderNo
     amount_fen: PositiveFen
@@ -119,7 +120,7 @@ class RefundResult(BaseModel):
     refunded_fen: Fen  # the order's refunded total, this refund included
 
 
-class StatementLine(BaseModel):
+class StatementLine(ContractModel):
     """One settled payment of the platform's daily statement (对账单)."""
 
     model_config = ConfigDict(frozen=True)
@@ -134,7 +135,7 @@ class StatementLine(BaseModel):
 
 
 @event_type("payment.notified")
-class PaymentNotified(BaseModel):
+class PaymentNotified(ContractModel):
     """The platform says an order was paid (its signed asynchronous notification).
 
     Published by the ``webhooks`` function once per notification id; the consumer must
@@ -153,7 +154,7 @@ class PaymentNotified(BaseModel):
 
 
 @event_type("payment.order_requested")
-class PaymentOrderRequested(BaseModel):
+class PaymentOrderRequested(ContractModel):
     """A command: create the platform order of a bill (or a fee) already stored as requested.
 
     Written to the outbox with the stored order, so that no order is ever lost; the
@@ -164,7 +165,7 @@ class PaymentOrderRequested(BaseModel):
 
 
 @event_type("payment.completed")
-class PaymentCompleted(BaseModel):
+class PaymentCompleted(ContractModel):
     """An order is paid, once: written with the order's change (the outbox)."""
 
     order_no: OrderNo
@@ -177,7 +178,7 @@ class PaymentCompleted(BaseModel):
 
 
 @event_type("payment.refunded")
-class PaymentRefunded(BaseModel):
+class PaymentRefunded(ContractModel):
     """A paid order was refunded in full (a rejection after payment), once."""
 
     order_no: OrderNo
@@ -200,7 +201,7 @@ class CardStatus(StrEnum):
 CardNo = Annotated[str, Field(pattern=r"^[0-9]{16,19}$")]
 
 
-class CitizenCard(BaseModel):
+class CitizenCard(ContractModel):
     card_no: CardNo
     holder_code: CitizenId
     status: CardStatus
@@ -211,7 +212,7 @@ class CitizenCard(BaseModel):
         return self.status == CardStatus.active
 
 
-class CardPayment(BaseModel):
+class CardPayment(ContractModel):
     """A charge on a card account. The platform charges once per ``reference``."""
 
     model_config = ConfigDict(frozen=True)
@@ -222,7 +223,7 @@ class CardPayment(BaseModel):
     description: str = Field(min_length=1, max_length=128)
 
 
-class CardReceipt(BaseModel):
+class CardReceipt(ContractModel):
     payment_id: str  # the platform's transaction id
     card_no: CardNo
     reference: OrderNo
@@ -231,7 +232,7 @@ class CardReceipt(BaseModel):
     paid_at: _dt.datetime
 
 
-class CardRefund(BaseModel):
+class CardRefund(ContractModel):
     """Give back all or part of a card payment, found by its ``reference``."""
 
     model_config = ConfigDict(frozen=True)
@@ -242,7 +243,7 @@ class CardRefund(BaseModel):
     reason: str = Field(min_length=1, max_length=128)
 
 
-class CardRefundReceipt(BaseModel):
+class CardRefundReceipt(ContractModel):
     refund_id: str
     reference: OrderNo
     refund_reference: OrderNo

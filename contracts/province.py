@@ -11,8 +11,9 @@ import base64
 import datetime as _dt
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
+from contracts.base import ContractModel
 from contracts.events import event_type
 
 
@@ -47,7 +48,7 @@ _RANK = {
 }
 
 
-class ProvinceMaterial(BaseModel):
+class ProvinceMaterial(ContractModel):
     """One application material (申请材料) sent along: a reference or the file itself.
 
     ``reference`` is what the hall can fetch (an e-licence id, a document-store key);
@@ -76,7 +77,7 @@ class ProvinceMaterial(BaseModel):
         return self
 
 
-class ProvinceCaseForward(BaseModel):
+class ProvinceCaseForward(ContractModel):
     """What the city sends when it forwards a province-level case (跨层级联办)."""
 
     case_id: str
@@ -87,7 +88,7 @@ class ProvinceCaseForward(BaseModel):
     materials: list[ProvinceMaterial] = Field(default_factory=list)
 
 
-class ProvinceCaseReceipt(BaseModel):
+class ProvinceCaseReceipt(ContractModel):
     """The hall's record of a forwarded case."""
 
     case_id: str
@@ -99,7 +100,7 @@ class ProvinceCaseReceipt(BaseModel):
     licence_id: str | None = None  # the e-licence the province issued, once approved
 
 
-class ProvinceItem(BaseModel):
+class ProvinceItem(ContractModel):
     """One item of the province's catalogue (省级事项目录), for catalogue alignment."""
 
     code: str
@@ -110,7 +111,7 @@ class ProvinceItem(BaseModel):
 
 
 @event_type("case.province_status")
-class ProvinceCaseStatusChanged(BaseModel):
+class ProvinceCaseStatusChanged(ContractModel):
     """The province changed a forwarded case's status (pushed by the hall, or polled)."""
 
     case_id: str  # the city's case id
@@ -125,7 +126,7 @@ class ProvinceCaseStatusChanged(BaseModel):
 
 
 @event_type("province.forward_requested")
-class ProvinceForwardRequested(BaseModel):
+class ProvinceForwardRequested(ContractModel):
     """A command: forward a province-level case to the provincial hall.
 
     Emitted with the city's approval of its part, in the same write that moves the case
@@ -137,14 +138,14 @@ class ProvinceForwardRequested(BaseModel):
 
 
 @event_type("province.case_received")
-class ProvinceCaseReceived(BaseModel):
+class ProvinceCaseReceived(ContractModel):
     """The hall's receipt of a forwarded case (its case number and time limit)."""
 
     receipt: ProvinceCaseReceipt
 
 
 @event_type("province.withdraw_requested")
-class ProvinceWithdrawRequested(BaseModel):
+class ProvinceWithdrawRequested(ContractModel):
     """A command: withdraw a case at the provincial hall (the applicant withdrew it)."""
 
     partner: str = "province"

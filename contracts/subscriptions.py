@@ -16,7 +16,7 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from contracts import (  # noqa: F401 - registers the types named below
     cases,
@@ -24,6 +24,7 @@ from contracts import (  # noqa: F401 - registers the types named below
     licences,
     telemetry,
 )
+from contracts.base import ContractModel
 from contracts.events import Event, event_type, event_types
 from contracts.masking import mask_text
 
@@ -123,7 +124,7 @@ def outgoing_body(event: Event, *, reveal: bool, agency: str | None = None) -> d
     return body
 
 
-class SubscriptionRequest(BaseModel):
+class SubscriptionRequest(ContractModel):
     """``POST /subscriptions``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -149,7 +150,7 @@ class SubscriptionRequest(BaseModel):
         return sorted(set(patterns))
 
 
-class Subscription(BaseModel):
+class Subscription(ContractModel):
     """A subscription as its owner sees it (never with its secrets)."""
 
     id: str
@@ -175,14 +176,14 @@ class CreatedSubscription(Subscription):
     secret: str
 
 
-class Attempt(BaseModel):
+class Attempt(ContractModel):
     at: _dt.datetime
     status_code: int | None = None
     latency_ms: float | None = None
     error: str | None = None
 
 
-class Delivery(BaseModel):
+class Delivery(ContractModel):
     id: str
     subscription_id: str
     event_id: str
@@ -193,7 +194,7 @@ class Delivery(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
 
 
-class ReplayRequest(BaseModel):
+class ReplayRequest(ContractModel):
     model_config = ConfigDict(extra="forbid")
 
     since: _dt.datetime
@@ -211,7 +212,7 @@ class ReplayRequest(BaseModel):
 
 
 @event_type("subscription.test")
-class SubscriptionTest(BaseModel):
+class SubscriptionTest(ContractModel):
     """Sent by ``POST /subscriptions/{id}/test`` to that subscription only."""
 
     subscription_id: str
@@ -219,7 +220,7 @@ class SubscriptionTest(BaseModel):
 
 
 @event_type("subscription.disabled")
-class SubscriptionDisabled(BaseModel):
+class SubscriptionDisabled(ContractModel):
     """A subscription was disabled (410 Gone, or failing for days): its owner is told."""
 
     subscription_id: str

@@ -12,8 +12,9 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from contracts.base import ContractModel
 from contracts.events import event_type
 
 TOPIC = re.compile(r"^city/(?P<domain>[a-z_]{1,32})/(?P<device>[A-Za-z0-9_\-]{1,64})/telemetry$")
@@ -27,7 +28,7 @@ class TelemetryDomain(StrEnum):
     meter = "meter"  # 水电气表
 
 
-class _Values(BaseModel):
+class _Values(ContractModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -69,7 +70,7 @@ Values = Annotated[
 ]
 
 
-class Reading(BaseModel):
+class Reading(ContractModel):
     """One valid reading of one device."""
 
     model_config = ConfigDict(frozen=True)
@@ -80,7 +81,7 @@ class Reading(BaseModel):
     values: Values
 
 
-class Threshold(BaseModel):
+class Threshold(ContractModel):
     domain: TelemetryDomain
     metric: str
     above: float
@@ -148,7 +149,7 @@ def watched_metrics(domain: TelemetryDomain) -> list[Threshold]:
 
 
 @event_type("telemetry.reading")
-class TelemetryReading(BaseModel):
+class TelemetryReading(ContractModel):
     """A valid sensor reading, as the bus carries it."""
 
     domain: TelemetryDomain
@@ -158,7 +159,7 @@ class TelemetryReading(BaseModel):
 
 
 @event_type("city.alert")
-class CityAlert(BaseModel):
+class CityAlert(ContractModel):
     """A reading crossed a threshold: the responsible agency must look (routed on ``agency``).
 
     Raised once when a device's metric crosses over; not again until it has come back

@@ -9,7 +9,7 @@ import pluggy
 from pydantic import BaseModel
 
 from contracts.adapters import Health, PingResult
-from govbus.plugins import adapter_names, call
+from govbus.plugins import adapter_names, call, load
 
 PING_TIMEOUT_SECONDS = 2.0
 
@@ -35,16 +35,33 @@ def _ping(pm: pluggy.PluginManager, name: str) -> PingResult:
     return result
 
 
+def _load(pm: pluggy.PluginManager, name: str) -> PingResult | None:
+    """Load the adapter before the pings start (``None``), or say why it cannot be."""
+    try:
+        load(pm, name)
+    except Exception as exc:  # an adapter installed wrongly is down, not the endpoint
+        return PingResult(
+            adapter=name, status=Health.down, detail=f"adapter failed to load: {type(exc).__name__}"
+        )
+    return None
+
+
 def health_report(pm: pluggy.PluginManager, stage: str) -> HealthReport:
     names = adapter_names(pm)
+    # every adapter is loaded here, on this thread: the pings run in parallel, and a
+    # load registers hook implementations, which must not race a call being made
+    unloadable = {name: result for name in names if (result := _load(pm, name)) is not None}
     results: list[PingResult] = []
     if names:
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(names)))
-        futures = {name: pool.submit(_ping, pm, name) for name in names}
+        futures = {name: pool.submit(_ping, pm, name) for name in names if name not in unloadable}
         deadline = time.monotonic() + PING_TIMEOUT_SECONDS
-        for name, future in futures.items():
+        for name in names:
+            if name in unloadable:
+                results.append(unloadable[name])
+                continue
             try:
-                results.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
+                results.append(futures[name].result(timeout=max(0.0, deadline - time.monotonic())))
             except concurrent.futures.TimeoutError:
                 results.append(
                     PingResult(adapter=name, status=Health.down, detail="ping timed out")

@@ -12,6 +12,15 @@ applies to them too. Never set it in a deployed stack.
 
 The host addresses one adapter at a time: :func:`call` runs a hook on the named
 adapter only, so adapters never filter calls meant for someone else.
+
+A function's manager (:func:`plugin_manager`) loads an installed adapter when it is
+first addressed (:func:`call`, :func:`implements`, :func:`adapter_info`, ``get_plugin``):
+the entry points' names are known without importing them, so :func:`adapter_names` is
+exact from the start, and a function that serves one partner imports and configures
+that partner's adapter only. The checks (a hook without a spec, an adapter calling
+itself by another name) run at that load and fail it loudly, every time it is tried.
+Tools that list or test every adapter build an eager manager
+(:func:`create_plugin_manager`), which loads and checks them all at once.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pluggy
@@ -71,14 +80,42 @@ def installed_adapters() -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _selected_entry_points(
+    allow: set[str] | None, extra: Mapping[str, object]
+) -> dict[str, importlib.metadata.EntryPoint]:
+    """The installed adapters the allow-list keeps; refuses names not installed."""
+    installed = installed_adapters()
+    if allow is not None:
+        missing = allow - installed.keys() - set(extra)
+        if missing:
+            raise PluginError(
+                f"{ALLOW_LIST_VARIABLE} names adapters that are not installed: "
+                f"{', '.join(sorted(missing))}"
+            )
+    return {
+        name: ep
+        for name, ep in sorted(installed.items())
+        if (allow is None or name in allow) and name not in extra
+    }
+
+
+def _load_entry_point(name: str, ep: importlib.metadata.EntryPoint) -> object:
+    try:
+        return ep.load()
+    except Exception as exc:
+        raise PluginError(f"adapter {name!r} failed to load from {ep.value}") from exc
+
+
 def create_plugin_manager(
     allow: Iterable[str] | None = None,
     *,
     extra_plugins: Mapping[str, object] | None = None,
     load_entry_points: bool = True,
 ) -> pluggy.PluginManager:
-    """Build a plugin manager with the hookspecs and the allowed adapters.
+    """Build a plugin manager with the hookspecs and the allowed adapters, all loaded.
 
+    The eager path, for tools that list or test every adapter (the CLI's ``govbus
+    adapters``, the conformance kit, the local stack's simulators).
     ``extra_plugins`` (name -> module or object) are registered as well, as a test
     or a scaffolded adapter's own suite would. Fails loudly on a hook
     implementation without a spec and on an adapter whose info names another.
@@ -88,23 +125,98 @@ def create_plugin_manager(
     allow_set = set(allow) if allow is not None else None
     plugins: dict[str, object] = {}
     if load_entry_points:
-        installed = installed_adapters()
-        if allow_set is not None:
-            missing = allow_set - installed.keys() - set(extra_plugins or {})
-            if missing:
-                raise PluginError(
-                    f"{ALLOW_LIST_VARIABLE} names adapters that are not installed: "
-                    f"{', '.join(sorted(missing))}"
-                )
-        for name, ep in sorted(installed.items()):
-            if allow_set is not None and name not in allow_set:
-                continue
-            try:
-                plugins[name] = ep.load()
-            except Exception as exc:
-                raise PluginError(f"adapter {name!r} failed to load from {ep.value}") from exc
+        for name, ep in _selected_entry_points(allow_set, extra_plugins or {}).items():
+            plugins[name] = _load_entry_point(name, ep)
     plugins.update(extra_plugins or {})
     for name, plugin in plugins.items():
+        register(pm, name, plugin)
+    pm.check_pending()
+    return pm
+
+
+class LazyPluginManager(pluggy.PluginManager):
+    """A plugin manager whose installed adapters load when first addressed.
+
+    ``pending`` maps each adapter's name to what loads it (its entry point); the
+    adapter is imported, registered (with :func:`register`'s checks) and handed its
+    configuration (``on_load``) the first time ``get_plugin`` asks for it, which every
+    helper here does before it touches an adapter. Loading is serialised: two threads
+    addressing the same adapter load it once. An adapter that failed to import or its
+    checks is not tried again in this process: each address raises its
+    :class:`PluginError` again. One whose configuration failed is tried again.
+    """
+
+    def __init__(
+        self,
+        project_name: str,
+        pending: Mapping[str, Callable[[], object]],
+        on_load: Callable[[pluggy.PluginManager, str], None] | None = None,
+    ) -> None:
+        super().__init__(project_name)
+        self._pending = dict(pending)
+        self._failed: dict[str, PluginError] = {}
+        self._on_load = on_load
+        self._load_lock = threading.RLock()
+
+    def pending_names(self) -> list[str]:
+        """The allowed adapters not loaded yet (failed ones included: they are named)."""
+        return sorted(self._pending.keys() | self._failed.keys())
+
+    def get_plugin(self, name: str) -> Any | None:
+        if name in self._pending or name in self._failed:
+            self.load(name)
+        return super().get_plugin(name)
+
+    def load(self, name: str) -> None:
+        """Import, register, check and configure adapter ``name`` if it is pending."""
+        with self._load_lock:
+            if name in self._failed:
+                raise self._failed[name]
+            loader = self._pending.pop(name, None)
+            if loader is None:
+                return  # loaded already (or never pending)
+            try:
+                plugin = loader()
+                register(self, name, plugin)  # unregisters what it refuses
+            except PluginError as exc:  # installed wrongly: no later address can help
+                self._failed[name] = exc
+                raise
+            if self._on_load is None:
+                return
+            try:
+                self._on_load(self, name)
+            except BaseException:
+                # its configuration failed (a bad setting): the next address tries again
+                self.unregister(name=name)
+                self._pending[name] = lambda: plugin
+                raise
+
+    def load_all(self) -> None:
+        """Load every pending adapter now (a caller about to address them all at once)."""
+        for name in self.pending_names():
+            self.load(name)
+
+
+def create_lazy_plugin_manager(
+    allow: Iterable[str] | None = None,
+    *,
+    extra_plugins: Mapping[str, object] | None = None,
+    on_load: Callable[[pluggy.PluginManager, str], None] | None = None,
+) -> LazyPluginManager:
+    """A manager that knows the allowed adapters by name and loads each when addressed.
+
+    ``extra_plugins`` (modules already imported, such as ``GOVBUS_DEV_ADAPTERS``'s) are
+    registered and checked at once, as :func:`create_plugin_manager` does, but not
+    configured: ``on_load`` is for the adapters loaded later.
+    """
+    allow_set = set(allow) if allow is not None else None
+    points = _selected_entry_points(allow_set, extra_plugins or {})
+    pending = {
+        name: (lambda name=name, ep=ep: _load_entry_point(name, ep)) for name, ep in points.items()
+    }
+    pm = LazyPluginManager(hookspecs.PROJECT, pending, on_load)
+    pm.add_hookspecs(hookspecs)
+    for name, plugin in (extra_plugins or {}).items():
         register(pm, name, plugin)
     pm.check_pending()
     return pm
@@ -132,6 +244,34 @@ def adapter_info(pm: pluggy.PluginManager, name: str) -> AdapterInfo:
 
 
 def adapter_names(pm: pluggy.PluginManager) -> list[str]:
+    """Every allowed adapter's name, loaded or not (a lazy manager imports none here)."""
+    names = {
+        name for name, plugin in pm.list_name_plugin() if plugin is not None and name != "__spec__"
+    }
+    if isinstance(pm, LazyPluginManager):
+        names.update(pm.pending_names())
+    return sorted(names)
+
+
+def load(pm: pluggy.PluginManager, name: str) -> None:
+    """Load adapter ``name`` now if a lazy manager has not yet (no-op for an eager one).
+
+    For a caller about to address adapters from several threads (health): loading
+    registers hook implementations, which must not happen while another thread is
+    between choosing an adapter's implementations and calling them.
+    """
+    if isinstance(pm, LazyPluginManager):
+        pm.load(name)
+
+
+def load_all(pm: pluggy.PluginManager) -> None:
+    """Load every adapter a lazy manager has not loaded yet (no-op for an eager one)."""
+    if isinstance(pm, LazyPluginManager):
+        pm.load_all()
+
+
+def loaded_adapter_names(pm: pluggy.PluginManager) -> list[str]:
+    """The adapters already loaded (for a lazy manager, those addressed so far)."""
     return sorted(
         name for name, plugin in pm.list_name_plugin() if plugin is not None and name != "__spec__"
     )
@@ -166,17 +306,26 @@ def adapter_settings(name: str, environ: Mapping[str, str] | None = None) -> dic
     return {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
 
 
+def configure_one(pm: pluggy.PluginManager, name: str, get_secret: Any) -> None:
+    """Hand adapter ``name`` its settings and the secret reader."""
+    if implements(pm, name, "govbus_adapter_configure"):
+        call(
+            pm,
+            name,
+            "govbus_adapter_configure",
+            settings=adapter_settings(name),
+            get_secret=get_secret,
+        )
+
+
 def configure(pm: pluggy.PluginManager, get_secret: Any) -> None:
-    """Hand every adapter its settings and the secret reader (cold start)."""
-    for name in adapter_names(pm):
-        if implements(pm, name, "govbus_adapter_configure"):
-            call(
-                pm,
-                name,
-                "govbus_adapter_configure",
-                settings=adapter_settings(name),
-                get_secret=get_secret,
-            )
+    """Hand every loaded adapter its settings and the secret reader.
+
+    A lazy manager's adapters not loaded yet are configured when they load, from the
+    settings of that moment.
+    """
+    for name in loaded_adapter_names(pm):
+        configure_one(pm, name, get_secret)
 
 
 _MANAGERS: dict[str | None, pluggy.PluginManager] = {}
@@ -184,9 +333,11 @@ _MANAGERS_LOCK = threading.Lock()
 
 
 def plugin_manager() -> pluggy.PluginManager:
-    """The plugin manager for this process's allow-list, built once at cold start.
+    """The plugin manager for this process's allow-list, built at the first call.
 
-    In Lambda (and in the local stack's workers) a process serves one function, so
+    Lazy: it knows the allowed adapters' names from their entry points and loads and
+    configures each when it is first addressed (``GOVBUS_DEV_ADAPTERS``'s modules,
+    imported already, are registered and configured at once). In Lambda (and in the local stack's workers) a process serves one function, so
     there is one; keying on ``GOVBUS_ADAPTERS`` keeps a tool that builds managers for
     several allow-lists in one process honest.
     """
@@ -202,7 +353,11 @@ def plugin_manager() -> pluggy.PluginManager:
                 for name, plugin in development_adapters().items()
                 if allow is None or name in allow
             }
-            pm = create_plugin_manager(allow, extra_plugins=extra)
+            pm = create_lazy_plugin_manager(
+                allow,
+                extra_plugins=extra,
+                on_load=lambda manager, name: configure_one(manager, name, get_secret),
+            )
             configure(pm, get_secret)
             _MANAGERS[key] = pm
         return pm

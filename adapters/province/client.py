@@ -243,23 +243,3 @@ def fault_to_error(operation: str, exc: Any) -> Exception:
         # the hall's own trouble (busy, down for maintenance): may work later
         return PartnerUnavailable(text)
     return PartnerError(text, partner="province", code=code)
-
-
-_PING = requests.Session()
-_PING.trust_env = False
-
-
-def ping_endpoint(
-    endpoint: str, timeout: float = 1.0, proxy: str | None = None
-) -> tuple[bool, str]:
-    """A GET of the service address: no credentials needed, no SOAP parsed."""
-    proxies = {"http": proxy, "https": proxy} if proxy else None
-    try:
-        answer = _PING.get(
-            endpoint, timeout=(timeout, timeout), allow_redirects=False, proxies=proxies
-        )
-    except requests.RequestException as exc:
-        return False, f"the provincial hall is unreachable: {type(exc).__name__}"
-    if answer.status_code != 200:
-        return False, f"the provincial hall answered its ping with HTTP {answer.status_code}"
-    return True, ""

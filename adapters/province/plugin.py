@@ -1,7 +1,7 @@
 """The province adapter's hook implementations (registered as entry point ``province``).
 
-Importing this module is cheap: zeep, requests and lxml are imported on first use
-(the webhooks function loads every adapter at cold start).
+Importing this module is cheap: zeep, requests and lxml are imported on first use of
+the SOAP client, and ``govbus_ping`` (health pings every adapter) needs none of them.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def govbus_adapter_configure(settings, get_secret) -> None:
 @hookimpl
 def govbus_ping() -> PingResult:
     def probe() -> tuple[bool, str]:
-        from adapters.province.client import ping_endpoint
+        from adapters.province.ping import ping_endpoint  # no zeep, no requests
 
         return ping_endpoint(str(_state.config.endpoint), proxy=_state.config.proxy)
 

@@ -39,12 +39,13 @@ PROBE = (
 )
 
 
-# what loading the adapters (the plugin manager every hook call builds first) may not
-# bring in: an adapter imports its heavy libraries where it uses them
+# what loading the adapters (each one the first time a function addresses it; health
+# addresses them all) may not bring in: an adapter imports its heavy libraries where it
+# uses them
 ADAPTER_HEAVY = ["zeep", "lxml", "cryptography", "requests", "yaml"]
 PLUGINS_PROBE = (
-    "import json, sys; import app; from govbus.plugins import plugin_manager; "
-    "pm = plugin_manager(); "
+    "import json, sys; import app; from govbus.plugins import load_all, plugin_manager; "
+    "pm = plugin_manager(); load_all(pm); "
     f"print(json.dumps([m for m in {ADAPTER_HEAVY!r} if m in sys.modules]))"
 )
 # the hook specifications name every family's models only for type checkers
@@ -178,3 +179,21 @@ def test_the_hook_specifications_build_no_contract_model():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+# health pings every adapter: a ping is an HTTP check that needs no partner client
+PING_PROBE = (
+    "import json, sys; import app; from govbus.health import health_report; "
+    "from govbus.plugins import plugin_manager; "
+    "report = health_report(plugin_manager(), 'dev'); "
+    "assert len(report.adapters) >= 7, report; "
+    f"print(json.dumps([m for m in {ADAPTER_HEAVY!r} if m in sys.modules]))"
+)
+
+
+def test_pinging_every_adapter_loads_no_heavy_library(monkeypatch):
+    # every partner's address is a closed local port: each ping answers "down" at once
+    endpoints = {k: "http://127.0.0.1:9/" for k in FUNCTIONS["health"] if k.endswith("_ENDPOINT")}
+    assert "GOVBUS_PROVINCE_ENDPOINT" in endpoints
+    monkeypatch.setitem(FUNCTIONS, "health", {**FUNCTIONS["health"], **endpoints})
+    assert _loaded_at_init("health", PING_PROBE) == set()
