@@ -22,17 +22,18 @@ import time
 from typing import Any
 
 import requests
-import zeep
-import zeep.exceptions
 from lxml import etree
 from requests.adapters import HTTPAdapter
-from zeep.transports import Transport
-from zeep.wsdl import Document
-from zeep.wsse import utils as wsse_utils
-from zeep.wsse.username import UsernameToken
 
 from adapters.province import wire
 from adapters.province.config import ProvinceConfig
+from adapters.province.zeep_import import (
+    Document,
+    Transport,
+    UsernameToken,
+    wsse_utils,
+    zeep,
+)
 from contracts.errors import (
     NotFound,
     PartnerError,

@@ -197,3 +197,25 @@ def test_pinging_every_adapter_loads_no_heavy_library(monkeypatch):
     assert "GOVBUS_PROVINCE_ENDPOINT" in endpoints
     monkeypatch.setitem(FUNCTIONS, "health", {**FUNCTIONS["health"], **endpoints})
     assert _loaded_at_init("health", PING_PROBE) == set()
+
+
+def test_the_province_client_loads_zeep_as_the_layer_has_it_without_httpx():
+    """zeep imports httpx (its async transport, ~30 ms) wherever httpx is installed; the
+    layer has none, and the adapter's client hides it here too (nothing uses it)."""
+    probe = (
+        "import json, sys; import adapters.province.client; "
+        "import zeep.transports as t; "
+        "print(json.dumps(['httpx' in sys.modules, t.httpx is None]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True]
+    import httpx  # installed here (a developer's tool brings it), so the test means it
+
+    assert httpx
