@@ -34,6 +34,25 @@ StackOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON document, for scripts")]
 
+# the scopes a department's client may be granted: the routes' own (docs/api.md's table,
+# docs/openapi.json's security), less ``self`` (a citizen's) and ``ops`` (the ops role's);
+# tests/unit/test_cli_refusals.py keeps the three in step
+DEPARTMENT_SCOPES = (
+    "appointments:manage",
+    "bills:issue",
+    "cases:proxy",
+    "cases:review",
+    "catalog:write",
+    "disclosure:publish",
+    "hotline:handle",
+    "hotline:intake",
+    "licences:issue",
+    "licences:read",
+    "payments:reconcile",
+    "subjects:read",
+    "subscriptions:manage",
+)
+
 
 @app.command()
 def dev(
@@ -441,6 +460,13 @@ def clients_create(
         warn("govbus clients create: a department client needs at least one --scope")
         return 2
     else:
+        unknown = sorted(set(scope) - set(DEPARTMENT_SCOPES) - set(clients.OPS_SCOPES))
+        if unknown:
+            warn(
+                f"govbus clients create: unknown --scope {', '.join(unknown)}; "
+                f"valid: {' '.join(DEPARTMENT_SCOPES)}"
+            )
+            return 2
         try:
             CreditCode(agency)
         except ValidationError as exc:
