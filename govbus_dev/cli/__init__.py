@@ -22,7 +22,7 @@ import typer
 # every module below registers its commands on the application
 from govbus_dev import province_align_cli  # noqa: F401
 from govbus_dev.cli import changes, events, ops  # noqa: F401
-from govbus_dev.cli.app import app
+from govbus_dev.cli.app import app, restore_logging
 from govbus_dev.cli.stack import LOCAL_STACK, STATE_FILE, stack_name, use_local_stack_if_running
 
 __all__ = ["LOCAL_STACK", "STATE_FILE", "app", "main", "stack_name", "use_local_stack_if_running"]
@@ -40,4 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
+    finally:
+        restore_logging()
     return int(result or 0)

@@ -369,6 +369,11 @@ def test_align_reports_city_items_that_disagree_with_the_provinces_catalogue(
     (line,) = [ln for ln in printed.splitlines() if MARKET + "XK0007" in ln]
     assert "time_limit" in line and "city 30" in line and "province 20" in line
     assert "XK0504" not in printed and "XK0006" not in printed, "the seeded items agree"
+    # the command's log lines are not part of the report: they go to stderr, never between
+    # its rows (the stack's functions run in this process too: theirs carry a request id)
+    assert not [
+        ln for ln in printed.splitlines() if ln.startswith("{") and "function_request_id" not in ln
+    ], printed
 
     report = fire(stack, "ProvinceAlignFunction")
     assert [(d["item_code"], d["field"]) for d in report["disagreements"]] == [
