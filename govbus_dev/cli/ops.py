@@ -25,7 +25,9 @@ from govbus_dev.cli.stack import (
     LOCAL_STACK,
     STATE_FILE,
     require_table,
+    stack_dead_letter_queues,
     stack_name,
+    template_file,
     use_local_stack_if_running,
 )
 
@@ -33,6 +35,12 @@ StackOption = Annotated[
     str | None, typer.Option("--stack", help="stack name (default: the running local stack)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON document, for scripts")]
+TemplateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--template", help="the stack's template.yaml, naming its DLQs (default: ./template.yaml)"
+    ),
+]
 
 # the scopes a department's client may be granted: the routes' own (docs/api.md's table,
 # docs/openapi.json's security), less ``self`` (a citizen's) and ``ops`` (the ops role's);
@@ -283,18 +291,56 @@ def adapter_new(
     return 0
 
 
+def _own_queues(command: str, stack: str | None, template: str | None) -> list[dict]:
+    """This stack's dead-letter queues with their depth: the ones its template names (as
+    the ops API's ``DEAD_LETTER_QUEUES``), never another stack's on the same endpoint."""
+    from govbus import dlq
+
+    name = stack_name(stack)
+    found = template_file(template)
+    if found is None or not found.is_file():
+        # no template to read: the DLQs whose names start with the stack's (a stack whose
+        # name starts the same would show too)
+        warn(f"{command}: no template.yaml here (--template): the DLQs named {name}-*")
+        return dlq.dead_letter_queues(prefix=f"{name}-")
+    return dlq.named_queues(stack_dead_letter_queues(name, found))
+
+
+def _pick_queue(queues: list[dict], wanted: str, stack: str | None) -> str:
+    """A queue URL from its full name, its name without the stack's prefix, or a URL."""
+    if wanted.startswith(("http://", "https://")):
+        return wanted
+    names = ", ".join(q["name"] for q in queues) or "none"
+    for matches in (
+        lambda n: n == wanted,
+        lambda n: n.endswith(f"-{wanted}"),
+        lambda n: n.endswith(f"-{wanted}-dlq"),
+    ):
+        hits = [q["url"] for q in queues if matches(q["name"])]
+        if len(hits) > 1:
+            raise LookupError(f"{wanted!r} names more than one queue: give its full name ({names})")
+        if hits:
+            return hits[0]
+    raise LookupError(
+        f"no dead-letter queue named {wanted!r} in stack {stack_name(stack)} (there are: {names})"
+    )
+
+
 @dlq_app.command("list")
 def dlq_list(
     queue: Annotated[str | None, typer.Argument(help="queue name (e.g. dispatch-dlq)")] = None,
     limit: Annotated[int, typer.Option(help="at most this many messages")] = 50,
     as_json: JsonOption = False,
+    stack: StackOption = None,
+    template: TemplateOption = None,
 ) -> int:
-    """DLQs and their depth, or one DLQ's messages (age, event type, masked subject, reason)."""
+    """This stack's DLQs and their depth, or one DLQ's messages (age, event type, masked
+    subject, reason)."""
     from govbus import dlq
 
     use_local_stack_if_running()
+    queues = _own_queues("govbus dlq list", stack, template)
     if not queue:
-        queues = dlq.dead_letter_queues()
         if as_json:
             print_json([{k: q[k] for k in ("name", "count", "sources")} for q in queues])
             return 0
@@ -310,7 +356,7 @@ def dlq_list(
         )
         return 0
     try:
-        url = dlq.resolve_queue(queue)
+        url = _pick_queue(queues, queue, stack)
     except LookupError as exc:
         warn(f"govbus dlq list: {exc}")
         return 2
@@ -353,13 +399,15 @@ def dlq_redrive(
     ids: Annotated[
         list[str] | None, typer.Option("--id", help="only this message id (repeatable)")
     ] = None,
+    stack: StackOption = None,
+    template: TemplateOption = None,
 ) -> int:
     """Move messages back to their source queue (or the rule target they missed)."""
     from govbus import dlq
 
     use_local_stack_if_running()
     try:
-        url = dlq.resolve_queue(queue)
+        url = _pick_queue(_own_queues("govbus dlq redrive", stack, template), queue, stack)
         with progress(f"redriving {queue}", total=dlq.depth(url)) as step:
             stayed: list[str] = []
             moved = dlq.redrive(url, ids or None, on_letter=step, stayed=stayed)
