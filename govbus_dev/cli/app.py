@@ -26,6 +26,7 @@ webhooks_app = typer.Typer(help="partners' push secrets", no_args_is_help=True)
 dlq_app = typer.Typer(help="dead-letter queues: list and redrive", no_args_is_help=True)
 events_app = typer.Typer(help="events on the bus", no_args_is_help=True)
 province_app = typer.Typer(help="the provincial online hall", no_args_is_help=True)
+open_data_app = typer.Typer(help="open data (开放数据): the daily datasets", no_args_is_help=True)
 
 app.add_typer(adapter_app, name="adapter")
 app.add_typer(audit_app, name="audit")
@@ -34,6 +35,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(events_app, name="events")
 app.add_typer(province_app, name="province")
+app.add_typer(open_data_app, name="open-data")
 
 
 class _StderrHandler(logging.StreamHandler):
