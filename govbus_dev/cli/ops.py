@@ -328,7 +328,10 @@ def _own_queues(command: str, stack: str | None, template: str | None) -> list[d
         # name starts the same would show too)
         warn(f"{command}: no template.yaml here (--template): the DLQs named {name}-*")
         return dlq.dead_letter_queues(prefix=f"{name}-")
-    return dlq.named_queues(stack_dead_letter_queues(name, found))
+    queues = dlq.named_queues(stack_dead_letter_queues(name, found))
+    if not queues:
+        warn(f"{command}: stack {name} has no dead-letter queue here (is --stack right?)")
+    return queues
 
 
 def _pick_queue(queues: list[dict], wanted: str, stack: str | None) -> str:

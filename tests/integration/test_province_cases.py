@@ -331,7 +331,7 @@ def test_a_forward_that_times_out_is_retried_dead_lettered_and_a_redrive_complet
         lambda: time.time() > float(breaker.state("province").get("open_until") or 0),
         what="the circuit's cool-down to pass",
     )
-    assert govbus(["dlq", "redrive", "dispatch-dlq"]) == 0
+    assert govbus(["dlq", "redrive", "dispatch-dlq", "--stack", stack.stack_name]) == 0
     assert "redrove 1 message(s)" in capsys.readouterr().out
     received = received_at_the_hall(stack, citizen, case["id"])
     # the hall answers a repeated submission with the same case: forwarded once
