@@ -84,7 +84,9 @@
       cell(tr, a.latency_ms, "num");
       cell(tr, a.circuit, a.circuit).dataset.field = "circuit";
       cell(tr, a.failures, "num");
-      cell(tr, a.last_error || a.detail || "");
+      const reason = a.last_error || a.detail || "";
+      // a long error wraps inside its panel; the whole text is also its tooltip
+      cell(tr, reason, "reason").title = reason;
     });
   }
 
@@ -184,7 +186,11 @@
       $("updated").textContent = "updated " + new Date().toLocaleTimeString();
     } catch (e) {
       if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
-        signOut(e.status === 401 ? "Your session has ended; sign in again." : e.message);
+        // the gateway answers an expired (or revoked) token with a bare "Forbidden"
+        signOut(
+          "Your token expired or was refused (" + e.status + " " + e.message + "): " +
+            "sign in again."
+        );
       } else {
         $("error").textContent = "Refresh failed: " + e.message;
       }

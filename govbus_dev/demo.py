@@ -21,7 +21,9 @@ it finds ``.govbus-dev.json``) walks one citizen through the platform over HTTP:
     decision back; the province's e-licence is on the case.
 
 Each step prints its timing; the case's timeline is printed at the end. The exit status
-is 0 only when every step did what the platform promises.
+is 0 only when every step did what the platform promises. The department clients the
+demo creates (steps 5 and 10) are revoked when it ends, whether every step passed or not:
+running it again and again leaves no live credentials behind.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class Journey:
     created: dict[str, Any] = field(default_factory=dict)
     fee_case: str = ""
     province_case_id: str = ""
+    # the department clients the demo created: revoked when it ends, however it ends
+    clients: list[str] = field(default_factory=list)
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -269,6 +273,7 @@ class Journey:
         client_id, secret = clients.create(
             agency, scopes, "govbus demo", table=f"{self.stack_name}-clients"
         )
+        self.clients.append(client_id)
         answer = self.call(
             "POST", "/auth/token", json={"client_id": client_id, "client_secret": secret}
         )
@@ -350,7 +355,30 @@ class Journey:
         )
         return f"hall case {case_no} approved at the province; e-licence {decided['licence_id']}"
 
+    def revoke_clients(self) -> None:
+        """Revoke the clients this run created: a demo leaves no live credentials behind."""
+        from govbus.stores import clients
+
+        revoked, kept = [], []
+        for client_id in self.clients:
+            try:
+                clients.revoke(client_id, table=f"{self.stack_name}-clients")
+                revoked.append(client_id)
+            except Exception as exc:  # the stack may be gone: say so, do not hide the run's result
+                kept.append(f"{client_id} ({type(exc).__name__}: {exc})")
+        self.clients = []
+        if revoked:
+            print(f"\nrevoked the demo's client(s): {', '.join(revoked)}", file=self.out)
+        if kept:
+            print(f"\ncould not revoke: {'; '.join(kept)}", file=self.out)
+
     def run(self) -> int:
+        try:
+            return self._run()
+        finally:
+            self.revoke_clients()
+
+    def _run(self) -> int:
         print(f"govbus demo against {self.gateway}\n", file=self.out)
         try:
             self.step("1 certificate login (CA)", self.login)

@@ -7,7 +7,8 @@ govbus events tail               follow the bus live, identifiers masked
 govbus replay --consumer NAME    re-publish archived events to one consumer
 govbus changed --since REF       the functions a git diff affects
 govbus deploy --function NAME    build and deploy one function with sam
-... and audit verify, clients, webhooks, demo, reconcile, province align, adapter new.
+... and audit verify, clients, webhooks, demo, reconcile, province align, open-data
+publish, adapter new.
 
 ``main(argv)`` returns the exit code (tests call it in-process); the console script
 exits with it. Shell completion: ``govbus --install-completion``.
@@ -21,8 +22,8 @@ import typer
 
 # every module below registers its commands on the application
 from govbus_dev import province_align_cli  # noqa: F401
-from govbus_dev.cli import changes, events, ops  # noqa: F401
-from govbus_dev.cli.app import app
+from govbus_dev.cli import changes, events, open_data, ops  # noqa: F401
+from govbus_dev.cli.app import app, restore_logging
 from govbus_dev.cli.stack import LOCAL_STACK, STATE_FILE, stack_name, use_local_stack_if_running
 
 __all__ = ["LOCAL_STACK", "STATE_FILE", "app", "main", "stack_name", "use_local_stack_if_running"]
@@ -40,4 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
+    finally:
+        restore_logging()
     return int(result or 0)

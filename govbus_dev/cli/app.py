@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from govbus.observability import MaskingFilter, MaskingPlainFormatter
+from govbus.observability import SERVICE, MaskingFilter, MaskingPlainFormatter, StdoutHandler
 
 app = typer.Typer(
     name="govbus",
@@ -26,6 +26,7 @@ webhooks_app = typer.Typer(help="partners' push secrets", no_args_is_help=True)
 dlq_app = typer.Typer(help="dead-letter queues: list and redrive", no_args_is_help=True)
 events_app = typer.Typer(help="events on the bus", no_args_is_help=True)
 province_app = typer.Typer(help="the provincial online hall", no_args_is_help=True)
+open_data_app = typer.Typer(help="open data (开放数据): the daily datasets", no_args_is_help=True)
 
 app.add_typer(adapter_app, name="adapter")
 app.add_typer(audit_app, name="audit")
@@ -34,6 +35,56 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(events_app, name="events")
 app.add_typer(province_app, name="province")
+app.add_typer(open_data_app, name="open-data")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (a terminal, a redirect, a test's capture)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+# the runtime's JSON loggers (Powertools' ``govbus``, the adapters'): on stdout in a
+# Lambda; a command's stdout is its output (a table, a JSON document), so not there
+_RUNTIME_LOGGERS = (SERVICE, "adapters")
+# what _logs_to_stderr changed, for restore_logging (in-process callers: the tests)
+_SAVED: list[tuple[logging.Logger, list[logging.Handler], int]] = []
+
+
+def _logs_to_stderr(verbose: bool) -> None:
+    """The runtime's log lines to stderr, and only warnings unless ``--verbose``."""
+    for name in _RUNTIME_LOGGERS:
+        runtime = logging.getLogger(name)
+        _SAVED.append((runtime, runtime.handlers[:], runtime.level))
+        moved: list[logging.Handler] = []
+        for handler in runtime.handlers:
+            if isinstance(handler, StdoutHandler):
+                replacement = _StderrHandler()
+                replacement.setFormatter(handler.formatter)
+                for kept in handler.filters:
+                    replacement.addFilter(kept)
+                handler = replacement
+            moved.append(handler)
+        runtime.handlers[:] = moved
+        if not verbose:
+            runtime.setLevel(max(runtime.getEffectiveLevel(), logging.WARNING))
+
+
+def restore_logging() -> None:
+    """Give the runtime's loggers back what they had before the command."""
+    while _SAVED:
+        runtime, handlers, level = _SAVED.pop()
+        runtime.handlers[:] = handlers
+        runtime.setLevel(level)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -46,6 +97,7 @@ def _setup_logging(verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("govbus_dev.access", "botocore", "boto3", "urllib3", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _logs_to_stderr(verbose)
 
 
 @app.callback()

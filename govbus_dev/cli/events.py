@@ -395,6 +395,12 @@ def replay(
     except ValueError as exc:
         warn(f"govbus replay: --since/--until: {exc} (use ISO 8601, e.g. 2026-11-27T09:00)")
         return 2
+    if window and window[0] >= window[1]:
+        warn(
+            f"govbus replay: --since {since} is not before --until {until}: "
+            "the range is empty (since is included, until is not)"
+        )
+        return 2
     use_local_stack_if_running()
     name = stack_name(stack)
     table_name = _eventlog(name)

@@ -25,7 +25,9 @@ from govbus_dev.cli.stack import (
     LOCAL_STACK,
     STATE_FILE,
     require_table,
+    stack_dead_letter_queues,
     stack_name,
+    template_file,
     use_local_stack_if_running,
 )
 
@@ -33,6 +35,31 @@ StackOption = Annotated[
     str | None, typer.Option("--stack", help="stack name (default: the running local stack)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON document, for scripts")]
+TemplateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--template", help="the stack's template.yaml, naming its DLQs (default: ./template.yaml)"
+    ),
+]
+
+# the scopes a department's client may be granted: the routes' own (docs/api.md's table,
+# docs/openapi.json's security), less ``self`` (a citizen's) and ``ops`` (the ops role's);
+# tests/unit/test_cli_refusals.py keeps the three in step
+DEPARTMENT_SCOPES = (
+    "appointments:manage",
+    "bills:issue",
+    "cases:proxy",
+    "cases:review",
+    "catalog:write",
+    "disclosure:publish",
+    "hotline:handle",
+    "hotline:intake",
+    "licences:issue",
+    "licences:read",
+    "payments:reconcile",
+    "subjects:read",
+    "subscriptions:manage",
+)
 
 
 @app.command()
@@ -100,13 +127,21 @@ def dev(
             }
         )
     )
+    published = ""
     if not no_seed:
         try:
             stack.seed()
         except Exception as exc:  # the platform runs without demo data too
             warn(f"govbus dev: demo data not loaded: {exc}")
+        published = _publish_open_data(stack)
     _mark_ready(stack)
     print(stack.table(), flush=True)
+    if published:
+        print(
+            f"\nopen data: {published}'s datasets published (GET /open-data lists them); "
+            "another day: govbus open-data publish --day YYYY-MM-DD",
+            flush=True,
+        )
     print(
         f"\ngovbus is up in {time.monotonic() - started:.1f}s: try  curl {stack.url}/health"
         f"\nthe newcomer's journey: in another terminal, `make demo` (or  {sys.argv[0]} demo)"
@@ -120,6 +155,23 @@ def dev(
         stack.stop()
         state.unlink(missing_ok=True)
     return 0
+
+
+def _publish_open_data(stack) -> str:
+    """Run the open-data daily job once for yesterday (Beijing time), as its schedule
+    would overnight, so /open-data lists downloads from the start; the day, or ""."""
+    import datetime as dt
+
+    job = stack.functions.get("OpenDataFunction")
+    if job is None:
+        return ""
+    day = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) - dt.timedelta(days=1)).date()
+    try:
+        job.invoke({"day": day.isoformat()})
+    except Exception as exc:  # the platform runs without open data too
+        warn(f"govbus dev: open data not published: {exc}")
+        return ""
+    return day.isoformat()
 
 
 def _mark_ready(stack) -> None:
@@ -264,18 +316,59 @@ def adapter_new(
     return 0
 
 
+def _own_queues(command: str, stack: str | None, template: str | None) -> list[dict]:
+    """This stack's dead-letter queues with their depth: the ones its template names (as
+    the ops API's ``DEAD_LETTER_QUEUES``), never another stack's on the same endpoint."""
+    from govbus import dlq
+
+    name = stack_name(stack)
+    found = template_file(template)
+    if found is None or not found.is_file():
+        # no template to read: the DLQs whose names start with the stack's (a stack whose
+        # name starts the same would show too)
+        warn(f"{command}: no template.yaml here (--template): the DLQs named {name}-*")
+        return dlq.dead_letter_queues(prefix=f"{name}-")
+    queues = dlq.named_queues(stack_dead_letter_queues(name, found))
+    if not queues:
+        warn(f"{command}: stack {name} has no dead-letter queue here (is --stack right?)")
+    return queues
+
+
+def _pick_queue(queues: list[dict], wanted: str, stack: str | None) -> str:
+    """A queue URL from its full name, its name without the stack's prefix, or a URL."""
+    if wanted.startswith(("http://", "https://")):
+        return wanted
+    names = ", ".join(q["name"] for q in queues) or "none"
+    for matches in (
+        lambda n: n == wanted,
+        lambda n: n.endswith(f"-{wanted}"),
+        lambda n: n.endswith(f"-{wanted}-dlq"),
+    ):
+        hits = [q["url"] for q in queues if matches(q["name"])]
+        if len(hits) > 1:
+            raise LookupError(f"{wanted!r} names more than one queue: give its full name ({names})")
+        if hits:
+            return hits[0]
+    raise LookupError(
+        f"no dead-letter queue named {wanted!r} in stack {stack_name(stack)} (there are: {names})"
+    )
+
+
 @dlq_app.command("list")
 def dlq_list(
     queue: Annotated[str | None, typer.Argument(help="queue name (e.g. dispatch-dlq)")] = None,
     limit: Annotated[int, typer.Option(help="at most this many messages")] = 50,
     as_json: JsonOption = False,
+    stack: StackOption = None,
+    template: TemplateOption = None,
 ) -> int:
-    """DLQs and their depth, or one DLQ's messages (age, event type, masked subject, reason)."""
+    """This stack's DLQs and their depth, or one DLQ's messages (age, event type, masked
+    subject, reason)."""
     from govbus import dlq
 
     use_local_stack_if_running()
+    queues = _own_queues("govbus dlq list", stack, template)
     if not queue:
-        queues = dlq.dead_letter_queues()
         if as_json:
             print_json([{k: q[k] for k in ("name", "count", "sources")} for q in queues])
             return 0
@@ -291,7 +384,7 @@ def dlq_list(
         )
         return 0
     try:
-        url = dlq.resolve_queue(queue)
+        url = _pick_queue(queues, queue, stack)
     except LookupError as exc:
         warn(f"govbus dlq list: {exc}")
         return 2
@@ -334,13 +427,15 @@ def dlq_redrive(
     ids: Annotated[
         list[str] | None, typer.Option("--id", help="only this message id (repeatable)")
     ] = None,
+    stack: StackOption = None,
+    template: TemplateOption = None,
 ) -> int:
     """Move messages back to their source queue (or the rule target they missed)."""
     from govbus import dlq
 
     use_local_stack_if_running()
     try:
-        url = dlq.resolve_queue(queue)
+        url = _pick_queue(_own_queues("govbus dlq redrive", stack, template), queue, stack)
         with progress(f"redriving {queue}", total=dlq.depth(url)) as step:
             stayed: list[str] = []
             moved = dlq.redrive(url, ids or None, on_letter=step, stayed=stayed)
@@ -441,6 +536,13 @@ def clients_create(
         warn("govbus clients create: a department client needs at least one --scope")
         return 2
     else:
+        unknown = sorted(set(scope) - set(DEPARTMENT_SCOPES) - set(clients.OPS_SCOPES))
+        if unknown:
+            warn(
+                f"govbus clients create: unknown --scope {', '.join(unknown)}; "
+                f"valid: {' '.join(DEPARTMENT_SCOPES)}"
+            )
+            return 2
         try:
             CreditCode(agency)
         except ValidationError as exc:

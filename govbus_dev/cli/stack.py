@@ -62,3 +62,58 @@ def require_table(table: str) -> bool:
         reason = f"cannot reach the endpoint: {exc}"
     warn(f"govbus: {table}: {reason}")
     return False
+
+
+def template_file(given: str | None = None) -> Path | None:
+    """--template; else ./template.yaml; else the project's own (an editable install)."""
+    if given:
+        return Path(given)
+    for candidate in (Path("template.yaml"), Path(__file__).resolve().parents[2] / "template.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def stack_dead_letter_queues(stack: str, template: Path) -> list[str]:
+    """The names of ``stack``'s dead-letter queues, exactly as the ops API lists them.
+
+    The ops function's ``DEAD_LETTER_QUEUES`` (which tools/alarms.py writes into the
+    template from every dead-letter target in it) names each queue by its logical id;
+    its ``QueueName`` is resolved with the stack's name, as CloudFormation would.
+    """
+    from govbus_dev.local.template import Resolver, load_template, parameter_defaults
+
+    document = load_template(template)
+    resources = document.get("Resources") or {}
+    listed = next(
+        (
+            variables["DEAD_LETTER_QUEUES"]
+            for resource in resources.values()
+            if "DEAD_LETTER_QUEUES"
+            in (
+                variables := ((resource.get("Properties") or {}).get("Environment") or {}).get(
+                    "Variables"
+                )
+                or {}
+            )
+        ),
+        None,
+    )
+    if not isinstance(listed, dict) or "Fn::Join" not in listed:
+        raise LookupError(f"{template}: no DEAD_LETTER_QUEUES list (run tools/alarms.py)")
+    resolver = Resolver(
+        stack_name=stack,
+        region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        parameters=parameter_defaults(document),
+    )
+    names = []
+    for reference in listed["Fn::Join"][1]:
+        logical = reference["Fn::GetAtt"][0]
+        props = resources[logical].get("Properties") or {}
+        names.append(
+            # without a QueueName, the name the local stack gives it
+            str(resolver.resolve(props["QueueName"]))
+            if "QueueName" in props
+            else f"{stack}-{logical}"
+        )
+    return names

@@ -322,8 +322,9 @@ def console_file(console_dir: Path, req: IncomingRequest) -> GatewayResponse:
     """
     if req.method not in ("GET", "HEAD"):
         return _json_response(404, {"message": "Not Found"})
-    if req.path == CONSOLE + "/":
-        # the page's links are relative to /console: one canonical address
+    if req.path in (CONSOLE + "/", CONSOLE + "/index.html"):
+        # the page's links are relative to /console (console/console.js): from any other
+        # address they would miss, so there is one canonical address
         return GatewayResponse(301, [("location", CONSOLE)], b"")
     wanted = "index.html" if req.path == CONSOLE else req.path[len(CONSOLE) + 1 :]
     files = {f.name: f for f in console_dir.iterdir() if f.is_file()}
@@ -333,6 +334,15 @@ def console_file(console_dir: Path, req: IncomingRequest) -> GatewayResponse:
     return GatewayResponse(
         200, [("content-type", CONSOLE_TYPES[found.suffix]), *CONSOLE_HEADERS], found.read_bytes()
     )
+
+
+def _as_head(req: IncomingRequest, response: GatewayResponse) -> GatewayResponse:
+    """A static page's answer to HEAD: GET's status and headers (its length too), no body."""
+    if req.method != "HEAD":
+        return response
+    named = {k.lower() for k, _ in response.headers}
+    length = [] if "content-length" in named else [("content-length", str(len(response.body)))]
+    return GatewayResponse(response.status, [*response.headers, *length], b"")
 
 
 class Gateway:
@@ -428,10 +438,10 @@ class Gateway:
 
     def handle(self, req: IncomingRequest) -> GatewayResponse:
         if self.console_dir and (req.path == CONSOLE or req.path.startswith(CONSOLE + "/")):
-            return console_file(self.console_dir, req)
+            return _as_head(req, console_file(self.console_dir, req))
         page = self.developer_page(req)
         if page is not None:
-            return page
+            return _as_head(req, page)
         found = self.match(req.method, req.path)
         if found is None or found == "method":
             # API Gateway answers unmatched routes itself, without calling a function

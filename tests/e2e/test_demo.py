@@ -49,6 +49,26 @@ def demo(folder, *args) -> subprocess.CompletedProcess:
     )
 
 
+def demo_clients(folder) -> dict[str, str]:
+    """Every client a demo run created on the stack noted in ``folder``: id -> status."""
+    import boto3
+
+    state = json.loads((folder / ".govbus-dev.json").read_text())
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=state["endpoint"],
+        region_name=state["region"],
+        **{k.lower(): v for k, v in state["credentials"].items()},
+    )
+    pages = dynamodb.get_paginator("scan").paginate(TableName=f"{state['stack_name']}-clients")
+    return {
+        item["client_id"]["S"]: item["status"]["S"]
+        for page in pages
+        for item in page["Items"]
+        if item["name"]["S"] == "govbus demo"
+    }
+
+
 def test_make_run_tells_how_to_run_the_demo(dev):
     assert any("make demo" in line and "govbus demo" in line for line in dev.lines)
 
@@ -77,6 +97,22 @@ def test_the_demo_walks_the_whole_journey_and_prints_the_timeline(dev):
     # the citizen's identifier is masked even in a demo
     assert "350102199003071234" not in out
     assert f"all {len(STEPS)} steps passed" in out
+    # the department clients it created are revoked: no live credentials left behind
+    created = demo_clients(dev.folder)
+    assert len(created) >= 2 and set(created.values()) == {"revoked"}, created
+    assert all(client_id in out for client_id in created)
+
+
+def test_a_step_failing_after_the_clients_were_made_still_revokes_them(dev, tmp_path):
+    state = json.loads((dev.folder / ".govbus-dev.json").read_text())
+    state["simulators"]["ems"] = f"http://127.0.0.1:{free_port()}"  # EMS is unreachable
+    (tmp_path / ".govbus-dev.json").write_text(json.dumps(state))
+    before = demo_clients(dev.folder)
+    answer = demo(tmp_path)
+    assert answer.returncode == 1, answer.stdout + answer.stderr
+    assert "FAIL 8 EMS delivers" in answer.stdout
+    made = {k: v for k, v in demo_clients(dev.folder).items() if k not in before}
+    assert made and set(made.values()) == {"revoked"}, made
 
 
 def test_a_failing_step_is_named_and_the_exit_status_is_not_zero(dev, tmp_path):

@@ -141,6 +141,23 @@ def test_health_says_ready_only_once_the_catalogue_is_seeded(dev):
     assert all(items == 36 for _status, _type, items in ready), ready
 
 
+def test_open_data_lists_yesterdays_downloads_as_soon_as_the_stack_is_up(dev):
+    import datetime as dt
+
+    yesterday = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) - dt.timedelta(days=1)).date()
+    document = requests.get(f"{dev.url}/open-data", timeout=20).json()
+    for dataset in document["dcat:dataset"]:
+        days = {d["dct:temporal"] for d in dataset["dcat:distribution"]}
+        assert yesterday.isoformat() in days, dataset["dct:identifier"]
+    assert any("govbus open-data publish" in line for line in dev.lines)
+    # another day, from the command line, as the start-up line says
+    done = govbus(dev, "open-data", "publish", "--day", "2026-01-05")
+    assert done.returncode == 0, done.stderr
+    document = requests.get(f"{dev.url}/open-data", timeout=20).json()
+    for dataset in document["dcat:dataset"]:
+        assert "2026-01-05" in {d["dct:temporal"] for d in dataset["dcat:distribution"]}
+
+
 def test_govbus_adapters_lists_the_installed_adapters(dev):
     done = govbus(dev, "adapters")
     assert done.returncode == 0, done.stderr

@@ -129,3 +129,47 @@ def test_ops_sign_in_see_live_numbers_and_redrive_a_dead_letter(stack, aws, acme
     # the page broke no rule of its content security policy, and raised nothing
     assert problems == []
     page.close()
+
+
+def test_a_long_error_stays_in_its_panel_and_an_expired_token_says_to_sign_in_again(
+    stack,
+    aws,  # noqa: F811
+    browser,
+):
+    from playwright.sync_api import expect
+
+    seeded = stack.seed()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    long_error = "PartnerUnavailable: " + "x" * 600  # one word: nowhere to wrap but anywhere
+
+    def adapters_with_a_long_error(route) -> None:
+        answer = route.fetch()
+        if not answer.ok:  # a refused token: as it came
+            route.fulfill(response=answer)
+            return
+        listed = answer.json()
+        listed["adapters"][0]["last_error"] = long_error
+        route.fulfill(response=answer, json=listed)
+
+    page.route("**/ops/adapters", adapters_with_a_long_error)
+    page.goto(f"{stack.url}/console?refresh=1")
+    ops_id, ops_secret = seeded["ops_client"]
+    page.fill("#client-id", ops_id)
+    page.fill("#client-secret", ops_secret)
+    page.click("#sign-in button[type=submit]")
+    expect(page.locator("#adapters td", has_text="PartnerUnavailable")).to_be_visible(
+        timeout=SEEN_WITHIN_MS
+    )
+    panel = page.locator("section", has=page.locator("#adapters"))
+    widths = panel.evaluate("s => [s.scrollWidth, s.clientWidth, s.getBoundingClientRect().right]")
+    assert widths[0] <= widths[1], f"the panel's content overflows it: {widths}"
+    assert widths[2] <= 1280, f"the panel runs off the page: {widths}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+    # the token expires (here: one the gateway refuses): the sign-in panel says why
+    page.evaluate("window.sessionStorage.setItem('govbus-ops-token', 'expired.token.value')")
+    expect(page.locator("#sign-in-panel")).to_be_visible(timeout=SEEN_WITHIN_MS)
+    message = page.locator("#sign-in-error")
+    expect(message).to_contain_text("expired or was refused")
+    expect(message).to_contain_text("sign in again")
+    page.close()

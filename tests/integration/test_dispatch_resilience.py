@@ -55,7 +55,7 @@ def test_an_outage_opens_the_circuit_dead_letters_and_a_redrive_recovers_all(
         for letter in letters
     )
 
-    assert govbus(["dlq", "list"]) == 0
+    assert govbus(["dlq", "list", "--stack", stack.stack_name]) == 0
     listing = capsys.readouterr().out
     assert "govbus-local-dispatch-dlq" in listing and f"{len(CASES)} message(s)" in listing
 
@@ -66,7 +66,7 @@ def test_an_outage_opens_the_circuit_dead_letters_and_a_redrive_recovers_all(
         lambda: time.time() > breaker.state("ems")["open_until"],
         what="the circuit's cool-down to pass",
     )
-    assert govbus(["dlq", "redrive", "dispatch-dlq"]) == 0
+    assert govbus(["dlq", "redrive", "dispatch-dlq", "--stack", stack.stack_name]) == 0
     assert f"redrove {len(CASES)} message(s)" in capsys.readouterr().out
     wait_for(
         lambda: counts(stack, aws, ems) == (len(CASES), 0),

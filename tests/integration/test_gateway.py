@@ -132,3 +132,27 @@ def test_untrustworthy_framing_is_refused_once_and_the_connection_closed(small_s
     )
     assert answer.startswith(b"HTTP/1.1 400"), answer
     assert answer.count(b"HTTP/1.1 ") == 1
+
+
+@pytest.mark.parametrize("path", ["/docs", "/console"])
+def test_head_of_a_page_sends_its_headers_and_no_body_on_the_wire(path):
+    """Seen: HEAD /docs wrote the page after the headers, bytes a kept-alive client then
+    read as the start of its next answer."""
+    from govbus_dev.local.gateway import Gateway
+
+    root = Path(__file__).resolve().parents[2]
+    gateway = Gateway([], console_dir=root / "console")
+    url = gateway.serve("127.0.0.1", 0)
+    try:
+        with requests.Session() as session:
+            got = session.get(f"{url}{path}", timeout=10)
+            head = session.head(f"{url}{path}", timeout=10)
+            again = session.get(f"{url}{path}", timeout=10)  # the same connection
+        assert head.status_code == got.status_code == 200
+        assert head.headers["content-length"] == str(len(got.content))
+        for name in ("content-type", "content-security-policy"):
+            assert head.headers[name] == got.headers[name]
+        assert head.content == b""
+        assert again.status_code == 200 and again.content == got.content
+    finally:
+        gateway.stop()

@@ -147,3 +147,32 @@ def test_processing_times_of_the_days_decisions_against_the_promised_limit(stack
     assert (row["within_limit"], row["overdue"], row["within_limit_share"]) == (6, 0, 1.0)
     assert (row["p50_working_days"], row["p90_working_days"]) == (0.0, 0.0)
     assert row["suppressed"] == ""
+
+
+def test_govbus_open_data_publish_fills_the_catalogue_of_a_fresh_stack_now(stack, capsys):
+    from govbus_dev.cli import main as govbus
+
+    stack.seed()
+    day = dt.date(2026, 11, 26)
+    assert (
+        govbus(["open-data", "publish", "--day", day.isoformat(), "--stack", stack.stack_name]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert f"open data of {day.isoformat()} written" in printed
+    assert STAR_LEVELS.name in printed
+
+    document = requests.get(f"{stack.url}/open-data", timeout=20).json()
+    for dataset in document["dcat:dataset"]:
+        days = {d["dct:temporal"] for d in dataset["dcat:distribution"]}
+        assert days == {day.isoformat()}, dataset["dct:identifier"]
+    stars = next(d for d in document["dcat:dataset"] if d["dct:identifier"] == STAR_LEVELS.name)
+    csv_url = next(d for d in stars["dcat:distribution"] if d["dct:format"] == "CSV")
+    lines = requests.get(csv_url["dcat:downloadURL"], timeout=20).content.decode().splitlines()
+    assert len(lines) > 1, "the seeded catalogue's agencies are in it"
+
+
+def test_govbus_open_data_publish_refuses_a_day_that_is_not_a_date(capsys):
+    from govbus_dev.cli import main as govbus
+
+    assert govbus(["open-data", "publish", "--day", "yesterday"]) == 2
+    assert "--day 'yesterday' is not YYYY-MM-DD" in capsys.readouterr().err

@@ -456,6 +456,11 @@ def test_reconciliation_finds_each_mismatch_class_and_repairs_the_missed_notific
             assert govbus(["reconcile", "--day", day.isoformat(), "--stack", stack.stack_name]) == 0
     printed = out.getvalue()
     assert f"reconciliation of {day.isoformat()}" in printed and missed in printed
+    # the command's log lines are not part of the table: they go to stderr, never between
+    # its rows (the stack's functions run in this process too: theirs carry a request id)
+    assert not [
+        ln for ln in printed.splitlines() if ln.startswith("{") and "function_request_id" not in ln
+    ], printed
 
     finance = department_token(stack, ["payments:reconcile"])
     report = get(stack, finance, f"/reconciliation/{day.isoformat()}").json()

@@ -331,7 +331,7 @@ def test_a_forward_that_times_out_is_retried_dead_lettered_and_a_redrive_complet
         lambda: time.time() > float(breaker.state("province").get("open_until") or 0),
         what="the circuit's cool-down to pass",
     )
-    assert govbus(["dlq", "redrive", "dispatch-dlq"]) == 0
+    assert govbus(["dlq", "redrive", "dispatch-dlq", "--stack", stack.stack_name]) == 0
     assert "redrove 1 message(s)" in capsys.readouterr().out
     received = received_at_the_hall(stack, citizen, case["id"])
     # the hall answers a repeated submission with the same case: forwarded once
@@ -369,6 +369,11 @@ def test_align_reports_city_items_that_disagree_with_the_provinces_catalogue(
     (line,) = [ln for ln in printed.splitlines() if MARKET + "XK0007" in ln]
     assert "time_limit" in line and "city 30" in line and "province 20" in line
     assert "XK0504" not in printed and "XK0006" not in printed, "the seeded items agree"
+    # the command's log lines are not part of the report: they go to stderr, never between
+    # its rows (the stack's functions run in this process too: theirs carry a request id)
+    assert not [
+        ln for ln in printed.splitlines() if ln.startswith("{") and "function_request_id" not in ln
+    ], printed
 
     report = fire(stack, "ProvinceAlignFunction")
     assert [(d["item_code"], d["field"]) for d in report["disagreements"]] == [

@@ -53,3 +53,19 @@ def test_no_path_outside_the_console_files_is_served():
 
 def test_without_a_console_folder_the_path_is_an_unknown_route():
     assert get(Gateway([]), "/console").status == 404
+
+
+def test_the_page_by_its_file_name_redirects_to_the_address_its_links_work_from():
+    gateway = Gateway([], console_dir=ROOT / "console")
+    answer = get(gateway, "/console/index.html")
+    assert answer.status == 301 and header(answer, "location") == "/console"
+
+
+def test_head_answers_as_get_does_without_the_body():
+    gateway = Gateway([], console_dir=ROOT / "console")
+    for path in ("/console", "/console/console.js", "/docs", "/docs/swagger-ui.css"):
+        got, head = get(gateway, path), get(gateway, path, "HEAD")
+        assert head.status == got.status == 200, path
+        assert head.body == b"", path
+        assert [h for h in head.headers if h[0] != "content-length"] == got.headers, path
+        assert header(head, "content-length") == str(len(got.body)), path

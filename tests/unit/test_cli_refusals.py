@@ -1,0 +1,78 @@
+"""The CLI refuses what cannot be meant, before touching any stack: one line on stderr
+that says what is wrong (and what would be right), exit code 2."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from govbus_dev.cli import main as govbus
+from govbus_dev.cli.ops import DEPARTMENT_SCOPES
+from tests.conftest import ROOT
+
+AGENCY = "11350100MB00000012"
+
+
+def test_clients_create_refuses_an_unknown_scope_naming_the_valid_ones(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # no running stack here: a refusal must come first
+    code = govbus(
+        [
+            "clients",
+            "create",
+            "--agency",
+            AGENCY,
+            "--scope",
+            "subjects:read",
+            "--scope",
+            "subject:read",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "unknown --scope subject:read" in lines[0]
+    assert all(scope in lines[0] for scope in DEPARTMENT_SCOPES)
+    assert "valid: " in lines[0] and "subjects:read" in lines[0].split("valid: ")[1]
+
+
+def test_department_scopes_are_the_routes_scopes_and_the_documented_ones():
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
+    from_routes = {
+        scope
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        for requirement in operation.get("security", [])
+        for scopes in requirement.values()
+        for scope in scopes
+    } - {"self", "ops"}
+    table = (
+        (ROOT / "docs" / "api.md")
+        .read_text(encoding="utf-8")
+        .split("Scopes granted to departments' clients")[1]
+    )
+    documented = set(re.findall(r"^\| `([a-z]+:[a-z]+)` \|", table, flags=re.M))
+    assert set(DEPARTMENT_SCOPES) == from_routes == documented
+
+
+def test_replay_refuses_an_inverted_time_range(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = govbus(
+        [
+            "replay",
+            "--consumer",
+            "dispatch",
+            "--since",
+            "2026-11-27T10:00",
+            "--until",
+            "2026-11-27T09:00",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "--since 2026-11-27T10:00 is not before --until 2026-11-27T09:00" in lines[0]
