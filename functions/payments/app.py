@@ -14,16 +14,8 @@ order at the platform) and ``payment.notified`` (the platform says an order is p
 Every reaction is idempotent on the order, so redelivery and replays change nothing.
 """
 
-import json
-
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
@@ -32,7 +24,7 @@ from contracts.errors import ValidationFailed
 from contracts.payments import PaymentNotified, PaymentOrderRequested
 from govbus import payments
 from govbus.auth import caller
-from govbus.bus import event_from_detail
+from govbus.batch import SQSRecord, process_partial_response
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.stores.payments import PaidVia, Receipt
@@ -53,9 +45,6 @@ class OrderView(BaseModel):
 
 class Bills(BaseModel):
     bills: list[OrderView]
-
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @app.get(
@@ -131,7 +120,7 @@ def receipt(receipt_no: str):
 
 
 def react(record: SQSRecord) -> None:
-    event = event_from_detail(json.loads(record.body)["detail"])
+    event = record.event()
     data = event.payload()
     if isinstance(data, CaseTransitioned):
         payments.case_moved(data.case_id, data.action, data.to_state, data.reason or "")
@@ -160,7 +149,5 @@ def react(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "Records" in event:  # the bus's events, through the payments queue
-        return process_partial_response(
-            event=event, record_handler=react, processor=processor, context=context
-        )
+        return process_partial_response(event, react)
     return app.resolve(event, context)

@@ -4,19 +4,12 @@ adapter, count, record as events, raise ``city.alert`` over a threshold.
 A message no one can decode is counted and dropped, never retried; only an
 infrastructure failure (DynamoDB) fails the record, so SQS delivers it again."""
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from govbus.batch import SQSRecord, process_partial_response
 from govbus.observability import logger, metrics, tracer
 from govbus.plugins import call, plugin_manager
 from govbus.telemetry import ADAPTER, handle_message
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def decode(topic: str, payload: bytes):
@@ -31,6 +24,4 @@ def handle(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event, record_handler=handle, processor=processor, context=context
-    )
+    return process_partial_response(event, handle)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from govbus_dev.local.template import function_environments
+from govbus_dev.local.template import function_environments, function_specs, load_template
 from tests.conftest import ROOT
 
 # heavy modules a function must not load at init unless it uses them there
@@ -24,6 +24,8 @@ HEAVY = [
     "cryptography",
     "aws_xray_sdk",
     "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.parser",
     "requests",
     "yaml",
 ]
@@ -59,7 +61,9 @@ HOOKSPECS_PROBE = (
 )
 
 
-def _loaded_at_init(name: str, probe: str = PROBE) -> set[str]:
+def _loaded_at_init(
+    name: str, probe: str = PROBE, extra_env: dict[str, str] | None = None
+) -> set[str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
@@ -69,6 +73,7 @@ def _loaded_at_init(name: str, probe: str = PROBE) -> set[str]:
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing may be called at init anyway
         "POWERTOOLS_TRACE_DISABLED": "true",
         **FUNCTIONS[name],
+        **(extra_env or {}),
     }
     done = subprocess.run(
         [sys.executable, "-c", probe],
@@ -124,3 +129,44 @@ def test_the_hook_specifications_build_no_contract_model():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+# Powertools' batch utility builds the parser models of every event source when it is
+# imported (~58 ms); govbus.batch does an SQS consumer's part of it
+BATCH_HEAVY = ["aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parser"]
+SQS_CONSUMERS = sorted(
+    spec.code_dir.name
+    for spec in function_specs(load_template(ROOT / "template.yaml"), ROOT)
+    if spec.events_of("SQS") and str(spec.code_dir).startswith(str(ROOT / "functions"))
+)
+# one batch of one bus event no consumer can finish here (every AWS call is refused at
+# once): the record's whole path runs, its failure path included
+BATCH_PROBE = (
+    "import json, sys; import app\n"
+    "from contracts.events import Event\n"
+    "event = Event.create('platform.heartbeat', {'emitted_by': 'probe'}, source='govbus.probe')\n"
+    "body = json.dumps({'detail-type': event.type, 'source': event.source,"
+    " 'detail': json.loads(event.model_dump_json())})\n"
+    "record = {'messageId': 'm-1', 'receiptHandle': 'r', 'body': body,"
+    " 'attributes': {'ApproximateReceiveCount': '1'}, 'messageAttributes': {},"
+    " 'eventSource': 'aws:sqs'}\n"
+    "class Context:\n"
+    "    function_name = 'probe'; memory_limit_in_mb = 128; aws_request_id = 'req-1'\n"
+    "    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:probe'\n"
+    "    def get_remaining_time_in_millis(self): return 10_000\n"
+    "try:\n"
+    "    app.lambda_handler({'Records': [record]}, Context())\n"
+    "except Exception:\n"
+    "    pass\n"
+    f"print(json.dumps([m for m in {BATCH_HEAVY!r} if m in sys.modules]))"
+)
+
+
+def test_the_sqs_consumers_are_known():
+    assert {"eventlog", "dispatcher", "case_events", "payments"} <= set(SQS_CONSUMERS)
+
+
+@pytest.mark.parametrize("name", SQS_CONSUMERS)
+def test_an_sqs_consumer_handles_a_batch_without_powertools_batch_or_parser(name):
+    loaded = _loaded_at_init(name, BATCH_PROBE, extra_env={"AWS_MAX_ATTEMPTS": "1"})
+    assert loaded == set(), f"{name} loads {sorted(loaded)} to handle a batch"
