@@ -95,7 +95,7 @@ def test_the_template_has_every_function():
 def test_a_function_loads_at_init_only_what_it_uses(name):
     loaded = _loaded_at_init(name)
     allowed = set()
-    if name in {"webhooks", "dispatcher", "licence_requests"}:
+    if name in {"dispatcher", "licence_requests"}:
         allowed.add("aws_lambda_powertools.utilities.idempotency")
     assert loaded - allowed == set(), (
         f"{name} imports {sorted(loaded - allowed)} at init: import it where it is used"
