@@ -145,13 +145,28 @@ def cold_starts(stack) -> None:
 
 
 def warm_webhook(stack) -> None:
-    """The accepted push and its baseline, interleaved in one warm process (warm_child)."""
-    from bench.samples import ems_push_event
+    """The accepted push and its baseline, interleaved in one warm process (warm_child).
+
+    The baseline publishes the event the push becomes (its type, source and size): the
+    local EventBridge hands an event to the targets of every rule it matches inside
+    PutEvents, so an event no rule routes would make the baseline's PutEvents cheaper
+    than any push's could be.
+    """
+    from bench.samples import ems_push_event, ems_tracking_event
 
     fn = stack.functions["WebhooksFunction"]
+    pushed = ems_tracking_event()
+    work = {
+        "pushes": [ems_push_event(stack) for _ in range(WARM_CALLS + 1)],
+        "published": {
+            "Source": pushed.source,
+            "DetailType": pushed.type,
+            "Detail": pushed.model_dump(mode="json"),
+        },
+    }
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pushes.json"
-        path.write_text(json.dumps([ems_push_event(stack) for _ in range(WARM_CALLS + 1)]))
+        path.write_text(json.dumps(work))
         argv = [sys.executable, "-m", "bench.warm_child", str(fn.spec.code_dir)]
         argv += [fn.spec.handler.rsplit(".", 1)[0], fn.spec.handler_name, str(path)]
         argv += [stack.resolver.refs["IdempotencyTable"], stack.resolver.refs["EventBus"]]

@@ -42,17 +42,41 @@ def _api_v2(
     }
 
 
+EMS_TRACE = {
+    "op_code": "20",
+    "op_time": "2026-11-27T12:00:00+08:00",
+    "op_org_city": "福州市",
+    "op_desc": "运输中 in transit",
+}
+EMS_WAYBILL = "1100000000001"
+
+
 def ems_push_event(stack) -> dict:
     sim = stack.simulators["ems"]
-    trace = {
-        "op_code": "20",
-        "op_time": "2026-11-27T12:00:00+08:00",
-        "op_org_city": "福州市",
-        "op_desc": "运输中 in transit",
-    }
-    headers, body = sim.push_body("1100000000001", trace)
+    headers, body = sim.push_body(EMS_WAYBILL, EMS_TRACE)
     return _api_v2(
         "POST", "/webhooks/ems", body, headers, {"partner": "ems"}, route="/webhooks/{partner}"
+    )
+
+
+def ems_tracking_event():
+    """The bus event the sample EMS push becomes (as the webhooks function publishes it)."""
+    from contracts.delivery import TrackingUpdate, TrackingUpdated
+    from contracts.events import Event
+
+    update = TrackingUpdate(
+        waybill_no=EMS_WAYBILL,
+        case_id="CASE-SAMPLE",
+        state=TrackingState.in_transit,
+        occurred_at=EMS_TRACE["op_time"],
+        location=EMS_TRACE["op_org_city"],
+        note=EMS_TRACE["op_desc"],
+    )
+    return Event.create(
+        "delivery.tracking_updated",
+        TrackingUpdated(carrier="ems", update=update),
+        source="govbus.partner.ems",
+        subject=update.case_id,
     )
 
 

@@ -1,8 +1,10 @@
 """Run in a fresh process: the warm webhook path beside its baseline, in one process.
 
-argv: code_dir module handler events_json_path table bus ; prints JSON with the median
-seconds per call of the handler (each prepared push in turn) and of the baseline (the bare
-conditional DynamoDB PutItem and PutEvents the accepted path cannot avoid), interleaved
+argv: code_dir module handler work_json_path table bus ; the work file holds the prepared
+``pushes`` and the bus event one becomes (``published``). Prints JSON with the median
+seconds per call of the handler (each push in turn) and of the baseline (the bare
+conditional DynamoDB PutItem, and PutEvents of that event, the accepted path cannot
+avoid), interleaved
 call by call so a change of load moves both alike. The first call of each is left out
 (the cold one). Both run in the same warm process, as Lambda runs a warm invocation:
 the local stack's hop to its worker process is no part of the function's cost.
@@ -23,7 +25,8 @@ def main() -> None:
     sys.path.insert(0, code_dir)
     fn = getattr(importlib.import_module(module), handler)
     with open(events_path) as fh:
-        events = json.load(fh)
+        work = json.load(fh)
+    events, published = work["pushes"], work["published"]
 
     import boto3
 
@@ -37,13 +40,14 @@ def main() -> None:
             Item={"id": {"S": key}, "status": {"S": "COMPLETED"}},
             ConditionExpression="attribute_not_exists(id)",
         )
+        detail = {**published["Detail"], "id": key}
         bridge.put_events(
             Entries=[
                 {
                     "EventBusName": bus,
-                    "Source": "govbus.bench",
-                    "DetailType": "platform.heartbeat",
-                    "Detail": json.dumps({"id": key}),
+                    "Source": published["Source"],
+                    "DetailType": published["DetailType"],
+                    "Detail": json.dumps(detail),
                 }
             ]
         )

@@ -8,14 +8,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-import json
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.cases import CaseState
@@ -24,15 +16,13 @@ from contracts.errors import Conflict, NotFound
 from contracts.licences import LicenceIssued
 from contracts.province import ProvinceCaseReceived, ProvinceCaseStatusChanged
 from govbus import applications, province_cases
-from govbus.bus import event_from_detail
+from govbus.batch import SQSRecord, process_partial_response
 from govbus.observability import logger, metrics, tracer
 from govbus.stores import cases
 
-processor = BatchProcessor(event_type=EventType.SQS)
-
 
 def react(record: SQSRecord) -> None:
-    event = event_from_detail(json.loads(record.body)["detail"])
+    event = record.event()
     data = event.payload()
     # the province's answers: applied once each, never backwards; a Conflict that
     # outlasts the re-reads fails the record, and SQS brings it back
@@ -72,6 +62,4 @@ def _province(event_id: str, apply) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event, record_handler=react, processor=processor, context=context
-    )
+    return process_partial_response(event, react)

@@ -13,26 +13,18 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-import json
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from govbus import outbound
+from govbus.batch import SQSRecord, process_partial_response
 from govbus.bus import event_from_detail
 from govbus.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
 _pending: list[tuple[str, int]] = []
 
 
 def handle(record: SQSRecord) -> None:
-    body = json.loads(record.body)
+    body = record.json()
     if "delivery_id" in body:  # a retry, due now
         _pending.append((str(body["delivery_id"]), int(body["attempt"])))
         return
@@ -54,9 +46,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         return {"attempted": outbound.sweep()}
     _pending.clear()
     try:
-        result = process_partial_response(
-            event=event, record_handler=handle, processor=processor, context=context
-        )
+        result = process_partial_response(event, handle)
         # rows are written; their attempts never fail the batch (a lost one is swept)
         outbound.attempt_all(list(_pending))
     finally:

@@ -11,15 +11,8 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 # isort: split
 
 import datetime as dt
-import json
 from collections.abc import Callable
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.errors import GovbusError, RetryableError
@@ -27,7 +20,8 @@ from contracts.events import Event
 from contracts.masking import mask_text
 from govbus import settings
 from govbus.aws import client
-from govbus.bus import event_from_detail, publish
+from govbus.batch import SQSRecord, process_partial_response
+from govbus.bus import publish
 from govbus.circuit import BreakerPolicy, CircuitBreaker
 from govbus.dispatch import COMMANDS, RetryPolicy, execute
 from govbus.idempotency import command_config, once_per_event
@@ -41,7 +35,6 @@ retry = RetryPolicy(
     attempts=settings.tuning().retry_attempts,
     timeout_seconds=settings.tuning().partner_timeout_seconds or 5.0,
 )
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 # the invocation's remaining time, set per batch: no attempt starts that cannot finish
@@ -80,7 +73,7 @@ def dead_letter(record: SQSRecord, reason: str, event: Event | None) -> None:
 
 def handle(record: SQSRecord) -> None:
     try:
-        event = event_from_detail(json.loads(record.body)["detail"])
+        event = record.event()
         if event.type not in COMMANDS:
             raise ValueError(f"no command is defined for event type {event.type!r}")
     except (ValueError, KeyError, TypeError) as exc:
@@ -103,6 +96,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     global _time_left_ms
     command_config.register_lambda_context(context)
     _time_left_ms = getattr(context, "get_remaining_time_in_millis", None)
-    return process_partial_response(
-        event=event, record_handler=handle, processor=processor, context=context
-    )
+    return process_partial_response(event, handle)

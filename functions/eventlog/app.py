@@ -13,14 +13,7 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 import datetime as dt
 import hashlib
-import json
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
@@ -28,17 +21,15 @@ from contracts.masking import mask_text
 from contracts.subscriptions import owning_agency
 from govbus import settings
 from govbus.aws import client
-from govbus.bus import event_from_detail
+from govbus.batch import SQSRecord, process_partial_response
 from govbus.observability import logger, metrics, tracer
 from govbus.ops import ARCHIVE_MINUTE
 
 TABLE = settings.table("event_log")
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def archive(record: SQSRecord) -> None:
-    envelope = json.loads(record.body)
-    event = event_from_detail(envelope["detail"])
+    event = record.event()
     canonical = event.model_dump_json()
     now = dt.datetime.now(dt.UTC)
     item = {
@@ -77,6 +68,4 @@ def archive(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event, record_handler=archive, processor=processor, context=context
-    )
+    return process_partial_response(event, archive)

@@ -5,25 +5,15 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-import json
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.adapters import CallContext
 from contracts.cases import LicenceRequested
 from contracts.events import Event
-from govbus.bus import event_from_detail
+from govbus.batch import SQSRecord, process_partial_response
 from govbus.idempotency import command_config, once_per_event
 from govbus.licensing import issue_for_case
 from govbus.observability import logger, metrics, tracer
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @once_per_event
@@ -45,7 +35,7 @@ def issue(command: dict) -> dict:
 
 
 def handle(record: SQSRecord) -> None:
-    event = event_from_detail(json.loads(record.body)["detail"])
+    event = record.event()
     issue(command=event.model_dump(mode="json"))
 
 
@@ -54,6 +44,4 @@ def handle(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     command_config.register_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=handle, processor=processor, context=context
-    )
+    return process_partial_response(event, handle)

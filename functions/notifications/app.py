@@ -11,21 +11,14 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-import json
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.notify import Preferences
 from govbus import notifications
 from govbus.auth import SELF, caller
-from govbus.bus import event_from_detail
+from govbus.batch import SQSRecord, process_partial_response
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
@@ -33,7 +26,6 @@ from govbus.routing import HttpResolver
 
 app = HttpResolver()
 install_problem_handlers(app)
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @app.get(
@@ -60,7 +52,7 @@ def change_preferences():
 
 
 def handle(record: SQSRecord) -> None:
-    event = event_from_detail(json.loads(record.body)["detail"])
+    event = record.event()
     for notice in notifications.notices(event):
         notifications.deliver(event, notice)
 
@@ -70,7 +62,5 @@ def handle(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "Records" in event:
-        return process_partial_response(
-            event=event, record_handler=handle, processor=processor, context=context
-        )
+        return process_partial_response(event, handle)
     return app.resolve(event, context)

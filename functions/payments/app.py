@@ -18,15 +18,8 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-import json
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
@@ -35,7 +28,7 @@ from contracts.errors import ValidationFailed
 from contracts.payments import PaymentNotified, PaymentOrderRequested
 from govbus import payments
 from govbus.auth import caller
-from govbus.bus import event_from_detail
+from govbus.batch import SQSRecord, process_partial_response
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.routing import HttpResolver
@@ -57,9 +50,6 @@ class OrderView(BaseModel):
 
 class Bills(BaseModel):
     bills: list[OrderView]
-
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @app.get(
@@ -135,7 +125,7 @@ def receipt(receipt_no: str):
 
 
 def react(record: SQSRecord) -> None:
-    event = event_from_detail(json.loads(record.body)["detail"])
+    event = record.event()
     data = event.payload()
     if isinstance(data, CaseTransitioned):
         payments.case_moved(data.case_id, data.action, data.to_state, data.reason or "")
@@ -164,7 +154,5 @@ def react(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "Records" in event:  # the bus's events, through the payments queue
-        return process_partial_response(
-            event=event, record_handler=react, processor=processor, context=context
-        )
+        return process_partial_response(event, react)
     return app.resolve(event, context)

@@ -8,19 +8,12 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from govbus.batch import SQSRecord, process_partial_response
 from govbus.observability import logger, metrics, tracer
 from govbus.plugins import call, plugin_manager
 from govbus.telemetry import ADAPTER, handle_message
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def decode(topic: str, payload: bytes):
@@ -35,6 +28,4 @@ def handle(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event, record_handler=handle, processor=processor, context=context
-    )
+    return process_partial_response(event, handle)

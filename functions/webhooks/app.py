@@ -1,9 +1,10 @@
 """POST /webhooks/{partner}: a partner's push becomes events on the bus, exactly once.
 
 verify (the partner's adapter, over the raw bytes) -> parse (into contract events)
--> idempotency on the delivery id (same id + same body answers the original 202,
-same id + another body is 409) -> PutEvents -> 202 with the event ids.
-Nothing is published for a refused request.
+-> one conditional write of the delivery's receipt (govbus.pushes) -> PutEvents -> 202
+with the event ids. The same delivery id with the same body is published again under
+the same event ids (every consumer takes an event id once) and answered the same 202;
+the same id with another body is 409. Nothing is published for a refused request.
 """
 
 from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
@@ -17,16 +18,6 @@ import time
 import uuid
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
@@ -43,16 +34,14 @@ from contracts.errors import (
 from contracts.events import Event
 from contracts.masking import mask_text
 from contracts.signatures import active_secrets
-from govbus import audit, settings
-from govbus.aws import client, get_secret_json, stage
-from govbus.bus import publish
+from govbus import audit, pushes, settings
+from govbus.aws import get_secret_json, stage
 from govbus.http import documented, install_problem_handlers, problem
 from govbus.observability import count, logger, metrics, tracer
 from govbus.plugins import adapter_info, call, implements, plugin_manager
 from govbus.routing import HttpResolver, Response
 
 MAX_BODY_BYTES = settings.tuning().webhook_max_body_bytes
-IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 # event ids of a push are derived from it (uuid5 in this namespace), not drawn at random
 PUSH_EVENT_IDS = uuid.UUID("5d1f0b1e-2c41-4c8e-9a57-7b1f4f3e9c20")
 # an EventBridge entry is at most 256 KB, its own envelope included
@@ -60,49 +49,12 @@ MAX_EVENT_BYTES = 200 * 1024
 
 app = HttpResolver()
 install_problem_handlers(app)
-# the process's one DynamoDB client: Powertools would otherwise build a client in a
-# boto3 session of its own, loading the service's model a second time at cold start
-persistence = DynamoDBPersistenceLayer(
-    table_name=settings.table("idempotency"), boto3_client=client("dynamodb")
-)
-idempotency = IdempotencyConfig(
-    event_key_jmespath="[partner, delivery_id]",
-    payload_validation_jmespath="body_sha256",
-    expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
-    raise_on_no_idempotency_key=True,
-)
-
-
-class Delivery(BaseModel):
-    partner: str
-    delivery_id: str
-    body_sha256: str
-    events: list[Event]
 
 
 class Accepted(BaseModel):
     partner: str
     delivery_id: str
     event_ids: list[str]
-
-
-@idempotent_function(
-    data_keyword_argument="delivery",
-    persistence_store=persistence,
-    config=idempotency,
-    output_serializer=PydanticSerializer,
-)
-def accept(delivery: Delivery) -> Accepted:
-    event_ids = publish(delivery.events)
-    logger.info(
-        "webhook accepted",
-        extra={
-            "partner": delivery.partner,
-            "delivery_id": delivery.delivery_id,
-            "event_ids": event_ids,
-        },
-    )
-    return Accepted(partner=delivery.partner, delivery_id=delivery.delivery_id, event_ids=event_ids)
 
 
 def raw_body() -> bytes:
@@ -149,10 +101,10 @@ def correlation_id(header: str | None, delivery: str) -> str:
 def push_event_id(partner: str, delivery: str, body_sha256: str, index: int) -> str:
     """The id of a push's ``index``-th event: the same for every delivery of the push.
 
-    A partner that retries after an answer it never got (the function cut off after
-    PutEvents, before its idempotency record was saved) gets the events published again
-    under the same ids, so every consumer's once-per-event-id check holds and the event
-    log archives the push once.
+    Every delivery of the push puts its events on the bus again (a retry after a PutEvents
+    failure or an answer never received, two deliveries at once): under the same ids,
+    every consumer's once-per-event-id check holds and the event log archives the push
+    once (govbus.pushes).
     """
     return str(uuid.uuid5(PUSH_EVENT_IDS, f"{partner}\n{delivery}\n{body_sha256}\n{index}"))
 
@@ -237,24 +189,14 @@ def receive(partner: str):
         )
         for i, e in enumerate(events)
     ]
-    delivery = Delivery(
-        partner=partner, delivery_id=delivery_id, body_sha256=body_sha256, events=events
-    )
     try:
-        accepted = accept(delivery=delivery)
-    except IdempotencyValidationError:
+        event_ids = pushes.accept(partner, delivery_id, body_sha256, events)
+    except pushes.DeliveryIdReused:
         return problem(
             409,
             "delivery-id-reused",
             "Delivery id reused with another body",
             f"delivery {delivery_id!r} was already received with a different body",
-        )
-    except IdempotencyAlreadyInProgressError:
-        return problem(
-            409,
-            "delivery-in-progress",
-            "Delivery being processed",
-            f"delivery {delivery_id!r} is being processed; retry later",
         )
     ack = adapter_info(pm, partner).webhook_ack
     if ack is not None:  # the partner's own "delivered" answer (e.g. 200 "success")
@@ -262,7 +204,9 @@ def receive(partner: str):
     return Response(
         status_code=202,
         content_type="application/json",
-        body=json.dumps(accepted.model_dump()),
+        body=json.dumps(
+            Accepted(partner=partner, delivery_id=delivery_id, event_ids=event_ids).model_dump()
+        ),
     )
 
 
@@ -270,7 +214,6 @@ def receive(partner: str):
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    idempotency.register_lambda_context(context)
     answer = app.resolve(event, context)
     count_outcome(event, answer)
     return answer

@@ -40,16 +40,16 @@ def test_same_delivery_id_with_another_body_is_409_and_not_published(stack, aws,
 
 
 def test_a_push_published_again_after_its_answer_was_lost_is_archived_once(stack, aws, acme):
-    """The function cut off after PutEvents, before its idempotency record was saved: the
-    partner got no answer and sends the push again. Its events get the same ids, so the
-    event log (and every consumer that goes by the event id) takes it once."""
+    """The push's receipt is gone (past its window) and the partner sends the push again:
+    its events get the same ids, so the event log (and every consumer that goes by the
+    event id) takes it once."""
     body = b'{"note": "answer lost"}'
     first = post_webhook(stack.url, body, msg_id="msg_answer_lost")
     assert first.status_code == 202, first.text
     wait_for(lambda: archived(aws, stack), what="the push in the event log")
     table = stack.resolver.refs["IdempotencyTable"]
     records = aws["dynamodb"].scan(TableName=table)["Items"]
-    assert records, "the delivery's idempotency record"
+    assert records, "the delivery's receipt"
     for record in records:  # as if it had never been saved
         aws["dynamodb"].delete_item(TableName=table, Key={"id": record["id"]})
 
@@ -57,6 +57,69 @@ def test_a_push_published_again_after_its_answer_was_lost_is_archived_once(stack
     assert again.status_code == 202, again.text
     assert again.json()["event_ids"] == first.json()["event_ids"]
     assert_only_published(stack, aws, ["answer lost"])
+
+
+def test_a_push_delivered_again_is_published_again_and_archived_once(stack, aws, acme):
+    body = b'{"note": "delivered twice"}'
+    first = post_webhook(stack.url, body, msg_id="msg_twice")
+    again = post_webhook(stack.url, body, msg_id="msg_twice")
+    assert first.status_code == again.status_code == 202, again.text
+    assert again.json() == first.json()
+    assert_only_published(stack, aws, ["delivered twice"])
+
+
+def test_a_push_whose_events_the_bus_refused_is_published_by_the_partners_retry(stack, aws, acme):
+    """The receipt is written before PutEvents: a push answered 503 is not lost, and its
+    retry (same delivery id, same body) publishes it, once."""
+    bus = stack.resolver.refs["EventBus"]
+    aws["events"].delete_event_bus(Name=bus)
+    body = b'{"note": "bus was down"}'
+    refused = post_webhook(stack.url, body, msg_id="msg_bus_down")
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+
+    stack.provision()  # the bus and its rules are back
+    again = post_webhook(stack.url, body, msg_id="msg_bus_down")
+    assert again.status_code == 202, again.text
+    assert len(again.json()["event_ids"]) == 1
+    assert_only_published(stack, aws, ["bus was down"])
+
+
+def test_the_same_push_delivered_twice_at_once_is_accepted_twice_and_archived_once(
+    stack, aws, acme
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = b'{"note": "at once"}'
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(lambda _: post_webhook(stack.url, body, msg_id="msg_at_once"), range(2))
+        )
+    assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
+    assert answers[0].json()["event_ids"] == answers[1].json()["event_ids"]
+    assert_only_published(stack, aws, ["at once"])
+
+
+def test_a_receipt_past_its_window_no_longer_holds_the_delivery_id(stack, aws, acme):
+    """DynamoDB removes expired items late: a receipt past its expiry counts as gone."""
+    import hashlib
+    import time
+
+    from govbus.pushes import receipt_key
+
+    aws["dynamodb"].put_item(
+        TableName=stack.resolver.refs["IdempotencyTable"],
+        Item={
+            "id": {"S": receipt_key("acme", "msg_expired")},
+            "body_sha256": {"S": hashlib.sha256(b"an old body").hexdigest()},
+            "event_ids": {"L": [{"S": "old-event"}]},
+            "expiration": {"N": str(int(time.time()) - 60)},
+        },
+    )
+    answer = post_webhook(stack.url, b'{"note": "a new body"}', msg_id="msg_expired")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["event_ids"] != ["old-event"]
+    assert_only_published(stack, aws, ["a new body"])
 
 
 def test_the_same_body_under_another_delivery_id_is_another_event(stack, aws, acme):
