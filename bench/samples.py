@@ -229,7 +229,13 @@ def samples(stack) -> dict[str, dict]:
         "payments:reconcile",
     )
     subscriptions = with_department(_api_v2("GET", "/subscriptions"), "subscriptions:manage")
+    # the ops console's first read: every adapter's health and circuit
+    ops_adapters = _api_v2("GET", "/ops/adapters")
+    ops_adapters["requestContext"]["authorizer"] = {
+        "lambda": {"sub": "bench-ops", "kind": "ops", "scopes": "ops", "agency": "ops"}
+    }
     return {
+        "OpsFunction": ops_adapters,
         "DisclosureFunction": _api_v2("GET", "/disclosure/documents"),
         "OpenDataFunction": _api_v2("GET", "/open-data"),
         "PaymentsFunction": bills,
