@@ -83,11 +83,12 @@ def adapters(pm: pluggy.PluginManager, stage: str, circuit_table: str) -> list[A
     from govbus.health import health_report
     from govbus.plugins import adapter_info
 
-    breaker = CircuitBreaker(circuit_table)
+    pings = health_report(pm, stage).adapters
+    circuits = CircuitBreaker(circuit_table).states([ping.adapter for ping in pings])
     found = []
-    for ping in health_report(pm, stage).adapters:
+    for ping in pings:
         info = adapter_info(pm, ping.adapter)
-        circuit = breaker.state(ping.adapter)
+        circuit = circuits[ping.adapter]
         found.append(
             AdapterStatus(
                 adapter=ping.adapter,
