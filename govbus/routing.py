@@ -179,9 +179,9 @@ class HttpEvent(_View):
             return None
         media_type = self.media_type
         if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+            shown = media_type if len(media_type) <= 80 else media_type[:80] + "..."
             raise UnsupportedMediaType(
-                f"the body is sent as {media_type!r}; send it as JSON "
-                "(Content-Type: application/json)"
+                f"the body is sent as {shown!r}; send it as JSON (Content-Type: application/json)"
             )
         text = self.decoded_body
         return self._json_deserializer(text) if text else None

@@ -267,6 +267,15 @@ def test_a_json_route_refuses_a_body_sent_as_another_media_type_with_415(content
     assert content_type.split(";")[0] in problem["detail"]
 
 
+def test_a_415_shows_a_long_media_type_only_in_part():
+    sent = "text/" + "x" * 5000
+    event = http_event("PUT", "/things/A1", '{"a": 1}', headers={"content-type": sent})
+    answer = things_app().resolve(event, None)
+    assert answer["statusCode"] == 415
+    detail = answer_json(answer)["detail"]
+    assert len(detail) < 200 and sent[:80] in detail
+
+
 @pytest.mark.parametrize(
     "headers",
     [
