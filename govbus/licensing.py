@@ -8,13 +8,14 @@ from typing import Any
 
 from contracts.adapters import CallContext
 from contracts.cases import CaseState, LicenceRequested
-from contracts.errors import NotFound
+from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from contracts.events import Event
 from contracts.licences import IssueRequest, Licence, LicenceIssued
 from govbus import audit
 from govbus.bus import publish
 from govbus.observability import logger
 from govbus.plugins import call, plugin_manager
+from govbus.privacy import subject_key
 from govbus.stores import cases, licences
 
 SOURCE = "govbus.licences"
@@ -64,6 +65,44 @@ def issue_and_announce(
     )
     audit.record("licence.issued", actor=actor, target=licence.holder_code, detail=licence.id)
     return licence
+
+
+def issue_by_department(
+    request: IssueRequest, agency: str, actor: str, ctx: CallContext
+) -> Licence:
+    """A licence a department issues itself (``POST /licences``).
+
+    One that names a case is that case's result: the case must exist, be the issuing
+    agency's, be ``approved`` (at the moment of the write too, in one transaction) and
+    the holder must be its applicant. Otherwise nothing is issued: 422 for a case or
+    holder that does not fit, 403 for another agency's case, 409 for a case that is not
+    (or no longer) approved.
+    """
+    if request.case_id is None:
+        return issue_and_announce(request, agency, actor, ctx)
+    try:
+        case = cases.get(request.case_id)
+    except (NotFound, ValidationFailed):
+        raise ValidationFailed(f"no case {request.case_id!r}", field="case_id") from None
+    if case.agency != agency:
+        raise Forbidden("the case is another agency's: its licence is that agency's to issue")
+    if case.state != CaseState.approved:
+        state = case.state.value.replace("_", " ")
+        raise Conflict(f"the case is {state}: a case's licence is issued while it is approved")
+    if cases.applicant_key(case.id) != subject_key(request.holder_code.strip().upper()):
+        raise ValidationFailed("the holder is not the case's applicant", field="holder_code")
+    try:
+        return issue_and_announce(
+            request,
+            agency,
+            actor,
+            ctx,
+            conditions=[cases.state_check(case.id, CaseState.approved)],
+        )
+    except licences.ConditionNotMet:
+        raise Conflict(
+            "the case changed while the licence was issued: it is not approved"
+        ) from None
 
 
 def issue_for_case(wanted: LicenceRequested, ctx: CallContext) -> Licence | None:

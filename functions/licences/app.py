@@ -24,7 +24,7 @@ from govbus import audit
 from govbus.auth import Caller, caller
 from govbus.bus import publish
 from govbus.http import documented, install_problem_handlers, json_response
-from govbus.licensing import issue_and_announce, verifier
+from govbus.licensing import issue_by_department, verifier
 from govbus.observability import logger, metrics, tracer
 from govbus.routing import HttpResolver
 from govbus.stores import licences
@@ -81,7 +81,7 @@ def view(licence: Licence, who: Caller) -> dict:
         ok=Licence,
         status=201,
         body=IssueRequest,
-        errors=(409, 502, 503),
+        errors=(403, 409, 422, 502, 503),
         scopes=("licences:issue",),
     ),
 )
@@ -91,7 +91,7 @@ def issue():
     if not who.agency:
         raise Forbidden("only a department's client can issue licences")
     request = IssueRequest.model_validate(app.current_event.json_body or {})
-    licence = issue_and_announce(request, who.agency, who.subject, _ctx())
+    licence = issue_by_department(request, who.agency, who.subject, _ctx())
     return json_response(view(licence, who), 201)
 
 

@@ -127,3 +127,51 @@ def test_a_rejection_landing_while_the_licence_is_sealed_stops_it(stack, aws, ci
     assert licences_of(aws, stack, case_id) == [], "no licence for a rejected case"
     case = case_of(stack, citizen, case_id)
     assert case["state"] in {"rejected", "closed"} and case["licence_id"] is None
+
+
+def test_a_department_issues_a_cases_licence_only_for_its_approved_case_and_applicant(
+    stack, aws, citizen
+):
+    """POST /licences naming a case: the case is real, the department's, approved, and
+    the holder is its applicant; otherwise nothing is written."""
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    issuer = department_token(stack, ["licences:issue"], agency=MARKET)
+    stranger = department_token(stack, ["licences:issue"], agency="11350100MB00000025")
+
+    def issue(token, case_id, holder=CITIZEN):
+        return post(
+            stack,
+            token,
+            "/licences",
+            {
+                "type_code": "11100000000013338W002",
+                "holder_code": holder,
+                "holder_name": "林小姐",
+                "case_id": case_id,
+            },
+        )
+
+    with licence_requests_held(stack):
+        case_id = approved_case(stack, citizen, clerk)
+        missing = issue(issuer, "FZ20990101DEADBEEF")
+        assert missing.status_code == 422, missing.text
+        assert missing.json()["field"] == "case_id"
+        foreign = issue(stranger, case_id)
+        assert foreign.status_code == 403, foreign.text
+        someone_else = issue(issuer, case_id, holder="11350100MB00000012")
+        assert someone_else.status_code == 422, someone_else.text
+        assert someone_else.json()["field"] == "holder_code"
+        assert licences_of(aws, stack, case_id) == [], "no refused request wrote a licence"
+        issued = issue(issuer, case_id)
+        assert issued.status_code == 201, issued.text
+        wait_for(
+            lambda: case_of(stack, citizen, case_id)["state"] != "approved",
+            what="the case to take its licence",
+        )
+        again = issue(issuer, case_id)
+        assert again.status_code == 409, again.text
+    wait_for(
+        lambda: queue_depth(aws, stack, "LicenceRequestsQueue") == 0,
+        what="the held licence request to be served",
+    )
+    assert licences_of(aws, stack, case_id) == [issued.json()["id"]], "one licence, no second"
