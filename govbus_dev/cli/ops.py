@@ -324,10 +324,12 @@ def _own_queues(command: str, stack: str | None, template: str | None) -> list[d
     name = stack_name(stack)
     found = template_file(template)
     if found is None or not found.is_file():
-        # no template to read: the DLQs whose names start with the stack's (a stack whose
-        # name starts the same would show too)
-        warn(f"{command}: no template.yaml here (--template): the DLQs named {name}-*")
-        return dlq.dead_letter_queues(prefix=f"{name}-")
+        # never guess by name: a stack whose name starts the same would be reached too
+        where = f"{template} does not exist" if template else "no template.yaml here"
+        raise LookupError(
+            f"{where}: the stack's template names its dead-letter queues; run this in the "
+            "project's folder or give --template PATH"
+        )
     queues = dlq.named_queues(stack_dead_letter_queues(name, found))
     if not queues:
         warn(f"{command}: stack {name} has no dead-letter queue here (is --stack right?)")
@@ -336,9 +338,11 @@ def _own_queues(command: str, stack: str | None, template: str | None) -> list[d
 
 def _pick_queue(queues: list[dict], wanted: str, stack: str | None) -> str:
     """A queue URL from its full name, its name without the stack's prefix, or a URL."""
-    if wanted.startswith(("http://", "https://")):
-        return wanted
     names = ", ".join(q["name"] for q in queues) or "none"
+    if wanted.startswith(("http://", "https://")):
+        if wanted in {q["url"] for q in queues}:
+            return wanted
+        raise LookupError(f"{wanted} is not a dead-letter queue of stack {stack_name(stack)}")
     for matches in (
         lambda n: n == wanted,
         lambda n: n.endswith(f"-{wanted}"),
@@ -367,7 +371,11 @@ def dlq_list(
     from govbus import dlq
 
     use_local_stack_if_running()
-    queues = _own_queues("govbus dlq list", stack, template)
+    try:
+        queues = _own_queues("govbus dlq list", stack, template)
+    except LookupError as exc:
+        warn(f"govbus dlq list: {exc}")
+        return 2
     if not queue:
         if as_json:
             print_json([{k: q[k] for k in ("name", "count", "sources")} for q in queues])
@@ -445,6 +453,10 @@ def dlq_redrive(
     say(f"redrove {len(moved)} message(s) from {queue}")
     if stayed:
         warn(f"{len(stayed)} letter(s) stayed in {queue}: {dlq.STAYED_REASON}")
+    absent = [i for i in ids or [] if i not in set(moved) | set(stayed)]
+    if absent:
+        warn(f"not in {queue}: {', '.join(absent)} (govbus dlq list {queue} shows its letters)")
+        return 1
     return 0
 
 

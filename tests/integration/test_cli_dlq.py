@@ -63,3 +63,32 @@ def test_an_unknown_queue_is_refused_naming_this_stacks_queues(stack, aws, neigh
     err = capsys.readouterr().err
     assert "no dead-letter queue named 'nothing-dlq'" in err
     assert f"{stack.stack_name}-dispatch-dlq" in err and neighbour not in err
+
+
+def test_without_a_template_the_commands_refuse_instead_of_guessing_by_name(
+    stack, aws, neighbour, capsys, tmp_path
+):
+    missing = str(tmp_path / "nowhere.yaml")
+    assert govbus(["dlq", "list", "--stack", stack.stack_name, "--template", missing]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "--template" in err
+    redrive = ["dlq", "redrive", "x-dispatch-dlq", "--stack", stack.stack_name]
+    assert govbus([*redrive, "--template", missing]) == 2
+    assert "redrove" not in capsys.readouterr().out
+
+
+def test_a_queue_url_of_another_stack_is_refused(stack, aws, neighbour, capsys):
+    url = aws["sqs"].get_queue_url(QueueName=neighbour)["QueueUrl"]
+    assert govbus(["dlq", "redrive", url, "--stack", stack.stack_name]) == 2
+    assert "is not a dead-letter queue of stack" in capsys.readouterr().err
+    depth = aws["sqs"].get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert depth == "1", "the neighbour's letter stayed where it was"
+
+
+def test_a_redrive_of_an_id_not_in_the_queue_says_so(stack, aws, capsys):
+    assert (
+        govbus(["dlq", "redrive", "dispatch-dlq", "--id", "nope", "--stack", stack.stack_name]) == 1
+    )
+    assert "not in dispatch-dlq: nope" in capsys.readouterr().err
