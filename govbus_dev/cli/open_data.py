@@ -45,6 +45,14 @@ def publish(
     except ValueError:
         warn(f"govbus open-data publish: --day {day!r} is not YYYY-MM-DD")
         return 2
+    today = dt.datetime.now(CST).date()
+    if when >= today:
+        # a day is published once it is over: a part of today, or the future, never
+        warn(
+            f"govbus open-data publish: {when} is not over yet (Beijing time); "
+            f"the latest day to publish is {today - dt.timedelta(days=1)}"
+        )
+        return 2
     use_local_stack_if_running()
     name = stack_name(stack)
     # the template's TableName of each (``${AWS::StackName}-...``)

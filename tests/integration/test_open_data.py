@@ -176,3 +176,15 @@ def test_govbus_open_data_publish_refuses_a_day_that_is_not_a_date(capsys):
 
     assert govbus(["open-data", "publish", "--day", "yesterday"]) == 2
     assert "--day 'yesterday' is not YYYY-MM-DD" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("days_ahead", [0, 1, 365])
+def test_govbus_open_data_publish_refuses_a_day_that_is_not_over(capsys, days_ahead):
+    import datetime as dt
+
+    from govbus_dev.cli import main as govbus
+
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    day = (today + dt.timedelta(days=days_ahead)).isoformat()
+    assert govbus(["open-data", "publish", "--day", day]) == 2
+    assert "is not over yet" in capsys.readouterr().err
