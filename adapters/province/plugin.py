@@ -6,7 +6,6 @@ the SOAP client, and ``govbus_ping`` (health pings every adapter) needs none of 
 
 from __future__ import annotations
 
-import base64
 from typing import TYPE_CHECKING, Any
 
 from adapters.province.config import ProvinceConfig
@@ -116,7 +115,9 @@ def govbus_webhook_verify(request: InboundRequest, secrets: list[str]) -> str:
             raise StaleTimestamp(f"the push's WS-Security header is stale: {exc}") from exc
         raise SignatureInvalid(f"the push's UsernameToken does not hold: {exc}") from exc
     message_id = (envelope.findtext("soap:Header/wsa:MessageID", "", wire.NSMAP) or "").strip()
-    return message_id or base64.b64encode(token.nonce).decode()
+    # without WS-Addressing the UsernameToken's nonce names the push (fresh per push, the
+    # same on a retry of it), in the characters a delivery id may hold
+    return message_id or f"nonce:{token.nonce.hex()}"
 
 
 def _parse(body: bytes):

@@ -488,8 +488,10 @@ class HallSimulator(LoopbackSimulator):
         *,
         created: _dt.datetime | None = None,
         licence_id: str = "",
+        message_id: bool = True,
     ) -> tuple[dict[str, str], bytes]:
-        """A push as the hall sends it: headers and the raw envelope."""
+        """A push as the hall sends it: headers and the raw envelope (``message_id=False``:
+        without ``wsa:MessageID``, as a hall that does not use WS-Addressing sends it)."""
         case = self.cases.get(case_no, {"city_case_id": "CASE-SAMPLE"})
         note = etree.Element(q(HALL_NS, "CaseStatusNotification"), nsmap={"hall": HALL_NS})
         for name, value in (
@@ -503,12 +505,14 @@ class HallSimulator(LoopbackSimulator):
             if name in ("reason", "licenceId") and not value:
                 continue
             etree.SubElement(note, q(HALL_NS, name)).text = value
-        message_id = etree.Element(q(WSA, "MessageID"), nsmap={"wsa": WSA})
-        message_id.text = f"urn:uuid:{uuid.uuid4()}"
+        headers_xml = [wire.security_header(self.push_username, self.push_password, now=created)]
+        if message_id:
+            element = etree.Element(q(WSA, "MessageID"), nsmap={"wsa": WSA})
+            element.text = f"urn:uuid:{uuid.uuid4()}"
+            headers_xml.append(element)
         action = etree.Element(q(WSA, "Action"), nsmap={"wsa": WSA})
         action.text = SOAP_ACTION_PUSH
-        security = wire.security_header(self.push_username, self.push_password, now=created)
-        body = wire.envelope(note, [security, message_id, action])
+        body = wire.envelope(note, [*headers_xml, action])
         headers = {
             "Content-Type": "text/xml; charset=utf-8",
             "SOAPAction": f'"{SOAP_ACTION_PUSH}"',

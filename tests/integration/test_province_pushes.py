@@ -97,6 +97,19 @@ def test_a_replayed_push_answers_the_original_and_publishes_nothing_twice(stack,
     assert len(after_marker(aws, stack)) == 1
 
 
+def test_a_push_without_ws_addressing_is_named_by_its_token_nonce(stack, aws, acme, hall):
+    """A hall that sends no wsa:MessageID: the push is accepted once, its retry answered
+    with the same events (its id was once a base64 nonce, which no delivery id may be)."""
+    headers, body = hall.push_body("FJ000000000000", "ACCEPTED", message_id=False)
+    assert b"MessageID" not in body
+    first = push(stack, headers, body)
+    assert first.status_code == 202, first.text
+    again = push(stack, headers, body)
+    assert again.status_code == 202, again.text
+    assert again.json()["event_ids"] == first.json()["event_ids"]
+    assert len(after_marker(aws, stack)) == 1
+
+
 def _forged_digest(hall, body: bytes) -> tuple[dict[str, str], bytes]:
     """Someone who can sign the bytes but not make the UsernameToken hold."""
     doc = etree.fromstring(body)
