@@ -519,8 +519,9 @@ def _audit_table(stack: str | None) -> str:
 @clients_app.command("create")
 def clients_create(
     agency: Annotated[
-        str, typer.Option(help="the department's credit code (for --role ops: the ops unit)")
-    ],
+        str | None,
+        typer.Option(help="the department's credit code (for --role ops: the ops unit, ops-duty)"),
+    ] = None,
     scope: Annotated[
         list[str] | None,
         typer.Option(help="a service granted, e.g. subjects:read (repeatable)"),
@@ -543,7 +544,18 @@ def clients_create(
         warn(f"govbus clients create: --role must be one of {', '.join(clients.ROLES)}")
         return 2
     if role == clients.OPS:
+        extra = sorted(set(scope or []) - set(clients.OPS_SCOPES))
+        if extra:
+            warn(
+                f"govbus clients create: an ops client holds the ops scope only, not "
+                f"{', '.join(extra)} (create a department client for those)"
+            )
+            return 2
         scope = list(clients.OPS_SCOPES)  # an ops client holds exactly these
+        agency = agency or "ops-duty"
+    elif agency is None:
+        warn("govbus clients create: a department client needs --agency CODE (its credit code)")
+        return 2
     elif not scope:
         warn("govbus clients create: a department client needs at least one --scope")
         return 2

@@ -76,3 +76,19 @@ def test_replay_refuses_an_inverted_time_range(capsys, tmp_path, monkeypatch):
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
     assert "--since 2026-11-27T10:00 is not before --until 2026-11-27T09:00" in lines[0]
+
+
+def test_clients_create_refuses_an_ops_client_with_a_departments_scope(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    code = govbus(["clients", "create", "--role", "ops", "--scope", "subjects:read"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "an ops client holds the ops scope only, not subjects:read" in err
+
+
+def test_clients_create_needs_an_agency_for_a_department_client(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert govbus(["clients", "create", "--scope", "subjects:read"]) == 2
+    assert "needs --agency CODE" in capsys.readouterr().err
