@@ -38,7 +38,13 @@ _MAPPING: list[tuple[type[Exception], int, str, str]] = [
 ]
 
 
+# a detail says why in a sentence; one that quotes a caller's input at length is cut
+MAX_DETAIL_CHARS = 300
+
+
 def problem(status: int, slug: str, title: str, detail: str, **extensions: Any) -> Response:
+    if len(detail) > MAX_DETAIL_CHARS:
+        detail = detail[: MAX_DETAIL_CHARS - 3] + "..."
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extensions.items() if v is not None})
     return Response(

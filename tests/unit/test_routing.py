@@ -429,3 +429,20 @@ def test_the_answer_is_the_one_powertools_gave(method, path):
     theirs = powertools_things_app()
     event = http_event(method, path, '{"a": [1, 2]}')
     assert ours.resolve(event, None) == theirs.resolve(event, None)
+
+
+def test_a_refusal_quoting_a_long_input_is_cut_to_a_readable_detail():
+    app = HttpResolver()
+    install_problem_handlers(app)
+
+    @app.get("/items/<code>")
+    def item(code: str):
+        from contracts.errors import NotFound
+
+        raise NotFound(f"no item {code}")
+
+    answer = app.resolve(http_event("GET", "/items/" + "A" * 5000), None)
+    assert answer["statusCode"] == 404
+    detail = answer_json(answer)["detail"]
+    assert detail.startswith("no item AAAA") and detail.endswith("...")
+    assert len(detail) == 300
