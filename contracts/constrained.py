@@ -151,18 +151,19 @@ def _number(kind: type) -> Any:
         if len(literal) > MAX_NUMBER_CHARS:
             raise InvalidRequest(
                 f"a number in the body has {len(literal)} characters; "
-                f"at most {MAX_NUMBER_CHARS} allowed"
+                f"at most {MAX_NUMBER_CHARS} allowed",
+                field="(body)",
             )
         value = kind(literal)
         if kind is float and value in (float("inf"), float("-inf")):
-            raise InvalidRequest("a number in the body is out of range")
+            raise InvalidRequest("a number in the body is out of range", field="(body)")
         return value
 
     return parse
 
 
 def _constant(name: str) -> Any:
-    raise InvalidRequest(f"{name} is not a JSON number")
+    raise InvalidRequest(f"{name} is not a JSON number", field="(body)")
 
 
 def loads_bounded(

@@ -178,6 +178,12 @@ class HttpEvent(_View):
         if not self.body:
             return None
         media_type = self.media_type
+        declared = (self.headers.get("content-type") or "").strip()
+        if declared and not media_type:
+            raise UnsupportedMediaType(
+                "the Content-Type names no media type; send the body as JSON "
+                "(Content-Type: application/json)"
+            )
         if media_type and media_type != "application/json" and not media_type.endswith("+json"):
             shown = media_type if len(media_type) <= 80 else media_type[:80] + "..."
             raise UnsupportedMediaType(

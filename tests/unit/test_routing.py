@@ -267,6 +267,22 @@ def test_a_json_route_refuses_a_body_sent_as_another_media_type_with_415(content
     assert content_type.split(";")[0] in problem["detail"]
 
 
+@pytest.mark.parametrize("content_type", ["; text/plain", ";", " ; charset=utf-8"])
+def test_a_content_type_naming_no_media_type_is_415(content_type):
+    event = http_event("PUT", "/things/A1", '{"a": 1}', headers={"content-type": content_type})
+    answer = things_app().resolve(event, None)
+    assert answer["statusCode"] == 415
+    assert "names no media type" in answer_json(answer)["detail"]
+
+
+@pytest.mark.parametrize("number", ["1" * 41, "1e999999", "NaN", "-Infinity"])
+def test_a_number_the_parser_refuses_names_the_body(number):
+    event = http_event("PUT", "/things/A1", '{"a": ' + number + "}")
+    answer = things_app().resolve(event, None)
+    assert answer["statusCode"] == 400
+    assert answer_json(answer)["field"] == "(body)"
+
+
 def test_a_415_shows_a_long_media_type_only_in_part():
     sent = "text/" + "x" * 5000
     event = http_event("PUT", "/things/A1", '{"a": 1}', headers={"content-type": sent})
