@@ -1,17 +1,23 @@
 """AWS clients, built once per process.
 
-boto3 honours ``AWS_ENDPOINT_URL`` (and the per-service ``AWS_ENDPOINT_URL_<SERVICE>``)
+botocore honours ``AWS_ENDPOINT_URL`` (and the per-service ``AWS_ENDPOINT_URL_<SERVICE>``)
 by itself, so the same code talks to moto server, LocalStack or a real account.
+
+Clients come from botocore's own session, not boto3's: boto3 adds resources and S3's
+transfer manager, which no function uses, and importing it (s3transfer, its
+concurrency machinery) costs ~13 ms of every cold start. A botocore client is the very
+client ``boto3.client`` returns (boto3 builds it the same way).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import threading
 import time
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from govbus import settings
@@ -21,16 +27,20 @@ _CONFIG = Config(
     connect_timeout=3,
     read_timeout=10,
 )
+# creating clients from one session is not thread-safe (botocore's own advice): the
+# first call of each service is made under this lock, then the client is shared
+_CREATING = threading.Lock()
+
+
+@functools.cache
+def _session() -> Any:
+    return botocore.session.get_session()
 
 
 @functools.cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
-
-
-@functools.cache
-def resource(service: str) -> Any:
-    return boto3.resource(service, config=_CONFIG)
+    with _CREATING:
+        return _session().create_client(service, config=_CONFIG)
 
 
 def stage() -> str:
@@ -61,5 +71,5 @@ def clear_caches(*, clients: bool = True) -> None:
     between sessions; a reset of the same endpoint leaves the clients good)."""
     if clients:
         client.cache_clear()
-        resource.cache_clear()
+        _session.cache_clear()
     _SECRET_CACHE.clear()

@@ -1,16 +1,32 @@
 """Idempotent command handlers: an effect happens once per event id, however often the
-event is delivered (SQS redelivery, a DLQ redrive, a duplicate publish)."""
+event is delivered (SQS redelivery, a DLQ redrive, a duplicate publish).
+
+A command's effect is a partner's call that cannot be taken back, so a command is
+claimed before it runs and marked done after (two writes, in the idempotency table):
+
+1. ``PutItem`` of ``{id, status: INPROGRESS, in_progress_until, expiration}`` on
+   condition that no record is live: none, one past its ``expiration``, or a claim
+   whose holder ran out of time (``in_progress_until``: the invocation's end, from
+   :meth:`CommandConfig.register_lambda_context`). A record that is live comes back in the
+   same call (``ReturnValuesOnConditionCheckFailure``): ``COMPLETED`` answers with the
+   stored result and nothing runs again; ``INPROGRESS`` raises :class:`CommandInProgress`
+   (the delivery is retried later, as any failure is);
+2. the handler runs; if it raises, the claim is deleted so a retry may run it;
+3. ``UpdateItem`` to ``COMPLETED`` with the handler's result (JSON).
+
+This is what Powertools' idempotency utility does; it is not used here because its
+DynamoDB layer imports boto3 (~13 ms of a cold start, see govbus/aws.py).
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from botocore.exceptions import ClientError
 
 from govbus import settings
 from govbus.aws import client
@@ -19,21 +35,117 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # long enough to cover a DLQ's retention and a redrive after a partner's outage
 COMMAND_WINDOW_SECONDS = 7 * 24 * 3600
-command_config = IdempotencyConfig(
-    event_key_jmespath="id", expires_after_seconds=COMMAND_WINDOW_SECONDS
-)
+# a claim's lease when no Lambda context says how long the invocation may run
+DEFAULT_LEASE_SECONDS = 60.0
+INPROGRESS, COMPLETED = "INPROGRESS", "COMPLETED"
+
+
+class CommandInProgress(Exception):
+    """Another delivery of the command holds its claim and may still be running."""
+
+
+class CommandConfig:
+    """The invocation's context: a claim lasts as long as the invocation may run."""
+
+    def __init__(self) -> None:
+        self._context: Any = None
+
+    def register_lambda_context(self, context: Any) -> None:
+        self._context = context
+
+    def lease_seconds(self) -> float:
+        remaining = getattr(self._context, "get_remaining_time_in_millis", None)
+        return remaining() / 1000 if remaining else DEFAULT_LEASE_SECONDS
+
+
+command_config = CommandConfig()
 
 
 def once_per_event(handler: F) -> F:
     """Decorate ``handler(command: dict)``, the event envelope as a dict, keyed on its id.
 
-    The Lambda handler should call ``command_config.register_lambda_context(context)``.
+    The Lambda handler calls ``command_config.register_lambda_context(context)``.
     """
-    return idempotent_function(
-        data_keyword_argument="command",
-        # the process's one DynamoDB client (Powertools' own would load the model again)
-        persistence_store=DynamoDBPersistenceLayer(
-            table_name=settings.table("idempotency"), boto3_client=client("dynamodb")
-        ),
-        config=command_config,
-    )(handler)
+    scope = f"command#{handler.__module__}.{handler.__qualname__}#"
+
+    @functools.wraps(handler)
+    def run(*, command: dict) -> Any:
+        key = scope + str(command["id"])
+        claimed = _claim(key)
+        if claimed is not None:
+            return claimed  # carried out before: its result, and nothing runs again
+        try:
+            result = handler(command=command)
+        except BaseException:
+            _release(key)
+            raise
+        _complete(key, result)
+        return result
+
+    return run  # type: ignore[return-value]
+
+
+def _table() -> str:
+    return settings.table("idempotency")
+
+
+def _claim(key: str) -> Any:
+    """Claim the command; None when claimed, else the stored result of a completed run."""
+    now = time.time()
+    try:
+        client("dynamodb").put_item(
+            TableName=_table(),
+            Item={
+                "id": {"S": key},
+                "status": {"S": INPROGRESS},
+                "in_progress_until": {"N": str(now + command_config.lease_seconds())},
+                "expiration": {"N": str(int(now) + COMMAND_WINDOW_SECONDS)},
+            },
+            ConditionExpression=(
+                "attribute_not_exists(id) OR expiration < :now "
+                "OR (#s = :inprogress AND in_progress_until < :now)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":now": {"N": str(now)},
+                ":inprogress": {"S": INPROGRESS},
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        held = exc.response.get("Item") or _read(key)
+        if held.get("status", {}).get("S") == COMPLETED:
+            return json.loads(held.get("data", {}).get("S", "null"))
+        raise CommandInProgress(f"command {key.rsplit('#', 1)[-1]} is being carried out") from None
+    return None
+
+
+def _read(key: str) -> dict[str, Any]:
+    """The live record (only where a condition failure did not return it)."""
+    answer = client("dynamodb").get_item(
+        TableName=_table(), Key={"id": {"S": key}}, ConsistentRead=True
+    )
+    return answer.get("Item") or {}
+
+
+def _release(key: str) -> None:
+    """Give the claim back after a failure, so a redelivery runs the command."""
+    try:
+        client("dynamodb").delete_item(TableName=_table(), Key={"id": {"S": key}})
+    except ClientError:
+        pass  # the claim then lapses at in_progress_until
+
+
+def _complete(key: str, result: Any) -> None:
+    client("dynamodb").update_item(
+        TableName=_table(),
+        Key={"id": {"S": key}},
+        UpdateExpression="SET #s = :done, #d = :data REMOVE in_progress_until",
+        ExpressionAttributeNames={"#s": "status", "#d": "data"},
+        ExpressionAttributeValues={
+            ":done": {"S": COMPLETED},
+            ":data": {"S": json.dumps(result, default=str)},
+        },
+    )

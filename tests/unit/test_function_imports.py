@@ -28,6 +28,9 @@ HEAVY = [
     "aws_lambda_powertools.utilities.parser",
     "requests",
     "yaml",
+    # clients come from botocore's session (govbus.aws): boto3 and s3transfer are ~13 ms
+    "boto3",
+    "s3transfer",
 ]
 
 

@@ -1,0 +1,87 @@
+"""A command's effect happens once per event id (govbus.idempotency), against the local
+stack's idempotency table: a repeat answers the first result, a failure lets a retry
+run, a claim still held refuses a second runner, a lapsed claim is taken over."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from govbus import idempotency, settings
+
+
+class Context:
+    def __init__(self, ms: float) -> None:
+        self.ms = ms
+
+    def get_remaining_time_in_millis(self) -> float:
+        return self.ms
+
+
+@pytest.fixture
+def table(stack):
+    with settings.override(idempotency=stack.resolver.refs["IdempotencyTable"]):
+        idempotency.command_config.register_lambda_context(Context(30_000))
+        yield stack.resolver.refs["IdempotencyTable"]
+        idempotency.command_config.register_lambda_context(None)
+
+
+def command() -> dict:
+    return {"id": str(uuid.uuid4()), "type": "delivery.requested"}
+
+
+def test_a_repeated_command_runs_once_and_answers_its_first_result(table):
+    runs = []
+
+    @idempotency.once_per_event
+    def carry_out(command: dict) -> dict:
+        runs.append(command["id"])
+        return {"waybill": f"W{len(runs)}"}
+
+    sent = command()
+    assert carry_out(command=sent) == {"waybill": "W1"}
+    assert carry_out(command=sent) == {"waybill": "W1"}
+    assert runs == [sent["id"]]
+    assert carry_out(command=command()) == {"waybill": "W2"}, "another event id runs"
+
+
+def test_a_failed_run_gives_its_claim_back_for_the_retry(table):
+    attempts = []
+
+    @idempotency.once_per_event
+    def carry_out(command: dict) -> dict:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("the partner timed out")
+        return {"ok": True}
+
+    sent = command()
+    with pytest.raises(RuntimeError):
+        carry_out(command=sent)
+    assert carry_out(command=sent) == {"ok": True}
+    assert len(attempts) == 2
+
+
+def test_a_claim_still_held_refuses_a_second_runner_and_a_lapsed_one_is_taken_over(table):
+    sent = command()
+    inside = []
+
+    @idempotency.once_per_event
+    def carry_out(command: dict) -> dict:
+        if not inside:
+            inside.append(1)
+            # a second delivery arrives while the first is running
+            with pytest.raises(idempotency.CommandInProgress):
+                carry_out(command=command)
+        return {"done": True}
+
+    assert carry_out(command=sent) == {"done": True}
+
+    # a runner that died holding its claim: once its invocation's time is over, the
+    # command is carried out by the next delivery
+    lapsed = command()
+    idempotency.command_config.register_lambda_context(Context(-1_000))
+    idempotency._claim(f"command#{carry_out.__module__}.{carry_out.__qualname__}#{lapsed['id']}")
+    idempotency.command_config.register_lambda_context(Context(30_000))
+    assert carry_out(command=lapsed) == {"done": True}
