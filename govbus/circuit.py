@@ -81,12 +81,13 @@ class CircuitBreaker:
             "last_error": item.get("last_error", {}).get("S", ""),
         }
 
-    def before_call(self, partner: str) -> None:
-        """Raise :class:`CircuitOpen` unless the call may go ahead."""
+    def before_call(self, partner: str) -> dict[str, Any]:
+        """Raise :class:`CircuitOpen` unless the call may go ahead; the state it read
+        (hand it to :meth:`record_success`)."""
         current = self.state(partner)
         now = time.time()
         if current["state"] == "closed":
-            return
+            return current
         if now < current["open_until"]:
             raise CircuitOpen(
                 f"circuit for {partner} is {current['state']} for another "
@@ -113,11 +114,21 @@ class CircuitBreaker:
                 ) from None
             raise
         changed(partner, current["state"], "half_open")
+        return {**current, "state": "half_open"}
 
-    def record_success(self, partner: str) -> None:
+    def record_success(self, partner: str, seen: dict[str, Any] | None = None) -> None:
+        """Close the circuit and clear its failures after a successful call.
+
+        ``seen``: the state :meth:`before_call` read for this call. A call that started on
+        a healthy circuit (closed, no failures) and succeeded changes nothing, and costs
+        no read: the common case. A failure another caller counted meanwhile is then
+        cleared by the next success that starts after it.
+        """
+        if seen is not None and seen["state"] == "closed" and seen["failures"] == 0:
+            return
         current = self.state(partner)
         if current["state"] == "closed" and current["failures"] == 0:
-            return  # the common case costs one read, no write
+            return
         self._ddb().put_item(
             TableName=self.table,
             Item={

@@ -147,7 +147,7 @@ def execute(
                 f"{time_left_ms():.0f} ms left, an attempt may take "
                 f"{policy.attempt_budget_ms():.0f} ms; attempt {attempt + 1} left to SQS"
             ) from last
-        breaker.before_call(partner)  # CircuitOpen is retryable: SQS brings it back later
+        seen = breaker.before_call(partner)  # CircuitOpen is retryable: SQS retries later
         count("DispatchAttempt", {"partner": partner, "command": event.type})
         try:
             result = call_with_timeout(
@@ -165,7 +165,7 @@ def execute(
         except GovbusError as exc:  # the partner refused: no retry can help
             count("DispatchFailure", {"partner": partner, "reason": type(exc).__name__})
             raise
-        breaker.record_success(partner)
+        breaker.record_success(partner, seen)
         if command.result_event and command.result_data:
             return Event.create(
                 command.result_event,

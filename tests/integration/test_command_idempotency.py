@@ -85,3 +85,21 @@ def test_a_claim_still_held_refuses_a_second_runner_and_a_lapsed_one_is_taken_ov
     idempotency._claim(f"command#{carry_out.__module__}.{carry_out.__qualname__}#{lapsed['id']}")
     idempotency.command_config.register_lambda_context(Context(30_000))
     assert carry_out(command=lapsed) == {"done": True}
+
+
+def test_a_success_clears_the_failures_counted_before_the_call(stack):
+    """The circuit's common case costs no read after the call; a call that started after
+    failures were counted clears them."""
+    from govbus.circuit import CircuitBreaker
+
+    breaker = CircuitBreaker(stack.resolver.refs["CircuitTable"])
+    partner = f"bench-{uuid.uuid4().hex[:6]}"
+    seen = breaker.before_call(partner)
+    assert seen["state"] == "closed" and seen["failures"] == 0
+    breaker.record_success(partner, seen)
+    assert breaker.state(partner)["failures"] == 0
+    breaker.record_failure(partner, "PartnerUnavailable: 503")
+    seen = breaker.before_call(partner)
+    assert seen["failures"] == 1
+    breaker.record_success(partner, seen)
+    assert breaker.state(partner) == {**breaker.state(partner), "state": "closed", "failures": 0}

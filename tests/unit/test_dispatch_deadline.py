@@ -31,13 +31,13 @@ class Courier:
 
 
 class OpenBreaker:
-    def before_call(self, partner: str) -> None:
-        pass
+    def before_call(self, partner: str) -> dict:
+        return {"state": "closed", "failures": 0}
 
     def record_failure(self, partner: str, reason: str) -> str:
         return "closed"
 
-    def record_success(self, partner: str) -> None:
+    def record_success(self, partner: str, seen: dict | None = None) -> None:
         pass
 
 
