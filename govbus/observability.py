@@ -45,19 +45,28 @@ class MaskingFilter(logging.Filter):
         return True
 
 
-class StdoutHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stdout`` is now (the Lambda runtime's, or a test's capture)."""
+class CurrentStreamHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` (or ``sys.stderr``) is at the moment of writing:
+    the Lambda runtime's, a redirect, a test's capture."""
 
-    def __init__(self) -> None:
-        super().__init__(sys.stdout)
+    def __init__(self, name: str = "stdout") -> None:
+        self._stream_name = name
+        super().__init__(getattr(sys, name))
 
     @property  # type: ignore[override]
     def stream(self):
-        return sys.stdout
+        return getattr(sys, self._stream_name)
 
     @stream.setter
     def stream(self, _value) -> None:
         pass
+
+
+class StdoutHandler(CurrentStreamHandler):
+    """The runtime's handler: a Lambda function's logs go to its stdout."""
+
+    def __init__(self) -> None:
+        super().__init__("stdout")
 
 
 class GovbusLogger(Logger):

@@ -7,7 +7,13 @@ import sys
 
 import typer
 
-from govbus.observability import SERVICE, MaskingFilter, MaskingPlainFormatter, StdoutHandler
+from govbus.observability import (
+    SERVICE,
+    CurrentStreamHandler,
+    MaskingFilter,
+    MaskingPlainFormatter,
+    StdoutHandler,
+)
 
 app = typer.Typer(
     name="govbus",
@@ -38,21 +44,6 @@ app.add_typer(province_app, name="province")
 app.add_typer(open_data_app, name="open-data")
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is now (a terminal, a redirect, a test's capture)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property  # type: ignore[override]
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-
 # the runtime's JSON loggers (Powertools' ``govbus``, the adapters'): on stdout in a
 # Lambda; a command's stdout is its output (a table, a JSON document), so not there
 _RUNTIME_LOGGERS = (SERVICE, "adapters")
@@ -68,7 +59,7 @@ def _logs_to_stderr(verbose: bool) -> None:
         moved: list[logging.Handler] = []
         for handler in runtime.handlers:
             if isinstance(handler, StdoutHandler):
-                replacement = _StderrHandler()
+                replacement = CurrentStreamHandler("stderr")
                 replacement.setFormatter(handler.formatter)
                 for kept in handler.filters:
                     replacement.addFilter(kept)
