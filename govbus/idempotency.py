@@ -89,37 +89,55 @@ def _table() -> str:
     return settings.table("idempotency")
 
 
-def _claim(key: str) -> Any:
-    """Claim the command; None when claimed, else the stored result of a completed run."""
-    now = time.time()
+def put_unless_live(
+    item: dict[str, Any],
+    condition: str,
+    values: dict[str, Any],
+    names: dict[str, str] | None = None,
+) -> dict[str, Any] | None:
+    """Write ``item`` to the idempotency table on ``condition`` (that no live record holds
+    its id); None when written, else the live record, which the failed condition hands
+    back in the same call (``ReturnValuesOnConditionCheckFailure``; read only where not).
+
+    The one write of every "once" here: a command's claim, a push's receipt
+    (govbus.pushes).
+    """
     try:
         client("dynamodb").put_item(
             TableName=_table(),
-            Item={
-                "id": {"S": key},
-                "status": {"S": INPROGRESS},
-                "in_progress_until": {"N": str(now + command_config.lease_seconds())},
-                "expiration": {"N": str(int(now) + COMMAND_WINDOW_SECONDS)},
-            },
-            ConditionExpression=(
-                "attribute_not_exists(id) OR expiration < :now "
-                "OR (#s = :inprogress AND in_progress_until < :now)"
-            ),
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":now": {"N": str(now)},
-                ":inprogress": {"S": INPROGRESS},
-            },
+            Item=item,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            **({"ExpressionAttributeNames": names} if names else {}),
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        held = exc.response.get("Item") or _read(key)
-        if held.get("status", {}).get("S") == COMPLETED:
-            return json.loads(held.get("data", {}).get("S", "null"))
-        raise CommandInProgress(f"command {key.rsplit('#', 1)[-1]} is being carried out") from None
+        return exc.response.get("Item") or _read(item["id"]["S"])
     return None
+
+
+def _claim(key: str) -> Any:
+    """Claim the command; None when claimed, else the stored result of a completed run."""
+    now = time.time()
+    held = put_unless_live(
+        {
+            "id": {"S": key},
+            "status": {"S": INPROGRESS},
+            "in_progress_until": {"N": str(now + command_config.lease_seconds())},
+            "expiration": {"N": str(int(now) + COMMAND_WINDOW_SECONDS)},
+        },
+        "attribute_not_exists(id) OR expiration < :now "
+        "OR (#s = :inprogress AND in_progress_until < :now)",
+        {":now": {"N": str(now)}, ":inprogress": {"S": INPROGRESS}},
+        {"#s": "status"},
+    )
+    if held is None:
+        return None
+    if held.get("status", {}).get("S") == COMPLETED:
+        return json.loads(held.get("data", {}).get("S", "null"))
+    raise CommandInProgress(f"command {key.rsplit('#', 1)[-1]} is being carried out")
 
 
 def _read(key: str) -> dict[str, Any]:

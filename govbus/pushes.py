@@ -33,9 +33,8 @@ from botocore.exceptions import ClientError
 
 from contracts.errors import Conflict
 from contracts.events import Event
-from govbus import settings
-from govbus.aws import client
 from govbus.bus import PublishFailed, publish
+from govbus.idempotency import put_unless_live
 from govbus.observability import logger
 
 WINDOW_SECONDS = 24 * 3600
@@ -75,32 +74,18 @@ def accept(partner: str, delivery_id: str, body_sha256: str, events: Sequence[Ev
 def _record(key: str, body_sha256: str, event_ids: list[str]) -> tuple[bool, list[str]]:
     """Write the receipt if none is live; (written, the receipt's event ids)."""
     now = int(time.time())
-    try:
-        client("dynamodb").put_item(
-            TableName=settings.table("idempotency"),
-            Item={
-                "id": {"S": key},
-                "body_sha256": {"S": body_sha256},
-                "event_ids": {"L": [{"S": i} for i in event_ids]},
-                "expiration": {"N": str(now + WINDOW_SECONDS)},
-            },
-            ConditionExpression="attribute_not_exists(id) OR expiration < :now",
-            ExpressionAttributeValues={":now": {"N": str(now)}},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        old = exc.response.get("Item") or _read(key)
-        if old.get("body_sha256", {}).get("S") != body_sha256:
-            raise DeliveryIdReused("the delivery id was received with a different body") from None
-        return False, [i["S"] for i in old["event_ids"]["L"]]
-    return True, event_ids
-
-
-def _read(key: str) -> dict:
-    """The live receipt (only where a condition failure did not return it)."""
-    answer = client("dynamodb").get_item(
-        TableName=settings.table("idempotency"), Key={"id": {"S": key}}, ConsistentRead=True
+    held = put_unless_live(
+        {
+            "id": {"S": key},
+            "body_sha256": {"S": body_sha256},
+            "event_ids": {"L": [{"S": i} for i in event_ids]},
+            "expiration": {"N": str(now + WINDOW_SECONDS)},
+        },
+        "attribute_not_exists(id) OR expiration < :now",
+        {":now": {"N": str(now)}},
     )
-    return answer.get("Item") or {}
+    if held is None:
+        return True, event_ids
+    if held.get("body_sha256", {}).get("S") != body_sha256:
+        raise DeliveryIdReused("the delivery id was received with a different body")
+    return False, [i["S"] for i in held["event_ids"]["L"]]
