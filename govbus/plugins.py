@@ -245,9 +245,7 @@ def adapter_info(pm: pluggy.PluginManager, name: str) -> AdapterInfo:
 
 def adapter_names(pm: pluggy.PluginManager) -> list[str]:
     """Every allowed adapter's name, loaded or not (a lazy manager imports none here)."""
-    names = {
-        name for name, plugin in pm.list_name_plugin() if plugin is not None and name != "__spec__"
-    }
+    names = set(loaded_adapter_names(pm))
     if isinstance(pm, LazyPluginManager):
         names.update(pm.pending_names())
     return sorted(names)
@@ -337,8 +335,8 @@ def plugin_manager() -> pluggy.PluginManager:
 
     Lazy: it knows the allowed adapters' names from their entry points and loads and
     configures each when it is first addressed (``GOVBUS_DEV_ADAPTERS``'s modules,
-    imported already, are registered and configured at once). In Lambda (and in the local stack's workers) a process serves one function, so
-    there is one; keying on ``GOVBUS_ADAPTERS`` keeps a tool that builds managers for
+    imported already, are registered and configured at once). In Lambda (and in the
+    local stack's workers) a process serves one function, so there is one; keying on ``GOVBUS_ADAPTERS`` keeps a tool that builds managers for
     several allow-lists in one process honest.
     """
     key = settings.adapters().allow_list
