@@ -35,6 +35,20 @@ def queue_depth(aws, stack, logical_id):
     return sum(int(v) for v in attributes.values())
 
 
+def request_queued(aws, stack):
+    wait_for(
+        lambda: queue_depth(aws, stack, "LicenceRequestsQueue") >= 1,
+        what="the approval's licence request to reach its queue",
+    )
+
+
+def requests_served(aws, stack):
+    wait_for(
+        lambda: queue_depth(aws, stack, "LicenceRequestsQueue") == 0,
+        what="every licence request to be served",
+    )
+
+
 def licences_of(aws, stack, case_id):
     rows = aws["dynamodb"].scan(TableName=stack.resolver.refs["LicencesTable"])["Items"]
     return [r["id"]["S"] for r in rows if r.get("case_id", {}).get("S") == case_id]
@@ -55,10 +69,7 @@ def test_a_case_rejected_after_approval_gets_no_licence(stack, aws, citizen):
     clerk = department_token(stack, ["cases:review"], agency=MARKET)
     with licence_requests_held(stack):
         rejected_id = approved_case(stack, citizen, clerk)
-        wait_for(
-            lambda: queue_depth(aws, stack, "LicenceRequestsQueue") >= 1,
-            what="the approval's licence request to reach its queue",
-        )
+        request_queued(aws, stack)
         rejected = post(
             stack,
             clerk,
@@ -73,10 +84,7 @@ def test_a_case_rejected_after_approval_gets_no_licence(stack, aws, citizen):
         lambda: case_of(stack, citizen, kept_id)["state"] == "licence_issued",
         what="the still-approved case's licence",
     )
-    wait_for(
-        lambda: queue_depth(aws, stack, "LicenceRequestsQueue") == 0,
-        what="every licence request to be served",
-    )
+    requests_served(aws, stack)
     assert queue_depth(aws, stack, "LicenceRequestsDLQ") == 0, "served, not dead-lettered"
     assert len(licences_of(aws, stack, kept_id)) == 1
     assert licences_of(aws, stack, rejected_id) == []
@@ -92,10 +100,7 @@ def test_a_rejection_landing_while_the_licence_is_sealed_stops_it(stack, aws, ci
     clerk = department_token(stack, ["cases:review"], agency=MARKET)
     with licence_requests_held(stack):
         case_id = approved_case(stack, citizen, clerk)
-        wait_for(
-            lambda: queue_depth(aws, stack, "LicenceRequestsQueue") >= 1,
-            what="the approval's licence request to reach its queue",
-        )
+        request_queued(aws, stack)
         seal = ca._seal
         rejections = []
 
@@ -170,8 +175,5 @@ def test_a_department_issues_a_cases_licence_only_for_its_approved_case_and_appl
         )
         again = issue(issuer, case_id)
         assert again.status_code == 409, again.text
-    wait_for(
-        lambda: queue_depth(aws, stack, "LicenceRequestsQueue") == 0,
-        what="the held licence request to be served",
-    )
+    requests_served(aws, stack)
     assert licences_of(aws, stack, case_id) == [issued.json()["id"]], "one licence, no second"
