@@ -131,7 +131,7 @@ class HttpEvent(_View):
         raw = self["rawPath"]
         return raw if stage == "$default" else raw[len("/" + stage) :]
 
-    @property
+    @cached_property
     def headers(self) -> Headers:
         return Headers(self.get("headers"))
 
