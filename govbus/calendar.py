@@ -14,6 +14,15 @@ import json
 
 from govbus.aws import client, stage
 
+# Beijing time: every "day" of the platform (a statement's, an open dataset's) is one
+CST = _dt.timezone(_dt.timedelta(hours=8))
+
+
+def yesterday() -> _dt.date:
+    """The last whole day in Beijing time: what a nightly job (reconciliation, open data)
+    works on, a day's records being complete the next."""
+    return _dt.datetime.now(CST).date() - _dt.timedelta(days=1)
+
 
 @dataclasses.dataclass(frozen=True)
 class WorkingCalendar:

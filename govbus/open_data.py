@@ -40,10 +40,9 @@ from contracts.open_data import (
 )
 from govbus import settings
 from govbus.aws import client
-from govbus.calendar import WorkingCalendar, calendar
+from govbus.calendar import CST, WorkingCalendar, calendar
 from govbus.stores import catalog
 
-CST = _dt.timezone(_dt.timedelta(hours=8))
 URL_SECONDS = 3600
 CATALOGUE_DAYS = 31  # distributions listed per dataset: the last month's days
 DECISIONS = (CaseState.approved, CaseState.rejected)

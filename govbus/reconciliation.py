@@ -136,11 +136,6 @@ def run(day: _dt.date, *, repair: bool = True) -> dict[str, Any]:
     return report
 
 
-def yesterday() -> _dt.date:
-    """The day a scheduled run reconciles: the statement of a day is complete the next."""
-    return _dt.datetime.now(CST).date() - _dt.timedelta(days=1)
-
-
 def table(report: dict[str, Any]) -> str:
     """The report as the CLI prints it: one row per mismatch class, then the samples."""
     rows = [

@@ -14,7 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from govbus import open_data
+from govbus import calendar, open_data
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
 from govbus.routing import HttpResolver
@@ -36,11 +36,7 @@ def catalogue():
 
 def daily_job(event: dict) -> dict:
     raw = event.get("day")
-    day = (
-        dt.date.fromisoformat(raw)
-        if isinstance(raw, str)
-        else dt.datetime.now(open_data.CST).date() - dt.timedelta(days=1)
-    )
+    day = dt.date.fromisoformat(raw) if isinstance(raw, str) else calendar.yesterday()
     rows = open_data.run(day)
     logger.info("open data written", extra={"day": day.isoformat(), "rows": rows})
     return {"day": day.isoformat(), "rows": rows}

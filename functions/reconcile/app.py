@@ -61,8 +61,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         # the daily job's machinery (the matcher, payments, the partners' statements):
         # the finance office's report, read over HTTP, needs none of it
         from govbus import reconciliation
+        from govbus.calendar import yesterday
 
-        done = reconciliation.run(reconciliation.yesterday())
+        done = reconciliation.run(yesterday())
         logger.info("reconciled", extra={"day": done["day"], "counts": done["counts"]})
         return {"day": done["day"], "counts": done["counts"]}
     return app.resolve(event, context)

@@ -29,8 +29,7 @@ from contracts.errors import Conflict, NotFound
 from contracts.events import Event
 from govbus import outbox, settings
 from govbus.aws import client
-
-CST = _dt.timezone(_dt.timedelta(hours=8))
+from govbus.calendar import CST
 
 
 class OrderState(StrEnum):

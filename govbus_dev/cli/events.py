@@ -360,7 +360,9 @@ def _archived_by_id(table_name: str, ids: list[str]) -> tuple[list[Any], list[st
 def _when(text: str) -> _dt.datetime:
     moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:  # a time without a zone is Beijing time, as the city's
-        moment = moment.replace(tzinfo=_dt.timezone(_dt.timedelta(hours=8)))
+        from govbus.calendar import CST
+
+        moment = moment.replace(tzinfo=CST)
     return moment
 
 

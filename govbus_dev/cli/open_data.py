@@ -17,8 +17,6 @@ from govbus_dev.cli.app import open_data_app
 from govbus_dev.cli.output import say, table, warn
 from govbus_dev.cli.stack import require_table, stack_name, use_local_stack_if_running
 
-CST = dt.timezone(dt.timedelta(hours=8))
-
 
 def bucket_name(stack: str, account: str) -> str:
     """template.yaml's ``OpenDataBucket``: ``${AWS::StackName}-open-data-${AWS::AccountId}``."""
@@ -36,21 +34,19 @@ def publish(
     stage: Annotated[str, typer.Option(help="the stack's Stage (its working calendar)")] = "dev",
 ) -> int:
     """Aggregate a day into the open datasets now (what the daily job does at 01:30)."""
+    from govbus.calendar import yesterday
+
+    latest = yesterday()
     try:
-        when = (
-            dt.date.fromisoformat(day)
-            if day
-            else dt.datetime.now(CST).date() - dt.timedelta(days=1)
-        )
+        when = dt.date.fromisoformat(day) if day else latest
     except ValueError:
         warn(f"govbus open-data publish: --day {day!r} is not YYYY-MM-DD")
         return 2
-    today = dt.datetime.now(CST).date()
-    if when >= today:
+    if when > latest:
         # a day is published once it is over: a part of today, or the future, never
         warn(
             f"govbus open-data publish: {when} is not over yet (Beijing time); "
-            f"the latest day to publish is {today - dt.timedelta(days=1)}"
+            f"the latest day to publish is {latest}"
         )
         return 2
     use_local_stack_if_running()

@@ -160,12 +160,13 @@ def dev(
 def _publish_open_data(stack) -> str:
     """Run the open-data daily job once for yesterday (Beijing time), as its schedule
     would overnight, so /open-data lists downloads from the start; the day, or ""."""
-    import datetime as dt
 
     job = stack.functions.get("OpenDataFunction")
     if job is None:
         return ""
-    day = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) - dt.timedelta(days=1)).date()
+    from govbus.calendar import yesterday
+
+    day = yesterday()
     try:
         job.invoke({"day": day.isoformat()})
     except Exception as exc:  # the platform runs without open data too
