@@ -71,6 +71,8 @@ class Platform(BaseModel):
     # this stack's dead-letter queues, by name, comma-separated (tools/alarms.py writes the
     # list into the template): the ops API reaches these and no other stack's
     dead_letter_queues: str | None = Field(None, alias="DEAD_LETTER_QUEUES")
+    # the layer's botocore data (govbus_dev/botocore_data.py); botocore reads it too
+    aws_data_path: str | None = Field(None, alias="AWS_DATA_PATH")
 
 
 class Tuning(BaseModel):

@@ -5,10 +5,16 @@ then parsed, documentation and all) and its endpoint rules, and the first client
 process reads ``endpoints.json`` (1.2 MB: every service in every region). That is most
 of what a client costs a cold start. This writes, for the services govbus's functions
 call, the same files uncompressed, the models without their documentation, and an
-``endpoints.json`` that keeps every partition and region but only those services.
-botocore searches the directories in ``AWS_DATA_PATH`` before its own data, file by
-file, so whatever is not here (paginators, waiters, every other service's model) still
-comes from botocore itself.
+``endpoints.json`` that keeps every partition and region but only those services, plus
+every other file botocore reads at run time for them (``partitions.json``,
+``sdk-default-configuration.json``, ``_retry.json``, each service's paginators, waiters
+and SDK extras), so the directory is whole.
+
+Whole, it is the only place :mod:`govbus.aws` lets botocore look
+(:func:`govbus.aws.data_loader`): botocore's own loader lists every directory of every
+search path (400-odd services: ~2,700 ``stat`` calls, ~20 ms) before it loads a
+process's first model. Any other ``AWS_DATA_PATH`` is searched the usual way, before
+botocore's own data, file by file.
 
 The layer ships the result (``make build``: ``/opt/python/botocore_data``, which the
 template's ``AWS_DATA_PATH`` names); the local stack writes it once per botocore version
@@ -33,7 +39,11 @@ from typing import Any
 SERVICES = ("dynamodb", "events", "kms", "s3", "secretsmanager", "sqs", "ssm")
 # what botocore never reads at run time: only its documentation generators do
 _DOCUMENTATION_KEYS = frozenset({"documentation", "documentationUrl"})
-GENERATION = "2"  # bump when what this writes changes
+GENERATION = "3"  # bump when what this writes changes
+# the stamp's mark that the directory holds every file botocore reads for SERVICES
+WHOLE = "whole"
+# what the SDK never reads at run time (documentation examples)
+_NOT_AT_RUN_TIME = frozenset({"examples-1"})
 
 
 def _without_documentation(node: Any) -> Any:
@@ -64,7 +74,10 @@ def _write(path: Path, data: Any) -> None:
 def stamp(services: tuple[str, ...] = SERVICES) -> str:
     import botocore
 
-    return f"botocore {botocore.__version__}; services {','.join(services)}; gen {GENERATION}"
+    return (
+        f"botocore {botocore.__version__}; services {','.join(services)}; "
+        f"gen {GENERATION}; {WHOLE}"
+    )
 
 
 def write(out: Path, services: tuple[str, ...] = SERVICES) -> Path:
@@ -79,6 +92,16 @@ def write(out: Path, services: tuple[str, ...] = SERVICES) -> Path:
         _write(out / service / version / "service-2.json", _slim_model(model))
         rules = loader.load_data(f"{service}/{version}/endpoint-rule-set-1")
         _write(out / service / version / "endpoint-rule-set-1.json", rules)
+        # paginators, waiters, SDK extras: as botocore has them
+        for path in sorted((Path(loader.BUILTIN_DATA_PATH) / service / version).iterdir()):
+            name = path.name.removesuffix(".gz").removesuffix(".json")
+            if name in ("service-2", "endpoint-rule-set-1") or name in _NOT_AT_RUN_TIME:
+                continue
+            _write(out / service / version / f"{name}.json", loader.load_data(f"{service}/{version}/{name}"))
+    for path in sorted(Path(loader.BUILTIN_DATA_PATH).iterdir()):
+        name = path.name.removesuffix(".gz").removesuffix(".json")
+        if path.is_file() and name != "endpoints":  # the partitions, defaults, retry rules
+            _write(out / f"{name}.json", loader.load_data(name))
     endpoints = loader.load_data("endpoints")
     wanted = set(services)
     for partition in endpoints["partitions"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -15,14 +16,23 @@ from govbus_dev import botocore_data
 ROOT = Path(__file__).resolve().parents[2]
 
 # a client made with the shipped data and one with botocore's own, in fresh interpreters
-PROBE = r"""
-import json, sys, boto3
-session = boto3.session.Session(
-    region_name=sys.argv[1], aws_access_key_id="x", aws_secret_access_key="y"
-)
-out = {}
+# clients as the functions make them: govbus.aws's session (its loader, when the data is
+# whole, reads nothing else); without AWS_DATA_PATH that is botocore's own loader
+MAKE_CLIENT = r"""
+import json, sys
+from govbus import aws
+session = aws.session()
+
+
+def make(name):
+    return session.create_client(
+        name, region_name=sys.argv[1], aws_access_key_id="x", aws_secret_access_key="y"
+    )
+"""
+PROBE = MAKE_CLIENT + r"""
+out = {"_search_paths": session.get_component("data_loader").search_paths}
 for name in sys.argv[2].split(","):
-    client = session.client(name)
+    client = make(name)
     model = client.meta.service_model
     out[name] = {
         "endpoint": client.meta.endpoint_url,
@@ -51,12 +61,8 @@ CALLS = {
     ),
     "ssm": ("get_parameter", {"Name": "/govbus/x"}),
 }
-SEND_PROBE = r"""
-import json, sys, boto3
+SEND_PROBE = MAKE_CLIENT + r"""
 calls = json.loads(sys.argv[3])
-session = boto3.session.Session(
-    region_name=sys.argv[1], aws_access_key_id="x", aws_secret_access_key="y"
-)
 
 
 class Stop(Exception):
@@ -65,7 +71,7 @@ class Stop(Exception):
 
 out = {}
 for name in sys.argv[2].split(","):
-    client = session.client(name)
+    client = make(name)
     seen = {}
 
     def stop(request, seen=seen, **_):
@@ -147,6 +153,8 @@ def test_calls_resolve_and_build_the_same_requests(data: Path, region: str):
 @pytest.mark.parametrize("region", ["us-east-1", "cn-north-1", "ap-east-1"])
 def test_clients_are_the_same_as_with_botocores_own_data(data: Path, region: str):
     ours, stock = _clients(region, data), _clients(region, None)
+    assert ours.pop("_search_paths") == [str(data)], "the whole data is the only place read"
+    assert any(path.endswith("botocore/data") for path in stock.pop("_search_paths"))
     assert set(ours) == set(botocore_data.SERVICES)
     for name in botocore_data.SERVICES:
         assert stock[name]["has_docs"] and not ours[name]["has_docs"], "documentation left out"
@@ -178,3 +186,45 @@ def test_every_service_the_runtime_calls_is_shipped():
             called |= set(re.findall(r"""client\(\s*["']([a-z0-9-]+)["']""", path.read_text()))
     assert "dynamodb" in called, "the scan found the clients"
     assert called <= set(botocore_data.SERVICES), called - set(botocore_data.SERVICES)
+
+
+def test_the_loader_reads_only_data_made_whole_for_this_botocore(data: Path, tmp_path: Path):
+    """Anything else in AWS_DATA_PATH (another botocore's data, an older generation, a
+    user's own models, several paths) is searched botocore's way, before its own data."""
+    from govbus import aws, settings
+
+    def loader_for(path: Path | str | None):
+        with settings.override(aws_data_path=str(path) if path else None):
+            return aws.data_loader()
+
+    assert loader_for(data).search_paths == [str(data)]
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    stamp = (data / "STAMP").read_text()
+    for text in (
+        stamp.replace("botocore ", "botocore 0.", 1),  # made for another botocore
+        stamp.replace("; whole", ""),  # an older generation: not every file
+    ):
+        (stale / "STAMP").write_text(text)
+        assert loader_for(stale) is None, text
+    assert loader_for(tmp_path / "missing") is None
+    assert loader_for(f"{data}{os.pathsep}{stale}") is None
+    assert loader_for(None) is None
+
+
+def test_the_whole_data_holds_every_file_botocore_reads(data: Path):
+    """Paginators, waiters and SDK extras too: with the loader reading nowhere else, a
+    file missing here would be a DataNotFoundError in a function."""
+    from botocore.loaders import Loader
+
+    builtin = Path(Loader.BUILTIN_DATA_PATH)
+    for service in botocore_data.SERVICES:
+        (version,) = [p.name for p in (data / service).iterdir()]
+        theirs = {
+            p.name.removesuffix(".gz")
+            for p in (builtin / service / version).iterdir()
+            if not p.name.startswith("examples-1")
+        }
+        assert {p.name for p in (data / service / version).iterdir()} == theirs, service
+    for name in ("_retry.json", "partitions.json", "sdk-default-configuration.json"):
+        assert json.loads((data / name).read_text()) == json.loads((builtin / name).read_text())
