@@ -51,9 +51,7 @@ def data_loader() -> Any | None:
             stamp = fh.read().strip()
     except OSError:
         return None
-    if not stamp.startswith(f"botocore {botocore.__version__};") or not stamp.endswith(
-        "; whole"
-    ):
+    if not stamp.startswith(f"botocore {botocore.__version__};") or not stamp.endswith("; whole"):
         return None
     from botocore.loaders import Loader
 
@@ -70,10 +68,19 @@ def session() -> Any:
     return botocore_session
 
 
-@functools.cache
+_CLIENTS: dict[str, Any] = {}
+
+
 def client(service: str) -> Any:
-    with _CREATING:
-        return session().create_client(service, config=_CONFIG)
+    """The process's client for ``service``: made once, whichever thread asks first (a
+    second thread asking meanwhile waits for that one rather than making its own)."""
+    made = _CLIENTS.get(service)
+    if made is None:
+        with _CREATING:
+            made = _CLIENTS.get(service)
+            if made is None:
+                made = _CLIENTS[service] = session().create_client(service, config=_CONFIG)
+    return made
 
 
 def stage() -> str:
@@ -82,17 +89,32 @@ def stage() -> str:
 
 _SECRET_CACHE: dict[str, tuple[float, str]] = {}
 SECRET_TTL_SECONDS = 300.0
+# one read of a secret at a time: a caller that asks while another thread reads it (the
+# dispatcher reads a partner's credentials beside its claim) waits for that read
+_SECRET_LOCKS: dict[str, threading.Lock] = {}
+_SECRET_LOCKS_LOCK = threading.Lock()
+
+
+def secret_is_cached(name: str) -> bool:
+    hit = _SECRET_CACHE.get(name)
+    return bool(hit) and time.monotonic() - hit[0] < SECRET_TTL_SECONDS
 
 
 def get_secret(name: str) -> str:
     """Read a Secrets Manager secret string, cached for five minutes (rotation-safe)."""
-    now = time.monotonic()
     hit = _SECRET_CACHE.get(name)
-    if hit and now - hit[0] < SECRET_TTL_SECONDS:
+    if hit and time.monotonic() - hit[0] < SECRET_TTL_SECONDS:
         return hit[1]
-    value = client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
-    _SECRET_CACHE[name] = (now, value)
-    return value
+    with _SECRET_LOCKS_LOCK:
+        lock = _SECRET_LOCKS.setdefault(name, threading.Lock())
+    with lock:
+        hit = _SECRET_CACHE.get(name)  # read by the thread this one waited for
+        if hit and time.monotonic() - hit[0] < SECRET_TTL_SECONDS:
+            return hit[1]
+        now = time.monotonic()
+        value = client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+        _SECRET_CACHE[name] = (now, value)
+        return value
 
 
 def get_secret_json(name: str) -> dict[str, Any]:
@@ -103,6 +125,6 @@ def clear_caches(*, clients: bool = True) -> None:
     """Forget secrets, and clients unless ``clients=False`` (tests switch endpoints
     between sessions; a reset of the same endpoint leaves the clients good)."""
     if clients:
-        client.cache_clear()
+        _CLIENTS.clear()
         session.cache_clear()
     _SECRET_CACHE.clear()

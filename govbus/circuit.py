@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from contracts.errors import CircuitOpen
 from govbus import settings
 from govbus.aws import client
+from govbus.beside import Beside, beside
 from govbus.observability import count
 
 
@@ -45,6 +46,18 @@ class CircuitBreaker:
     def __init__(self, table: str, policy: BreakerPolicy | None = None) -> None:
         self.table = table
         self.policy = policy or BreakerPolicy()
+        # reads started early (read_beside) for the next before_call of a partner
+        self._early: dict[str, Beside[dict[str, Any]]] = {}
+
+    def read_beside(self, partner: str) -> None:
+        """Start reading ``partner``'s state now, on a thread of its own: the next
+        :meth:`before_call` for it takes this read instead of making its own. The
+        dispatcher starts it beside a command's claim, so the two round trips overlap;
+        :meth:`forget_early_reads` drops a read no call took (one record's lifetime)."""
+        self._early[partner] = beside(lambda: self.state(partner), f"circuit-{partner}")
+
+    def forget_early_reads(self) -> None:
+        self._early.clear()
 
     def _ddb(self) -> Any:
         return client("dynamodb")
@@ -84,7 +97,11 @@ class CircuitBreaker:
     def before_call(self, partner: str) -> dict[str, Any]:
         """Raise :class:`CircuitOpen` unless the call may go ahead; the state it read
         (hand it to :meth:`record_success`)."""
-        current = self.state(partner)
+        early = self._early.pop(partner, None)
+        try:
+            current = early.result() if early is not None else self.state(partner)
+        except ClientError:  # the early read failed: read again, as without it
+            current = self.state(partner)
         now = time.time()
         if current["state"] == "closed":
             return current

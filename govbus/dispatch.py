@@ -24,6 +24,7 @@ from contracts.delivery import WaybillCreated
 from contracts.errors import GovbusError, PartnerTimeout, RetryableError
 from contracts.events import Event
 from contracts.province import ProvinceCaseReceived, ProvinceCaseStatusChanged
+from govbus.beside import beside
 from govbus.circuit import CircuitBreaker
 from govbus.observability import count
 from govbus.plugins import call
@@ -114,6 +115,34 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
         return future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:
         raise PartnerTimeout(f"no answer within {timeout:.1f} s") from None
+
+
+def read_beside(event: Event, pm: pluggy.PluginManager, breaker: CircuitBreaker) -> None:
+    """Start, beside the command's claim, the two reads its first attempt makes: the
+    partner's circuit (taken by ``breaker.before_call``) and, unless cached, the
+    partner's credentials (which the adapter then finds in :func:`govbus.aws.get_secret`'s
+    cache, or waits for). Nothing here may fail a command: the attempt reads again."""
+    from govbus.aws import get_secret, secret_is_cached
+    from govbus.plugins import adapter_info
+
+    command = COMMANDS.get(event.type)
+    if command is None:
+        return
+    try:
+        partner = command.adapter(event.payload())
+        breaker.read_beside(partner)
+        secret = adapter_info(pm, partner).secret_name
+    except Exception:  # an unknown adapter, a malformed command: execute() says why
+        return
+    if secret and not secret_is_cached(secret):
+        beside(lambda: _quietly(get_secret, secret), f"secret-{partner}")
+
+
+def _quietly(read: Callable[[str], Any], name: str) -> None:
+    try:
+        read(name)
+    except Exception:  # noqa: S110 - the adapter's own read reports it, with its context
+        pass
 
 
 def execute(

@@ -105,11 +105,19 @@ def run(
     pm: pluggy.PluginManager, ctx: CallContext, catalog_table: str | None = None
 ) -> AlignmentReport:
     """Pull the province's items and compare the city's published catalogue with them."""
+    from govbus.beside import beside
     from govbus.plugins import call
     from govbus.stores import catalog
 
-    theirs = call(pm, ADAPTER, "govbus_province_list_items", ctx=ctx)
-    return compare(catalog.published_items(table=catalog_table), theirs)
+    # the city's catalogue is read while the hall is asked (and, at a cold start, while
+    # the SOAP client loads): neither waits on the other
+    ours = beside(lambda: catalog.published_items(table=catalog_table), "catalogue-read")
+    try:
+        theirs = call(pm, ADAPTER, "govbus_province_list_items", ctx=ctx)
+    except BaseException:
+        ours.join()  # no read outlives the run
+        raise
+    return compare(ours.result(), theirs)
 
 
 def render(report: AlignmentReport) -> str:

@@ -23,7 +23,7 @@ from govbus.aws import client
 from govbus.batch import SQSRecord, process_partial_response
 from govbus.bus import publish
 from govbus.circuit import BreakerPolicy, CircuitBreaker
-from govbus.dispatch import COMMANDS, RetryPolicy, execute
+from govbus.dispatch import COMMANDS, RetryPolicy, execute, read_beside
 from govbus.idempotency import command_config, once_per_event
 from govbus.observability import count, logger, metrics, tracer
 from govbus.plugins import plugin_manager
@@ -78,6 +78,7 @@ def handle(record: SQSRecord) -> None:
             raise ValueError(f"no command is defined for event type {event.type!r}")
     except (ValueError, KeyError, TypeError) as exc:
         return dead_letter(record, f"unreadable command: {exc}", None)
+    read_beside(event, plugin_manager(), breaker)  # the circuit and credentials, beside the claim
     try:
         carry_out(command=event.model_dump(mode="json"))
     except RetryableError as exc:
@@ -86,6 +87,8 @@ def handle(record: SQSRecord) -> None:
         raise  # reported as a batch item failure: SQS brings it back
     except GovbusError as exc:  # the partner refused: retrying cannot help
         return dead_letter(record, f"{type(exc).__name__}: {exc}", event)
+    finally:
+        breaker.forget_early_reads()  # a read no attempt took (the command was done before)
     return None
 
 

@@ -29,7 +29,9 @@ def make(name):
         name, region_name=sys.argv[1], aws_access_key_id="x", aws_secret_access_key="y"
     )
 """
-PROBE = MAKE_CLIENT + r"""
+PROBE = (
+    MAKE_CLIENT
+    + r"""
 out = {"_search_paths": session.get_component("data_loader").search_paths}
 for name in sys.argv[2].split(","):
     client = make(name)
@@ -46,6 +48,7 @@ for name in sys.argv[2].split(","):
     }
 print(json.dumps(out))
 """
+)
 
 # one call per service, stopped before it is sent: the endpoint it resolved and the
 # request botocore built (serialisation, signing, every handler on the way)
@@ -61,7 +64,9 @@ CALLS = {
     ),
     "ssm": ("get_parameter", {"Name": "/govbus/x"}),
 }
-SEND_PROBE = MAKE_CLIENT + r"""
+SEND_PROBE = (
+    MAKE_CLIENT
+    + r"""
 calls = json.loads(sys.argv[3])
 
 
@@ -92,6 +97,7 @@ for name in sys.argv[2].split(","):
     out[name] = seen
 print(json.dumps(out))
 """
+)
 
 
 @pytest.fixture(scope="module")
