@@ -21,16 +21,15 @@ import threading
 import time
 from typing import Any
 
-import requests
 from lxml import etree
-from requests.adapters import HTTPAdapter
 
 from adapters.province import wire
 from adapters.province.config import ProvinceConfig
-from adapters.province.zeep_import import (
+from adapters.province.zeep_import import (  # requests too: imported as zeep's is
     Document,
     Transport,
     UsernameToken,
+    requests,
     wsse_utils,
     zeep,
 )
@@ -174,8 +173,8 @@ class HallClient:
         if config.proxy:
             session.proxies = {"http": config.proxy, "https": config.proxy}
         # the dispatcher owns retries (backoff, circuit breaker): none here
-        session.mount("http://", HTTPAdapter(max_retries=0, pool_maxsize=4))
-        session.mount("https://", HTTPAdapter(max_retries=0, pool_maxsize=4))
+        session.mount("http://", requests.adapters.HTTPAdapter(max_retries=0, pool_maxsize=4))
+        session.mount("https://", requests.adapters.HTTPAdapter(max_retries=0, pool_maxsize=4))
         self.session = session
         self.zeep = zeep.Client(
             wsdl=wsdl_document(),

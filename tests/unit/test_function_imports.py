@@ -204,11 +204,15 @@ def test_pinging_every_adapter_loads_no_heavy_library(monkeypatch):
 
 def test_the_province_client_loads_zeep_as_the_layer_has_it_without_httpx():
     """zeep imports httpx (its async transport, ~30 ms) wherever httpx is installed; the
-    layer has none, and the adapter's client hides it here too (nothing uses it)."""
+    layer has none, and the adapter's client hides it here too (nothing uses it). Nor
+    does it load a character-set detector for requests (~5 ms): it reads bytes only, and
+    requests' import warns of nothing."""
     probe = (
-        "import json, sys; import adapters.province.client; "
-        "import zeep.transports as t; "
-        "print(json.dumps(['httpx' in sys.modules, t.httpx is None]))"
+        "import json, sys, warnings; warnings.simplefilter('error'); "
+        "import adapters.province.client; "
+        "import zeep.transports as t; import requests.compat as c; "
+        "print(json.dumps(['httpx' in sys.modules, t.httpx is None, "
+        "'charset_normalizer' in sys.modules or 'chardet' in sys.modules, c.chardet]))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],
@@ -218,10 +222,11 @@ def test_the_province_client_loads_zeep_as_the_layer_has_it_without_httpx():
         timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True, False, None]
+    import charset_normalizer  # installed here (and in the layer), so the test means it
     import httpx  # installed here (a developer's tool brings it), so the test means it
 
-    assert httpx
+    assert httpx and charset_normalizer
 
 
 # Powertools' batch utility builds the parser models of every event source when it is
