@@ -111,7 +111,9 @@ def notices(event: Event) -> list[Notice]:
         return [Notice(kind, data["caller_key"], text, data["ticket_id"])]
     if event.type == "case.overdue":
         kind = NotifyKind.case_overdue
-        key = cases.applicant_key(data["case_id"])
+        key = _applicant_of(data["case_id"], event)
+        if key is None:
+            return []
         return [Notice(kind, key, TEMPLATES[kind].format(case_id=data["case_id"]), data["case_id"])]
     if event.type == "delivery.tracking_updated":
         update = data.get("update") or {}
@@ -119,9 +121,26 @@ def notices(event: Event) -> list[Notice]:
             return []
         kind = NotifyKind.delivery_out
         case_id = update["case_id"]
+        key = _applicant_of(case_id, event)
+        if key is None:
+            return []
         text = TEMPLATES[kind].format(case_id=case_id, waybill_no=update["waybill_no"])
-        return [Notice(kind, cases.applicant_key(case_id), text, case_id, case_id=case_id)]
+        return [Notice(kind, key, text, case_id, case_id=case_id)]
     return []
+
+
+def _applicant_of(case_id: str, event: Event) -> str | None:
+    """The case's applicant; None, logged, for a case govbus does not hold (a courier's
+    update for an order of someone else's, say): no retry would make it appear, so the
+    event tells no one instead of failing until it is dead-lettered."""
+    try:
+        return cases.applicant_key(case_id)
+    except NotFound:
+        logger.warning(
+            "no case for this event: nobody to tell",
+            extra={"event_id": event.id, "event_type": event.type, "case_id": case_id},
+        )
+        return None
 
 
 def phone_for(notice: Notice) -> str | None:

@@ -256,3 +256,37 @@ def test_a_hotline_answer_and_a_delivery_out_tell_the_citizen(stack, aws, sms, c
         what="the SMS about the delivery",
     )
     assert "1100000000001" in out[0]["content"] and case["id"] in out[0]["content"]
+
+
+def test_an_update_for_a_case_govbus_does_not_hold_tells_no_one_and_is_not_retried(
+    stack, aws, capfd
+):
+    """A courier's push for an order that is not a govbus case (signed, so accepted) used
+    to fail the consumer until SQS dead-lettered it, logging tracebacks on the way."""
+    from contracts.delivery import TrackingState, TrackingUpdate, TrackingUpdated
+
+    update = TrackingUpdate(
+        waybill_no="1100000000099",
+        case_id="FZX-NOT-A-CASE",
+        state=TrackingState.out_for_delivery,
+        occurred_at=dt.datetime.now(dt.UTC),
+    )
+    stray = Event.create(
+        "delivery.tracking_updated",
+        TrackingUpdated(carrier="ems", update=update),
+        source="govbus.partner.ems",
+        subject="FZX-NOT-A-CASE",
+    )
+    put_event(aws, stack, stray)
+    seen: list[str] = []
+
+    def logged_the_stray() -> bool:
+        out = capfd.readouterr()
+        seen.append(out.out + out.err)
+        return any(
+            stray.id in line and "nobody to tell" in line for line in "".join(seen).splitlines()
+        )
+
+    wait_for(logged_the_stray, what="the stray update judged")
+    logs = "".join(seen)
+    assert "Traceback" not in logs and "NotFound" not in logs, "judged once, without a failure"
