@@ -68,6 +68,19 @@ class Ticket(ContractModel):
     handling: list[Handling] = Field(default_factory=list)
 
 
+@event_type("hotline.filed")
+class TicketFiled(ContractModel):
+    """A ticket was filed and assigned to an agency (12345 派单), with its deadline: the
+    agency hears of it here, and lists its tickets with ``GET /hotline/tickets``."""
+
+    ticket_id: str
+    agency: str
+    kind: TicketKind
+    title: str
+    deadline: _dt.date
+    about_case: str | None = None
+
+
 @event_type("hotline.escalated")
 class TicketEscalated(ContractModel):
     ticket_id: str

@@ -39,6 +39,7 @@ EVENT_OWNER: dict[str, str] = {
     "licence.requested": "issuer",  # 证照签发请求
     "licence.issued": "issuer",  # 证照签发
     "licence.revoked": "issuer",  # 证照注销
+    "hotline.filed": "agency",  # 12345 派单: a ticket assigned to the agency
     "hotline.escalated": "agency",  # 12345 督办
     "hotline.answered": "agency",  # 12345 答复
     "city.alert": "agency",  # 城市运行告警: a sensor reading crossed its threshold

@@ -2,6 +2,7 @@
 
 POST /hotline/tickets                 a citizen (or a hotline operator for a caller) files one
 GET  /hotline/tickets?mine=true       the caller's tickets, with handling and answers
+GET  /hotline/tickets[?status=open]   the agency's tickets, nearest deadline first (hotline:handle)
 GET  /hotline/tickets/{id}            the caller or the assigned agency
 POST /hotline/tickets/{id}/answer     the assigned agency answers (hotline:handle)
 """
@@ -18,7 +19,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from contracts.constrained import Text
 from contracts.errors import Forbidden, NotFound, ValidationFailed
-from contracts.hotline import DEADLINE_DAYS, Handling, Ticket, TicketRequest, TicketStatus
+from contracts.events import Event
+from contracts.hotline import (
+    DEADLINE_DAYS,
+    Handling,
+    Ticket,
+    TicketFiled,
+    TicketRequest,
+    TicketStatus,
+)
 from contracts.identity import CreditCode, parse_subject_code
 from govbus import audit
 from govbus.auth import SELF, caller
@@ -98,22 +107,59 @@ def file_ticket():
             )
         ],
     )
-    hotline.save(ticket, subject_key(caller_code))
+    filed = Event.create(
+        "hotline.filed",
+        TicketFiled(
+            ticket_id=ticket.id,
+            agency=agency,
+            kind=ticket.kind,
+            title=ticket.title,
+            deadline=deadline,
+            about_case=ticket.about_case,
+        ),
+        source="govbus.hotline",
+        subject=ticket.id,
+    )
+    hotline.save(ticket, subject_key(caller_code), events=[filed])
     audit.record("hotline.filed", actor=who.subject, target=caller_code, detail=ticket.id)
     return json_response(ticket, 201)
 
 
-@app.get("/hotline/tickets", **documented("One's own tickets", ok=Tickets, scopes=("self",)))
-def mine():
+@app.get(
+    "/hotline/tickets",
+    **documented(
+        "A citizen's own tickets (?mine=true), or the tickets assigned to a department's "
+        "agency, the nearest deadline first (?status= filters)",
+        ok=Tickets,
+        scopes=("self", "hotline:handle"),
+        query={
+            "mine": "true: the caller's own tickets (a citizen)",
+            "status": "a department's listing only: open, escalated, answered or closed",
+        },
+    ),
+)
+def listing():
     who = caller(app)
-    who.require(SELF)
-    return json_response(
-        {
-            "tickets": [
-                t.model_dump(mode="json") for t in hotline.by_caller(subject_key(who.subject))
-            ]
-        }
-    )
+    query = app.current_event.query_string_parameters
+    if who.may("hotline:handle") and who.agency and not who.may(SELF):
+        if "mine" in query:
+            raise ValidationFailed(
+                "a department lists its agency's tickets: leave out ?mine", field="mine"
+            )
+        status = None
+        if query.get("status"):
+            try:
+                status = TicketStatus(query["status"])
+            except ValueError:
+                allowed = ", ".join(s.value for s in TicketStatus)
+                raise ValidationFailed(f"status must be one of {allowed}", field="status") from None
+        tickets = hotline.by_agency(who.agency, status)
+    else:
+        who.require(SELF)
+        if "status" in query:
+            raise ValidationFailed("?status filters a department's listing", field="status")
+        tickets = hotline.by_caller(subject_key(who.subject))
+    return json_response({"tickets": [t.model_dump(mode="json") for t in tickets]})
 
 
 @app.get(

@@ -85,6 +85,27 @@ def by_caller(caller_key: str) -> list[Ticket]:
     return [Ticket.model_validate_json(r["doc"]["S"]) for r in answer.get("Items", [])]
 
 
+def by_agency(agency: str, status: TicketStatus | None = None) -> list[Ticket]:
+    """The tickets assigned to ``agency``, the nearest deadline first; ``status`` filters."""
+    kwargs: dict[str, Any] = {
+        "TableName": _table(),
+        "IndexName": "by-agency",
+        "KeyConditionExpression": "agency = :a",
+        "ExpressionAttributeValues": {":a": {"S": agency}},
+    }
+    if status is not None:
+        kwargs["FilterExpression"] = "#s = :s"
+        kwargs["ExpressionAttributeNames"] = {"#s": "status"}
+        kwargs["ExpressionAttributeValues"][":s"] = {"S": status.value}
+    found: list[Ticket] = []
+    while True:
+        answer = client("dynamodb").query(**kwargs)
+        found.extend(Ticket.model_validate_json(r["doc"]["S"]) for r in answer.get("Items", []))
+        if "LastEvaluatedKey" not in answer:
+            return found
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
 def answer(ticket_id: str, by: str, text: str) -> Ticket:
     ticket, key = get(ticket_id)
     if ticket.status not in (TicketStatus.open, TicketStatus.escalated):

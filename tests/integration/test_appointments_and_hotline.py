@@ -263,3 +263,67 @@ def test_supervision_flags_overdue_cases_and_reminds_tomorrows_appointments(stac
         lambda: {"case.overdue", "appointment.reminder"} <= archived_types(),
         what="the overdue and reminder events on the bus",
     )
+
+
+def test_a_department_lists_the_tickets_assigned_to_it_and_hears_of_each_new_one(
+    stack, aws, ca, seeded
+):
+    """12345 派单: the assigned agency sees its tickets (nearest deadline first) and gets
+    a hotline.filed event for each; another agency sees none of them."""
+    token = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    filed = []
+    for kind, title in (("complaint", "窗口态度差"), ("consultation", "营业执照怎么办")):
+        answer = requests.post(
+            f"{stack.url}/hotline/tickets",
+            headers=bearer(token),
+            json={"kind": kind, "title": title, "details": "请处理", "agency": MARKET},
+            timeout=10,
+        )
+        assert answer.status_code == 201, answer.text
+        filed.append(answer.json())
+    handler = department_token(stack, ["hotline:handle"], agency=MARKET)
+
+    def listing(headers, **query):
+        return requests.get(
+            f"{stack.url}/hotline/tickets", headers=headers, params=query, timeout=10
+        )
+
+    mine = listing(bearer(handler)).json()["tickets"]
+    ids = [t["id"] for t in mine]
+    assert {t["id"] for t in filed} <= set(ids)
+    assert all(t["agency"] == MARKET for t in mine)
+    deadlines = [t["deadline"] for t in mine]
+    assert deadlines == sorted(deadlines), "the nearest deadline first"
+
+    requests.post(
+        f"{stack.url}/hotline/tickets/{filed[1]['id']}/answer",
+        headers=bearer(handler),
+        json={"answer": "可网上申请"},
+        timeout=10,
+    )
+    still_open = {t["id"] for t in listing(bearer(handler), status="open").json()["tickets"]}
+    assert filed[0]["id"] in still_open and filed[1]["id"] not in still_open
+    refused = listing(bearer(handler), status="lost")
+    assert refused.status_code == 422 and "open, answered" in refused.json()["detail"]
+
+    police = department_token(stack, ["hotline:handle"], agency="11350100MB00000025")
+    theirs = {t["id"] for t in listing(bearer(police)).json()["tickets"]}
+    assert not theirs & {t["id"] for t in filed}, "another agency sees none of them"
+    assert listing(bearer(token), status="open").status_code == 422, "a citizen's list is own"
+
+    def filed_events():
+        rows = aws["dynamodb"].scan(TableName=stack.resolver.refs["EventLogTable"])["Items"]
+        return {
+            json.loads(r["envelope"]["S"])["data"]["ticket_id"]: json.loads(r["envelope"]["S"])
+            for r in rows
+            if r["type"]["S"] == "hotline.filed"
+        }
+
+    events = wait_for(
+        lambda: (got := filed_events()) and all(t["id"] in got for t in filed) and got,
+        what="a hotline.filed event per ticket",
+    )
+    first = events[filed[0]["id"]]["data"]
+    assert first["kind"] == "complaint" and first["title"] == "窗口态度差"
+    assert first["deadline"] == filed[0]["deadline"]
+    assert CITIZEN not in json.dumps(events), "the caller is not in the event"
