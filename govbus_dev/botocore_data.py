@@ -75,8 +75,7 @@ def stamp(services: tuple[str, ...] = SERVICES) -> str:
     import botocore
 
     return (
-        f"botocore {botocore.__version__}; services {','.join(services)}; "
-        f"gen {GENERATION}; {WHOLE}"
+        f"botocore {botocore.__version__}; services {','.join(services)}; gen {GENERATION}; {WHOLE}"
     )
 
 
@@ -97,7 +96,10 @@ def write(out: Path, services: tuple[str, ...] = SERVICES) -> Path:
             name = path.name.removesuffix(".gz").removesuffix(".json")
             if name in ("service-2", "endpoint-rule-set-1") or name in _NOT_AT_RUN_TIME:
                 continue
-            _write(out / service / version / f"{name}.json", loader.load_data(f"{service}/{version}/{name}"))
+            _write(
+                out / service / version / f"{name}.json",
+                loader.load_data(f"{service}/{version}/{name}"),
+            )
     for path in sorted(Path(loader.BUILTIN_DATA_PATH).iterdir()):
         name = path.name.removesuffix(".gz").removesuffix(".json")
         if path.is_file() and name != "endpoints":  # the partitions, defaults, retry rules
