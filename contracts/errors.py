@@ -33,6 +33,10 @@ class Conflict(GovbusError):
     """The request conflicts with the current state (lost race, reused key, bad transition)."""
 
 
+class PreconditionFailed(Conflict):
+    """The caller's ``If-Match`` names a version that is no longer the current one."""
+
+
 class PayloadTooLarge(GovbusError):
     """The body is over the limit."""
 

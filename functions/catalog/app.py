@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from contracts.catalog import TARGETS, ServiceItem, ServiceItemDraft, StarLevel, agency_of
-from contracts.errors import Forbidden, ValidationFailed
+from contracts.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from govbus import audit
 from govbus.auth import caller
 from govbus.http import documented, install_problem_handlers, json_response
@@ -63,6 +63,7 @@ class StarReport(BaseModel):
 
 class ItemVersion(BaseModel):
     version: int
+    etag: str = Field(description="this version's ETag: If-Match of a PUT drafting after it")
     status: str
     created_at: str
     published_at: str | None
@@ -77,10 +78,19 @@ class Publish(BaseModel):
     version: int = Field(ge=1)
 
 
+def _body(document: dict | list) -> str:
+    return json.dumps(document, ensure_ascii=False, sort_keys=True)
+
+
+def etag_of(document: dict | list) -> str:
+    """A representation's ETag: the same for a public read and an editor's answer."""
+    return '"' + hashlib.sha256(_body(document).encode()).hexdigest()[:32] + '"'
+
+
 def cached(document: dict | list) -> Response:
     """A public read with an ETag; If-None-Match answers 304 with no body."""
-    body = json.dumps(document, ensure_ascii=False, sort_keys=True)
-    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    body = _body(document)
+    etag = etag_of(document)
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
     wanted = app.current_event.headers.get("if-none-match", "")
     if etag in [t.strip() for t in wanted.split(",")] or wanted.strip() == "*":
@@ -224,7 +234,7 @@ def create():
     who = _writer(str(draft.agency))
     item = catalog.create(draft)
     audit.record("catalog.created", actor=who.subject, target=item.code)
-    return json_response(item.model_dump(mode="json"), 201)
+    return _editor_answer(item, 201)
 
 
 def _owned(code: str) -> str:
@@ -237,21 +247,70 @@ def _owned(code: str) -> str:
 @app.put(
     "/catalog/items/<code>",
     **documented(
-        "Draft a new version of a service item",
+        "Draft a new version of a service item (the body may be what a read answered; "
+        "send If-Match with the latest version's ETag so no one's edit is lost)",
         ok=ServiceItem,
         status=201,
         body=ServiceItemDraft,
-        errors=(404, 409, 422),
+        errors=(404, 409, 412, 422),
         scopes=("catalog:write",),
     ),
 )
 def change(code: str):
     code = code.upper()
     who = _writer(_owned(code))
-    draft = ServiceItemDraft.model_validate(app.current_event.json_body or {})
-    item = catalog.new_version(code, draft)
+    body = app.current_event.json_body
+    if isinstance(body, dict):
+        body = _without_read_only(code, body)
+    draft = ServiceItemDraft.model_validate(body or {})
+    base = _if_match_version(code)
+    item = catalog.new_version(code, draft, after=base)
     audit.record("catalog.changed", actor=who.subject, target=code, detail=f"v{item.version}")
-    return json_response(item.model_dump(mode="json"), 201)
+    return _editor_answer(item, 201)
+
+
+# what a read answers beside the draft's fields: the server's, so a PUT of what GET
+# returned (changed where the editor changed it) is accepted, and they are ignored
+READ_ONLY = ("version", "status", "created_at", "published_at")
+
+
+def _without_read_only(code: str, body: dict) -> dict:
+    if "code" in body and str(body["code"]).upper() != code:
+        raise ValidationFailed(
+            f"code: the body is item {str(body['code'])[:40]}, the path item {code}", field="code"
+        )
+    return {k: v for k, v in body.items() if k != "code" and k not in READ_ONLY}
+
+
+def _if_match_version(code: str) -> int | None:
+    """The latest version the editor read, when ``If-Match`` names it (the ETag of that
+    version as a read or an edit answered it); 412 when a later version exists. Without
+    If-Match, None: the draft follows whatever is latest."""
+    wanted = (app.current_event.headers.get("if-match") or "").strip()
+    if not wanted or wanted == "*":
+        return None
+    existing = catalog.versions(code)
+    if not existing:
+        raise NotFound(f"no item {code}")
+    latest = max(existing, key=lambda v: v.version)
+    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+    if etag_of(latest.model_dump(mode="json")) not in tags:
+        raise PreconditionFailed(
+            f"item {code} changed since it was read: its latest version is {latest.version} "
+            f"({latest.status.value}); read it again (GET /catalog/items/{code}/versions, "
+            "or the answer of the last change) and send that ETag"
+        )
+    return latest.version
+
+
+def _editor_answer(item: ServiceItem, status: int) -> Response:
+    document = item.model_dump(mode="json")
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        headers={"ETag": etag_of(document)},
+        body=_body(document),
+    )
 
 
 @app.post(
@@ -270,7 +329,7 @@ def publish(code: str):
     request = Publish.model_validate(app.current_event.json_body or {})
     item = catalog.publish(code, request.version)
     audit.record("catalog.published", actor=who.subject, target=code, detail=f"v{item.version}")
-    return json_response(item.model_dump(mode="json"))
+    return _editor_answer(item, 200)
 
 
 @app.get(
@@ -291,6 +350,7 @@ def list_versions(code: str):
             "versions": [
                 {
                     "version": v.version,
+                    "etag": etag_of(v.model_dump(mode="json")),  # If-Match of the next PUT
                     "status": v.status.value,
                     "created_at": v.created_at.isoformat(),
                     "published_at": v.published_at.isoformat() if v.published_at else None,

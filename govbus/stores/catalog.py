@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.catalog import ItemStatus, ServiceItem, ServiceItemDraft
-from contracts.errors import Conflict, NotFound
+from contracts.errors import Conflict, NotFound, PreconditionFailed
 from govbus import settings
 from govbus.aws import client
 
@@ -78,16 +78,25 @@ def create(draft: ServiceItemDraft) -> ServiceItem:
     return item
 
 
-def new_version(code: str, draft: ServiceItemDraft) -> ServiceItem:
+def new_version(code: str, draft: ServiceItemDraft, after: int | None = None) -> ServiceItem:
+    """Draft the version after the latest; ``after``: the latest the editor read (If-Match),
+    refused (PreconditionFailed) when another version came since. Two editors drafting at
+    once: the conditional write lets one through, the other is a Conflict."""
     if draft.proposed_code != code:
         raise Conflict("the agency and item part cannot change: that would be another item")
     existing = versions(code)
     if not existing:
         raise NotFound(f"no item {code}")
+    latest = max(v.version for v in existing)
+    if after is not None and latest != after:
+        raise PreconditionFailed(
+            f"item {code} changed since it was read: its latest version is {latest}, "
+            f"not {after}; read it again"
+        )
     item = ServiceItem(
         **draft.model_dump(),
         code=code,
-        version=max(v.version for v in existing) + 1,
+        version=latest + 1,
         status=ItemStatus.draft,
         created_at=_dt.datetime.now(_dt.UTC),
     )

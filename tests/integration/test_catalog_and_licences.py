@@ -84,6 +84,42 @@ def test_versions_old_ones_readable_and_unpublished_invisible(stack, clerk):
     assert [(v["version"], v["status"]) for v in versions] == [(1, "superseded"), (2, "published")]
 
 
+def test_an_editor_puts_back_what_it_read_and_if_match_keeps_edits_from_being_lost(stack, clerk):
+    created = write(stack, clerk, "POST", "/catalog/items", item_draft(part="XK0077"))
+    code = created.json()["code"]
+    assert created.headers["ETag"]
+    write(stack, clerk, "POST", f"/catalog/items/{code}/publish", {"version": 1})
+    read = requests.get(f"{stack.url}/catalog/items/{code}", timeout=10)
+
+    def put(body, etag=None):
+        headers = {**bearer(clerk), **({"If-Match": etag} if etag else {})}
+        return requests.put(
+            f"{stack.url}/catalog/items/{code}", json=body, headers=headers, timeout=10
+        )
+
+    # the representation a read answered, changed where the editor changed it
+    mine = put({**read.json(), "promised_days": 5}, read.headers["ETag"])
+    assert mine.status_code == 201, mine.text
+    assert mine.json()["version"] == 2 and mine.json()["promised_days"] == 5
+    # a second editor who read version 1 too: refused, nothing overwritten
+    theirs = put({**read.json(), "promised_days": 6}, read.headers["ETag"])
+    assert theirs.status_code == 412, theirs.text
+    assert theirs.headers["content-type"].startswith("application/problem+json")
+    assert "latest version is 2" in theirs.json()["detail"]
+    assert put({**read.json(), "promised_days": 6}, '"abc"').status_code == 412
+    # the answer's ETag (or the versions listing's) is the one to send next
+    versions = requests.get(
+        f"{stack.url}/catalog/items/{code}/versions", headers=bearer(clerk), timeout=10
+    ).json()["versions"]
+    assert versions[-1]["version"] == 2 and versions[-1]["etag"] == mine.headers["ETag"]
+    again = put({**mine.json(), "promised_days": 4}, mine.headers["ETag"])
+    assert again.status_code == 201 and again.json()["version"] == 3
+    # a body naming another item is refused; without If-Match the draft follows the latest
+    other = put({**read.json(), "code": AGENCY + "XK0078"})
+    assert other.status_code == 422 and other.json()["field"] == "code"
+    assert put(item_draft(part="XK0077")).json()["version"] == 4
+
+
 def test_a_department_cannot_edit_another_agencys_item(stack, clerk):
     other = write(stack, clerk, "POST", "/catalog/items", item_draft(agency=OTHER_AGENCY))
     assert other.status_code == 403
