@@ -72,7 +72,10 @@ def _item(code: str) -> dict[str, Any]:
         .get("Item")
     )
     if not item:
-        raise NotFound("no account is registered for this subject")
+        raise NotFound(
+            "no account is registered for this subject: register one with POST /accounts "
+            "(name, phone, address)"
+        )
     return item
 
 

@@ -93,6 +93,10 @@ def test_no_token_is_401_and_a_forged_token_is_403_at_the_gateway(stack):
 
 
 def test_account_lifecycle_and_details_encrypted_at_rest(stack, aws, citizen_token):
+    before = problem(
+        requests.get(f"{stack.url}/accounts/me", headers=bearer(citizen_token), timeout=10), 404
+    )
+    assert "POST /accounts" in before["detail"], "a new user is told what to do next"
     created = requests.post(
         f"{stack.url}/accounts", json=DETAILS, headers=bearer(citizen_token), timeout=10
     )
