@@ -72,10 +72,21 @@ class _IdentityCode(str):
 
     __slots__ = ()
     kind: ClassVar[str]
-    _adapter: ClassVar[TypeAdapter[Any]]
 
     def __new__(cls, value: object) -> _IdentityCode:
-        return cls._adapter.validate_python(value)
+        return cls._adapter().validate_python(value)
+
+    @classmethod
+    def _adapter(cls) -> TypeAdapter[Any]:
+        """Built on first use (a cold start that never constructs a code skips it).
+        Errors never echo the input: it is a personal or business identifier."""
+        adapter = cls.__dict__.get("_built")
+        if adapter is None:
+            adapter = TypeAdapter(
+                cls, config=ConfigDict(title=cls.__name__, hide_input_in_errors=True)
+            )
+            cls._built = adapter  # two threads at once build it twice: harmless
+        return adapter
 
     @classmethod
     def _validate(cls, value: str) -> _IdentityCode:  # pragma: no cover - overridden
@@ -189,15 +200,6 @@ class CreditCode(_IdentityCode):
     @property
     def division_code(self) -> str:
         return self[2:8]
-
-
-# Errors never echo the input: it is a personal or business identifier.
-CitizenId._adapter = TypeAdapter(
-    CitizenId, config=ConfigDict(title="CitizenId", hide_input_in_errors=True)
-)
-CreditCode._adapter = TypeAdapter(
-    CreditCode, config=ConfigDict(title="CreditCode", hide_input_in_errors=True)
-)
 
 
 class SubjectKind(StrEnum):

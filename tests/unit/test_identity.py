@@ -167,3 +167,21 @@ def test_any_single_change_to_a_credit_code_is_rejected_unless_the_check_follows
 def test_check_tables_are_the_standard_ones():
     assert CITIZEN_ID_CHECK_CHARS == "10X98765432"
     assert len(CREDIT_CODE_CHARSET) == 31
+
+
+def test_the_codes_validators_are_built_when_first_used_not_at_import():
+    """Every function imports contracts.identity; building its two validators there cost
+    each cold start ~3 ms, also where no code is ever constructed."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from contracts.identity import CitizenId, CreditCode; "
+        "before = ['_built' in c.__dict__ for c in (CitizenId, CreditCode)]; "
+        "CitizenId('350102199003071234'); "
+        "print(before, ['_built' in c.__dict__ for c in (CitizenId, CreditCode)])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[False, False] [True, False]"
