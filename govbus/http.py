@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts import errors
 from contracts.constrained import loads_bounded
@@ -136,13 +136,22 @@ TOKEN_SCHEME = "govbusToken"  # noqa: S105 - the security scheme's name, not a s
 COMPONENTS = "#/components/schemas/"
 
 
+# the three models below only describe answers in the OpenAPI document (the answers are
+# written as dicts): built when the document is, never in a function's cold start
+_DOCUMENT_ONLY = ConfigDict(defer_build=True)
+
+
 class InvalidParam(BaseModel):
+    model_config = _DOCUMENT_ONLY
+
     field: str
     reason: str
 
 
 class Problem(BaseModel):
     """RFC 9457 problem details: every refusal govbus answers itself."""
+
+    model_config = _DOCUMENT_ONLY
 
     type: str = Field(description="a URI naming the kind of problem")
     title: str
@@ -154,6 +163,8 @@ class Problem(BaseModel):
 
 class GatewayMessage(BaseModel):
     """What API Gateway answers itself (no token, a refused token) before any function."""
+
+    model_config = _DOCUMENT_ONLY
 
     message: str
 
