@@ -144,8 +144,8 @@ def test_the_same_event_delivered_twice_at_once_calls_the_platform_once(
     assert order.state == "pending" and order.payment_code
     assert nontax.orders[order_no]["amount_fen"] == 12_000
 
-    # another event for the same order (a replay, with a new id) is reacted to, and the
-    # order's state (pending already) makes it change nothing at the platform
+    # another event for the same order (the command published again, a new id) is reacted
+    # to, and the order's state (pending already) makes it change nothing at the platform
     again = command.model_copy(update={"id": str(uuid.uuid4())})
     assert app.lambda_handler(sqs_event(again), Context()) == {"batchItemFailures": []}
     assert nontax.calls - calls_before == 1
