@@ -24,7 +24,8 @@ reconcile.rows_1e4 / 1e5 / 1e6: time per row of streaming a synthetic statement 
 module, no local stack), in CPU time against the same floor.
 `python -m bench reconcile` runs only the reconciliation lines (no local stack needed),
 `python -m bench coldstart` the cold starts and webhook.warm, `python -m bench gateway`
-only gateway.e2e (BENCH_E2E_PUSHES=200 for a quicker run);
+only gateway.e2e (BENCH_E2E_PUSHES=200 for a quicker run), `python -m bench soap` only
+soap.call; sections combine, in this order (`python -m bench coldstart reconcile`);
 `BENCH_RECONCILE_MAX_ROWS=100000` stops before the 10^6 run;
 `BENCH_FUNCTIONS=WebhooksFunction,HealthFunction` limits the cold starts to those.
 """
@@ -396,25 +397,30 @@ def reconcile_rows() -> None:
         simulator.stop()
 
 
+SECTIONS = ("coldstart", "gateway", "soap", "reconcile")
+
+
 def main() -> int:
     from govbus_dev.local.stack import LocalStack
 
     only = sys.argv[1:]
+    unknown = sorted(set(only) - set(SECTIONS))
+    if unknown:
+        say(f"unknown section {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+        return 2
+    chosen = set(only) or set(SECTIONS)
     sys.stdout = open(os.devnull, "w")
-    if only == ["reconcile"]:
-        reconcile_rows()
-        return 0
-
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-        }
-    )
-    if only in ([], ["coldstart"]):
+    if chosen & {"coldstart", "gateway"}:
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "ERROR",
+            }
+        )
+    if "coldstart" in chosen:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         with LocalStack(
             ROOT,
@@ -425,7 +431,7 @@ def main() -> int:
         ) as stack:
             cold_starts(stack)
             warm_webhook(stack)
-    if only in ([], ["gateway"]):
+    if "gateway" in chosen:
         os.environ.pop("AWS_ENDPOINT_URL", None)  # a stack of its own, with its pollers
         with LocalStack(
             ROOT,
@@ -435,10 +441,10 @@ def main() -> int:
             environment={"POWERTOOLS_LOG_LEVEL": "ERROR"},
         ) as stack:
             gateway_e2e(stack)
-    if only:
-        return 0
-    soap_call()
-    reconcile_rows()
+    if "soap" in chosen:
+        soap_call()
+    if "reconcile" in chosen:
+        reconcile_rows()
     return 0
 
 

@@ -48,8 +48,8 @@ def _load(pm: pluggy.PluginManager, name: str) -> PingResult | None:
 
 def health_report(pm: pluggy.PluginManager, stage: str) -> HealthReport:
     names = adapter_names(pm)
-    # every adapter is loaded here, on this thread: the pings run in parallel, and a
-    # load registers hook implementations, which must not race a call being made
+    # every adapter is loaded here first: one that cannot load is down, and the
+    # parallel pings then time the partners' answers, not imports and configuration
     unloadable = {name: result for name in names if (result := _load(pm, name)) is not None}
     results: list[PingResult] = []
     if names:

@@ -140,10 +140,17 @@ class LazyPluginManager(pluggy.PluginManager):
     ``pending`` maps each adapter's name to what loads it (its entry point); the
     adapter is imported, registered (with :func:`register`'s checks) and handed its
     configuration (``on_load``) the first time ``get_plugin`` asks for it, which every
-    helper here does before it touches an adapter. Loading is serialised: two threads
-    addressing the same adapter load it once. An adapter that failed to import or its
-    checks is not tried again in this process: each address raises its
+    helper here does before it touches an adapter. Loading is serialised by one lock: two
+    threads addressing the same adapter load it once, and an adapter stays pending until
+    it is registered *and* configured, so a second thread that addresses it meanwhile
+    waits for the load instead of finding it missing or unconfigured. Once loaded, an
+    adapter is found without the lock (a dict lookup). An adapter that failed to import
+    or its checks is not tried again in this process: each address raises its
     :class:`PluginError` again. One whose configuration failed is tried again.
+
+    Registering one adapter while another thread calls a loaded one is safe because
+    :func:`call` picks the named adapter's implementations when it runs them, never
+    "every plugin but the others it saw a moment before".
     """
 
     def __init__(
@@ -157,32 +164,51 @@ class LazyPluginManager(pluggy.PluginManager):
         self._failed: dict[str, PluginError] = {}
         self._on_load = on_load
         self._load_lock = threading.RLock()
+        self._loading: set[str] = set()  # being loaded by the thread holding the lock
 
     def pending_names(self) -> list[str]:
         """The allowed adapters not loaded yet (failed ones included: they are named)."""
         return sorted(self._pending.keys() | self._failed.keys())
 
     def get_plugin(self, name: str) -> Any | None:
+        # the warm path takes no lock: a loaded adapter is in neither dict
         if name in self._pending or name in self._failed:
             self.load(name)
         return super().get_plugin(name)
 
     def load(self, name: str) -> None:
-        """Import, register, check and configure adapter ``name`` if it is pending."""
+        """Import, register, check and configure adapter ``name`` if it is pending.
+
+        It leaves ``pending`` only when configured: until then another thread that
+        addresses it comes here and waits on the lock. Its own configuration calls its
+        hooks (``on_load``), which address it again from this thread: that is let through.
+        """
         with self._load_lock:
             if name in self._failed:
                 raise self._failed[name]
-            loader = self._pending.pop(name, None)
+            if name in self._loading:
+                return  # its configuration, in this thread, calls its own hooks
+            loader = self._pending.get(name)
             if loader is None:
                 return  # loaded already (or never pending)
+            self._loading.add(name)
             try:
-                plugin = loader()
-                register(self, name, plugin)  # unregisters what it refuses
-            except PluginError as exc:  # installed wrongly: no later address can help
-                self._failed[name] = exc
-                raise
-            if self._on_load is None:
-                return
+                self._load(name, loader)
+            finally:
+                self._loading.discard(name)
+
+    def _load(self, name: str, loader: Callable[[], object]) -> None:
+        try:
+            plugin = loader()
+            register(self, name, plugin)  # unregisters what it refuses
+        except PluginError as exc:  # installed wrongly: no later address can help
+            self._failed[name] = exc
+            del self._pending[name]
+            raise
+        except BaseException:
+            del self._pending[name]
+            raise
+        if self._on_load is not None:
             try:
                 self._on_load(self, name)
             except BaseException:
@@ -190,6 +216,7 @@ class LazyPluginManager(pluggy.PluginManager):
                 self.unregister(name=name)
                 self._pending[name] = lambda: plugin
                 raise
+        del self._pending[name]  # loaded and configured: found without the lock from now
 
     def load_all(self) -> None:
         """Load every pending adapter now (a caller about to address them all at once)."""
@@ -254,9 +281,9 @@ def adapter_names(pm: pluggy.PluginManager) -> list[str]:
 def load(pm: pluggy.PluginManager, name: str) -> None:
     """Load adapter ``name`` now if a lazy manager has not yet (no-op for an eager one).
 
-    For a caller about to address adapters from several threads (health): loading
-    registers hook implementations, which must not happen while another thread is
-    between choosing an adapter's implementations and calling them.
+    For a caller that wants a load's failure apart from the calls that follow (health
+    reports an adapter that cannot load as down before it pings the others). Loading
+    while other threads call adapters is safe (see :class:`LazyPluginManager`).
     """
     if isinstance(pm, LazyPluginManager):
         pm.load(name)
@@ -286,9 +313,35 @@ def call(pm: pluggy.PluginManager, adapter: str, hook: str, **kwargs: Any) -> An
         raise AdapterNotFound(f"no adapter named {adapter!r} is loaded")
     if not implements(pm, adapter, hook):
         raise NotImplementedError(f"adapter {adapter!r} does not implement {hook}")
-    others = [p for p in pm.get_plugins() if p is not plugin]
-    # a subset caller keeps pluggy's own machinery (wrappers, tracing) intact
-    return pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+    # its own implementations, chosen as it is called: an adapter that another thread
+    # registers meanwhile does not join the call (pluggy's subset caller would take it in)
+    return _AdapterHookCaller(getattr(pm.hook, hook), plugin)(**kwargs)
+
+
+class _AdapterHookCaller(pluggy.HookCaller):
+    """One hook of one adapter: pluggy's own call path (defaults, wrappers, tracing)
+    over that adapter's implementations only, read from a copy taken at the call."""
+
+    __slots__ = ("_orig", "_plugin")
+
+    def __init__(self, orig: pluggy.HookCaller, plugin: object) -> None:
+        self._orig = orig
+        self._plugin = plugin
+        self.name = orig.name  # type: ignore[misc]
+        self._hookexec = orig._hookexec  # type: ignore[misc]
+
+    @property  # type: ignore[misc]
+    def _hookimpls(self) -> list[Any]:
+        # get_hookimpls() copies the list in one step; a registration cannot shift it
+        return [impl for impl in self._orig.get_hookimpls() if impl.plugin is self._plugin]
+
+    @property
+    def spec(self) -> Any:  # type: ignore[override]
+        return self._orig.spec
+
+    @property
+    def _call_history(self) -> Any:  # type: ignore[override]
+        return self._orig._call_history
 
 
 def implements(pm: pluggy.PluginManager, adapter: str, hook: str) -> bool:

@@ -3,6 +3,11 @@
 Events that concern a subject carry its blind index key; each indexed event type maps
 to one record (source, id, summary) under that key. New services add a line to
 ``INDEXED``; the index never stores the raw code.
+
+A record keeps the word of the newest event about it: the write is conditional on the
+stored event's time (``event_time_us``) being no later than this one's, so an event
+delivered again after a newer one (a redelivery, a DLQ redrive, a replay) or arriving
+late changes nothing. The same event again writes the same row.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from contracts.events import Event
 from govbus import settings
 from govbus.aws import client
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 class IndexedRecord(BaseModel):
@@ -96,26 +104,42 @@ def _table() -> str:
     return settings.table("subject_index")
 
 
+def _micros(at: _dt.datetime) -> int:
+    """Microseconds since the epoch (a time without an offset is UTC, as on the bus)."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=_dt.UTC)
+    return (aware - _EPOCH) // _dt.timedelta(microseconds=1)
+
+
 def index(event: Event) -> bool:
-    """Record what ``event`` says about its subject; False when it says nothing."""
+    """Record what ``event`` says about its subject; False when it says nothing, or when
+    the record already holds a newer event's word."""
     indexer = INDEXED.get(event.type)
     found = indexer(event) if indexer else None
     if found is None:
         return False
     key, rec = found
-    client("dynamodb").put_item(
-        TableName=_table(),
-        Item={
-            "subject_key": {"S": key},
-            "record": {"S": f"{rec.source}#{rec.record_id}"},
-            "source": {"S": rec.source},
-            "record_id": {"S": rec.record_id},
-            "summary": {"S": rec.summary},
-            "time": {"S": rec.time.isoformat()},
-            "removed": {"BOOL": rec.removed},
-            "event_id": {"S": event.id},
-        },
-    )
+    at = str(_micros(event.time))
+    try:
+        client("dynamodb").put_item(
+            TableName=_table(),
+            Item={
+                "subject_key": {"S": key},
+                "record": {"S": f"{rec.source}#{rec.record_id}"},
+                "source": {"S": rec.source},
+                "record_id": {"S": rec.record_id},
+                "summary": {"S": rec.summary},
+                "time": {"S": rec.time.isoformat()},
+                "event_time_us": {"N": at},
+                "removed": {"BOOL": rec.removed},
+                "event_id": {"S": event.id},
+            },
+            ConditionExpression="attribute_not_exists(event_time_us) OR event_time_us <= :at",
+            ExpressionAttributeValues={":at": {"N": at}},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False  # older than the record's event: late, or delivered again
     return True
 
 

@@ -11,7 +11,10 @@ GET  /receipts/{receipt_no}             an electronic receipt (the payer or the 
 Bus (one SQS queue): ``case.transitioned`` (a fee is due: its order; a rejection: its
 refund; an offline payment: its order closed), ``payment.order_requested`` (a bill's
 order at the platform) and ``payment.notified`` (the platform says an order is paid).
-Every reaction is idempotent on the order, so redelivery and replays change nothing.
+Each event is reacted to once per event id (``govbus.idempotency.once_per_event``: a
+redelivery, even one that arrives while the first is still running, calls no partner
+again); the order's state is the second guard, so a second event about the same
+payment (the platform notifying twice) changes nothing either.
 """
 
 from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
@@ -25,11 +28,13 @@ from pydantic import BaseModel, Field
 
 from contracts.cases import CaseTransitioned
 from contracts.errors import ValidationFailed
+from contracts.events import Event
 from contracts.payments import PaymentNotified, PaymentOrderRequested
 from govbus import payments
 from govbus.auth import caller
 from govbus.batch import SQSRecord, process_partial_response
 from govbus.http import documented, install_problem_handlers, json_response
+from govbus.idempotency import command_config, once_per_event
 from govbus.observability import logger, metrics, tracer
 from govbus.routing import HttpResolver
 from govbus.stores.payments import PaidVia, Receipt
@@ -126,12 +131,22 @@ def receipt(receipt_no: str):
 
 def react(record: SQSRecord) -> None:
     event = record.event()
+    payments_reaction(command=event.model_dump(mode="json"))
+
+
+@once_per_event
+def payments_reaction(command: dict) -> dict:
+    # named for this function: in Lambda every handler module is `app`, and the claim's
+    # key is module.qualname + event id, so another function's reaction must not share it
+    event = Event.model_validate(command)
     data = event.payload()
     if isinstance(data, CaseTransitioned):
         payments.case_moved(data.case_id, data.action, data.to_state, data.reason or "")
-    elif isinstance(data, PaymentOrderRequested):
-        payments.ensure_platform_order(data.order_no)
-    elif isinstance(data, PaymentNotified):
+        return {"case_id": data.case_id}
+    if isinstance(data, PaymentOrderRequested):
+        order = payments.ensure_platform_order(data.order_no)
+        return {"order_no": order.order_no, "state": order.state.value}
+    if isinstance(data, PaymentNotified):
         outcome = payments.apply_payment(
             payments.Payment(
                 order_no=data.order_no,
@@ -147,6 +162,9 @@ def react(record: SQSRecord) -> None:
             "payment notification applied",
             extra={"order_no": data.order_no, "notify_id": data.notify_id, "outcome": outcome},
         )
+        return {"order_no": data.order_no, "outcome": outcome}
+    logger.warning("event type not handled here", extra={"event_type": event.type})
+    return {}
 
 
 @metrics.log_metrics
@@ -154,5 +172,6 @@ def react(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "Records" in event:  # the bus's events, through the payments queue
+        command_config.register_lambda_context(context)
         return process_partial_response(event, react)
     return app.resolve(event, context)

@@ -280,3 +280,75 @@ def test_a_function_addressing_one_adapter_imports_no_other_adapter():
     assert seen["info"] == "ems"
     assert "adapters.ems.plugin" in seen["after"]
     assert [m for m in seen["after"] if m.split(".")[1] != "ems"] == []
+
+
+# --- many threads addressing adapters for the first time at once --------------------------
+
+
+def configured_track(name: str, configured: set[str]):
+    """An adapter that answers only once the host has configured it, as a real one needs
+    its endpoint and secret first."""
+
+    def govbus_delivery_track(waybill_no, ctx):
+        if name not in configured:
+            raise RuntimeError(f"{name} was called before it was configured")
+        return [name]
+
+    return make_adapter(name, govbus_delivery_track=govbus_delivery_track)
+
+
+@pytest.fixture
+def switch_often():
+    """Threads switch every microsecond, so a window of a few bytecodes is found quickly."""
+    import sys
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)
+
+
+def test_threads_addressing_adapters_for_the_first_time_each_get_their_own_configured_answer(
+    monkeypatch, switch_often
+):
+    """Loading one adapter (registering its hooks) while another thread calls one already
+    loaded, or while a second thread addresses the one being loaded, answers each thread
+    from the adapter it named, configured: never another adapter's answer, never "not
+    loaded", never an adapter that is registered but not yet configured."""
+    import threading
+
+    from govbus.plugins import create_lazy_plugin_manager
+
+    names = ["one", "two", "three", "four"]
+    threads_per_adapter = 3
+    wrong: list[str] = []
+    for _round in range(150):
+        configured: set[str] = set()
+        install(monkeypatch, **{n: configured_track(n, configured) for n in names})
+
+        def configure(pm, name, configured=configured):
+            # as configure_one does: the adapter's own hook is called while it loads
+            call(pm, name, "govbus_adapter_info")
+            configured.add(name)
+
+        pm = create_lazy_plugin_manager(on_load=configure)
+        asked = [n for n in names for _ in range(threads_per_adapter)]
+        barrier = threading.Barrier(len(asked))
+
+        def address(name, pm=pm, barrier=barrier):
+            barrier.wait(timeout=30)
+            for _ in range(3):
+                try:
+                    answer = call(pm, name, "govbus_delivery_track", waybill_no="W1", ctx=None)
+                except Exception as exc:  # every failure is the finding
+                    answer = f"{type(exc).__name__}: {exc}"
+                if answer != [name]:
+                    wrong.append(f"{name} answered {answer!r}")
+
+        workers = [threading.Thread(target=address, args=(n,)) for n in asked]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=30)
+        assert not any(w.is_alive() for w in workers), "a thread is stuck"
+    assert wrong == [], f"{len(wrong)} wrong answers, e.g. {sorted(set(wrong))[:5]}"
