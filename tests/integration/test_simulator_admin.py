@@ -58,9 +58,7 @@ def test_advancing_a_waybill_the_ems_simulator_does_not_hold_is_a_404_that_says_
     ems = running(EmsSimulator)
     answer = post(ems, "/_sim/advance", '{"mail_no": "1100000000001"}')
     assert answer.status_code == 404
-    assert answer.json() == {
-        "error": "no waybill 1100000000001: create one first (make demo)"
-    }
+    assert answer.json() == {"error": "no waybill 1100000000001: create one first (make demo)"}
 
 
 @pytest.mark.parametrize("name", sorted(HTTP_SIMULATORS))
