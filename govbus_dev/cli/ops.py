@@ -24,6 +24,8 @@ from govbus_dev.cli.output import print_json, progress, say, table, warn
 from govbus_dev.cli.stack import (
     LOCAL_STACK,
     STATE_FILE,
+    StackOption,
+    StageOption,
     require_table,
     stack_dead_letter_queues,
     stack_name,
@@ -31,9 +33,6 @@ from govbus_dev.cli.stack import (
     use_local_stack_if_running,
 )
 
-StackOption = Annotated[
-    str | None, typer.Option("--stack", help="stack name (default: the running local stack)")
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON document, for scripts")]
 TemplateOption = Annotated[
     str | None,
@@ -666,7 +665,7 @@ def clients_revoke(
 @webhooks_app.command("rotate")
 def webhooks_rotate(
     partner: str,
-    stage: Annotated[str, typer.Option()] = "dev",
+    stage: StageOption = "dev",
     stack: StackOption = None,
 ) -> int:
     """A new push secret for a partner; the current one stays valid as previous_secret.
@@ -749,7 +748,7 @@ def webhooks_rotate(
 @webhooks_app.command("drop-previous")
 def webhooks_drop_previous(
     partner: str,
-    stage: Annotated[str, typer.Option()] = "dev",
+    stage: StageOption = "dev",
     stack: StackOption = None,
 ) -> int:
     """Stop accepting the previous push secret once the partner signs with the new one."""
