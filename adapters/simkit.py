@@ -1,15 +1,127 @@
-"""What the built-in simulators share: an HTTP server on a free loopback port.
+"""What the built-in simulators share: an HTTP server on a free loopback port, and the
+operator's ``/_sim/*`` handles answered in one way.
 
 A subclass implements ``_dispatch(handler, method)``; the server runs in the
-background until ``stop()``. (A department's adapter has its own: adapters depend on
-``contracts`` only, and this module is not part of that SDK.)
+background until ``stop()``. A ``/_sim/*`` request goes to :meth:`LoopbackSimulator.serve_admin`,
+which reads the body into an :class:`AdminBody` and calls the subclass's
+``_admin(path, doc)``: whatever the handle cannot do is answered as a sentence a person
+reads (400 for a body that does not fit, 404 for a record the simulator does not hold),
+never as a bare ``KeyError`` or parser text, and never as a dropped connection.
+(A department's adapter has its own: adapters depend on ``contracts`` only, and this
+module is not part of that SDK.)
 """
 
 from __future__ import annotations
 
+import enum
+import json
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from pydantic import ValidationError
+
+_MISSING: Any = object()
+
+
+class SimRefused(Exception):
+    """A ``/_sim/*`` call the simulator cannot carry out; the message is for a person."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnknownRecord(SimRefused, KeyError):
+    """The call names a record (waybill, order, case ...) the simulator does not hold: 404.
+
+    A ``KeyError`` too, so Python callers that caught the bare lookup still do."""
+
+    status = 404
+
+
+class AdminBody(dict):
+    """A ``/_sim/*`` request's JSON object; a missing or ill-typed field is a
+    :class:`SimRefused` that names it."""
+
+    def __init__(self, values: dict[str, Any] | None = None, *, sent: bool = False) -> None:
+        super().__init__(values or {})
+        self.sent = sent  # a body was sent at all (an empty POST reads, {} sets)
+
+    def __missing__(self, key: str) -> Any:
+        raise SimRefused(f"the body needs {key!r}")
+
+    def text(self, key: str, default: Any = _MISSING) -> str:
+        value = self.get(key, default) if default is not _MISSING else self[key]
+        if value is None or isinstance(value, dict | list | bool):
+            raise SimRefused(f"{key!r} is a string, not {json.dumps(value)[:40]}")
+        return str(value)
+
+    def integer(self, key: str, default: Any = _MISSING) -> int:
+        value = self.get(key, default) if default is not _MISSING else self[key]
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise SimRefused(f"{key!r} is a whole number, not {json.dumps(value)[:40]}")
+        try:
+            return int(value)
+        except ValueError:
+            raise SimRefused(f"{key!r} is a whole number, not {value[:40]!r}") from None
+
+    def number(self, key: str, default: Any = _MISSING) -> float:
+        value = self.get(key, default) if default is not _MISSING else self[key]
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise SimRefused(f"{key!r} is a number, not {json.dumps(value)[:40]}")
+        try:
+            return float(value)
+        except ValueError:
+            raise SimRefused(f"{key!r} is a number, not {value[:40]!r}") from None
+
+    def choice(self, key: str, choices: Iterable[Any], default: Any = _MISSING) -> Any:
+        """The field's value among ``choices`` (an Enum class or strings)."""
+        value = self.get(key, default) if default is not _MISSING else self[key]
+        options = list(choices)
+        for option in options:
+            if value == option or (isinstance(option, enum.Enum) and value == option.value):
+                return option
+        names = ", ".join(str(o.value if isinstance(o, enum.Enum) else o) for o in options)
+        raise SimRefused(f"{key!r} is one of {names}; not {json.dumps(value)[:40]}")
+
+
+def admin_body(body: bytes) -> AdminBody:
+    """The body of a ``/_sim/*`` request: nothing, or a JSON object."""
+    if not body.strip():
+        return AdminBody(sent=bool(body))
+    try:
+        doc = json.loads(body)
+    except UnicodeDecodeError:
+        raise SimRefused("the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise SimRefused(
+            f"the body is not JSON (line {exc.lineno}, column {exc.colno}): "
+            """send e.g. '{"error_rate": 1.0}'"""
+        ) from None
+    if not isinstance(doc, dict):
+        raise SimRefused("the body is a JSON object, e.g. {}")
+    return AdminBody(doc, sent=True)
+
+
+class UnknownHandle(SimRefused):
+    """No ``/_sim/*`` handle of that name: 404."""
+
+    status = 404
+
+
+def _validation_sentence(exc: ValidationError) -> str:
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
+    return "; ".join(parts)
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -56,6 +168,29 @@ class LoopbackSimulator:
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         return self.url
+
+    def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
+        """Answer the operator's ``/_sim/<path>``: ``(status, JSON-able answer)``.
+
+        Raise :class:`SimRefused` (400) or :class:`UnknownRecord` (404) for what cannot be
+        done; :meth:`serve_admin` turns them into ``{"error": "..."}``.
+        """
+        raise UnknownHandle(f"no such admin path {path}")
+
+    def admin_answer(self, path: str, body: bytes) -> tuple[int, Any]:
+        """The status and JSON answer of ``/_sim/<path>`` with ``body`` (no HTTP involved)."""
+        try:
+            return self._admin(path, admin_body(body))
+        except SimRefused as exc:
+            return exc.status, {"error": exc.message}
+        except ValidationError as exc:  # a pydantic model of the handle (faults ...)
+            return 400, {"error": _validation_sentence(exc)}
+        except (ValueError, TypeError) as exc:  # a simulator's own refusal, in words
+            return 400, {"error": str(exc)}
+
+    def serve_admin(self, handler: BaseHTTPRequestHandler, path: str, body: bytes) -> None:
+        status, answer = self.admin_answer(path, body)
+        self._send(handler, status, json.dumps(answer, ensure_ascii=False).encode())
 
     def stop(self) -> None:
         if self._server:

@@ -28,12 +28,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from contracts.adapters import Health, PingResult
-from contracts.errors import PartnerUnavailable
+from contracts.errors import PartnerUnavailable, ValidationFailed
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound=BaseModel)
 ClientT = TypeVar("ClientT")
 
 #: A probe answers whether the partner is up, and if not, why (a person reads it).
@@ -123,3 +124,24 @@ class AdapterState(Generic[ConfigT, ClientT]):
         )
         self._ping = (now, result)
         return result
+
+
+def from_wire(
+    model: type[ModelT], values: Mapping[str, Any], wire_names: Mapping[str, str]
+) -> ModelT:
+    """The contract ``model`` built from a partner's push; a value that breaks it is a
+    :class:`ValidationFailed` (422) naming the field as the partner sent it.
+
+    ``values`` are keyed by the contract's field names; ``wire_names`` maps each of those
+    to the partner's own (``{"note": "op_desc"}``). The partner reads the 422, and it knows
+    its ``op_desc``, not our ``note``. Fields the mapping does not name keep their name.
+    """
+    try:
+        return model.model_validate(dict(values))
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        path = [str(p) for p in first["loc"]]
+        if path:
+            path[0] = wire_names.get(path[0], path[0])
+        where = ".".join(path) or "(body)"
+        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None

@@ -92,6 +92,8 @@ class CircuitBreaker:
             "failures": int(item.get("failures", {}).get("N", 0)),
             "open_until": float(item.get("open_until", {}).get("N", 0)),
             "last_error": item.get("last_error", {}).get("S", ""),
+            # when the circuit last moved (unix seconds); 0 when it never has
+            "changed_at": float(item.get("changed_at", {}).get("N", 0)),
         }
 
     def before_call(self, partner: str) -> dict[str, Any]:
@@ -115,7 +117,7 @@ class CircuitBreaker:
             self._ddb().update_item(
                 TableName=self.table,
                 Key={"partner": {"S": partner}},
-                UpdateExpression="SET #s = :half, open_until = :probe_until",
+                UpdateExpression="SET #s = :half, open_until = :probe_until, changed_at = :now",
                 ConditionExpression="open_until <= :now",
                 ExpressionAttributeNames={"#s": "state"},
                 ExpressionAttributeValues={
@@ -131,7 +133,7 @@ class CircuitBreaker:
                 ) from None
             raise
         changed(partner, current["state"], "half_open")
-        return {**current, "state": "half_open"}
+        return {**current, "state": "half_open", "changed_at": now}
 
     def record_success(self, partner: str, seen: dict[str, Any] | None = None) -> None:
         """Close the circuit and clear its failures after a successful call.

@@ -26,7 +26,7 @@ from contracts.events import Event
 from contracts.province import ProvinceCaseReceived, ProvinceCaseStatusChanged
 from govbus.beside import beside
 from govbus.circuit import CircuitBreaker
-from govbus.observability import count
+from govbus.observability import count, logger
 from govbus.plugins import call
 
 
@@ -185,6 +185,18 @@ def execute(
             )
         except RetryableError as exc:
             count("DispatchFailure", {"partner": partner, "reason": type(exc).__name__})
+            # expected (the partner is down, slow or busy): one line, no traceback
+            logger.warning(
+                "partner call failed; retryable",
+                extra={
+                    "partner": partner,
+                    "operation": command.hook.removeprefix("govbus_"),
+                    "reason": f"{type(exc).__name__}: {exc}",
+                    "attempt": attempt + 1,
+                    "attempts": policy.attempts,
+                    "event_id": event.id,
+                },
+            )
             last = exc
             if breaker.record_failure(partner, f"{type(exc).__name__}: {exc}") == "open":
                 break

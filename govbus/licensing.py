@@ -67,6 +67,9 @@ def issue_and_announce(
     return licence
 
 
+MAX_CASE_ID = 200
+
+
 def issue_by_department(
     request: IssueRequest, agency: str, actor: str, ctx: CallContext
 ) -> Licence:
@@ -80,8 +83,11 @@ def issue_by_department(
     """
     if request.case_id is None:
         return issue_and_announce(request, agency, actor, ctx)
+    if not request.case_id.strip() or len(request.case_id) > MAX_CASE_ID:
+        # no case has such an id; DynamoDB would refuse the key itself (a 5xx)
+        raise ValidationFailed(f"no case {request.case_id[:40]!r}", field="case_id")
     try:
-        case = cases.get(request.case_id)
+        case, applicant = cases.head_and_applicant(request.case_id)
     except (NotFound, ValidationFailed):
         raise ValidationFailed(f"no case {request.case_id!r}", field="case_id") from None
     if case.agency != agency:
@@ -89,7 +95,7 @@ def issue_by_department(
     if case.state != CaseState.approved:
         state = case.state.value.replace("_", " ")
         raise Conflict(f"the case is {state}: a case's licence is issued while it is approved")
-    if cases.applicant_key(case.id) != subject_key(request.holder_code.strip().upper()):
+    if applicant != subject_key(request.holder_code.strip().upper()):
         raise ValidationFailed("the holder is not the case's applicant", field="holder_code")
     try:
         return issue_and_announce(

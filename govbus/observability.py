@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from contracts.errors import RetryableError
 from contracts.masking import mask_text
 from govbus import init_phase, settings
 
@@ -42,6 +43,21 @@ class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask_text(record.getMessage())
         record.args = None
+        return True
+
+
+class ExpectedFailureFilter(logging.Filter):
+    """A retryable failure (a partner down, slow or answering 5xx, an open circuit) is
+    expected: its line keeps ``error`` (type and message) and loses the traceback, which
+    would say nothing new a thousand times over. Tracebacks stay for the unexpected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
+        if isinstance(exc, RetryableError):
+            record.exc_info = None
+            record.exc_text = None
+            if not hasattr(record, "error"):
+                record.error = f"{type(exc).__name__}: {exc}"
         return True
 
 
@@ -86,6 +102,7 @@ SERVICE = settings.observability().service
 logger = GovbusLogger(
     service=SERVICE, logger_formatter=MaskingFormatter(), logger_handler=StdoutHandler()
 )
+logger.addFilter(ExpectedFailureFilter())
 
 
 class DisabledTracer:

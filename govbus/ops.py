@@ -36,6 +36,7 @@ class AdapterStatus(BaseModel):
     detail: str | None = None
     latency_ms: float | None = None
     circuit: str
+    circuit_since: _dt.datetime | None = None  # when the circuit moved to that state
     failures: int
     last_error: str = ""
 
@@ -99,11 +100,18 @@ def adapters(pm: pluggy.PluginManager, stage: str, circuit_table: str) -> list[A
                 detail=ping.detail,
                 latency_ms=round(ping.latency_ms, 1) if ping.latency_ms is not None else None,
                 circuit=circuit["state"],
+                circuit_since=_moment(circuit["changed_at"]),
                 failures=circuit["failures"],
                 last_error=circuit["last_error"],
             )
         )
     return found
+
+
+def _moment(unix_seconds: float) -> _dt.datetime | None:
+    if not unix_seconds:
+        return None
+    return _dt.datetime.fromtimestamp(unix_seconds, _dt.UTC).replace(microsecond=0)
 
 
 # --- the bus --------------------------------------------------------------------

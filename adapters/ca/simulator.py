@@ -22,13 +22,14 @@ import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from adapters.simkit import LoopbackSimulator
+from adapters.simkit import AdminBody, LoopbackSimulator, SimRefused
 from contracts.adapters import Faults
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -291,15 +292,44 @@ class CaSimulator(LoopbackSimulator):
     def sample_push(self) -> tuple[dict[str, str], bytes]:
         raise NotImplementedError("the CA does not push to the bus")
 
+    def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
+        if path == "/_sim/issue":
+            issued = self.issue(
+                doc.text("code"),
+                doc.text("name", "test subject"),
+                key_type=doc.choice("key", ("ec", "rsa"), "ec"),
+            )
+            return 200, {
+                "serial": issued.serial,
+                "certificate_pem": issued.chain_pem,
+                "private_key_pem": issued.key_pem,
+            }
+        if path == "/_sim/revoke":
+            serial = doc.text("serial")
+            try:
+                int(serial, 16)
+            except ValueError:
+                raise SimRefused(
+                    f"'serial' is the certificate's serial in hex; not {serial[:40]!r}"
+                ) from None
+            self.revoke(serial)
+            return 200, {"revoked": True}
+        if path == "/_sim/faults":
+            if doc.sent:
+                self.set_faults(Faults.model_validate(doc))
+            return 200, self.faults.model_dump()
+        return super()._admin(path, doc)
+
     def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         path = handler.path.split("?", 1)[0]
         length = int(handler.headers.get("content-length") or 0)
         body = handler.rfile.read(length) if length else b""
-        if not path.startswith("/_sim/"):
-            if self.faults.down:
-                return self._send(handler, 503, b"down", "text/plain")
-            if self.faults.latency_ms:
-                time.sleep(self.faults.latency_ms / 1000)
+        if path.startswith("/_sim/"):
+            return self.serve_admin(handler, path, body)
+        if self.faults.down:
+            return self._send(handler, 503, b"down", "text/plain")
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)
         pem = serialization.Encoding.PEM
         if path == "/ping":
             return self._send(handler, 200, b'{"status":"ok"}')
@@ -325,27 +355,4 @@ class CaSimulator(LoopbackSimulator):
             return self._send(handler, 200, json.dumps({"status": status}).encode())
         if path == "/seal" and method == "POST":
             return self._seal(handler, body)
-        if path == "/_sim/issue" and method == "POST":
-            doc = json.loads(body or b"{}")
-            issued = self.issue(
-                doc["code"], doc.get("name", "test subject"), key_type=doc.get("key", "ec")
-            )
-            return self._send(
-                handler,
-                200,
-                json.dumps(
-                    {
-                        "serial": issued.serial,
-                        "certificate_pem": issued.chain_pem,
-                        "private_key_pem": issued.key_pem,
-                    }
-                ).encode(),
-            )
-        if path == "/_sim/revoke" and method == "POST":
-            self.revoke(json.loads(body)["serial"])
-            return self._send(handler, 200, b'{"revoked":true}')
-        if path == "/_sim/faults" and method == "POST":
-            if body:
-                self.set_faults(Faults.model_validate_json(body))
-            return self._send(handler, 200, self.faults.model_dump_json().encode())
         return self._send(handler, 404, b'{"error":"not found"}')

@@ -43,8 +43,9 @@ def client() -> CitizenCardClient:
 
 
 def _time(text: str) -> _dt.datetime:
-    """Platform times are ``YYYY-MM-DD HH:MM:SS`` in Beijing time."""
-    return _dt.datetime.fromisoformat(text).replace(tzinfo=CST)
+    """Platform times are ``YYYY-MM-DD HH:MM:SS`` in Beijing time; govbus's events and
+    answers carry the moment in UTC."""
+    return _dt.datetime.fromisoformat(text).replace(tzinfo=CST).astimezone(_dt.UTC)
 
 
 # --- lifecycle ------------------------------------------------------------------

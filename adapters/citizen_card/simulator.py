@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from adapters.citizen_card import wire
-from adapters.simkit import LoopbackSimulator
+from adapters.simkit import AdminBody, LoopbackSimulator, SimRefused, UnknownRecord
 from contracts.adapters import Faults
 
 CST = _dt.timezone(_dt.timedelta(hours=8))
@@ -121,8 +121,7 @@ class CitizenCardSimulator(LoopbackSimulator):
         body = handler.rfile.read(length) if length else b""
         path = handler.path.split("?", 1)[0]
         if path.startswith("/_sim/"):
-            status, answer = self._admin(path, body)
-            return self._send(handler, status, json.dumps(answer, ensure_ascii=False).encode())
+            return self.serve_admin(handler, path, body)
         faults = self.faults
         if faults.down:
             return self._reply(handler, 503, "9999", "系统维护 down")
@@ -336,7 +335,10 @@ class CitizenCardSimulator(LoopbackSimulator):
         """Move a payment to another day of the statement (a test of a past day)."""
         with self._lock:
             stamp = paid_time.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
-            self.payments[reference]["paid_time"] = stamp
+            payment = self.payments.get(reference)
+            if payment is None:
+                raise UnknownRecord(f"no payment {reference}: pay one first (make demo)")
+            payment["paid_time"] = stamp
 
     def charge(self, holder_id: str, reference: str, amount_fen: int) -> dict[str, Any]:
         """Charge a card as a call whose answer was lost would have: the platform has the
@@ -357,42 +359,43 @@ class CitizenCardSimulator(LoopbackSimulator):
 
     # --- admin over HTTP ------------------------------------------------------------------
 
-    def _admin(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        try:
-            doc = json.loads(body) if body else {}
-            if path == "/_sim/faults":
-                if body:  # any body sets the faults: {} clears them all
-                    self.set_faults(Faults.model_validate(doc))
-                return 200, self.faults.model_dump()
-            if path == "/_sim/cards":
-                card_no = self.add_card(
-                    str(doc["holder_id"]).upper(),
-                    status=str(doc.get("status", "NORMAL")),
-                    balance_fen=int(doc.get("balance_fen", 0)),
-                )
-                return 200, {"card_no": card_no}
-            if path == "/_sim/tokens":
-                if "lifetime_seconds" in doc:
-                    self.token_lifetime_seconds = float(doc["lifetime_seconds"])
-                if doc.get("revoke"):
-                    self.revoke_tokens()
+    def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
+        if path == "/_sim/faults":
+            if doc.sent:  # any body sets the faults: {} clears them all
+                self.set_faults(Faults.model_validate(doc))
+            return 200, self.faults.model_dump()
+        if path == "/_sim/cards":
+            card_no = self.add_card(
+                doc.text("holder_id").upper(),
+                status=doc.choice("status", wire.CARD_STATES, "NORMAL"),
+                balance_fen=doc.integer("balance_fen", 0),
+            )
+            return 200, {"card_no": card_no}
+        if path == "/_sim/tokens":
+            if "lifetime_seconds" in doc:
+                self.token_lifetime_seconds = doc.number("lifetime_seconds")
+            if doc.get("revoke"):
+                self.revoke_tokens()
+            return 200, {
+                "lifetime_seconds": self.token_lifetime_seconds,
+                "issued": self.tokens_issued,
+            }
+        if path == "/_sim/settle-on":
+            reference, stamp = doc.text("out_trade_no"), doc.text("paid_time")
+            try:
+                paid_time = _dt.datetime.fromisoformat(stamp)
+            except ValueError:
+                raise SimRefused(
+                    f"paid_time is an ISO 8601 time, e.g. 2026-01-15T10:30:00+08:00; not {stamp[:40]!r}"
+                ) from None
+            self.settle_on(reference, paid_time)
+            return 200, {"out_trade_no": reference, "paid_time": stamp}
+        if path == "/_sim/state":
+            with self._lock:
                 return 200, {
-                    "lifetime_seconds": self.token_lifetime_seconds,
-                    "issued": self.tokens_issued,
+                    "calls": self.calls,
+                    "tokens_issued": self.tokens_issued,
+                    "cards": {k: dict(v) for k, v in self.cards.items()},
+                    "payments": {k: dict(v) for k, v in self.payments.items()},
                 }
-            if path == "/_sim/settle-on":
-                self.settle_on(
-                    str(doc["out_trade_no"]), _dt.datetime.fromisoformat(str(doc["paid_time"]))
-                )
-                return 200, {"out_trade_no": doc["out_trade_no"], "paid_time": doc["paid_time"]}
-            if path == "/_sim/state":
-                with self._lock:
-                    return 200, {
-                        "calls": self.calls,
-                        "tokens_issued": self.tokens_issued,
-                        "cards": {k: dict(v) for k, v in self.cards.items()},
-                        "payments": {k: dict(v) for k, v in self.payments.items()},
-                    }
-        except (KeyError, ValueError, TypeError) as exc:
-            return 400, {"error": str(exc)}
-        return 404, {"error": "no such admin path"}
+        return super()._admin(path, doc)

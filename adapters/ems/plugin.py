@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
 from adapters.ems import wire
 from adapters.ems.client import EmsClient, ping_endpoint
 from adapters.ems.config import EmsConfig
 from contracts import hookimpl
-from contracts.adapterkit import AdapterState
+from contracts.adapterkit import AdapterState, from_wire
 from contracts.adapters import (
     AdapterFamily,
     AdapterInfo,
@@ -120,14 +121,22 @@ def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
     state = wire.OP_CODES.get(str(doc["op_code"]))
     if state is None:
         raise ValidationFailed(f"unknown EMS op_code {doc['op_code']!r}", field="op_code")
-    update = TrackingUpdate(
-        waybill_no=doc["mail_no"],
-        case_id=doc["logistics_order_no"],
-        state=state,
-        occurred_at=doc["op_time"],
-        location=doc.get("op_org_city", ""),
-        note=doc.get("op_desc", ""),
+    update = from_wire(
+        TrackingUpdate,
+        {
+            "waybill_no": doc["mail_no"],
+            "case_id": doc["logistics_order_no"],
+            "state": state,
+            "occurred_at": doc["op_time"],
+            "location": doc.get("op_org_city", ""),
+            "note": doc.get("op_desc", ""),
+        },
+        wire.PUSH_FIELDS,
     )
+    # govbus's events carry UTC; EMS sends Beijing time (an op_time without an offset is)
+    at = update.occurred_at
+    at = (at if at.tzinfo else at.replace(tzinfo=wire.CST)).astimezone(_dt.UTC)
+    update = update.model_copy(update={"occurred_at": at})
     return [
         Event.create(
             "delivery.tracking_updated",

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from adapters.ems import wire
-from adapters.simkit import LoopbackSimulator
+from adapters.simkit import AdminBody, LoopbackSimulator, UnknownRecord
 from contracts.adapters import Faults
 from contracts.delivery import TrackingState
 
@@ -75,8 +75,7 @@ class EmsSimulator(LoopbackSimulator):
         body = handler.rfile.read(length) if length else b""
         path = handler.path.split("?", 1)[0]
         if path.startswith("/_sim/"):
-            status, answer = self._admin(path, body)
-            return self._send(handler, status, json.dumps(answer).encode())
+            return self.serve_admin(handler, path, body)
         faults = self.faults
         if faults.down:
             return self._send(handler, 503, b'{"success":false,"code":"9999","msg":"down"}')
@@ -233,7 +232,9 @@ class EmsSimulator(LoopbackSimulator):
         statuses the bus answered, in sending order.
         """
         with self._lock:
-            waybill = self.waybills[mail_no]
+            waybill = self.waybills.get(mail_no)
+            if waybill is None:
+                raise UnknownRecord(f"no waybill {mail_no}: create one first (make demo)")
             current = waybill["state"]
             states = [s for s in FORWARD if current.rank < s.rank <= to.rank]
             if to == TrackingState.returned:
@@ -266,25 +267,22 @@ class EmsSimulator(LoopbackSimulator):
 
     # --- admin over HTTP ------------------------------------------------------------------
 
-    def _admin(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        try:
-            doc = json.loads(body) if body else {}
-            if path == "/_sim/faults":
-                if body:  # any body sets the faults: {} clears them all
-                    self.set_faults(Faults.model_validate(doc))
-                return 200, self.faults.model_dump()
-            if path == "/_sim/advance":
-                statuses = self.advance(doc["mail_no"], TrackingState(doc.get("to", "delivered")))
-                return 200, {"pushed": statuses}
-            if path == "/_sim/state":
-                with self._lock:
-                    return 200, {
-                        "calls": self.calls,
-                        "waybills": {
-                            k: {"order": v["order"], "state": v["state"]}
-                            for k, v in self.waybills.items()
-                        },
-                    }
-        except (KeyError, ValueError) as exc:
-            return 400, {"error": str(exc)}
-        return 404, {"error": "no such admin path"}
+    def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
+        if path == "/_sim/faults":
+            if doc.sent:  # any body sets the faults: {} clears them all
+                self.set_faults(Faults.model_validate(doc))
+            return 200, self.faults.model_dump()
+        if path == "/_sim/advance":
+            to = doc.choice("to", TrackingState, TrackingState.delivered)
+            statuses = self.advance(doc.text("mail_no"), to)
+            return 200, {"pushed": statuses}
+        if path == "/_sim/state":
+            with self._lock:
+                return 200, {
+                    "calls": self.calls,
+                    "waybills": {
+                        k: {"order": v["order"], "state": v["state"]}
+                        for k, v in self.waybills.items()
+                    },
+                }
+        return super()._admin(path, doc)

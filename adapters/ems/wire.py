@@ -8,12 +8,14 @@ Requests and pushes are JSON, signed ``base64(md5(body + secret))`` in
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import hashlib
 import hmac
 
 from contracts.delivery import Address, TrackingState
 
 OK = "0000"
+CST = _dt.timezone(_dt.timedelta(hours=8), "CST")  # EMS's times are Beijing time
 # op codes of a trace / push, and what they mean for the shipment
 OP_CODES: dict[str, TrackingState] = {
     "10": TrackingState.accepted,  # 收寄
@@ -29,6 +31,16 @@ OP_TEXT = {
     "30": "派送中 out for delivery",
     "40": "已妥投 delivered",
     "50": "已退回 returned",
+}
+
+# a tracking push's fields: the contract's name (TrackingUpdate) -> EMS's own
+PUSH_FIELDS = {
+    "waybill_no": "mail_no",
+    "case_id": "logistics_order_no",
+    "state": "op_code",
+    "occurred_at": "op_time",
+    "location": "op_org_city",
+    "note": "op_desc",
 }
 
 

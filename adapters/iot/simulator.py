@@ -31,7 +31,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from adapters.simkit import LoopbackSimulator
+from adapters.simkit import AdminBody, LoopbackSimulator
 from contracts.adapters import Faults
 from contracts.telemetry import TOPIC_FILTER
 
@@ -206,15 +206,18 @@ class IotSimulator(LoopbackSimulator):
     def sample_push(self) -> tuple[dict[str, str], bytes]:
         raise NotImplementedError("devices publish over MQTT; nothing is pushed to the bus")
 
+    def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
+        if path == "/_sim/faults":
+            if doc.sent:
+                self.faults = Faults.model_validate(doc)
+            return 200, self.faults.model_dump()
+        return super()._admin(path, doc)
+
     def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         path = handler.path.split("?", 1)[0]
-        if method == "POST" and path == "/_sim/faults":
+        if path.startswith("/_sim/"):
             length = int(handler.headers.get("content-length") or 0)
-            try:
-                self.faults = Faults.model_validate_json(handler.rfile.read(length) or b"{}")
-            except ValueError as exc:
-                return self._send(handler, 400, json.dumps({"error": str(exc)}).encode())
-            return self._send(handler, 200, self.faults.model_dump_json().encode())
+            return self.serve_admin(handler, path, handler.rfile.read(length) if length else b"")
         if method == "GET" and path == "/health":
             if self.faults.down:
                 return self._send(handler, 503, b'{"status": "down"}')

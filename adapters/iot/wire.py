@@ -86,7 +86,12 @@ def to_reading(
         )
     except ValidationError as exc:
         first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"][2:] or first["loc"])
+        path = [str(p) for p in first["loc"][2:] or first["loc"]]
+        # the device's own name for the value (``level``), not the contract's (``level_m``)
+        wire_name = {contract: sent for sent, contract in names.items()}
+        if path:
+            path[0] = wire_name.get(path[0], path[0])
+        where = ".".join(path)
         raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
 
 

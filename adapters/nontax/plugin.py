@@ -13,7 +13,7 @@ from adapters.nontax import wire
 from adapters.nontax.client import NontaxClient, ping_endpoint
 from adapters.nontax.config import NontaxConfig
 from contracts import hookimpl
-from contracts.adapterkit import AdapterState
+from contracts.adapterkit import AdapterState, from_wire
 from contracts.adapters import (
     AdapterFamily,
     AdapterInfo,
@@ -160,18 +160,27 @@ def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
     if channel is None:
         raise ValidationFailed(f"unknown channel {fields.get('channel')!r}", field="channel")
     try:
-        notified = PaymentNotified(
-            order_no=fields["order_no"],
-            payment_code=fields["payment_code"],
-            amount_fen=int(fields["amount_fen"]),
-            channel=channel,
-            paid_at=wire.parse_platform_time(fields["paid_time"]),
-            receipt_no=fields["receipt_no"],
-            platform_txn_id=fields["trade_no"],
-            notify_id=fields["notify_id"],
-        )
-    except (ValueError, ValidationError) as exc:
-        raise ValidationFailed(f"the notification does not describe a payment: {exc}") from exc
+        paid_at = wire.parse_platform_time(fields["paid_time"])
+    except ValueError:
+        raise ValidationFailed(
+            "paid_time must be 'YYYY-MM-DD HH:MM:SS' (Beijing time)", field="paid_time"
+        ) from None
+    if not fields["amount_fen"].isdigit():
+        raise ValidationFailed("amount_fen must be a whole number of fen", field="amount_fen")
+    notified = from_wire(
+        PaymentNotified,
+        {
+            "order_no": fields["order_no"],
+            "payment_code": fields["payment_code"],
+            "amount_fen": int(fields["amount_fen"]),
+            "channel": channel,
+            "paid_at": paid_at,
+            "receipt_no": fields["receipt_no"],
+            "platform_txn_id": fields["trade_no"],
+            "notify_id": fields["notify_id"],
+        },
+        wire.NOTIFY_FIELDS,
+    )
     return [
         Event.create(
             "payment.notified",

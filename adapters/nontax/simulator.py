@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
 from adapters.nontax import wire
-from adapters.simkit import LoopbackSimulator
+from adapters.simkit import AdminBody, LoopbackSimulator, SimRefused, UnknownRecord
 from contracts.adapters import Faults
 from contracts.payments import yuan
 
@@ -178,8 +178,7 @@ class NontaxSimulator(LoopbackSimulator):
         body = handler.rfile.read(length) if length else b""
         path, _, query = handler.path.partition("?")
         if path.startswith("/_sim/"):
-            status, answer = self._admin(path, body)
-            return self._send(handler, status, json.dumps(answer, ensure_ascii=False).encode())
+            return self.serve_admin(handler, path, body)
         faults = self.faults
         if faults.down:
             return self._reply(handler, 503, "9999", "系统维护 down")
@@ -465,7 +464,9 @@ class NontaxSimulator(LoopbackSimulator):
         """
         notify_id = uuid.uuid4().hex
         with self._wake:
-            record = self.orders[order_no]
+            record = self.orders.get(order_no)
+            if record is None:
+                raise UnknownRecord(f"no order {order_no}: create one first (make demo)")
             body = self.signed_body(self._notification_fields(record, notify_id))
             self.notifications[notify_id] = Notification(notify_id, order_no, body)
             if self.faults.out_of_order:
@@ -666,60 +667,70 @@ class NontaxSimulator(LoopbackSimulator):
 
     # --- admin over HTTP ------------------------------------------------------------------
 
-    def _admin(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
+        if path == "/_sim/faults":
+            if doc.sent:  # any body sets the faults: {} clears them all
+                self.set_faults(Faults.model_validate(doc))
+            return 200, self.faults.model_dump()
+        if path == "/_sim/notify-schedule":
+            if "retry_schedule" in doc:
+                schedule = doc["retry_schedule"]
+                if not isinstance(schedule, list) or not all(
+                    isinstance(s, int | float) and not isinstance(s, bool) for s in schedule
+                ):
+                    raise SimRefused("'retry_schedule' is a list of seconds, e.g. [15, 60, 300]")
+                self.set_retry_schedule(schedule)
+            if "strict_ack" in doc:
+                self.strict_ack = bool(doc["strict_ack"])
+            return 200, {"retry_schedule": self.retry_schedule, "strict_ack": self.strict_ack}
+        if path == "/_sim/cancel-pending":
+            return 200, {"dropped": self.cancel_pending()}
+        if path == "/_sim/release":
+            return 200, {"released": self.release()}
+        if path == "/_sim/renotify":
+            return 200, {"notify_id": self.notify(doc.text("order_no"))}
+        if path == "/_sim/statement":
+            return 200, self._statement_handle(doc)
+        if path == "/_sim/state":
+            with self._lock:
+                return 200, {
+                    "calls": self.calls,
+                    "orders": {k: self._view(v) for k, v in self.orders.items()},
+                    "notifications": {
+                        k: {"order_no": n.order_no, "attempts": n.attempts, "acked": n.acked}
+                        for k, n in self.notifications.items()
+                    },
+                    "held": list(self._held),
+                }
+        return super()._admin(path, doc)
+
+    def _statement_handle(self, doc: AdminBody) -> dict[str, Any]:
+        day = doc.text("day")
         try:
-            doc = json.loads(body) if body else {}
-            if path == "/_sim/faults":
-                if body:  # any body sets the faults: {} clears them all
-                    self.set_faults(Faults.model_validate(doc))
-                return 200, self.faults.model_dump()
-            if path == "/_sim/notify-schedule":
-                if "retry_schedule" in doc:
-                    self.set_retry_schedule(doc["retry_schedule"])
-                if "strict_ack" in doc:
-                    self.strict_ack = bool(doc["strict_ack"])
-                return 200, {"retry_schedule": self.retry_schedule, "strict_ack": self.strict_ack}
-            if path == "/_sim/cancel-pending":
-                return 200, {"dropped": self.cancel_pending()}
-            if path == "/_sim/release":
-                return 200, {"released": self.release()}
-            if path == "/_sim/renotify":
-                return 200, {"notify_id": self.notify(doc["order_no"])}
-            if path == "/_sim/statement":
-                day = doc["day"]
-                if "synthetic_rows" in doc:
-                    self.set_synthetic_rows(day, int(doc["synthetic_rows"]))
-                answer: dict[str, Any] = {"day": day}
-                if doc.get("unknown_payment_fen"):
-                    answer["unknown_order_no"] = self.seed_unknown_payment(
-                        day, int(doc["unknown_payment_fen"])
-                    )
-                if doc.get("amount_differs"):
-                    self.seed_amount_mismatch(
-                        doc["amount_differs"]["order_no"], int(doc["amount_differs"]["amount_fen"])
-                    )
-                if doc.get("duplicate"):
-                    self.seed_duplicate_line(doc["duplicate"])
-                if doc.get("missing"):
-                    self.seed_missing_line(doc["missing"])
-                if "truncate_after" in doc:
-                    cut = doc["truncate_after"]
-                    self.truncate_statement_after = None if cut is None else int(cut)
-                return 200, answer
-            if path == "/_sim/state":
-                with self._lock:
-                    return 200, {
-                        "calls": self.calls,
-                        "orders": {k: self._view(v) for k, v in self.orders.items()},
-                        "notifications": {
-                            k: {"order_no": n.order_no, "attempts": n.attempts, "acked": n.acked}
-                            for k, n in self.notifications.items()
-                        },
-                        "held": list(self._held),
-                    }
-        except (KeyError, ValueError, TypeError) as exc:
-            return 400, {"error": str(exc)}
-        return 404, {"error": "no such admin path"}
+            _dt.date.fromisoformat(day)
+        except ValueError:
+            raise SimRefused(f"'day' is a date, e.g. 2026-11-27; not {day[:40]!r}") from None
+        if "synthetic_rows" in doc:
+            self.set_synthetic_rows(day, doc.integer("synthetic_rows"))
+        answer: dict[str, Any] = {"day": day}
+        if doc.get("unknown_payment_fen"):
+            answer["unknown_order_no"] = self.seed_unknown_payment(
+                day, doc.integer("unknown_payment_fen")
+            )
+        if doc.get("amount_differs"):
+            differs = doc["amount_differs"]
+            if not isinstance(differs, dict):
+                raise SimRefused('\'amount_differs\' is {"order_no": ..., "amount_fen": ...}')
+            differs = AdminBody(differs)
+            self.seed_amount_mismatch(differs.text("order_no"), differs.integer("amount_fen"))
+        if doc.get("duplicate"):
+            self.seed_duplicate_line(doc.text("duplicate"))
+        if doc.get("missing"):
+            self.seed_missing_line(doc.text("missing"))
+        if "truncate_after" in doc:
+            cut = doc["truncate_after"]
+            self.truncate_statement_after = None if cut is None else doc.integer("truncate_after")
+        return answer
 
 
 def _write_chunk(out: Any, lines: list[str]) -> None:

@@ -78,10 +78,24 @@ def platform_time(moment: _dt.datetime) -> str:
 
 
 def parse_platform_time(text: str) -> _dt.datetime:
-    """``YYYY-MM-DD HH:MM:SS`` in Beijing time; anything else is ``ValueError``."""
+    """``YYYY-MM-DD HH:MM:SS`` in Beijing time, as the moment in UTC (the one representation
+    of time in govbus's events and answers); anything else is ``ValueError``."""
     if len(text) != 19 or text[10] != " ":
         raise ValueError(f"not a platform time: {text[:40]!r}")
-    return _dt.datetime.fromisoformat(text).replace(tzinfo=CST)
+    return _dt.datetime.fromisoformat(text).replace(tzinfo=CST).astimezone(_dt.UTC)
+
+
+# a payment notification's fields: the contract's name (PaymentNotified) -> the platform's
+NOTIFY_FIELDS = {
+    "order_no": "order_no",
+    "payment_code": "payment_code",
+    "amount_fen": "amount_fen",
+    "channel": "channel",
+    "paid_at": "paid_time",
+    "receipt_no": "receipt_no",
+    "platform_txn_id": "trade_no",
+    "notify_id": "notify_id",
+}
 
 
 # --- request signatures (HMAC, our app secret) ----------------------------------------

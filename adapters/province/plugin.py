@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.province.config import ProvinceConfig
 from contracts import hookimpl
-from contracts.adapterkit import AdapterState
+from contracts.adapterkit import AdapterState, from_wire
 from contracts.adapters import (
     AdapterFamily,
     AdapterInfo,
@@ -154,13 +154,17 @@ def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
         occurred_at = wire.parse_stamp(fields["occurredAt"])
     except ValueError as exc:
         raise ValidationFailed("occurredAt is not a dateTime", field="occurredAt") from exc
-    change = ProvinceCaseStatusChanged(
-        case_id=fields["cityCaseId"],
-        province_case_no=fields["caseNo"],
-        status=status,
-        reason=fields["reason"],
-        occurred_at=occurred_at,
-        licence_id=fields["licenceId"] or None,
+    change = from_wire(
+        ProvinceCaseStatusChanged,
+        {
+            "case_id": fields["cityCaseId"],
+            "province_case_no": fields["caseNo"],
+            "status": status,
+            "reason": fields["reason"],
+            "occurred_at": occurred_at,
+            "licence_id": fields["licenceId"] or None,
+        },
+        wire.PUSH_FIELDS,
     )
     return [Event.create("case.province_status", change, source=NAME, subject=change.case_id)]
 

@@ -35,7 +35,7 @@ from pydantic import Field
 
 from adapters.province import wire
 from adapters.province.wire import HALL_NS, NSMAP, WSA, q
-from adapters.simkit import LoopbackSimulator
+from adapters.simkit import AdminBody, LoopbackSimulator, UnknownRecord
 from contracts.adapters import Faults
 from contracts.identity import credit_code_check_char
 
@@ -209,8 +209,7 @@ class HallSimulator(LoopbackSimulator):
         body = handler.rfile.read(length) if length else b""
         path, _, query = handler.path.partition("?")
         if path.startswith("/_sim/"):
-            status, answer = self._admin(path, body)
-            return self._send(handler, status, json.dumps(answer, ensure_ascii=False).encode())
+            return self.serve_admin(handler, path, body)
         if self.faults.down:
             return self._send_fault(handler, SoapFault("soap:Server", "service unavailable", 503))
         if method == "GET":
@@ -436,7 +435,11 @@ class HallSimulator(LoopbackSimulator):
     def step(self, case_no: str) -> list[int]:
         """Move a case one step on (RECEIVED -> ACCEPTED -> its decision)."""
         with self._lock:
-            case = self.cases[case_no]
+            case = self.cases.get(case_no)
+            if case is None:
+                raise UnknownRecord(
+                    f"no case {case_no}: forward a province-level case first (make demo)"
+                )
             if case["status"] == "RECEIVED":
                 target = "ACCEPTED"
             elif case["status"] == "ACCEPTED":
@@ -455,7 +458,11 @@ class HallSimulator(LoopbackSimulator):
         if to not in ("ACCEPTED", *DECISIONS):
             raise ValueError(f"a case moves to ACCEPTED, APPROVED or REJECTED, not {to!r}")
         with self._lock:
-            case = self.cases[case_no]
+            case = self.cases.get(case_no)
+            if case is None:
+                raise UnknownRecord(
+                    f"no case {case_no}: forward a province-level case first (make demo)"
+                )
             if case["status"] not in FORWARD:
                 raise ValueError(f"case {case_no} is already {case['status']}")
             steps = ["ACCEPTED"] if case["status"] == "RECEIVED" else []
@@ -546,39 +553,38 @@ class HallSimulator(LoopbackSimulator):
 
     # --- admin over HTTP ------------------------------------------------------------------
 
-    def _admin(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        try:
-            doc = json.loads(body) if body else {}
-            if path == "/_sim/faults":
-                if body:  # any body sets the faults: {} clears them all
-                    self.set_faults(HallFaults.model_validate(doc))
-                return 200, self.faults.model_dump()
-            if path == "/_sim/advance":
-                statuses = self.advance(
-                    doc["case_no"], doc.get("to", "APPROVED"), doc.get("reason", "")
-                )
-                return 200, {"pushed": statuses}
-            if path == "/_sim/pushes":
-                if "enabled" in doc:
-                    self.pushes_enabled = bool(doc["enabled"])
-                return 200, {"enabled": self.pushes_enabled}
-            if path == "/_sim/pace":
-                self.set_pace(doc.get("seconds"))
-                return 200, {"seconds": self._pace}
-            if path == "/_sim/xxe-canary":
-                with self._lock:
-                    self.canary_hits += 1
-                return 200, {"hits": self.canary_hits}
-            if path == "/_sim/state":
-                with self._lock:
-                    return 200, {
-                        "calls": self.calls,
-                        "canary_hits": self.canary_hits,
-                        "cases": {
-                            k: {"city_case_id": v["city_case_id"], "status": v["status"]}
-                            for k, v in self.cases.items()
-                        },
-                    }
-        except (KeyError, ValueError) as exc:
-            return 400, {"error": str(exc)}
-        return 404, {"error": "no such admin path"}
+    def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
+        if path == "/_sim/faults":
+            if doc.sent:  # any body sets the faults: {} clears them all
+                self.set_faults(HallFaults.model_validate(doc))
+            return 200, self.faults.model_dump()
+        if path == "/_sim/advance":
+            statuses = self.advance(
+                doc.text("case_no"),
+                doc.choice("to", ("ACCEPTED", *DECISIONS), "APPROVED"),
+                doc.text("reason", ""),
+            )
+            return 200, {"pushed": statuses}
+        if path == "/_sim/pushes":
+            if "enabled" in doc:
+                self.pushes_enabled = bool(doc["enabled"])
+            return 200, {"enabled": self.pushes_enabled}
+        if path == "/_sim/pace":
+            seconds = doc.get("seconds")
+            self.set_pace(None if seconds is None else doc.number("seconds"))
+            return 200, {"seconds": self._pace}
+        if path == "/_sim/xxe-canary":
+            with self._lock:
+                self.canary_hits += 1
+            return 200, {"hits": self.canary_hits}
+        if path == "/_sim/state":
+            with self._lock:
+                return 200, {
+                    "calls": self.calls,
+                    "canary_hits": self.canary_hits,
+                    "cases": {
+                        k: {"city_case_id": v["city_case_id"], "status": v["status"]}
+                        for k, v in self.cases.items()
+                    },
+                }
+        return super()._admin(path, doc)

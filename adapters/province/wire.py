@@ -69,6 +69,18 @@ def q(ns: str, name: str) -> str:
 # --- parsing what a partner sends, with every XML hazard refused -----------------------
 
 
+# a CaseStatusNotification's elements: the contract's name (ProvinceCaseStatusChanged) ->
+# the hall's
+PUSH_FIELDS = {
+    "case_id": "cityCaseId",
+    "province_case_no": "caseNo",
+    "status": "status",
+    "reason": "reason",
+    "occurred_at": "occurredAt",
+    "licence_id": "licenceId",
+}
+
+
 class UnsafeXml(ValueError):
     """A document carries a DTD or entity declarations (XML bomb, XXE): refused unread."""
 
@@ -97,6 +109,22 @@ def declares_dtd(raw: bytes) -> bool:
     return _DTD_IN_PROLOG.match(raw) is not None
 
 
+# libxml2's own limit without XML_PARSE_HUGE (huge_tree stays off): deeper is refused
+MAX_XML_DEPTH = 256
+
+
+def _xml_refusal(raw: bytes, exc: etree.XMLSyntaxError) -> str:
+    """A sentence for a document libxml2 refused, without the parser's own wording."""
+    line, column = exc.position if exc.position else (exc.lineno, 0)
+    # libxml2 2.14 reports the depth limit as a resource limit, older ones as an internal
+    # error: its message is the one thing both share
+    if "excessive depth" in (exc.msg or "").lower():
+        return f"XML nested deeper than {MAX_XML_DEPTH} levels (line {line})"
+    if not raw.strip():
+        return "not XML: the body is empty"
+    return f"not well-formed XML at line {line}, column {column}"
+
+
 def parse_untrusted(raw: bytes) -> etree._Element:
     """Parse bytes from outside; a DOCTYPE of any kind is refused before use.
 
@@ -109,7 +137,7 @@ def parse_untrusted(raw: bytes) -> etree._Element:
     try:
         root = etree.fromstring(raw, parser=_safe_parser())
     except etree.XMLSyntaxError as exc:
-        raise ValueError(f"not well-formed XML: {exc.msg}") from exc
+        raise ValueError(_xml_refusal(raw, exc)) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise UnsafeXml("the document declares a DTD (entities, XML bomb or XXE): refused")

@@ -21,7 +21,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from adapters.simkit import LoopbackSimulator
+from adapters.simkit import AdminBody, LoopbackSimulator
 from adapters.sms import wire
 from contracts.adapters import Faults
 from contracts.masking import mask_text
@@ -77,8 +77,7 @@ class SmsSimulator(LoopbackSimulator):
         body = handler.rfile.read(length) if length else b""
         path = handler.path.split("?", 1)[0]
         if path.startswith("/_sim/"):
-            status, answer = self._admin(path, body)
-            return self._send(handler, status, json.dumps(answer, ensure_ascii=False).encode())
+            return self.serve_admin(handler, path, body)
         faults = self.faults
         if faults.down:
             return self._send(handler, 503, b'{"code":"5030","msg":"down"}')
@@ -190,25 +189,21 @@ class SmsSimulator(LoopbackSimulator):
             return "4040", "无此短信 no such message", None
         return wire.OK, "成功", self._view(found)
 
-    def _admin(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        try:
-            doc = json.loads(body) if body else {}
-            if path == "/_sim/faults":
-                if body:  # any body sets the faults: {} clears them all
-                    self.set_faults(Faults.model_validate(doc))
-                return 200, self.faults.model_dump()
-            if path == "/_sim/messages":
-                with self._lock:
-                    return 200, {
-                        "messages": [
-                            {
-                                **m,
-                                "mobile": mask_text(m["mobile"]),
-                                "content": mask_text(m["content"]),
-                            }
-                            for m in self.messages
-                        ]
-                    }
-        except (KeyError, ValueError) as exc:
-            return 400, {"error": str(exc)}
-        return 404, {"error": "no such admin path"}
+    def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
+        if path == "/_sim/faults":
+            if doc.sent:  # any body sets the faults: {} clears them all
+                self.set_faults(Faults.model_validate(doc))
+            return 200, self.faults.model_dump()
+        if path == "/_sim/messages":
+            with self._lock:
+                return 200, {
+                    "messages": [
+                        {
+                            **m,
+                            "mobile": mask_text(m["mobile"]),
+                            "content": mask_text(m["content"]),
+                        }
+                        for m in self.messages
+                    ]
+                }
+        return super()._admin(path, doc)

@@ -168,6 +168,13 @@ def applicant_key(case_id: str) -> str:
     return _head(case_id)["applicant_key"]["S"]
 
 
+def head_and_applicant(case_id: str) -> tuple[Case, str]:
+    """The case without its timeline, and its applicant's blind-index key: one consistent
+    read of the case item, for a check that needs no timeline (who, whose, which state)."""
+    row = _head(case_id)
+    return Case.model_validate_json(row["doc"]["S"]), row["applicant_key"]["S"]
+
+
 def personal(case_id: str) -> dict[str, Any]:
     """The applicant's code, name and delivery address, decrypted."""
     return unseal(_head(case_id)["sealed"]["S"], {"case_id": case_id})

@@ -28,11 +28,13 @@ import typer
 
 from govbus_dev.cli.app import app, events_app
 from govbus_dev.cli.output import print_json, progress, say, table, warn
-from govbus_dev.cli.stack import require_table, stack_name, use_local_stack_if_running
+from govbus_dev.cli.stack import (
+    StackOption,
+    require_table,
+    stack_name,
+    use_local_stack_if_running,
+)
 
-StackOption = Annotated[
-    str | None, typer.Option("--stack", help="stack name (default: the running local stack)")
-]
 TAIL_MARK = "-tail-"
 _MISSING = object()
 

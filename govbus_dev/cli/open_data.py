@@ -15,7 +15,13 @@ import typer
 
 from govbus_dev.cli.app import open_data_app
 from govbus_dev.cli.output import say, table, warn
-from govbus_dev.cli.stack import require_table, stack_name, use_local_stack_if_running
+from govbus_dev.cli.stack import (
+    StackOption,
+    StageOption,
+    require_table,
+    stack_name,
+    use_local_stack_if_running,
+)
 
 
 def bucket_name(stack: str, account: str) -> str:
@@ -28,10 +34,8 @@ def publish(
     day: Annotated[
         str | None, typer.Option(help="YYYY-MM-DD (Beijing time; default: yesterday)")
     ] = None,
-    stack: Annotated[
-        str | None, typer.Option("--stack", help="stack name (default: the running local stack)")
-    ] = None,
-    stage: Annotated[str, typer.Option(help="the stack's Stage (its working calendar)")] = "dev",
+    stack: StackOption = None,
+    stage: StageOption = "dev",
 ) -> int:
     """Aggregate a day into the open datasets now (what the daily job does at 01:30)."""
     from govbus.calendar import yesterday

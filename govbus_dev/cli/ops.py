@@ -24,6 +24,8 @@ from govbus_dev.cli.output import print_json, progress, say, table, warn
 from govbus_dev.cli.stack import (
     LOCAL_STACK,
     STATE_FILE,
+    StackOption,
+    StageOption,
     require_table,
     stack_dead_letter_queues,
     stack_name,
@@ -31,9 +33,6 @@ from govbus_dev.cli.stack import (
     use_local_stack_if_running,
 )
 
-StackOption = Annotated[
-    str | None, typer.Option("--stack", help="stack name (default: the running local stack)")
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON document, for scripts")]
 TemplateOption = Annotated[
     str | None,
@@ -236,7 +235,7 @@ def adapters(
             ping = pings.get(adapter["name"], {})
             adapter["health"] = ping.get("status", "unknown")
             adapter["latency_ms"] = ping.get("latency_ms")
-            adapter["circuit"] = _circuit(circuits, adapter["name"]) if known else "unknown"
+            adapter.update(_circuit(circuits, adapter["name"]) if known else _NO_CIRCUIT)
         columns[4:4] = ["health", "circuit"]
     if as_json:
         print_json(found)
@@ -252,7 +251,7 @@ def adapters(
                 a["family"],
                 a["version"],
                 a["entry_point"],
-                *((a["health"], a["circuit"]) if health else ()),
+                *((a["health"], _circuit_text(a)) if health else ()),
                 a["title"],
                 ", ".join(a["hooks"]),
             )
@@ -286,15 +285,46 @@ def _pings(api: str | None) -> dict[str, dict]:
     return {ping["adapter"]: ping for ping in report.get("adapters", [])}
 
 
-def _circuit(table_name: str, partner: str) -> str:
+_NO_CIRCUIT = {"circuit": "unknown", "circuit_since": None, "circuit_probe_in_s": None}
+
+
+def _circuit(table_name: str, partner: str) -> dict:
+    """The partner's shared circuit: ``closed``, ``open`` or ``half-open`` (a probe is
+    under way), since when (UTC), and while open the seconds until a caller may probe.
+
+    A ping that answers says the partner is up; an open circuit says the bus is not
+    calling it yet (it failed recently): the two are shown side by side.
+    """
+    import datetime as _dt
     import time as _time
 
     from govbus.circuit import CircuitBreaker
 
     state = CircuitBreaker(table_name).state(partner)
-    if state["state"] == "open" and state["open_until"] > _time.time():
-        return f"open ({state['open_until'] - _time.time():.0f}s left)"
-    return state["state"]
+    since = state["changed_at"]
+    probe_in = None
+    if state["state"] == "open":
+        probe_in = max(0, round(state["open_until"] - _time.time()))
+    return {
+        "circuit": state["state"].replace("_", "-"),
+        "circuit_since": (
+            _dt.datetime.fromtimestamp(since, _dt.UTC).isoformat(timespec="seconds")
+            if since
+            else None
+        ),
+        "circuit_probe_in_s": probe_in,
+    }
+
+
+def _circuit_text(adapter: dict) -> str:
+    """``open since 2026-11-27 18:40:12 UTC, probe in 20 s`` for the table."""
+    text = adapter["circuit"]
+    if adapter["circuit_since"]:
+        text += f" since {adapter['circuit_since'].replace('T', ' ').replace('+00:00', ' UTC')}"
+    if adapter["circuit_probe_in_s"] is not None:
+        probe_in = adapter["circuit_probe_in_s"]
+        text += f", probe in {probe_in} s" if probe_in else ", next call probes"
+    return text
 
 
 @adapter_app.command("new")
@@ -635,7 +665,7 @@ def clients_revoke(
 @webhooks_app.command("rotate")
 def webhooks_rotate(
     partner: str,
-    stage: Annotated[str, typer.Option()] = "dev",
+    stage: StageOption = "dev",
     stack: StackOption = None,
 ) -> int:
     """A new push secret for a partner; the current one stays valid as previous_secret.
@@ -718,7 +748,7 @@ def webhooks_rotate(
 @webhooks_app.command("drop-previous")
 def webhooks_drop_previous(
     partner: str,
-    stage: Annotated[str, typer.Option()] = "dev",
+    stage: StageOption = "dev",
     stack: StackOption = None,
 ) -> int:
     """Stop accepting the previous push secret once the partner signs with the new one."""

@@ -5,10 +5,22 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from govbus_dev.cli.output import warn
 
 STATE_FILE = ".govbus-dev.json"
+
+# the options every command that talks to a stack takes, declared once
+StackOption = Annotated[
+    str | None, typer.Option("--stack", help="stack name (default: the running local stack)")
+]
+StageOption = Annotated[
+    str,
+    typer.Option("--stage", help="the stack's Stage parameter (its secrets' names, its calendar)"),
+]
 
 # what `use_local_stack_if_running` found: the running `govbus dev`'s state, if any
 LOCAL_STACK: dict = {}

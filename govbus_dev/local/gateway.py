@@ -129,6 +129,23 @@ class Route:
         return (self.path.count("+}"), self.path.count("{"))
 
 
+def request_target(requestline: str, collapsed: str) -> tuple[str, str]:
+    """The path and query the client sent, as API Gateway routes them.
+
+    ``http.server`` rewrites a path that starts with ``//`` to one slash (gh-87389, an
+    open-redirect guard), so ``GET //health`` would reach ``/health``; API Gateway
+    matches the path as sent, and no route is ``//health``. The request line still has it.
+    """
+    words = requestline.split()
+    target = words[1] if len(words) >= 2 else collapsed
+    if target.lower().startswith(("http://", "https://")):  # absolute-form: a proxy's
+        url = urlsplit(target)
+        return url.path or "/", url.query
+    target = target.split("#", 1)[0]
+    path, _, query = target.partition("?")
+    return path, query
+
+
 def _is_text(content_type: str) -> bool:
     ct = content_type.lower()
     return any(t in ct for t in TEXT_TYPES)
@@ -478,11 +495,11 @@ class Gateway:
                 raw = self._body()
                 if raw is None:
                     return  # refused (answered, connection closed) or the client went away
-                url = urlsplit(self.path)
+                path, query = request_target(self.requestline, self.path)
                 req = IncomingRequest(
                     method=self.command,
-                    path=url.path,
-                    query=url.query,
+                    path=path,
+                    query=query,
                     headers=list(self.headers.items()),
                     body=raw,
                     source_ip=self.client_address[0],

@@ -4,6 +4,8 @@ A card adapter's simulator seeds the demo citizens' cards: 350102199003071234 ac
 with a balance, 11010519491231002X lost, 440524188001010014 frozen.
 """
 
+import datetime as dt
+
 import pytest
 
 from contracts.adapters import AdapterFamily, CallContext
@@ -58,6 +60,8 @@ def test_paying_twice_with_the_same_reference_charges_once(harness):
     assert again.payment_id == first.payment_id
     assert first.balance_fen == card.balance_fen - 1500
     assert lookup(harness).balance_fen == card.balance_fen - 1500, "charged once"
+    # govbus's one representation of a moment: UTC, whatever zone the platform uses
+    assert first.paid_at.utcoffset() == dt.timedelta(0), first.paid_at
 
 
 def test_the_same_reference_with_another_amount_is_a_conflict(harness):
@@ -92,6 +96,7 @@ def test_a_refund_gives_the_money_back_once(harness):
     first = harness.call("govbus_card_refund", refund=refund, ctx=ctx())
     again = harness.call("govbus_card_refund", refund=refund, ctx=ctx())
     assert again.refund_id == first.refund_id
+    assert first.refunded_at.utcoffset() == dt.timedelta(0), first.refunded_at
     assert lookup(harness).balance_fen == card.balance_fen
     more = CardRefund(reference="FEE-C1", refund_reference="RF-2", amount_fen=1, reason="x")
     with pytest.raises(Conflict):
@@ -118,20 +123,22 @@ def test_a_partner_that_does_not_answer_in_time_is_a_retryable_timeout(harness):
 
 
 def test_the_statement_lists_each_payment_of_its_day_once_with_the_amount_charged(harness):
-    import datetime as dt
-
     card = lookup(harness)
     harness.call("govbus_card_pay", payment=charge(card, 1500, "FEE-S1"), ctx=ctx())
     harness.call("govbus_card_pay", payment=charge(card, 2500, "FEE-S2"), ctx=ctx())
     harness.call("govbus_card_pay", payment=charge(card, 2500, "FEE-S2"), ctx=ctx())  # repeated
     refund = CardRefund(reference="FEE-S1", refund_reference="RF-S1", amount_fen=500, reason="x")
     harness.call("govbus_card_refund", refund=refund, ctx=ctx())
-    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # the platform's day
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    today = dt.datetime.now(beijing).date()  # the platform's day
 
     lines = list(harness.call("govbus_card_statement", day=today, ctx=ctx()))
     mine = {line.order_no: line for line in lines if line.order_no.startswith("FEE-S")}
     assert sorted(mine) == ["FEE-S1", "FEE-S2"] and len(lines) == len({x.order_no for x in lines})
     assert (mine["FEE-S1"].amount_fen, mine["FEE-S2"].amount_fen) == (1500, 2500)
-    assert all(line.channel == "citizen_card" and line.paid_at.date() == today for line in lines)
+    assert all(
+        line.channel == "citizen_card" and line.paid_at.astimezone(beijing).date() == today
+        for line in lines
+    )
     earlier = harness.call("govbus_card_statement", day=today - dt.timedelta(days=1), ctx=ctx())
     assert [line.order_no for line in earlier if line.order_no.startswith("FEE-S")] == []

@@ -72,6 +72,8 @@ def test_a_paid_order_reads_paid_with_channel_and_receipt(harness, channel):
     paid = harness.call("govbus_payment_query_order", order_no=order.order_no, ctx=ctx())
     assert paid.state == PaymentState.paid and paid.channel == channel
     assert paid.receipt_no and paid.platform_txn_id and paid.paid_at is not None
+    # govbus's one representation of a moment: UTC, whatever zone the platform uses
+    assert paid.paid_at.utcoffset() == dt.timedelta(0), paid.paid_at
 
 
 def test_querying_an_unknown_order_is_not_found(harness):

@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     department_token,
     post_webhook,
 )
+from tests.integration.test_cases import post
 
 PROBLEM = "application/problem+json"
 AGENCY = _agency_code()
@@ -187,51 +188,34 @@ def _draft(part: str, **changes) -> dict:
     ],
 )
 def test_a_catalogue_item_out_of_bounds_is_422_naming_the_field(stack, tokens, changes, field):
-    answer = requests.post(
-        f"{stack.url}/catalog/items",
-        json=_draft("BND1", **changes),
-        headers=bearer(tokens["department"]),
-        timeout=30,
-    )
+    answer = post(stack, tokens["department"], "/catalog/items", _draft("BND1", **changes))
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == PROBLEM
     assert answer.json()["field"] == field
 
 
 def test_a_catalogue_item_with_20000_materials_is_too_large(stack, tokens):
-    answer = requests.post(
-        f"{stack.url}/catalog/items",
-        json=_draft("BND2", materials=[{"name": f"material {i}"} for i in range(20_000)]),
-        headers=bearer(tokens["department"]),
-        timeout=30,
+    materials = [{"name": f"material {i}"} for i in range(20_000)]
+    answer = post(
+        stack, tokens["department"], "/catalog/items", _draft("BND2", materials=materials)
     )
     assert answer.status_code == 413, answer.text
     assert answer.headers["content-type"] == PROBLEM
 
 
 def test_an_ems_delivery_street_of_300_kb_is_refused(stack, citizen_token):
-    answer = requests.post(
-        f"{stack.url}/applications",
-        json={
+    def apply_with_street(street: str):
+        application = {
             "item_code": AGENCY + "ITEM0001",
             "applicant_name": "林小姐",
-            "delivery": {"method": "ems", "street": "五" * 100_000},
-        },
-        headers=bearer(citizen_token),
-        timeout=30,
-    )
+            "delivery": {"method": "ems", "street": street},
+        }
+        return post(stack, citizen_token, "/applications", application)
+
+    answer = apply_with_street("五" * 100_000)
     assert answer.status_code == 413, answer.text
     assert answer.headers["content-type"] == PROBLEM
-    bounded = requests.post(
-        f"{stack.url}/applications",
-        json={
-            "item_code": AGENCY + "ITEM0001",
-            "applicant_name": "林小姐",
-            "delivery": {"method": "ems", "street": "五" * 1_000},
-        },
-        headers=bearer(citizen_token),
-        timeout=30,
-    )
+    bounded = apply_with_street("五" * 1_000)
     assert bounded.status_code == 422, bounded.text
     assert bounded.json()["field"] == "delivery.street"
 
@@ -246,29 +230,20 @@ def test_shrinking_a_slot_below_its_bookings_is_409_and_changes_nothing(stack, c
     stack.seed()
     manager = department_token(stack, ["appointments:manage"], agency=ITEM[:18])
     slots = {"hall": "gulou-hall", "item_code": ITEM, "day": TOMORROW.isoformat()}
-    opened = requests.post(
-        f"{stack.url}/appointments/slots",
-        json={**slots, "times": ["09:00"], "capacity": 3},
-        headers=bearer(manager),
-        timeout=10,
+    opened = post(
+        stack, manager, "/appointments/slots", {**slots, "times": ["09:00"], "capacity": 3}
     )
     assert opened.status_code == 201, opened.text
     for citizen in ("350102199003071234", "11010519491231002X"):
         answer = login(stack, ca.issue(citizen, "someone"))
         assert answer.status_code == 200, answer.text
-        booked = requests.post(
-            f"{stack.url}/appointments",
-            json={**slots, "time": "09:00"},
-            headers=bearer(answer.json()["access_token"]),
-            timeout=10,
+        booked = post(
+            stack, answer.json()["access_token"], "/appointments", {**slots, "time": "09:00"}
         )
         assert booked.status_code == 201, booked.text
 
-    shrink = requests.post(
-        f"{stack.url}/appointments/slots",
-        json={**slots, "times": ["09:00"], "capacity": 1},
-        headers=bearer(manager),
-        timeout=10,
+    shrink = post(
+        stack, manager, "/appointments/slots", {**slots, "times": ["09:00"], "capacity": 1}
     )
     assert shrink.status_code == 409, shrink.text
     assert shrink.headers["content-type"] == PROBLEM
@@ -285,17 +260,17 @@ def test_slots_are_not_opened_for_a_day_in_the_past(stack):
     from tests.integration.test_appointments_and_hotline import ITEM
 
     manager = department_token(stack, ["appointments:manage"], agency=ITEM[:18])
-    answer = requests.post(
-        f"{stack.url}/appointments/slots",
-        json={
+    answer = post(
+        stack,
+        manager,
+        "/appointments/slots",
+        {
             "hall": "gulou-hall",
             "item_code": ITEM,
             "day": "2020-01-01",
             "times": ["09:00"],
             "capacity": 3,
         },
-        headers=bearer(manager),
-        timeout=10,
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["field"] == "day"
@@ -330,6 +305,16 @@ def test_a_signed_push_with_an_unusable_delivery_id_is_400_naming_it(stack, aws,
     assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"] == PROBLEM
     assert answer.json()["field"] == "push_id"
+
+
+def test_a_signed_ems_push_breaking_the_contract_is_422_naming_emss_own_field(stack, ems):
+    headers, body = _ems_push(ems, op_desc="x" * 2_001)
+    answer = requests.post(f"{stack.url}/webhooks/ems", data=body, headers=headers, timeout=10)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    problem = answer.json()
+    assert problem["field"] == "op_desc", problem  # what EMS sent, not the contract's `note`
+    assert problem["detail"].startswith("op_desc: ")
 
 
 def test_a_signed_push_nested_10000_deep_is_400(stack, acme):

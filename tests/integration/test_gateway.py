@@ -116,6 +116,20 @@ def test_a_chunked_body_is_the_body_not_a_second_request(small_stack):
     assert b"GET /public" in answer, "the handler saw the chunked body as the body"
 
 
+def test_a_path_that_starts_with_two_slashes_matches_no_route(small_stack):
+    """Seen: POST //public answered 200 (http.server folds a leading // into /); API
+    Gateway matches the path as sent, and no route of the template is //public."""
+    answer = raw_exchange(
+        small_stack, b"POST //public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 404"), answer
+    assert answer.endswith(b'{"message": "Not Found"}'), answer
+    same = raw_exchange(
+        small_stack, b"POST /public?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert same.startswith(b"HTTP/1.1 200"), same
+
+
 @pytest.mark.parametrize(
     "framing",
     [

@@ -177,3 +177,46 @@ def test_a_department_issues_a_cases_licence_only_for_its_approved_case_and_appl
         assert again.status_code == 409, again.text
     requests_served(aws, stack)
     assert licences_of(aws, stack, case_id) == [issued.json()["id"]], "one licence, no second"
+
+
+def test_a_department_licence_naming_a_case_reads_the_case_once(stack, citizen):
+    """POST /licences with a case_id checks the case's agency, state and applicant from one
+    read of the case item (it read the whole case, then the case item again)."""
+    from contracts.adapters import CallContext
+    from contracts.errors import ValidationFailed
+    from contracts.licences import IssueRequest
+    from govbus import licensing, settings
+    from govbus.aws import client
+
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    with licence_requests_held(stack):
+        case_id = approved_case(stack, citizen, clerk)
+    env = stack.functions["LicencesFunction"].environment
+    cases_table = env["CASES_TABLE"]
+    reads: list[str] = []
+
+    def note(model, params, **_kwargs) -> None:
+        if params.get("TableName") == cases_table:
+            reads.append(model.name)
+
+    request = IssueRequest(
+        type_code="11100000000013338W002",
+        holder_code="11350100MB00000012",  # not the applicant: refused after the checks
+        holder_name="某公司",
+        case_id=case_id,
+    )
+    with settings.override(cases=cases_table, stage="dev"):
+        ddb = client("dynamodb")
+        ddb.meta.events.register("provide-client-params.dynamodb.*", note)
+        try:
+            with pytest.raises(ValidationFailed) as refused:
+                licensing.issue_by_department(
+                    request,
+                    MARKET,
+                    "dept-test",
+                    CallContext(correlation_id="c-1", idempotency_key="k-1"),
+                )
+        finally:
+            ddb.meta.events.unregister("provide-client-params.dynamodb.*", note)
+    assert refused.value.field == "holder_code"
+    assert reads == ["GetItem"], reads

@@ -108,3 +108,21 @@ def test_a_record_reads_its_attributes_and_the_bus_event_it_carries():
 def test_a_body_that_is_no_bus_event_fails_with_a_readable_error(body, error):
     with pytest.raises(error):
         SQSRecord(message_id="m", body=body).event()
+
+
+def test_a_record_that_failed_retryably_is_logged_without_a_traceback(capsys):
+    from contracts.errors import PartnerTimeout
+
+    def handle(record: SQSRecord) -> None:
+        if record.body == "slow":
+            raise PartnerTimeout("no answer within 5.0 s")
+        if record.body == "bug":
+            raise KeyError("detail")
+
+    process_partial_response(sqs_event("slow", "bug", "ok"), handle)
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "record failed" in x]
+    assert len(lines) == 2
+    expected, unexpected = lines
+    assert "exception" not in expected
+    assert expected["error"] == "PartnerTimeout: no answer within 5.0 s"
+    assert "Traceback" in unexpected["exception"] and "KeyError" in unexpected["exception"]

@@ -93,3 +93,21 @@ def test_no_time_at_all_gives_the_record_back_untried(courier):
     with pytest.raises(OutOfTime):
         execute(command(), pm, OpenBreaker(), POLICY, time_left_ms=lambda: 2_000)
     assert slow.calls == 0
+
+
+def test_a_retryable_partner_failure_is_one_structured_line_per_attempt_without_traceback(
+    courier, capsys
+):
+    import json
+
+    pm, _ = courier
+    with pytest.raises(PartnerUnavailable):
+        execute(command(), pm, OpenBreaker(), POLICY, sleep=lambda _s: None)
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    failed = [x for x in lines if x.get("message") == "partner call failed; retryable"]
+    assert [x["attempt"] for x in failed] == [1, 2, 3]
+    for line in failed:
+        assert line["partner"] == "slowpost"
+        assert line["operation"] == "delivery_create_waybill"
+        assert line["reason"] == "PartnerUnavailable: 503 from the courier"
+        assert "exception" not in line

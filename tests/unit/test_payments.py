@@ -164,7 +164,10 @@ def test_a_request_signature_is_hmac_sha256_over_the_documented_canonical_string
 def test_platform_times_have_one_shape(bad):
     with pytest.raises(ValueError):
         wire.parse_platform_time(bad)
-    assert wire.parse_platform_time("2026-11-27 10:00:00").utcoffset() == dt.timedelta(hours=8)
+    # the platform's Beijing time, as the moment in UTC (govbus's one representation)
+    moment = wire.parse_platform_time("2026-11-27 10:00:00")
+    assert moment == dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)
+    assert moment.utcoffset() == dt.timedelta(0)
 
 
 # --- the reconcile matcher -----------------------------------------------------------------

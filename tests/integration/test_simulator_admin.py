@@ -1,0 +1,150 @@
+"""The simulators' operator handles (``/_sim/*``, the README's curl lines) over loopback.
+
+A mistake at the operator's end (a record the simulator does not hold, a body that is not
+JSON, a field left out or of the wrong kind) is answered with a JSON sentence that says
+what to do, never a bare ``KeyError`` text, a parser message, or a dropped connection.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from adapters.ca.simulator import CaSimulator
+from adapters.citizen_card.simulator import CitizenCardSimulator
+from adapters.ems.simulator import EmsSimulator
+from adapters.iot.simulator import IotSimulator
+from adapters.nontax.simulator import NontaxSimulator
+from adapters.province.simulator import HallSimulator
+from adapters.sms.simulator import SmsSimulator
+
+HTTP_SIMULATORS = {
+    "ems": EmsSimulator,
+    "nontax": NontaxSimulator,
+    "citizen_card": CitizenCardSimulator,
+    "province": HallSimulator,
+    "sms": SmsSimulator,
+    "ca": CaSimulator,
+}
+
+
+@pytest.fixture
+def running():
+    started = []
+
+    def start(factory):
+        sim = factory()
+        sim.start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+def post(sim, path: str, body: bytes | str):
+    return requests.post(
+        f"{sim.url}{path}",
+        data=body,
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
+
+
+def test_advancing_a_waybill_the_ems_simulator_does_not_hold_is_a_404_that_says_what_to_do(
+    running,
+):
+    ems = running(EmsSimulator)
+    answer = post(ems, "/_sim/advance", '{"mail_no": "1100000000001"}')
+    assert answer.status_code == 404
+    assert answer.json() == {"error": "no waybill 1100000000001: create one first (make demo)"}
+
+
+@pytest.mark.parametrize("name", sorted(HTTP_SIMULATORS))
+def test_a_faults_body_that_is_not_json_is_a_400_naming_where_it_broke(running, name):
+    sim = running(HTTP_SIMULATORS[name])
+    answer = post(sim, "/_sim/faults", '{"error_rate": 1.0')
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error.startswith("the body is not JSON (line 1, column "), error
+    # and the simulator still serves the handle afterwards
+    assert post(sim, "/_sim/faults", "{}").status_code == 200
+
+
+@pytest.mark.parametrize("name", sorted(HTTP_SIMULATORS))
+def test_a_faults_value_of_the_wrong_kind_names_the_field_without_pydantic_links(running, name):
+    sim = running(HTTP_SIMULATORS[name])
+    answer = post(sim, "/_sim/faults", '{"error_rate": "often"}')
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error.startswith("error_rate: "), error
+    assert "errors.pydantic.dev" not in error and "\n" not in error
+
+
+@pytest.mark.parametrize(
+    ("factory", "path", "body", "status", "error"),
+    [
+        (EmsSimulator, "/_sim/advance", "{}", 400, "the body needs 'mail_no'"),
+        (EmsSimulator, "/_sim/advance", "[]", 400, "the body is a JSON object, e.g. {}"),
+        (
+            NontaxSimulator,
+            "/_sim/renotify",
+            '{"order_no": "NT-NONE"}',
+            404,
+            "no order NT-NONE: create one first (make demo)",
+        ),
+        (
+            NontaxSimulator,
+            "/_sim/statement",
+            '{"day": "2026-11-27", "synthetic_rows": "many"}',
+            400,
+            "'synthetic_rows' is a whole number, not 'many'",
+        ),
+        (
+            CitizenCardSimulator,
+            "/_sim/settle-on",
+            '{"out_trade_no": "FEE-NONE", "paid_time": "2026-01-15T10:30:00+08:00"}',
+            404,
+            "no payment FEE-NONE: pay one first (make demo)",
+        ),
+        (
+            CitizenCardSimulator,
+            "/_sim/cards",
+            '{"holder_id": "350102199003071234", "status": "MISLAID"}',
+            400,
+            "'status' is one of NORMAL, FROZEN, LOST, CANCELLED; not \"MISLAID\"",
+        ),
+        (
+            HallSimulator,
+            "/_sim/advance",
+            '{"case_no": "FJ000"}',
+            404,
+            "no case FJ000: forward a province-level case first (make demo)",
+        ),
+        (CaSimulator, "/_sim/issue", "{}", 400, "the body needs 'code'"),
+        (
+            CaSimulator,
+            "/_sim/revoke",
+            '{"serial": "not-hex"}',
+            400,
+            "'serial' is the certificate's serial in hex; not 'not-hex'",
+        ),
+    ],
+)
+def test_an_admin_call_that_cannot_be_done_says_why_in_a_sentence(
+    running, factory, path, body, status, error
+):
+    sim = running(factory)
+    answer = post(sim, path, body)
+    assert (answer.status_code, answer.json()) == (status, {"error": error})
+
+
+def test_the_iot_simulator_answers_its_faults_handle_the_same_way():
+    # its HTTP side starts an MQTT broker: the handle's answer is read without it
+    iot = IotSimulator()
+    assert iot.admin_answer("/_sim/faults", b"{") == (
+        400,
+        {"error": """the body is not JSON (line 1, column 2): send e.g. '{"error_rate": 1.0}'"""},
+    )
+    assert iot.admin_answer("/_sim/faults", b'{"down": true}')[1]["down"] is True
