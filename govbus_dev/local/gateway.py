@@ -28,7 +28,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from govbus_dev.local.runtime import FunctionError, LocalFunction
 from govbus_dev.local.template import ACCOUNT_ID
@@ -143,7 +143,20 @@ def request_target(requestline: str, collapsed: str) -> tuple[str, str]:
         return url.path or "/", url.query
     target = target.split("#", 1)[0]
     path, _, query = target.partition("?")
-    return path, query
+    return _utf8(path), _utf8(query)
+
+
+def _utf8(text: str) -> str:
+    """``http.server`` reads the request line as ISO-8859-1; a client that sends UTF-8 in
+    the URL as it is (curl with ``?q=食品``) meant UTF-8, as API Gateway reads it."""
+    return text.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def decoded_path(raw: str) -> str:
+    """The path HTTP API routes and hands a function (``rawPath``, ``pathParameters``):
+    percent-decoded, as UTF-8. ``/catalog/items/%E9%A3%9F`` is the item ``食``; an encoded
+    ``%2F`` becomes a ``/`` that separates segments, so it can name no path parameter."""
+    return unquote(raw, errors="replace")
 
 
 def _is_text(content_type: str) -> bool:
@@ -165,11 +178,16 @@ def _body(raw: bytes, content_type: str) -> tuple[str | None, bool]:
 @dataclasses.dataclass
 class IncomingRequest:
     method: str
-    path: str
+    path: str  # as sent (percent-encoded): a REST API's ``path`` (payload 1.0)
     query: str
     headers: list[tuple[str, str]]
     body: bytes
     source_ip: str
+
+    @property
+    def routed_path(self) -> str:
+        """What HTTP API matches routes on and hands on: the path percent-decoded."""
+        return decoded_path(self.path)
 
 
 def _headers_v2(req: IncomingRequest) -> dict[str, str]:
@@ -205,7 +223,7 @@ def build_event_v2(req: IncomingRequest, route: Route, params: dict[str, str]) -
             "domainPrefix": "localhost",
             "http": {
                 "method": req.method,
-                "path": req.path,
+                "path": req.routed_path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": req.source_ip,
                 "userAgent": headers.get("user-agent", ""),
@@ -216,7 +234,7 @@ def build_event_v2(req: IncomingRequest, route: Route, params: dict[str, str]) -
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
-        "rawPath": req.path,
+        "rawPath": req.routed_path,  # HTTP API hands it on decoded
         "rawQueryString": req.query,
         "headers": headers,
         "requestContext": context,
@@ -459,7 +477,7 @@ class Gateway:
         page = self.developer_page(req)
         if page is not None:
             return _as_head(req, page)
-        found = self.match(req.method, req.path)
+        found = self.match(req.method, req.routed_path)
         if found is None or found == "method":
             # API Gateway answers unmatched routes itself, without calling a function
             return _json_response(404, {"message": "Not Found"})

@@ -55,7 +55,8 @@ def test_an_authorized_request_gets_a_v2_event_with_the_authorizer_context(small
     event = body["event"]
     assert event["version"] == "2.0"
     assert event["routeKey"] == "GET /private/{thing}"
-    assert event["pathParameters"] == {"thing": "a%20b"}
+    assert event["pathParameters"] == {"thing": "a b"}, "HTTP API decodes path parameters"
+    assert event["rawPath"] == "/private/a b"
     assert event["queryStringParameters"] == {"x": "1,2"}
     assert event["requestContext"]["authorizer"]["lambda"] == {"subject": "dept-1"}
     assert event["requestContext"]["http"]["method"] == "GET"
@@ -128,6 +129,29 @@ def test_a_path_that_starts_with_two_slashes_matches_no_route(small_stack):
         small_stack, b"POST /public?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     assert same.startswith(b"HTTP/1.1 200"), same
+
+
+def test_the_path_is_decoded_as_http_api_decodes_it_and_utf8_urls_are_read_as_utf8(small_stack):
+    """Seen: GET /catalog/items/食品 (percent-encoded, as browsers send it) looked up the
+    item "%E9%A3%9F%E5%93%81", and curl's ?q=食品 (UTF-8 sent as it is) searched for
+    mojibake. HTTP API decodes the path before it routes, and reads the URL as UTF-8."""
+    good = {"Authorization": "Bearer good"}
+    encoded = echo(
+        requests.get(f"{small_stack.url}/private/%E9%A3%9F%E5%93%81", headers=good, timeout=10)
+    )["event"]
+    assert encoded["pathParameters"] == {"thing": "食品"}
+    raw = raw_exchange(
+        small_stack,
+        "GET /private/食品?q=食品 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\n"
+        "Connection: close\r\n\r\n".encode(),
+    )
+    assert raw.startswith(b"HTTP/1.1 200"), raw
+    body = raw.split(b"\r\n\r\n", 1)[1].decode()
+    assert '"thing": "\\u98df\\u54c1"' in body or '"thing": "食品"' in body, body
+    assert '"q": "\\u98df\\u54c1"' in body or '"q": "食品"' in body, body
+    # an encoded slash separates segments once decoded: it names no path parameter
+    climbed = requests.get(f"{small_stack.url}/private/..%2F..%2Fx", headers=good, timeout=10)
+    assert climbed.status_code == 404 and climbed.json() == {"message": "Not Found"}
 
 
 @pytest.mark.parametrize(
