@@ -41,6 +41,51 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        reason = environment_problem(exc)
+        if reason is None:
+            raise
+        print(f"govbus: {reason}", file=sys.stderr)
+        return 2
     finally:
         restore_logging()
     return int(result or 0)
+
+
+# an AWS call that could not start: no stack is named or reachable from here
+_NO_STACK = (
+    "start `make run` in the project's folder and run govbus there (it finds the local "
+    "stack in .govbus-dev.json), or set AWS_DEFAULT_REGION and credentials for a deployed "
+    "stack (--stack NAME)"
+)
+
+
+def environment_problem(exc: BaseException) -> str | None:
+    """One sentence for a command that cannot reach any stack from where it runs (a
+    traceback said the same in 40 lines); None for anything else (a bug: its traceback)."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    if isinstance(exc, NoRegionError):
+        return f"no AWS region is set and no local stack is running here: {_NO_STACK}"
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return f"no AWS credentials are set and no local stack is running here: {_NO_STACK}"
+    if isinstance(exc, EndpointConnectionError):
+        return (
+            f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}: is the local "
+            "stack (`make run`) still running? (a stale .govbus-dev.json names one that stopped)"
+        )
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    ):
+        return f"AWS refused the credentials ({exc.response['Error']['Code']}): renew them"
+    return None

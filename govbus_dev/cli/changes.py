@@ -239,11 +239,12 @@ def deploy(
             ["sam", "build", logical, *env],
             ["sam", "deploy", *env, "--no-confirm-changeset", "--no-fail-on-empty-changeset"],
         ]
-    for command in commands:
-        say("$ " + shlex.join(command))
     if dry_run:
+        for command in commands:
+            say("$ " + shlex.join(command))
         return 0
-    # checked before anything runs: a half-done deploy is worse than none
+    # checked before anything runs (or is printed as if it ran): a half-done deploy is
+    # worse than none
     if not _has_credentials():
         warn(
             "govbus deploy: no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
@@ -255,6 +256,7 @@ def deploy(
         warn("govbus deploy: no `sam` on PATH: install the AWS SAM CLI (make build installs one)")
         return 2
     for command in commands:
+        say("$ " + shlex.join(command))
         done = subprocess.run(  # noqa: S603 - sam with arguments, no shell
             [sam, *command[1:]], cwd=folder, env=os.environ.copy(), check=False
         )

@@ -238,6 +238,7 @@ def test_deploy_refuses_without_aws_credentials_in_one_line(tmp_path):
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith("govbus deploy: no AWS credentials")
+    assert "$ sam" not in done.stdout, "nothing is printed as if it ran"
 
 
 def test_deploy_refuses_a_function_the_template_does_not_have(tmp_path):

@@ -92,3 +92,30 @@ def test_clients_create_needs_an_agency_for_a_department_client(capsys, tmp_path
     monkeypatch.chdir(tmp_path)
     assert govbus(["clients", "create", "--scope", "subjects:read"]) == 2
     assert "needs --agency CODE" in capsys.readouterr().err
+
+
+def test_a_command_run_where_no_stack_is_reachable_says_so_in_one_line(tmp_path):
+    """Seen: `govbus dlq list` and `govbus audit verify` outside the project's folder
+    printed a 40-line traceback ending in NoRegionError (then NoCredentialsError)."""
+    import subprocess
+    import sys
+
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no region, no credentials
+    for argv, env in (
+        (["dlq", "list"], bare),
+        (["audit", "verify"], {**bare, "AWS_DEFAULT_REGION": "us-east-1"}),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "govbus_dev.cli", *argv],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr[-2000:]
+        lines = done.stderr.strip().splitlines()
+        assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr[-2000:]
+        assert "make run" in lines[0] and "AWS_DEFAULT_REGION" in lines[0]
+        wanted = "region" if "AWS_DEFAULT_REGION" not in env else "credentials"
+        assert f"no AWS {wanted} is set" in lines[0] or f"no AWS {wanted} are set" in lines[0]
