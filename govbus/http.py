@@ -66,7 +66,7 @@ def problem_for(exc: Exception) -> Response:
 def validation_problem(exc: ValidationError) -> Response:
     """A pydantic error as 422, naming every failing field, never echoing the input."""
     invalid = [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "reason": err["msg"]}
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "reason": _reason(err["msg"])}
         for err in exc.errors(include_input=False, include_url=False)
     ]
     first = invalid[0]
@@ -78,6 +78,17 @@ def validation_problem(exc: ValidationError) -> Response:
         field=first["field"],
         invalid_params=invalid,
     )
+
+
+# pydantic's prefixes for a validator's own exception: the sentence after them is ours
+_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _reason(message: str) -> str:
+    for prefix in _PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
 
 
 def parse_json(text: str) -> Any:

@@ -32,18 +32,18 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
-from contracts.errors import UnsupportedMediaType
+from contracts.errors import UnsupportedMediaType, ValidationFailed
 
-# the characters a path parameter may hold (Powertools' pattern: RFC 3986 sub-delims and
-# unreserved characters, plus what API Gateway passes through undecoded)
-_SAFE_URI = "-._~()'!*:@,;=+&$"
-_UNSAFE_URI = r"%<> \[\]{}|^"
+# a path parameter is one segment, whatever it holds: HTTP API hands the path on
+# percent-decoded, and a segment it routed here (any character but "/") reaches the
+# route (but "?" and "#", which end a path), which says what is wrong with it (Powertools' narrower class of characters
+# would answer "no route" for a decoded control or other character instead)
 _PARAMETER = re.compile(r"<(\w+)>")
 
 
 def _route_regex(rule: str) -> re.Pattern[str]:
     # as Powertools does it: the rule's static text is used as a pattern as is
-    return re.compile("^" + _PARAMETER.sub(rf"(?P<\1>[{_SAFE_URI}{_UNSAFE_URI}\\w]+)", rule) + "$")
+    return re.compile("^" + _PARAMETER.sub(r"(?P<\1>[^/?#]+)", rule) + "$")
 
 
 class NotFoundError(Exception):
@@ -190,7 +190,14 @@ class HttpEvent(_View):
                 f"the body is sent as {shown!r}; send it as JSON (Content-Type: application/json)"
             )
         text = self.decoded_body
-        return self._json_deserializer(text) if text else None
+        value = self._json_deserializer(text) if text else None
+        if value is not None and not isinstance(value, dict):
+            # every request body is an object; `[] or {}` would report its fields missing
+            kind = {list: "a list", str: "a string", bool: "true or false"}.get(
+                type(value), "a number"
+            )
+            raise ValidationFailed(f"the body must be a JSON object, not {kind}", field="(body)")
+        return value
 
 
 class Response:

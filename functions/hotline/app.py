@@ -131,6 +131,7 @@ def file_ticket():
         "A citizen's own tickets (?mine=true), or the tickets assigned to a department's "
         "agency, the nearest deadline first (?status= filters)",
         ok=Tickets,
+        errors=(422,),
         scopes=("self", "hotline:handle"),
         query={
             "mine": "true: the caller's own tickets (a citizen)",
