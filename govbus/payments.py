@@ -268,6 +268,22 @@ def my_bills(who: Caller) -> list[StoredOrder]:
     return store.by_payer(subject_key(who.subject), "bill")
 
 
+def agency_bills(who: Caller, state: str | None = None) -> list[StoredOrder]:
+    """The bills a biller's agency issued, newest first; ``state`` filters (paid, ...)."""
+    if not who.is_department or not who.agency:
+        raise Forbidden("a biller's department client lists its agency's bills")
+    who.require(BILLS_SCOPE)
+    wanted = None
+    if state:
+        try:
+            wanted = OrderState(state)
+        except ValueError:
+            allowed = ", ".join(s.value for s in OrderState)
+            raise ValidationFailed(f"state must be one of {allowed}", field="state") from None
+    found = store.by_agency(who.agency, "bill")
+    return [o for o in found if wanted is None or o.state == wanted]
+
+
 # --- paying -----------------------------------------------------------------------------
 
 

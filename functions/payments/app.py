@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from contracts.cases import CaseTransitioned
-from contracts.errors import ValidationFailed
+from contracts.errors import Forbidden, ValidationFailed
 from contracts.events import Event
 from contracts.payments import PaymentNotified, PaymentOrderRequested
 from govbus import payments
@@ -102,17 +102,34 @@ def issue_bill():
 @app.get(
     "/bills",
     **documented(
-        "The caller's own bills (?mine=true)",
+        "A citizen's own bills (?mine=true), or the bills a biller's agency issued "
+        "(bills:issue; ?state= filters), newest first",
         ok=Bills,
-        scopes=("self",),
-        query={"mine": "true: the caller's own bills"},
+        scopes=("self", "bills:issue"),
+        query={
+            "mine": "true: the caller's own bills (a citizen)",
+            "state": "a biller's listing only: requested, pending, paid, ...",
+        },
         errors=(422,),
     ),
 )
-def my_bills():
-    if (app.current_event.get_query_string_value("mine") or "").lower() != "true":
-        raise ValidationFailed("list your own bills with ?mine=true", field="mine")
-    found = payments.my_bills(caller(app))
+def list_bills():
+    who = caller(app)
+    query = app.current_event.query_string_parameters
+    if who.is_department and who.may(payments.BILLS_SCOPE):
+        if "mine" in query:
+            raise ValidationFailed(
+                "a biller lists its agency's bills: leave out ?mine", field="mine"
+            )
+        found = payments.agency_bills(who, query.get("state"))
+    elif who.is_department:
+        raise Forbidden("a department lists its agency's bills with the scope bills:issue")
+    else:
+        if (query.get("mine") or "").lower() != "true":
+            raise ValidationFailed("list your own bills with ?mine=true", field="mine")
+        if "state" in query:
+            raise ValidationFailed("?state filters a biller's listing", field="state")
+        found = payments.my_bills(who)
     return json_response({"bills": [payments.view(o) for o in found]})
 
 

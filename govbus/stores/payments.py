@@ -107,6 +107,7 @@ def _order_item(order: StoredOrder, sealed: str | None = None) -> dict[str, Any]
         "version": {"N": str(order.version)},
         "kind": {"S": order.kind},
         "payer_key": {"S": order.payer_key},
+        "agency": {"S": order.agency},  # the by-agency index: a biller's own bills
         "created_at": {"S": order.created_at.isoformat()},
     }
     if order.paid_at is not None and order.via is not None:
@@ -223,12 +224,22 @@ def receipt(receipt_no: str) -> tuple[Receipt, str]:
 
 
 def by_payer(payer_key: str, kind: str) -> list[StoredOrder]:
+    return _newest_first("by-payer", "payer_key", payer_key, kind)
+
+
+def by_agency(agency: str, kind: str) -> list[StoredOrder]:
+    """The orders of ``kind`` the agency is paid for (its bills), newest first."""
+    return _newest_first("by-agency", "agency", agency, kind)
+
+
+def _newest_first(index: str, attribute: str, value: str, kind: str) -> list[StoredOrder]:
     kwargs: dict[str, Any] = {
         "TableName": _table(),
-        "IndexName": "by-payer",
-        "KeyConditionExpression": "payer_key = :k",
+        "IndexName": index,
+        "KeyConditionExpression": "#a = :k",
         "FilterExpression": "kind = :kind",
-        "ExpressionAttributeValues": {":k": {"S": payer_key}, ":kind": {"S": kind}},
+        "ExpressionAttributeNames": {"#a": attribute},
+        "ExpressionAttributeValues": {":k": {"S": value}, ":kind": {"S": kind}},
         "ScanIndexForward": False,
     }
     found: list[StoredOrder] = []

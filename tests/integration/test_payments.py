@@ -242,6 +242,42 @@ def test_a_school_bill_is_paid_by_citizen_card_once_with_a_receipt(stack, citize
     assert platform_query(stack, bill["order_no"]).state == "closed"
 
 
+def test_a_biller_lists_the_bills_its_agency_issued_and_no_one_elses(stack, citizen, seeded):
+    school = department_token(stack, ["bills:issue"], agency=SCHOOL)
+    due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    issued = [
+        post(
+            stack,
+            school,
+            "/bills",
+            {
+                "payer_code": CITIZEN,
+                "payer_name": "林小姐",
+                "amount_fen": amount,
+                "title": f"学费 fee {amount}",
+                "due": due,
+            },
+        ).json()["order_no"]
+        for amount in (1_000, 2_000)
+    ]
+    listed = get(stack, school, "/bills")
+    assert listed.status_code == 200, listed.text
+    numbers = [b["order_no"] for b in listed.json()["bills"]]
+    assert set(issued) <= set(numbers)
+    assert numbers.index(issued[1]) < numbers.index(issued[0]), "newest first"
+    assert all(b["payer"] == "3501**********1234" for b in listed.json()["bills"])
+    unpaid = get(stack, school, "/bills", state="paid").json()["bills"]
+    assert not set(issued) & {b["order_no"] for b in unpaid}
+    bad = get(stack, school, "/bills", state="lost")
+    assert bad.status_code == 422 and bad.json()["field"] == "state"
+    market = department_token(stack, ["bills:issue"], agency=MARKET)
+    theirs = {b["order_no"] for b in get(stack, market, "/bills").json()["bills"]}
+    assert not theirs & set(issued), "another agency's biller sees none of them"
+    reader = department_token(stack, ["cases:review"], agency=SCHOOL)
+    refused = get(stack, reader, "/bills")
+    assert refused.status_code == 403 and "bills:issue" in refused.json()["detail"]
+
+
 def test_a_bill_paid_at_the_platform_and_by_card_at_once_gives_the_second_payment_back(
     stack, citizen, cards, nontax
 ):
