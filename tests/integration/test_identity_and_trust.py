@@ -63,6 +63,30 @@ def test_untrustworthy_logins_are_refused_with_a_clear_reason(stack, ca, case, r
     assert reason in body["detail"]
 
 
+def test_a_certificate_revoked_after_a_login_cannot_log_in_again_at_once(stack, ca):
+    """The owner of a stolen certificate revokes it: the next login is refused at once,
+    though the revocation list the platform fetched at the first login is still fresh."""
+    issued = ca.issue(CITIZEN, "林小姐")
+    first = login(stack, issued)
+    assert first.status_code == 200, first.text
+    ca.revoke(issued.serial)
+    body = problem(login(stack, issued), 401)
+    assert "revoked" in body["detail"]
+
+
+def test_a_login_is_refused_while_the_cas_status_service_is_down(stack, ca):
+    """Fail closed: no login on a cached revocation list while the CA cannot be asked."""
+    from contracts.adapters import Faults
+
+    issued = ca.issue(CITIZEN, "林小姐")
+    assert login(stack, issued).status_code == 200
+    ca.set_faults(Faults(down=True))
+    refused = login(stack, issued)
+    ca.set_faults(Faults())
+    body = problem(refused, 503)
+    assert "status" in body["detail"] or "CA" in body["detail"]
+
+
 def test_a_challenge_works_once(stack, ca):
     issued = ca.issue(CITIZEN, "林小姐")
     import base64
