@@ -34,7 +34,13 @@ from contracts.cases import (
 )
 from contracts.catalog import ItemLevel, StarLevel
 from contracts.delivery import Address, DeliveryRequested, WaybillRequest
-from contracts.errors import Forbidden, GovbusError, NotFound, ValidationFailed
+from contracts.errors import (
+    Forbidden,
+    GovbusError,
+    NotFound,
+    RetryableError,
+    ValidationFailed,
+)
 from contracts.events import Event
 from contracts.identity import mask_identifier, parse_subject_code
 from contracts.province import (
@@ -491,6 +497,8 @@ def pre_review(
                     )
                 else:
                     m.signature_verified = True
+            except RetryableError:
+                raise  # the CA cannot be asked now: 503, the case stays as it was
             except (GovbusError, ValueError) as exc:
                 reasons.append(
                     f"材料「{m.name}」的电子签名无效 the electronic signature on "

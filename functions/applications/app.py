@@ -134,7 +134,7 @@ def apply():
         "Submit a case for automatic pre-review (预审)",
         ok=CaseView,
         body=Submission,
-        errors=(404, 409, 422),
+        errors=(404, 409, 422, 503),
         scopes=("self",),
     ),
 )

@@ -16,7 +16,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.auth import CertificateIdentity, DetachedSignature
-from contracts.errors import Conflict, Forbidden, GovbusError, NotFound, ValidationFailed
+from contracts.errors import (
+    Conflict,
+    Forbidden,
+    GovbusError,
+    NotFound,
+    RetryableError,
+    ValidationFailed,
+)
 from contracts.identity import mask_identifier, parse_subject_code
 from contracts.licences import (
     LICENCE_TYPES,
@@ -258,6 +265,8 @@ def verify(licence_id_: str, verifier: Verifier) -> dict[str, Any]:
         )
         checks["signature"] = True
         checks["sealed_by_issuer"] = signer.subject_code == licence.issuer
+    except RetryableError:
+        raise  # the CA cannot be asked now: 503, never "altered" for an intact licence
     except GovbusError as exc:
         checks["signature"] = False
         checks["signature_reason"] = str(exc)

@@ -423,6 +423,31 @@ def test_a_material_signed_with_someone_elses_certificate_fails_pre_review(stack
     assert material["signature_verified"] is False
 
 
+def test_a_signed_material_while_the_ca_is_down_is_503_and_the_case_is_not_returned(
+    stack, ca, citizen
+):
+    """The CA cannot be asked: the citizen retries later; the case is not returned for a
+    signature that may well be good."""
+    from contracts.adapters import Faults
+
+    issued = ca.issue(CITIZEN, "林小姐")
+    document = b"%PDF food safety rules"
+    created = apply(stack, citizen)
+    upload(created["uploads"][0], document)
+    ca.set_faults(Faults(down=True))
+    try:
+        answer = post(
+            stack,
+            citizen,
+            f"/applications/{created['id']}/submit",
+            {"signatures": [_signed(issued, created["uploads"][0]["index"], document)]},
+        )
+    finally:
+        ca.set_faults(Faults())
+    assert answer.status_code == 503, answer.text
+    assert case_of(stack, citizen, created["id"])["state"] == "draft"
+
+
 @pytest.mark.parametrize("which", ["no such material", "a reused e-licence", "twice"])
 def test_a_signature_for_a_material_that_cannot_be_signed_is_422_naming_it(
     stack, ca, citizen, which

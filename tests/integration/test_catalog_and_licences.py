@@ -202,6 +202,20 @@ def test_a_tampered_licence_fails_verification(stack, aws, clerk):
     assert "altered" in verdict["reasons"][0]
 
 
+def test_a_licence_verified_while_the_ca_is_down_is_503_not_reported_altered(stack, ca, clerk):
+    from contracts.adapters import Faults
+
+    licence = issue(stack, clerk)
+    ca.set_faults(Faults(down=True))
+    try:
+        answer = requests.post(f"{stack.url}/licences/{licence['id']}/verify", timeout=10)
+    finally:
+        ca.set_faults(Faults())
+    assert answer.status_code == 503, answer.text
+    again = requests.post(f"{stack.url}/licences/{licence['id']}/verify", timeout=10)
+    assert again.json()["valid"] is True, again.text
+
+
 def test_a_revoked_licence_verifies_as_revoked_and_only_the_issuer_revokes(stack, clerk):
     licence = issue(stack, clerk)
     stranger = department_token(stack, ["licences:issue"], agency=OTHER_AGENCY)
