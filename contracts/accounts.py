@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import ConfigDict, Field
 
 from contracts.base import ContractModel
+from contracts.constrained import ShortText, bounded_text
 from contracts.events import event_type
 
 
@@ -25,19 +26,19 @@ class AccountDetails(ContractModel):
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
-    name: str = Field(min_length=1, max_length=100)
+    name: bounded_text(100) = Field(min_length=1)
     phone: str = Field(pattern=r"^(1[3-9][0-9]{9}|0[0-9]{9,11})$")
-    address: str = Field(default="", max_length=300)
-    email: str | None = Field(default=None, max_length=200)
+    address: bounded_text(300) = ""
+    email: ShortText | None = None
 
 
 class DetailsChange(ContractModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: bounded_text(100) | None = Field(default=None, min_length=1)
     phone: str | None = Field(default=None, pattern=r"^(1[3-9][0-9]{9}|0[0-9]{9,11})$")
-    address: str | None = Field(default=None, max_length=300)
-    email: str | None = Field(default=None, max_length=200)
+    address: bounded_text(300) | None = None
+    email: ShortText | None = None
 
 
 class Account(ContractModel):

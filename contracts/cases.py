@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from contracts.base import ContractModel
 from contracts.catalog import ItemLevel
-from contracts.constrained import ShortText
+from contracts.constrained import ShortText, bounded_text
 from contracts.events import event_type
 from contracts.masking import mask_text
 from contracts.province import ProvinceCaseStatus
@@ -182,7 +182,7 @@ class DeliveryChoice(ContractModel):
     method: str = Field(default="collect", pattern="^(ems|collect)$")
     # the receiver's address, required for EMS; stored sealed; bounded like an Address
     name: ShortText | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=20)
+    phone: bounded_text(20) | None = None
     province: ShortText | None = Field(default=None, max_length=50)
     city: ShortText | None = Field(default=None, max_length=50)
     district: ShortText | None = Field(default=None, max_length=50)
@@ -194,7 +194,7 @@ class ApplicationRequest(ContractModel):
     channel: Channel = Channel.online
     # a window clerk or community proxy acting for an applicant (代办)
     on_behalf_of: str | None = Field(default=None, max_length=18)
-    applicant_name: str = Field(min_length=1, max_length=100)
+    applicant_name: bounded_text(100) = Field(min_length=1)
     delivery: DeliveryChoice = Field(default_factory=DeliveryChoice)
 
 
@@ -227,7 +227,7 @@ def masked_timeline(entries: list[dict]) -> list[dict]:
 
 class Evaluation(ContractModel):
     score: int = Field(ge=1, le=5)
-    text: str = Field(default="", max_length=1000)
+    text: bounded_text(1000, multiline=True) = ""
 
 
 class Case(ContractModel):

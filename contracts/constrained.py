@@ -6,6 +6,7 @@ bidi overrides that make a text read differently than it is stored). So:
 
 * :data:`ShortText`, :data:`Text`, :data:`LongText`: bounded strings, free of control
   and bidi-override characters (``\\n`` and ``\\t`` allowed in the long forms);
+* :func:`bounded_text`: the same refusals with another bound;
 * :func:`bounded_list`: a list of at most N items;
 * :data:`FeeAmount`: yuan with at most two decimals, finite, under a ceiling;
 * :data:`DeliveryId`: an id a partner gives a push, safe as part of any key;
@@ -58,6 +59,17 @@ Text = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(_printable_text
 
 LongText = Annotated[str, Field(max_length=LONG_TEXT_MAX), AfterValidator(_printable_text)]
 """A document: a guide, a complaint's details (at most 20,000 characters)."""
+
+
+def bounded_text(max_length: int, *, multiline: bool = False) -> Any:
+    """A free text of at most ``max_length`` characters, free of control and bidi-override
+    characters (``\\n`` and ``\\t`` allowed if ``multiline``): a pydantic-ready annotation.
+
+    Use it for a bound other than the three above: ``ShortText = Field(max_length=100)``
+    does not bound a required field at 100 (the type's own bound of 200 is applied last).
+    """
+    check = _printable_text if multiline else _printable_line
+    return Annotated[str, Field(max_length=max_length), AfterValidator(check)]
 
 
 def bounded_list(item: Any, max_items: int) -> Any:

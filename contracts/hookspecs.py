@@ -327,8 +327,11 @@ def govbus_province_list_items(ctx: CallContext) -> list[ProvinceItem]:
 def govbus_ca_verify_certificate(certificate_pem: str, ctx: CallContext) -> CertificateIdentity:
     """Verify a certificate's chain, validity, key usage and revocation status.
 
-    Returns the identity it carries (with the identity code's check digit verified);
-    raises :class:`Unauthenticated` with the reason otherwise.
+    The revocation status is the CA's answer now (an OCSP-like status query), not only a
+    cached revocation list: a certificate revoked a moment ago is refused at once. Fail
+    closed: when the status cannot be asked, raise :class:`PartnerUnavailable` (retryable),
+    never accept on a cached list. Returns the identity it carries (with the identity
+    code's check digit verified); raises :class:`Unauthenticated` with the reason otherwise.
     """
 
 

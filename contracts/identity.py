@@ -207,19 +207,54 @@ class SubjectKind(StrEnum):
     organisation = "organisation"
 
 
+# GB 32100 registering authority (登记管理部门) -> its organisation categories (机构类别)
+CREDIT_CODE_CATEGORIES = {
+    "1": "1239",  # 机构编制: 机关, 事业单位, 群众团体, 其他
+    "2": "19",  # 外交
+    "3": "123459",  # 司法行政: 律师事务所, 公证处, 基层法律服务所, 司法鉴定, 仲裁委员会
+    "4": "19",  # 文化
+    "5": "1239",  # 民政: 社会团体, 民办非企业单位, 基金会
+    "6": "129",  # 旅游
+    "7": "129",  # 宗教
+    "8": "19",  # 工会
+    "9": "123",  # 工商: 企业, 个体工商户, 农民专业合作社
+    "A": "19",  # 中央军委改革和编制办公室
+    "N": "1239",  # 农业
+    "Y": "1",  # 其他
+}
+# the province part of a GB/T 2260 division code ("10": central bodies, 100000)
+PROVINCE_CODES = frozenset(
+    "10 11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
+    "50 51 52 53 54 61 62 63 64 65 71 81 82".split()
+)
+
+
+def _reads_as_credit_code(text: str) -> bool:
+    """Whether an 18-character code reads as a credit code, not only passes its check:
+    a known registering authority and category, a real province in its division code."""
+    return (
+        text[1] in CREDIT_CODE_CATEGORIES.get(text[0], "")
+        and text[2:4] in PROVINCE_CODES
+        and text[17] == credit_code_check_char(text[:17])
+    )
+
+
 def parse_subject_code(value: str) -> CitizenId | CreditCode:
     """Read a "one code" that may be either kind: a citizen ID or a credit code.
 
     A citizen ID is all digits (with a possible trailing X); anything else is read as
     a credit code, so the error names the rule of the kind the caller most likely meant.
+    An all-digit credit code exists too (government bodies start with 1), but one digit
+    in 31 mistyped in a citizen ID also passes the credit-code check: an all-digit code
+    that fails as a citizen ID is read as a credit code only if it reads as one (its
+    authority, category and division), otherwise the citizen ID's error stands.
     """
     text = str(value).strip().upper()
     if _CITIZEN_ID_SHAPE.match(text):
         try:
             return CitizenId(text)
         except ValidationError:
-            # an all-digit credit code exists too (government bodies start with 1)
-            if text[17] == credit_code_check_char(text[:17]):
+            if _reads_as_credit_code(text):
                 return CreditCode(text)
             raise
     return CreditCode(text)

@@ -15,12 +15,12 @@ import datetime as _dt
 import json
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import Field
 
 from contracts.base import ContractModel
-from contracts.constrained import ShortText, Text
+from contracts.constrained import ShortText, Text, bounded_text
 from contracts.events import event_type
 
 PREFIX = "1.2.156.3005.2."
@@ -65,11 +65,31 @@ def check_licence_id(value: str) -> str:
 
 
 class LicenceType(ContractModel):
+    """One type of the city's licence directory (证照目录).
+
+    The type's code begins with the credit code of the authority that defines the type
+    nationally; ``issuers`` are the city's agencies (credit codes) that issue it in their
+    own name. Another agency's client cannot issue (or revoke) a licence of this type.
+    """
+
     code: str
     name: str
     holder_kind: str  # citizen | organisation
     fields: list[str] = Field(default_factory=list)
     validity_days: int | None = None  # None: valid until revoked
+    issuers: tuple[str, ...] = ()
+
+    def issued_by(self, agency: str) -> bool:
+        return agency in self.issuers
+
+
+# The city's agencies that issue licences (the directory's issuers).
+MARKET_REGULATION = "11350100MB00000012"  # 福州市市场监督管理局
+PUBLIC_SECURITY = "11350100MB00000025"  # 福州市公安局
+CIVIL_AFFAIRS = "11350100MB00000038"  # 福州市民政局
+HEALTH = "11350100MB0000005E"  # 福州市卫生健康委员会
+HOUSING = "11350100MB0000006H"  # 福州市住房和城乡建设局
+TRANSPORT = "11350100MB0000007L"  # 福州市交通运输局
 
 
 LICENCE_TYPES: dict[str, LicenceType] = {
@@ -86,6 +106,7 @@ LICENCE_TYPES: dict[str, LicenceType] = {
                 "business_scope",
                 "address",
             ],
+            issuers=(MARKET_REGULATION,),
         ),
         LicenceType(
             code="11100000000013338W002",
@@ -93,18 +114,21 @@ LICENCE_TYPES: dict[str, LicenceType] = {
             holder_kind="any",  # a company or a sole trader
             fields=["enterprise_name", "business_items"],
             validity_days=5 * 365,
+            issuers=(MARKET_REGULATION,),
         ),
         LicenceType(
             code="11100000000013338W003",
             name="个体工商户营业执照 sole trader licence",
             holder_kind="citizen",
             fields=["trade_name", "operator", "business_scope"],
+            issuers=(MARKET_REGULATION,),
         ),
         LicenceType(
             code="11420503087246977F001",
             name="结婚证 marriage certificate",
             holder_kind="citizen",
             fields=["spouse_a", "spouse_b", "registered_on"],
+            issuers=(CIVIL_AFFAIRS,),
         ),
         LicenceType(
             code="11420503087246977F002",
@@ -112,18 +136,21 @@ LICENCE_TYPES: dict[str, LicenceType] = {
             holder_kind="citizen",
             fields=["name", "address"],
             validity_days=365,
+            issuers=(PUBLIC_SECURITY,),
         ),
         LicenceType(
             code="11420503087246977F003",
             name="出生医学证明 birth certificate",
             holder_kind="citizen",
             fields=["child_name", "born_on", "hospital"],
+            issuers=(HEALTH,),
         ),
         LicenceType(
             code="11420503087246977F004",
             name="不动产权证书 real estate certificate",
             holder_kind="citizen",
             fields=["owner", "location", "area_m2"],
+            issuers=(HOUSING,),
         ),
         LicenceType(
             code="11420503087246977F005",
@@ -131,6 +158,7 @@ LICENCE_TYPES: dict[str, LicenceType] = {
             holder_kind="organisation",
             fields=["enterprise_name", "scope"],
             validity_days=4 * 365,
+            issuers=(TRANSPORT,),
         ),
     ]
 }
@@ -145,9 +173,7 @@ class IssueRequest(ContractModel):
     type_code: str = Field(min_length=1, max_length=64)
     holder_code: str = Field(min_length=1, max_length=18)
     holder_name: ShortText = Field(min_length=1)
-    fields: dict[Annotated[str, Field(max_length=64)], Text] = Field(
-        default_factory=dict, max_length=50
-    )
+    fields: dict[bounded_text(64), Text] = Field(default_factory=dict, max_length=50)
     valid_from: _dt.date | None = None
     valid_until: _dt.date | None = None
     case_id: str | None = None

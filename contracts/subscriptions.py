@@ -25,6 +25,7 @@ from contracts import (  # noqa: F401 - registers the types named below
     telemetry,
 )
 from contracts.base import ContractModel
+from contracts.constrained import bounded_text
 from contracts.events import Event, event_type, event_types
 from contracts.masking import mask_text
 
@@ -132,7 +133,7 @@ class SubscriptionRequest(ContractModel):
 
     url: str = Field(min_length=8, max_length=2000)
     event_types: list[str] = Field(min_length=1, max_length=50)
-    description: str = Field(default="", max_length=500)
+    description: bounded_text(500) = ""
 
     @field_validator("event_types")
     @classmethod

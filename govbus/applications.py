@@ -34,7 +34,13 @@ from contracts.cases import (
 )
 from contracts.catalog import ItemLevel, StarLevel
 from contracts.delivery import Address, DeliveryRequested, WaybillRequest
-from contracts.errors import Forbidden, GovbusError, NotFound, ValidationFailed
+from contracts.errors import (
+    Forbidden,
+    GovbusError,
+    NotFound,
+    RetryableError,
+    ValidationFailed,
+)
 from contracts.events import Event
 from contracts.identity import mask_identifier, parse_subject_code
 from contracts.province import (
@@ -437,6 +443,7 @@ def pre_review(
     reasons: list[str] = []
     today = _dt.datetime.now(_dt.UTC).date()
     checked = []
+    applicant = cases.applicant_key(case.id) if signatures else ""
     for index, material in enumerate(case.materials):
         m = material.model_copy()
         if m.status == MaterialStatus.reused:
@@ -479,7 +486,19 @@ def pre_review(
                         algorithm=signed.get("algorithm", "ECDSA-P256-SHA256"),
                     )
                 )
-                m.signature_verified, m.signer = True, mask_identifier(signer.subject_code)
+                m.signer = mask_identifier(signer.subject_code)
+                # a material is signed by whom it is from: a certificate of someone else
+                # (lent, or stolen) proves nothing about the applicant's consent
+                if subject_key(signer.subject_code) != applicant:
+                    reasons.append(
+                        f"材料「{m.name}」的签名人不是申请人 '{m.name}' is signed with the "
+                        f"certificate of {m.signer}, not the applicant's: sign it with "
+                        "the applicant's own certificate"
+                    )
+                else:
+                    m.signature_verified = True
+            except RetryableError:
+                raise  # the CA cannot be asked now: 503, the case stays as it was
             except (GovbusError, ValueError) as exc:
                 reasons.append(
                     f"材料「{m.name}」的电子签名无效 the electronic signature on "
@@ -489,12 +508,38 @@ def pre_review(
     return checked, reasons
 
 
-def submit(
-    case: Case, who: Caller, signatures: dict[int, dict[str, str]], verify: Verifier
-) -> Case:
-    """Submit and pre-review at once: the materials are checked first, then one write."""
+def _check_signed_indexes(case: Case, indexes: Sequence[int]) -> None:
+    """422 naming the index for a signature that would otherwise be silently ignored."""
+    seen: set[int] = set()
+    for index in indexes:
+        field = "signatures"
+        if index in seen:
+            raise ValidationFailed(f"material {index} is signed twice", field=field)
+        seen.add(index)
+        if index >= len(case.materials):
+            raise ValidationFailed(
+                f"there is no material {index} to sign: this case has "
+                f"{len(case.materials)} material(s), numbered from 0",
+                field=field,
+            )
+        material = case.materials[index]
+        if material.status == MaterialStatus.reused:
+            raise ValidationFailed(
+                f"material {index} ('{material.name}') is an e-licence reused from the "
+                "library, sealed by its issuer: there is no upload of it to sign",
+                field=field,
+            )
+
+
+def submit(case: Case, who: Caller, signatures: Sequence[dict[str, Any]], verify: Verifier) -> Case:
+    """Submit and pre-review at once: the materials are checked first, then one write.
+
+    ``signatures`` are the applicant's detached signatures, each naming the material
+    (``index``) it signs: an index of no material, of a reused e-licence or given twice
+    is 422, never silently ignored."""
     advance(case, [Step(action="submit", actor=who.subject, actor_kind=Actor.applicant)], _now())
-    materials, reasons = pre_review(case, signatures, verify)
+    _check_signed_indexes(case, [s["index"] for s in signatures])
+    materials, reasons = pre_review(case, {s["index"]: s for s in signatures}, verify)
     submit_step = Step(
         action="submit",
         actor=who.subject,

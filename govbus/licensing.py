@@ -10,7 +10,7 @@ from contracts.adapters import CallContext
 from contracts.cases import CaseState, LicenceRequested
 from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from contracts.events import Event
-from contracts.licences import IssueRequest, Licence, LicenceIssued
+from contracts.licences import LICENCE_TYPES, IssueRequest, Licence, LicenceIssued
 from govbus import audit
 from govbus.bus import publish
 from govbus.observability import logger
@@ -81,6 +81,7 @@ def issue_by_department(
     holder that does not fit, 403 for another agency's case, 409 for a case that is not
     (or no longer) approved.
     """
+    require_issuer(request.type_code, agency)
     if request.case_id is None:
         return issue_and_announce(request, agency, actor, ctx)
     if not request.case_id.strip() or len(request.case_id) > MAX_CASE_ID:
@@ -109,6 +110,19 @@ def issue_by_department(
         raise Conflict(
             "the case changed while the licence was issued: it is not approved"
         ) from None
+
+
+def require_issuer(type_code: str, agency: str) -> None:
+    """403 unless ``agency`` is an issuer of the licence type in the licence directory.
+
+    An unknown type is left to the store's validation (422): there is no issuer to ask.
+    """
+    kind = LICENCE_TYPES.get(type_code.strip())
+    if kind is not None and not kind.issued_by(agency):
+        raise Forbidden(
+            f"agency {agency} does not issue licence type {kind.code} ({kind.name}); "
+            f"its issuer is {', '.join(kind.issuers) or 'no agency of this city'}"
+        )
 
 
 def issue_for_case(wanted: LicenceRequested, ctx: CallContext) -> Licence | None:

@@ -22,7 +22,7 @@ from contracts.adapters import (
     PingResult,
 )
 from contracts.auth import CertificateIdentity, DetachedSignature, LoginChallenge
-from contracts.errors import PartnerError, PartnerTimeout, PartnerUnavailable
+from contracts.errors import PartnerError, PartnerTimeout, PartnerUnavailable, Unauthenticated
 
 # cryptography (~70 ms) loads when a certificate or signature is first handled, not at
 # plugin load: most functions that allow the CA adapter serve most calls without it.
@@ -34,7 +34,11 @@ log = logging.getLogger("adapters.ca")
 
 
 class CaConfig(BaseModel):
-    """``GOVBUS_CA_ENDPOINT`` (CRL and status), ``GOVBUS_CA_SECRET_NAME`` (trust anchors)."""
+    """``GOVBUS_CA_ENDPOINT`` (CRL and status), ``GOVBUS_CA_SECRET_NAME`` (trust anchors).
+
+    ``crl_cache_seconds`` bounds how long a fetched CRL is reused; it does not delay a
+    revocation: every certificate is also checked live at the CA's status service.
+    """
 
     endpoint: str = "https://ca.example/"
     timeout_seconds: float = Field(default=3.0, gt=0, le=30)
@@ -99,6 +103,37 @@ def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocat
     return crl
 
 
+def _check_status(cert: x509.Certificate) -> None:
+    """The certificate's status now, at the CA's status service (OCSP-like).
+
+    Fails closed: a certificate is accepted only on the CA's ``good``. An unreachable or
+    unreadable status service is :class:`PartnerUnavailable` (retry later), never a
+    fall-back to the cached CRL, which may be up to ``crl_cache_seconds`` old and so miss
+    a revocation made a moment ago (a stolen certificate revoked by its owner).
+    """
+    serial = format(cert.serial_number, "x")
+    url = f"{_state.config.endpoint.rstrip('/')}/status/{serial}"
+    try:
+        answer = _http.request(
+            "GET", url, timeout=urllib3.Timeout(connect=1.0, read=_state.config.timeout_seconds)
+        )
+    except urllib3.exceptions.HTTPError as exc:
+        raise PartnerUnavailable(
+            "the CA's certificate status service cannot be reached: "
+            "no certificate is accepted until it answers"
+        ) from exc
+    if answer.status != 200:
+        raise PartnerUnavailable(f"the CA answered {answer.status} for a certificate's status")
+    try:
+        status = json.loads(answer.data)["status"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PartnerUnavailable("the CA sent a malformed certificate status") from exc
+    if status == "revoked":
+        raise Unauthenticated("the certificate was revoked (the CA's status service says so)")
+    if status != "good":
+        raise Unauthenticated(f"the CA does not vouch for this certificate (status: {status})")
+
+
 def verify(certificate_pem: str) -> tuple[x509.Certificate, CertificateIdentity]:
     from adapters.ca import pki
 
@@ -109,6 +144,7 @@ def verify(certificate_pem: str) -> tuple[x509.Certificate, CertificateIdentity]
     leaf, issuer = path[0], path[1]
     pki.check_signing_usage(leaf)
     pki.check_not_revoked(leaf, _revocation_list(path[1:]))
+    _check_status(leaf)
     identity = pki.identity_of(leaf, issuer)
     log.info("certificate verified", extra={"serial": identity.serial})
     return leaf, identity

@@ -28,7 +28,7 @@ from contracts.cases import (
     Evaluation,
     masked_timeline,
 )
-from contracts.constrained import FeeAmount, Text
+from contracts.constrained import FeeAmount, Text, bounded_text
 from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from govbus import applications
 from govbus.auth import SELF, caller
@@ -70,10 +70,10 @@ class CaseList(BaseModel):
 
 
 class SignedMaterial(BaseModel):
-    index: int = Field(ge=0)
-    signature: str
-    certificate_pem: str
-    algorithm: str = "ECDSA-P256-SHA256"
+    index: int = Field(ge=0, description="the material signed: its position in the case")
+    signature: str = Field(min_length=16, max_length=2_000, description="base64")
+    certificate_pem: str = Field(min_length=100, max_length=20_000)
+    algorithm: str = Field(default="ECDSA-P256-SHA256", max_length=40)
 
 
 class Submission(BaseModel):
@@ -81,7 +81,7 @@ class Submission(BaseModel):
 
 
 class DepartmentAction(BaseModel):
-    action: str = Field(max_length=40)
+    action: bounded_text(40)
     reason: Text = ""
     amount: FeeAmount | None = None
     version: int | None = Field(default=None, description="the case version the clerk saw")
@@ -134,14 +134,14 @@ def apply():
         "Submit a case for automatic pre-review (预审)",
         ok=CaseView,
         body=Submission,
-        errors=(404, 409),
+        errors=(404, 409, 422, 503),
         scopes=("self",),
     ),
 )
 def submit(case_id: str):
     case = _own_case(case_id)
     body = Submission.model_validate(app.current_event.json_body or {})
-    signatures = {s.index: s.model_dump() for s in body.signatures}
+    signatures = [s.model_dump() for s in body.signatures]
     done = applications.submit(case, caller(app), signatures, verifier(_ctx()))
     return json_response(_view(cases.get(done.id)))
 

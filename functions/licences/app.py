@@ -4,7 +4,7 @@ POST /licences                 issue (a department with licences:issue, for its 
 GET  /licences/{id}            the holder, the issuer, or a department with licences:read
 GET  /licences?holder=CODE     the holder themself, or a department with licences:read
 POST /licences/{id}/verify     anyone relying on a licence: seal, validity, revocation
-POST /licences/{id}/revoke     the issuer, with a reason
+POST /licences/{id}/revoke     the issuer, with a reason (another agency: 403)
 """
 
 from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from contracts.adapters import CallContext
+from contracts.constrained import bounded_text
 from contracts.errors import Forbidden, ValidationFailed
 from contracts.events import Event
 from contracts.identity import mask_identifier
@@ -48,7 +49,7 @@ class LicenceCheck(BaseModel):
 
 
 class Revocation(BaseModel):
-    reason: str = Field(min_length=4, max_length=500)
+    reason: bounded_text(500) = Field(min_length=4)
 
 
 def _ctx() -> CallContext:
@@ -160,7 +161,7 @@ def verify(licence_id: str):
         "Revoke a licence",
         ok=Licence,
         body=Revocation,
-        errors=(404, 409, 422),
+        errors=(403, 404, 409, 422),
         scopes=("licences:issue",),
     ),
 )

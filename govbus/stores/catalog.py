@@ -13,7 +13,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.catalog import ItemStatus, ServiceItem, ServiceItemDraft
-from contracts.errors import Conflict, NotFound, PreconditionFailed
+from contracts.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from contracts.licences import LICENCE_TYPES
 from govbus import settings
 from govbus.aws import client
 
@@ -62,7 +63,20 @@ def versions(code: str) -> list[ServiceItem]:
     return [_item(row) for row in answer.get("Items", [])]
 
 
+def check_result_issuer(draft: ServiceItemDraft) -> None:
+    """An item results only in a licence type its agency issues (the licence directory):
+    otherwise approving a case would issue another agency's licence in this one's name."""
+    result = LICENCE_TYPES.get(draft.result_licence_type or "")
+    if result is not None and not result.issued_by(str(draft.agency)):
+        raise ValidationFailed(
+            f"agency {draft.agency} does not issue licence type {result.code} "
+            f"({result.name}): it cannot be this item's result",
+            field="result_licence_type",
+        )
+
+
 def create(draft: ServiceItemDraft) -> ServiceItem:
+    check_result_issuer(draft)
     if versions(draft.proposed_code):
         raise Conflict(
             f"item {draft.proposed_code} exists; change it with PUT, which makes a new version"
@@ -84,6 +98,7 @@ def new_version(code: str, draft: ServiceItemDraft, after: int | None = None) ->
     once: the conditional write lets one through, the other is a Conflict."""
     if draft.proposed_code != code:
         raise Conflict("the agency and item part cannot change: that would be another item")
+    check_result_issuer(draft)
     existing = versions(code)
     if not existing:
         raise NotFound(f"no item {code}")

@@ -16,7 +16,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.auth import CertificateIdentity, DetachedSignature
-from contracts.errors import Conflict, GovbusError, NotFound, ValidationFailed
+from contracts.errors import (
+    Conflict,
+    Forbidden,
+    GovbusError,
+    NotFound,
+    RetryableError,
+    ValidationFailed,
+)
 from contracts.identity import mask_identifier, parse_subject_code
 from contracts.licences import (
     LICENCE_TYPES,
@@ -258,6 +265,8 @@ def verify(licence_id_: str, verifier: Verifier) -> dict[str, Any]:
         )
         checks["signature"] = True
         checks["sealed_by_issuer"] = signer.subject_code == licence.issuer
+    except RetryableError:
+        raise  # the CA cannot be asked now: 503, never "altered" for an intact licence
     except GovbusError as exc:
         checks["signature"] = False
         checks["signature_reason"] = str(exc)
@@ -298,7 +307,12 @@ def verify(licence_id_: str, verifier: Verifier) -> dict[str, Any]:
 
 
 def revoke(licence_id_: str, issuer: str, reason: str) -> Licence:
-    _row(licence_id_)
+    """Revoke a valid licence: 403 for anyone but its issuer, 409 if already revoked."""
+    row = _row(licence_id_)
+    if row["issuer"]["S"] != issuer:
+        raise Forbidden(
+            f"only the issuer can revoke a licence: this one was issued by {row['issuer']['S']}"
+        )
     try:
         client("dynamodb").update_item(
             TableName=_table(),
@@ -316,6 +330,6 @@ def revoke(licence_id_: str, issuer: str, reason: str) -> Licence:
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise Conflict("only the issuer can revoke a licence, and only a valid one") from None
+            raise Conflict("the licence is already revoked: only a valid one can be") from None
         raise
     return get(licence_id_)

@@ -59,6 +59,28 @@ def test_a_revoked_certificate_is_refused_saying_so(harness):
     assert "revoked" in refused(harness, issued.chain_pem)
 
 
+def test_a_certificate_revoked_a_moment_ago_is_refused_at_once(harness):
+    """A revocation list fetched before the revocation (and still fresh) must not let the
+    certificate through: its status is asked of the CA each time."""
+    issued = harness.simulator.issue(CITIZEN, "林小姐")
+    identity = harness.call(
+        "govbus_ca_verify_certificate", certificate_pem=issued.chain_pem, ctx=CTX
+    )
+    assert identity.serial == issued.serial, "accepted before the revocation"
+    harness.simulator.revoke(issued.serial)
+    assert "revoked" in refused(harness, issued.chain_pem)
+
+
+def test_when_the_status_cannot_be_asked_a_certificate_is_not_accepted(harness):
+    """Fail closed: with the revocation list still fresh, but the CA not answering, the
+    answer is retryable, never an acceptance on the cached list."""
+    issued = harness.simulator.issue(CITIZEN, "林小姐")
+    harness.call("govbus_ca_verify_certificate", certificate_pem=issued.chain_pem, ctx=CTX)
+    harness.faults(down=True)
+    with pytest.raises(RetryableError):
+        harness.call("govbus_ca_verify_certificate", certificate_pem=issued.chain_pem, ctx=CTX)
+
+
 def test_a_certificate_from_another_ca_is_refused_saying_so(harness):
     issued = harness.simulator.issue(CITIZEN, "林小姐", trusted=False)
     assert "not issued by a trusted CA" in refused(harness, issued.chain_pem)

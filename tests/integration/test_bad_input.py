@@ -383,3 +383,38 @@ def test_control_characters_in_client_credentials_are_422_naming_the_field(stack
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == PROBLEM
     assert answer.json()["field"] == field
+
+
+# --- free text: control and bidi-override characters are refused, not stored and echoed --
+
+
+@pytest.mark.parametrize("name", ["林\u202e小姐", "林\u0000"], ids=["bidi-override", "nul"])
+def test_an_applicant_name_with_a_control_character_is_422_naming_it(stack, citizen_token, name):
+    answer = requests.post(
+        f"{stack.url}/applications",
+        json={"item_code": AGENCY + "ITEM0001", "applicant_name": name},
+        headers=bearer(citizen_token),
+        timeout=30,
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    assert answer.json()["field"] == "applicant_name"
+    assert "control or bidi-override" in answer.json()["detail"]
+
+
+def test_a_subscription_description_with_a_control_character_is_422_naming_it(stack):
+    token = department_token(stack, ["subscriptions:manage"], agency=AGENCY)
+    answer = requests.post(
+        f"{stack.url}/subscriptions",
+        headers=bearer(token),
+        json={
+            "url": "http://127.0.0.1:9/hook",
+            "event_types": ["case.*"],
+            "description": "a\u0007b",
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "description"
+    listed = requests.get(f"{stack.url}/subscriptions", headers=bearer(token), timeout=30)
+    assert listed.status_code == 200 and listed.json()["subscriptions"] == [], "none stored"

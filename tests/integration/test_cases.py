@@ -388,6 +388,92 @@ def test_a_signature_that_does_not_match_the_upload_returns_the_case(stack, ca, 
     assert "electronic signature" in done["reason"]
 
 
+def _signed(issued, index, document):
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    signature = issued.private_key.sign(document, ec.ECDSA(hashes.SHA256()))
+    return {
+        "index": index,
+        "certificate_pem": issued.chain_pem,
+        "signature": base64.b64encode(signature).decode(),
+    }
+
+
+def test_a_material_signed_with_someone_elses_certificate_fails_pre_review(stack, ca, citizen):
+    """Citizen A's material signed with citizen B's (valid) certificate: the signature
+    verifies, but B is not the applicant, so it proves nothing of A's: returned."""
+    someone_else = ca.issue("11010519491231002X", "王先生")
+    document = "食品安全管理制度（电子签名版）".encode()
+    created = apply(stack, citizen)
+    upload(created["uploads"][0], document)
+    done = post(
+        stack,
+        citizen,
+        f"/applications/{created['id']}/submit",
+        {"signatures": [_signed(someone_else, created["uploads"][0]["index"], document)]},
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == "returned_for_materials"
+    assert "not the applicant's" in done.json()["reason"]
+    assert "1101**********002X" in done.json()["reason"], "the reason names the signer, masked"
+    material = next(m for m in done.json()["materials"] if m["signed"])
+    assert material["signature_verified"] is False
+
+
+def test_a_signed_material_while_the_ca_is_down_is_503_and_the_case_is_not_returned(
+    stack, ca, citizen
+):
+    """The CA cannot be asked: the citizen retries later; the case is not returned for a
+    signature that may well be good."""
+    from contracts.adapters import Faults
+
+    issued = ca.issue(CITIZEN, "林小姐")
+    document = b"%PDF food safety rules"
+    created = apply(stack, citizen)
+    upload(created["uploads"][0], document)
+    ca.set_faults(Faults(down=True))
+    try:
+        answer = post(
+            stack,
+            citizen,
+            f"/applications/{created['id']}/submit",
+            {"signatures": [_signed(issued, created["uploads"][0]["index"], document)]},
+        )
+    finally:
+        ca.set_faults(Faults())
+    assert answer.status_code == 503, answer.text
+    assert case_of(stack, citizen, created["id"])["state"] == "draft"
+
+
+@pytest.mark.parametrize("which", ["no such material", "a reused e-licence", "twice"])
+def test_a_signature_for_a_material_that_cannot_be_signed_is_422_naming_it(
+    stack, ca, citizen, which
+):
+    issued = ca.issue(CITIZEN, "林小姐")
+    document = b"%PDF food safety rules"
+    created = apply(stack, citizen)
+    upload(created["uploads"][0], document)
+    reused = next(i for i, m in enumerate(created["materials"]) if m["status"] == "reused")
+    own = created["uploads"][0]["index"]
+    indexes, words = {
+        "no such material": ([99], "no material 99"),
+        "a reused e-licence": ([reused], f"material {reused} ("),
+        "twice": ([own, own], f"material {own} is signed twice"),
+    }[which]
+    answer = post(
+        stack,
+        citizen,
+        f"/applications/{created['id']}/submit",
+        {"signatures": [_signed(issued, i, document) for i in indexes]},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "signatures" and words in answer.json()["detail"]
+    assert case_of(stack, citizen, created["id"])["state"] == "draft", "nothing was submitted"
+
+
 def test_each_transition_of_a_case_is_counted_from_and_to_its_states(stack, citizen, capsys):
     from tests.emf import EmfCapture
 

@@ -11,7 +11,8 @@ from contracts.licences import check_licence_id
 from tests.integration.conftest import CITIZEN, bearer, department_token
 
 AGENCY = "11350100MB00000012"  # the fixture department's agency (see department_token)
-OTHER_AGENCY = "11350100MB00000025"
+OTHER_AGENCY = "11350100MB00000025"  # the police (公安局)
+CIVIL_AFFAIRS = "11350100MB00000038"  # issues marriage certificates
 COMPANY = "91350100MA2Y0AB1CB"
 
 
@@ -237,6 +238,20 @@ def test_a_tampered_licence_fails_verification(stack, aws, clerk):
     assert "altered" in verdict["reasons"][0]
 
 
+def test_a_licence_verified_while_the_ca_is_down_is_503_not_reported_altered(stack, ca, clerk):
+    from contracts.adapters import Faults
+
+    licence = issue(stack, clerk)
+    ca.set_faults(Faults(down=True))
+    try:
+        answer = requests.post(f"{stack.url}/licences/{licence['id']}/verify", timeout=10)
+    finally:
+        ca.set_faults(Faults())
+    assert answer.status_code == 503, answer.text
+    again = requests.post(f"{stack.url}/licences/{licence['id']}/verify", timeout=10)
+    assert again.json()["valid"] is True, again.text
+
+
 def test_a_revoked_licence_verifies_as_revoked_and_only_the_issuer_revokes(stack, clerk):
     licence = issue(stack, clerk)
     stranger = department_token(stack, ["licences:issue"], agency=OTHER_AGENCY)
@@ -247,7 +262,8 @@ def test_a_revoked_licence_verifies_as_revoked_and_only_the_issuer_revokes(stack
         f"/licences/{licence['id']}/revoke",
         {"reason": "not mine to revoke"},
     )
-    assert refused.status_code == 409 and "only the issuer" in refused.json()["detail"]
+    assert refused.status_code == 403, refused.text
+    assert "only the issuer" in refused.json()["detail"]
     assert (
         write(
             stack,
@@ -289,10 +305,11 @@ def test_licences_by_holder_for_the_holder_and_entitled_departments(stack, ca, c
     assert seen.status_code == 200 and len(seen.json()["licences"]) == 1
 
 
-def test_a_licence_type_for_the_wrong_kind_of_holder_is_refused(stack, clerk):
+def test_a_licence_type_for_the_wrong_kind_of_holder_is_refused(stack):
+    registrar = department_token(stack, ["licences:issue"], agency=CIVIL_AFFAIRS)
     answer = write(
         stack,
-        clerk,
+        registrar,
         "POST",
         "/licences",
         {"type_code": "11420503087246977F001", "holder_code": COMPANY, "holder_name": "x"},
@@ -304,3 +321,47 @@ def test_agency_codes_in_these_tests_are_valid():
     for code in (AGENCY, OTHER_AGENCY):
         assert code[-1] == credit_code_check_char(code[:17])
     assert copy.deepcopy(item_draft())["agency"] == AGENCY
+
+
+def test_an_agency_cannot_issue_a_licence_type_another_agency_issues(stack, aws):
+    """The police issuing a food business licence (the market regulator's) in its own
+    name: 403 saying whose type it is, and nothing stored."""
+    police = department_token(stack, ["licences:issue"], agency=OTHER_AGENCY)
+    answer = write(
+        stack,
+        police,
+        "POST",
+        "/licences",
+        {
+            "type_code": "11100000000013338W002",
+            "holder_code": "350102198512011235",
+            "holder_name": "王先生",
+            "fields": {"a": "b"},
+        },
+    )
+    assert answer.status_code == 403, answer.text
+    detail = answer.json()["detail"]
+    assert f"agency {OTHER_AGENCY} does not issue licence type 11100000000013338W002" in detail
+    assert AGENCY in detail, "the refusal names the type's issuer"
+    stored = aws["dynamodb"].scan(TableName="govbus-local-licences")["Items"]
+    assert [row for row in stored if row["id"]["S"].startswith("1.2.")] == []
+
+
+def test_a_holder_code_with_a_wrong_check_digit_is_refused(stack, clerk):
+    """350102198512011236 is 350102198512011235 mistyped: the MOD 11-2 check says so
+    (it must not slip through as an all-digit credit code)."""
+    answer = write(
+        stack,
+        clerk,
+        "POST",
+        "/licences",
+        {
+            "type_code": "11100000000013338W002",
+            "holder_code": "350102198512011236",
+            "holder_name": "王先生",
+            "fields": {"enterprise_name": "王记"},
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "holder_code"
+    assert "MOD 11-2" in answer.json()["detail"]

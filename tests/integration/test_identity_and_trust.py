@@ -63,6 +63,38 @@ def test_untrustworthy_logins_are_refused_with_a_clear_reason(stack, ca, case, r
     assert reason in body["detail"]
 
 
+def test_a_certificate_revoked_after_a_login_cannot_log_in_again_at_once(stack, ca, monkeypatch):
+    """The owner of a stolen certificate revokes it between two publications of the CA's
+    CRL (published hours apart): the CRL still lists it as good, the CA's status service
+    does not, and the next login is refused at once."""
+    issued = ca.issue(CITIZEN, "林小姐")
+    first = login(stack, issued)
+    assert first.status_code == 200, first.text
+    published = ca.crl()  # the CRL as last published, before the revocation
+    monkeypatch.setattr(ca, "crl", lambda: published)
+    ca.revoke(issued.serial)
+    assert published.get_revoked_certificate_by_serial_number(int(issued.serial, 16)) is None
+    body = problem(login(stack, issued), 401)
+    assert "revoked" in body["detail"]
+
+
+def test_a_login_is_refused_while_the_cas_status_service_is_down(stack, ca, monkeypatch):
+    """Fail closed: the CRL is served and lists nothing, but the status service does not
+    answer: no login (503, try again), never an acceptance on the CRL alone."""
+    issued = ca.issue(CITIZEN, "林小姐")
+    assert login(stack, issued).status_code == 200
+    dispatch = ca._dispatch
+
+    def status_down(handler, method):
+        if handler.path.startswith("/status/"):
+            return ca._send(handler, 503, b"down", "text/plain")
+        return dispatch(handler, method)
+
+    monkeypatch.setattr(ca, "_dispatch", status_down)
+    body = problem(login(stack, issued), 503)
+    assert "status" in body["detail"]
+
+
 def test_a_challenge_works_once(stack, ca):
     issued = ca.issue(CITIZEN, "林小姐")
     import base64

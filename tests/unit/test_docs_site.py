@@ -23,6 +23,7 @@ PAGES = [
     "plugin_hooks",
     "writing_adapters",
     "adapters/province",
+    "adapters/ca",
 ]
 
 

@@ -16,6 +16,7 @@ from contracts.identity import (
     citizen_id_check_char,
     credit_code_check_char,
     mask_identifier,
+    parse_subject_code,
 )
 
 
@@ -103,6 +104,23 @@ def test_subject_of_reads_either_kind():
     assert Subject.of("350102199003071234").kind == "citizen"
     assert Subject.of("91350100MA2Y0AB1CB").kind == "organisation"
     assert Subject.of("11100000000013338W").kind == "organisation"
+
+
+def test_a_mistyped_citizen_id_is_refused_even_when_it_passes_the_credit_code_check():
+    """350102198512011236: the last digit of 350102198512011235 mistyped. By chance
+    (one code in 31) it passes the GB 32100 check, but "010219" is no division code:
+    it is refused by the citizen ID's rule, not taken for an organisation."""
+    assert credit_code_check_char("35010219851201123") == "6"
+    with pytest.raises(ValidationError, match="MOD 11-2"):
+        parse_subject_code("350102198512011236")
+    assert parse_subject_code("350102198512011235").kind == "citizen"
+
+
+def test_an_all_digit_credit_code_is_still_read_as_one():
+    first17 = "12350100123456789"  # 机构编制 / 事业单位, Fujian, Fuzhou
+    code = first17 + credit_code_check_char(first17)
+    assert code.isdigit(), "the vector must be all digits to test the fallback"
+    assert parse_subject_code(code).kind == "organisation"
 
 
 # --- properties -----------------------------------------------------------------
