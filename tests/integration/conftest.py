@@ -15,11 +15,17 @@ from contracts.signatures import standard_webhook_headers
 ACME_SECRET = "whsec_" + base64.b64encode(b"acme test secret, 32 bytes long!").decode()
 
 
+@pytest.fixture(scope="session")
+def boto_session(local_stack_session):
+    """One boto3 session for the test run: it loads each service's model once, where a
+    session per test loaded five of them again before every test."""
+    return boto3.session.Session(region_name=local_stack_session.region)
+
+
 @pytest.fixture
-def aws(stack):
-    session = boto3.session.Session(region_name=stack.region)
+def aws(stack, boto_session):
     return {
-        name: session.client(name, endpoint_url=stack.endpoint)
+        name: boto_session.client(name, endpoint_url=stack.endpoint)
         for name in ("dynamodb", "sqs", "events", "secretsmanager", "ssm")
     }
 
