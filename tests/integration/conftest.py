@@ -6,20 +6,12 @@ import time
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
 from contracts.signatures import standard_webhook_headers
 
 ACME_SECRET = "whsec_" + base64.b64encode(b"acme test secret, 32 bytes long!").decode()
-
-
-@pytest.fixture(scope="session")
-def boto_session(local_stack_session):
-    """One boto3 session for the test run: it loads each service's model once, where a
-    session per test loaded five of them again before every test."""
-    return boto3.session.Session(region_name=local_stack_session.region)
 
 
 @pytest.fixture
