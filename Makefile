@@ -56,8 +56,15 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/govbus demo
 
+# TEST_WORKERS=2: two pytest-xdist workers (the machine's two cores), each with its own
+# local stack (session fixtures are per worker; every server binds port 0); a file's
+# tests stay on one worker, so module fixtures (stacks, builds) are set up once. Not
+# the default yet: two runs so each hit a race inside moto server (a DynamoDB
+# conditional update is not atomic there under concurrent requests), which the extra
+# contention makes likelier. 0 runs in one process.
+TEST_WORKERS ?= 0
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

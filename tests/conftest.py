@@ -99,6 +99,15 @@ def local_stack_session(acme_health_file: Path) -> Iterator[Any]:
         stack.stop()
 
 
+@pytest.fixture(scope="session")
+def boto_session(local_stack_session: Any) -> Any:
+    """One boto3 session for the test run (per xdist worker): it loads each service's
+    model once, where a session per test loaded five of them again before every test."""
+    import boto3
+
+    return boto3.session.Session(region_name=local_stack_session.region)
+
+
 @pytest.fixture
 def stack(local_stack_session: Any) -> Any:
     """The running local stack, with the emulator reset and re-provisioned."""

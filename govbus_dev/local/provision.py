@@ -34,9 +34,14 @@ class Provisioning:
     resolver: Resolver
     session: boto3.session.Session
     created: list[ProvisionedResource] = dataclasses.field(default_factory=list)
+    clients: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        return self.session.client(service)
+        # one client per service: building one costs more than the call it makes, and a
+        # test session provisions the whole template again before every test
+        if service not in self.clients:
+            self.clients[service] = self.session.client(service)
+        return self.clients[service]
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.resolver.region}:{ACCOUNT_ID}:{resource}"
@@ -262,11 +267,20 @@ PROVISIONERS: dict[str, Provisioner] = {
 
 
 def provision(
-    template: dict[str, Any], resolver: Resolver, session: boto3.session.Session
+    template: dict[str, Any],
+    resolver: Resolver,
+    session: boto3.session.Session,
+    clients: dict[str, Any] | None = None,
 ) -> Provisioning:
-    """Create every resource in dependency order; unknown types are listed, not fatal."""
+    """Create every resource in dependency order; unknown types are listed, not fatal.
+
+    ``clients``: boto3 clients by service, made from ``session`` and filled as needed;
+    a caller that provisions again and again (a reset before every test) passes the
+    same dict each time."""
     resources: dict[str, dict[str, Any]] = template.get("Resources") or {}
-    state = Provisioning(resolver=resolver, session=session)
+    state = Provisioning(
+        resolver=resolver, session=session, clients=clients if clients is not None else {}
+    )
     pending = dict(resources)
     while pending:
         ready = [

@@ -100,6 +100,11 @@ class LocalStack:
         self.base_env: dict[str, str] = {}
         self.overrides: dict[str, str] = dict(environment or {})
         self.seeded: dict[str, Any] = {}
+        # provisioning's session and clients, made once and reused by every reset (a
+        # client costs more to build than the call it makes); the endpoint is fixed
+        # once started; used by the thread that starts and resets the stack
+        self._provisioning_session: boto3.session.Session | None = None
+        self._provisioning_clients: dict[str, Any] = {}
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -143,6 +148,8 @@ class LocalStack:
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
+        self._provisioning_session = None
+        self._provisioning_clients.clear()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -185,7 +192,11 @@ class LocalStack:
     def provision(self) -> Provisioning:
         """Create every resource (again, after a reset); idempotent."""
         self.resolver = Resolver(self.stack_name, self.region, dict(self.parameters))
-        self.provisioning = provision(self.template, self.resolver, self.session())
+        if self._provisioning_session is None:
+            self._provisioning_session = self.session()
+        self.provisioning = provision(
+            self.template, self.resolver, self._provisioning_session, self._provisioning_clients
+        )
         return self.provisioning
 
     def reset(self) -> None:
@@ -268,7 +279,8 @@ class LocalStack:
 
     def store_simulator_secrets(self) -> None:
         """Store the credentials each simulated partner issued, as ops would."""
-        sm = self.session().client("secretsmanager")
+        assert self.provisioning is not None
+        sm = self.provisioning.client("secretsmanager")
         stage = self.parameters.get("Stage", "dev")
         for simulator in self.simulators.values():
             for name, value in simulator.secrets().items():

@@ -37,6 +37,8 @@ def test_a_devices_reading_decodes_into_its_domains_contract(harness, domain):
 @pytest.mark.parametrize(
     "payload",
     [b"not json", b"[]", b'{"ts": 1}', json.dumps({"ts": NOW_MS, "level": -999}).encode()],
+    # ids that do not change with the clock: every xdist worker collects the same tests
+    ids=["not json", "a list", "no level", "an impossible level"],
 )
 def test_an_unreadable_or_impossible_reading_is_refused_with_a_reason(harness, payload):
     with pytest.raises((InvalidRequest, ValidationFailed)) as refused:

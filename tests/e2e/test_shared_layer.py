@@ -3,6 +3,10 @@
 Runs the Makefile's own build-SharedLayer target (what `sam build` calls) into a
 temporary folder; ``--no-deps --no-build-isolation`` keep it offline, so the layer
 holds our packages only (boto3, pydantic... are pip's business, not this test's).
+It builds a copy of the project: ``pip install .`` writes ``build/`` and
+``govbus.egg-info`` into the folder it builds, and in the working tree that second
+distribution would be seen, half written, by every process with the tree on its path
+while the other test worker runs (``make test`` runs two).
 """
 
 from __future__ import annotations
@@ -16,6 +20,22 @@ import pytest
 
 from tests.conftest import ROOT
 
+# what a clone does not have: virtual environments, build output, caches (.gitignore)
+NOT_THE_PROJECT = (
+    ".git",
+    ".venv",
+    ".sam-venv",
+    ".checkov-venv",
+    "site",
+    ".aws-sam",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".hypothesis",
+    ".pytest_cache",
+    ".ruff_cache",
+)
+
 
 def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
@@ -26,6 +46,8 @@ def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("make") is None:
         pytest.fail("make is needed to run the Makefile's build-SharedLayer target")
     artifacts = tmp_path_factory.mktemp("layer")
+    project = tmp_path_factory.mktemp("project") / "govbus"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(*NOT_THE_PROJECT))
     done = subprocess.run(
         [
             "make",
@@ -35,7 +57,7 @@ def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
             f"PYTHON={sys.executable}",
             "LAYER_PIP_FLAGS=--no-deps --no-build-isolation",
         ],
-        cwd=ROOT,
+        cwd=project,
         capture_output=True,
         text=True,
         timeout=300,

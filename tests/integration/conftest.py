@@ -6,7 +6,6 @@ import time
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
@@ -16,10 +15,9 @@ ACME_SECRET = "whsec_" + base64.b64encode(b"acme test secret, 32 bytes long!").d
 
 
 @pytest.fixture
-def aws(stack):
-    session = boto3.session.Session(region_name=stack.region)
+def aws(stack, boto_session):
     return {
-        name: session.client(name, endpoint_url=stack.endpoint)
+        name: boto_session.client(name, endpoint_url=stack.endpoint)
         for name in ("dynamodb", "sqs", "events", "secretsmanager", "ssm")
     }
 

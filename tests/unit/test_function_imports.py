@@ -7,9 +7,11 @@ local stack runs it; then ``sys.modules`` shows what the init phase loaded.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -39,20 +41,11 @@ def _functions() -> dict[str, dict[str, str]]:
 
 
 FUNCTIONS = _functions()
-PROBE = (
-    f"import json, sys; import app; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
-)
-
 
 # what loading the adapters (each one the first time a function addresses it; health
 # addresses them all) may not bring in: an adapter imports its heavy libraries where it
 # uses them
 ADAPTER_HEAVY = ["zeep", "lxml", "cryptography", "requests", "yaml"]
-PLUGINS_PROBE = (
-    "import json, sys; import app; from govbus.plugins import load_all, plugin_manager; "
-    "pm = plugin_manager(); load_all(pm); "
-    f"print(json.dumps([m for m in {ADAPTER_HEAVY!r} if m in sys.modules]))"
-)
 # the hook specifications name every family's models only for type checkers
 CONTRACT_MODULES = sorted(
     f"contracts.{p.stem}"
@@ -65,9 +58,8 @@ HOOKSPECS_PROBE = (
 )
 
 
-def _loaded_at_init(
-    name: str, probe: str = PROBE, extra_env: dict[str, str] | None = None
-) -> set[str]:
+def _probe(name: str, probe: str, extra_env: dict[str, str] | None = None) -> Any:
+    """Run ``probe`` in a fresh interpreter as the function's environment; its last line."""
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
@@ -88,7 +80,29 @@ def _loaded_at_init(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _loaded_at_init(name: str, probe: str, extra_env: dict[str, str] | None = None) -> set[str]:
+    return set(_probe(name, probe, extra_env))
+
+
+# What the init phase imported (taken right after ``import app``), then what loading the
+# function's adapters added: one fresh interpreter serves both tests of a function.
+INIT_THEN_PLUGINS_PROBE = (
+    "import json, sys; import app; "
+    f"init = [m for m in {HEAVY!r} if m in sys.modules]; "
+    "from govbus.plugins import load_all, plugin_manager; "
+    "pm = plugin_manager(); load_all(pm); "
+    f"print(json.dumps([init, [m for m in {ADAPTER_HEAVY!r} if m in sys.modules]]))"
+)
+
+
+@functools.cache
+def _init_then_plugins(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(heavy modules loaded by ``import app``, heavy modules loaded by its adapters)."""
+    init, adapters = _probe(name, INIT_THEN_PLUGINS_PROBE)
+    return frozenset(init), frozenset(adapters)
 
 
 def test_the_template_has_every_function():
@@ -97,7 +111,7 @@ def test_the_template_has_every_function():
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_a_function_loads_at_init_only_what_it_uses(name):
-    loaded = _loaded_at_init(name)
+    loaded = set(_init_then_plugins(name)[0])
     allowed = set()
     if name in {"dispatcher", "licence_requests"}:
         allowed.add("aws_lambda_powertools.utilities.idempotency")
@@ -118,7 +132,7 @@ def test_some_functions_load_adapters():
 def test_loading_a_functions_adapters_loads_no_heavy_library(name):
     # the CA adapter parses certificates with cryptography only when one arrives; the
     # province adapter builds its zeep client on its first call
-    loaded = _loaded_at_init(name, PLUGINS_PROBE)
+    loaded = set(_init_then_plugins(name)[1])
     assert loaded == set(), f"{name}'s adapters import {sorted(loaded)} when they load"
 
 
