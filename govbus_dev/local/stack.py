@@ -161,10 +161,10 @@ class LocalStack:
 
     def _start_endpoint(self) -> None:
         if not self.endpoint:
-            from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+            from govbus_dev.local.endpoint import AtomicMotoServer
 
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call
-            self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self.moto = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self.moto.start()
             host, port = self.moto.get_host_and_port()
             self.endpoint = f"http://{host}:{port}"
