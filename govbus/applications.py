@@ -571,6 +571,39 @@ def _now() -> _dt.datetime:
 # --- the department's actions --------------------------------------------------------------
 
 
+MATERIAL_LINK_SECONDS = 300
+
+
+def material_link(case: Case, index: int) -> dict[str, Any]:
+    """A short-lived link to read one uploaded material (what the reviewer checks): the
+    case's applicant, or the implementing agency's reviewers, ask for it."""
+    if not 0 <= index < len(case.materials):
+        raise NotFound(f"case {case.id} has no material {index} (it has {len(case.materials)})")
+    material = case.materials[index]
+    if material.status == MaterialStatus.reused:
+        raise NotFound(
+            f"material {index} ({material.name}) is the e-licence {material.licence_id} "
+            "reused from the library: nothing was uploaded; read it with "
+            f"POST /licences/{material.licence_id}/verify"
+        )
+    if not material.object_key or material.status != MaterialStatus.uploaded:
+        raise NotFound(f"material {index} ({material.name}) has not been uploaded yet")
+    url = client("s3").generate_presigned_url(
+        "get_object",
+        Params={"Bucket": _bucket(), "Key": material.object_key},
+        ExpiresIn=MATERIAL_LINK_SECONDS,
+    )
+    return {
+        "index": index,
+        "name": material.name,
+        "object_key": material.object_key,
+        "signed": material.signed,
+        "signature_verified": material.signature_verified,
+        "url": url,
+        "expires_in": MATERIAL_LINK_SECONDS,
+    }
+
+
 def may_act(case: Case, who: Caller) -> bool:
     """The implementing agency's clerks with the review scope act on (and see) the case."""
     return who.is_department and who.agency == case.agency and who.may(REVIEW_SCOPE)

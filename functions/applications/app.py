@@ -30,7 +30,7 @@ from contracts.cases import (
 )
 from contracts.constrained import FeeAmount, Text, bounded_text
 from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from govbus import applications
+from govbus import applications, audit
 from govbus.auth import SELF, caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import verifier
@@ -144,6 +144,40 @@ def submit(case_id: str):
     signatures = [s.model_dump() for s in body.signatures]
     done = applications.submit(case, caller(app), signatures, verifier(_ctx()))
     return json_response(_view(cases.get(done.id)))
+
+
+class MaterialLink(BaseModel):
+    index: int
+    name: str
+    object_key: str
+    signed: bool
+    signature_verified: bool
+    url: str = Field(description="a presigned GET of the uploaded file, valid expires_in seconds")
+    expires_in: int
+
+
+@app.get(
+    "/applications/<case_id>/materials/<index>",
+    **documented(
+        "A link to read one uploaded material: for the applicant, or the implementing "
+        "agency's reviewers (each read by a reviewer is recorded in the audit chain)",
+        ok=MaterialLink,
+        errors=(404, 422),
+        scopes=("self", "cases:review"),
+    ),
+)
+def read_material(case_id: str, index: str):
+    who = caller(app)
+    case = cases.get(case_id)
+    reviewer = applications.may_act(case, who)
+    if not (applications.owned_by(case, who) or reviewer):
+        raise NotFound(f"no case {case_id}")
+    if not index.isdigit() or len(index) > 4:
+        raise ValidationFailed("the material index is a number from 0", field="index")
+    link = applications.material_link(case, int(index))
+    if reviewer:
+        audit.record("case.material_read", actor=who.subject, target=case.id, detail=index)
+    return json_response(link)
 
 
 @app.get(

@@ -493,3 +493,37 @@ def test_each_transition_of_a_case_is_counted_from_and_to_its_states(stack, citi
         (created["state"], "submitted"),
         ("submitted", "returned_for_materials"),
     ]
+
+
+def test_the_reviewer_reads_the_uploaded_material_and_no_one_else_does(stack, aws, citizen):
+    """Seen: a department reviewing a case saw only object keys, with no way to read the
+    files it reviews."""
+    created = apply(stack, citizen)
+    upload(created["uploads"][0], content=b"%PDF-1.7 the rules as uploaded")
+    index = created["uploads"][0]["index"]
+    post(stack, citizen, f"/applications/{created['id']}/submit")
+
+    def material(token, which=index):
+        return requests.get(
+            f"{stack.url}/applications/{created['id']}/materials/{which}",
+            headers=bearer(token),
+            timeout=20,
+        )
+
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    link = material(clerk)
+    assert link.status_code == 200, link.text
+    assert link.json()["name"] == "食品安全管理制度" and link.json()["expires_in"] == 300
+    assert requests.get(link.json()["url"], timeout=20).content == b"%PDF-1.7 the rules as uploaded"
+    assert material(citizen).status_code == 200, "the applicant reads their own"
+    police = department_token(stack, ["cases:review"], agency=POLICE)
+    assert material(police).status_code == 404, "another agency learns nothing"
+    reused = next(i for i, m in enumerate(created["materials"]) if m["status"] == "reused")
+    answer = material(clerk, reused)
+    assert answer.status_code == 404 and "reused" in answer.json()["detail"]
+    assert material(clerk, 99).status_code == 404
+    assert material(clerk, "x").status_code == 422
+
+    audit = aws["dynamodb"].scan(TableName=stack.resolver.refs["AuditTable"])["Items"]
+    reads = [a for a in audit if a.get("action", {}).get("S") == "case.material_read"]
+    assert any(created["id"] in str(a) for a in reads), "the reviewer's read is audited"
