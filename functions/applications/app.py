@@ -207,7 +207,11 @@ def read(case_id: str):
 def mine():
     who = caller(app)
     if who.is_department or not who.may(SELF):
-        raise Forbidden("a department lists cases through its own system, not ?mine")
+        raise Forbidden(
+            "a department hears of its agency's cases through a subscription "
+            "(case.transitioned, docs/subscriptions.md) and reads each with "
+            "GET /applications/{id}; ?mine=true lists a citizen's own"
+        )
     if (app.current_event.get_query_string_value("mine") or "").lower() != "true":
         raise ValidationFailed("list your own cases with ?mine=true", field="mine")
     found = cases.by_applicant(subject_key(who.subject))
@@ -233,7 +237,7 @@ def mine():
         "A department's action on a case (accept, approve, reject ...)",
         ok=CaseView,
         body=DepartmentAction,
-        errors=(404, 409),
+        errors=(403, 404, 409),
         scopes=("cases:review",),
     ),
 )
@@ -242,7 +246,13 @@ def department_action(case_id: str):
     if body.action not in DEPARTMENT_ACTIONS:
         raise ValidationFailed(f"action is one of {', '.join(DEPARTMENT_ACTIONS)}", field="action")
     case = cases.get(case_id)
-    if not applications.may_act(case, caller(app)):
+    who = caller(app)
+    if not applications.may_act(case, who):
+        if applications.owned_by(case, who):  # the applicant: the case is theirs to see
+            raise Forbidden(
+                "only the implementing agency's reviewers act on a case; its applicant may "
+                f"withdraw it (POST /applications/{case_id}/withdraw)"
+            )
         raise NotFound(f"no case {case_id}")
     if body.version is not None and body.version != case.version:
         raise Conflict(

@@ -527,3 +527,20 @@ def test_the_reviewer_reads_the_uploaded_material_and_no_one_else_does(stack, aw
     audit = aws["dynamodb"].scan(TableName=stack.resolver.refs["AuditTable"])["Items"]
     reads = [a for a in audit if a.get("action", {}).get("S") == "case.material_read"]
     assert any(created["id"] in str(a) for a in reads), "the reviewer's read is audited"
+
+
+def test_an_applicant_acting_on_their_own_case_is_told_who_acts_and_what_they_may_do(
+    stack, citizen
+):
+    """Seen: a citizen sending `accept` on her own case got 404 "no case" for a case she
+    had just read."""
+    created = apply(stack, citizen)
+    answer = post(stack, citizen, f"/applications/{created['id']}/actions", {"action": "accept"})
+    assert answer.status_code == 403, answer.text
+    assert "withdraw" in answer.json()["detail"]
+    listing = requests.get(
+        f"{stack.url}/applications",
+        headers=bearer(department_token(stack, ["cases:review"], agency=MARKET)),
+        timeout=20,
+    )
+    assert listing.status_code == 403 and "subscription" in listing.json()["detail"]
