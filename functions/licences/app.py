@@ -3,6 +3,7 @@
 POST /licences                 issue (a department with licences:issue, for its own agency)
 GET  /licences/{id}            the holder, the issuer, or a department with licences:read
 GET  /licences?holder=CODE     the holder themself, or a department with licences:read
+GET  /licences?mine=true       the caller's own licences
 POST /licences/{id}/verify     anyone relying on a licence: seal, validity, revocation
 POST /licences/{id}/revoke     the issuer, with a reason (another agency: 403)
 """
@@ -22,7 +23,7 @@ from contracts.events import Event
 from contracts.identity import mask_identifier
 from contracts.licences import IssueRequest, Licence, LicenceRevoked
 from govbus import audit
-from govbus.auth import Caller, caller
+from govbus.auth import SELF, Caller, caller
 from govbus.bus import publish
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import issue_by_department, verifier
@@ -103,15 +104,22 @@ def issue():
         ok=HolderLicences,
         errors=(422,),
         scopes=("self", "licences:read"),
-        query={"holder": "a citizen ID or credit code"},
+        query={
+            "holder": "a citizen ID or credit code",
+            "mine": "true: the caller's own licences (a citizen or an organisation)",
+        },
     ),
 )
 def by_holder():
     who = caller(app)
     holder = (app.current_event.get_query_string_value("holder") or "").strip().upper()
+    mine = (app.current_event.get_query_string_value("mine") or "").lower() == "true"
+    if mine and not holder and not who.is_department and who.may(SELF):
+        holder = who.subject  # ?mine=true, as applications, bills and tickets have it
     if not holder:
         raise ValidationFailed(
-            "say whose licences: ?holder=<citizen ID or credit code>", field="holder"
+            "say whose licences: ?mine=true (your own) or ?holder=<citizen ID or credit code>",
+            field="holder",
         )
     if not (who.is_self(holder) or who.may(READ)):
         raise Forbidden("only the holder or a department granted licences:read may list these")

@@ -291,6 +291,10 @@ def test_licences_by_holder_for_the_holder_and_entitled_departments(stack, ca, c
     )
     assert mine.status_code == 200 and len(mine.json()["licences"]) == 1
     assert mine.json()["licences"][0]["holder_name"] == "福州示例科技有限公司"
+    own = requests.get(
+        f"{stack.url}/licences", params={"mine": "true"}, headers=bearer(citizen), timeout=10
+    )
+    assert own.status_code == 200 and own.json() == mine.json(), "?mine=true, as elsewhere"
     nosy = department_token(stack, ["catalog:write"])
     assert (
         requests.get(
