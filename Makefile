@@ -60,8 +60,10 @@ demo: $(STAMP)
 # local stack (session fixtures are per worker; every server binds port 0); a file's
 # tests stay on one worker, so module fixtures (stacks, builds) are set up once. Not
 # the default yet: two runs so each hit a race inside moto server (a DynamoDB
-# conditional update is not atomic there under concurrent requests), which the extra
-# contention makes likelier. 0 runs in one process.
+# conditional update was not atomic there under concurrent requests), which the extra
+# contention made likelier; the local endpoint now serialises DynamoDB's requests
+# (govbus_dev/local/endpoint.py), and two workers become the default once runs on this
+# machine show them stable. 0 runs in one process.
 TEST_WORKERS ?= 0
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
