@@ -260,6 +260,14 @@ def parse_subject_code(value: str) -> CitizenId | CreditCode:
     return CreditCode(text)
 
 
+def code_problem(exc: ValueError) -> str:
+    """Why a code was refused, in its own sentence (pydantic's first message; its
+    "1 validation error for CitizenId ... [type=...]" text is not for people)."""
+    if isinstance(exc, ValidationError):
+        return str(exc.errors(include_url=False)[0]["msg"])
+    return str(exc)
+
+
 class Subject(ContractModel):
     """Whom a record is about: a person or an organisation, by its one code."""
 

@@ -135,6 +135,15 @@ class SubscriptionRequest(ContractModel):
     event_types: list[str] = Field(min_length=1, max_length=50)
     description: bounded_text(500) = ""
 
+    @field_validator("url")
+    @classmethod
+    def _one_token(cls, url: str) -> str:
+        # a URL carries spaces and control characters percent-encoded; a raw CR LF could
+        # split the request a sender writes
+        if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+            raise ValueError("the URL holds a space or a control character: percent-encode it")
+        return url
+
     @field_validator("event_types")
     @classmethod
     def _known(cls, patterns: list[str]) -> list[str]:

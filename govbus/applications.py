@@ -42,7 +42,7 @@ from contracts.errors import (
     ValidationFailed,
 )
 from contracts.events import Event
-from contracts.identity import mask_identifier, parse_subject_code
+from contracts.identity import code_problem, mask_identifier, parse_subject_code
 from contracts.province import (
     ProvinceCaseForward,
     ProvinceForwardRequested,
@@ -319,7 +319,7 @@ def _applicant(who: Caller, request: ApplicationRequest) -> tuple[str, str, bool
             code = parse_subject_code(request.on_behalf_of)
         except ValueError as exc:
             raise ValidationFailed(
-                f"on_behalf_of is not a valid code: {exc}", field="on_behalf_of"
+                f"on_behalf_of is not a valid code: {code_problem(exc)}", field="on_behalf_of"
             ) from None
         return str(code), code.kind, True
     if who.is_department or not who.may(SELF):

@@ -225,6 +225,9 @@ def send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Atte
         status, error = answer.status, None
         if not 200 <= status < 300:
             error = f"answered {status}"
+    except urllib3.exceptions.NewConnectionError as exc:
+        # a ConnectTimeoutError to urllib3 (its subclass), but nothing timed out: refused
+        status, error = None, f"could not connect: {type(exc).__name__}"
     except urllib3.exceptions.TimeoutError:
         status, error = None, f"no answer within {timeout:g} s"
     except urllib3.exceptions.HTTPError as exc:

@@ -14,6 +14,8 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
+import re
+
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -172,7 +174,7 @@ def read_material(case_id: str, index: str):
     reviewer = applications.may_act(case, who)
     if not (applications.owned_by(case, who) or reviewer):
         raise NotFound(f"no case {case_id}")
-    if not index.isdigit() or len(index) > 4:
+    if not re.fullmatch(r"[0-9]{1,4}", index):  # ASCII digits: isdigit() takes "²" too
         raise ValidationFailed("the material index is a number from 0", field="index")
     link = applications.material_link(case, int(index))
     if reviewer:

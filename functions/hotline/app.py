@@ -179,7 +179,8 @@ def read(ticket_id: str):
         (who.agency == ticket.agency and who.may("hotline:handle"))
         or (who.may(SELF) and subject_key(who.subject) == key)
     ):
-        raise Forbidden("only the caller or the assigned agency may read this ticket")
+        # who may not read a ticket learns nothing of it, not even that it exists
+        raise NotFound(f"no ticket {ticket_id}")
     return json_response(ticket)
 
 

@@ -15,6 +15,7 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from contracts.errors import ValidationFailed
 from contracts.notify import Preferences
 from govbus import notifications
 from govbus.auth import SELF, caller
@@ -47,7 +48,12 @@ def read_preferences():
 def change_preferences():
     who = caller(app)
     who.require(SELF)
-    wanted = Preferences.model_validate(app.current_event.json_body or {})
+    body = app.current_event.json_body
+    if body is None:  # no body, or JSON null: nothing said, so nothing changed
+        raise ValidationFailed(
+            'send the preferences as a JSON object, e.g. {"opted_out": []}', field="(body)"
+        )
+    wanted = Preferences.model_validate(body)
     return json_response(notifications.set_preferences(subject_key(who.subject), wanted))
 
 

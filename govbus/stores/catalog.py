@@ -66,8 +66,17 @@ def versions(code: str) -> list[ServiceItem]:
 def check_result_issuer(draft: ServiceItemDraft) -> None:
     """An item results only in a licence type its agency issues (the licence directory):
     otherwise approving a case would issue another agency's licence in this one's name."""
-    result = LICENCE_TYPES.get(draft.result_licence_type or "")
-    if result is not None and not result.issued_by(str(draft.agency)):
+    if draft.result_licence_type is None:
+        return  # an item that results in no e-licence
+    result = LICENCE_TYPES.get(draft.result_licence_type)
+    if result is None:
+        shown = draft.result_licence_type[:40]
+        raise ValidationFailed(
+            f"no licence type {shown!r} in the licence directory (leave the field out for "
+            "an item that results in no e-licence)",
+            field="result_licence_type",
+        )
+    if not result.issued_by(str(draft.agency)):
         raise ValidationFailed(
             f"agency {draft.agency} does not issue licence type {result.code} "
             f"({result.name}): it cannot be this item's result",

@@ -24,7 +24,7 @@ from contracts.errors import (
     RetryableError,
     ValidationFailed,
 )
-from contracts.identity import mask_identifier, parse_subject_code
+from contracts.identity import code_problem, mask_identifier, parse_subject_code
 from contracts.licences import (
     LICENCE_TYPES,
     PREFIX,
@@ -81,7 +81,7 @@ def issue(
         holder = parse_subject_code(request.holder_code)
     except ValueError as exc:
         raise ValidationFailed(
-            f"the holder's code is invalid: {exc}", field="holder_code"
+            f"the holder's code is invalid: {code_problem(exc)}", field="holder_code"
         ) from None
     if kind.holder_kind != "any" and holder.kind != kind.holder_kind:
         raise ValidationFailed(

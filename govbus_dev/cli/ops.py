@@ -228,9 +228,24 @@ def adapters(
     columns = ["adapter", "family", "version", "entry point", "title", "hooks"]
     if health:
         use_local_stack_if_running()
+        if not api and not LOCAL_STACK:
+            warn(
+                "govbus adapters --health: no running local stack here (start `make run` in "
+                "this folder) and no --api URL of a deployed stack's API"
+            )
+            return 2
         pings = _pings(api or LOCAL_STACK.get("gateway"))
         circuits = f"{stack_name(stack)}-circuits"
-        known = require_table(circuits)
+        try:
+            known = require_table(circuits)
+        except Exception as exc:  # no region or credentials for the circuits' table
+            from govbus_dev.cli import environment_problem
+
+            reason = environment_problem(exc)
+            if reason is None:
+                raise
+            warn(f"govbus adapters: circuits unknown: {reason}")
+            known = False
         for adapter in found:
             ping = pings.get(adapter["name"], {})
             adapter["health"] = ping.get("status", "unknown")

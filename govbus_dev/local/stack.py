@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import os
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -137,13 +138,12 @@ class LocalStack:
         if self.gateway:
             self.gateway.stop()
             self.gateway = None
-        for fn in self.functions.values():
-            fn.stop()
-        for simulator in self.simulators.values():
-            try:
-                simulator.stop()
-            except Exception:
-                log.exception("simulator failed to stop")
+        # side by side too: each simulator's server takes up to half a second to notice
+        # its shutdown, and each function's environments are killed and waited for
+        _side_by_side(
+            [fn.stop for fn in self.functions.values()]
+            + [simulator.stop for simulator in self.simulators.values()]
+        )
         self.simulators.clear()
         if self.moto is not None:
             self.moto.stop()
@@ -529,3 +529,19 @@ def _logical_of(value: Any) -> str | None:
         if "Fn::GetAtt" in value:
             return value["Fn::GetAtt"][0]
     return None
+
+
+def _side_by_side(stops: list) -> None:
+    """Run every ``stop`` at once on threads of their own; one that fails is logged."""
+
+    def quietly(stop) -> None:
+        try:
+            stop()
+        except Exception:
+            log.exception("a part of the local stack failed to stop")
+
+    threads = [threading.Thread(target=quietly, args=(stop,), daemon=True) for stop in stops]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)

@@ -119,3 +119,36 @@ def test_a_command_run_where_no_stack_is_reachable_says_so_in_one_line(tmp_path)
         assert "make run" in lines[0] and "AWS_DEFAULT_REGION" in lines[0]
         wanted = "region" if "AWS_DEFAULT_REGION" not in env else "credentials"
         assert f"no AWS {wanted} is set" in lines[0] or f"no AWS {wanted} are set" in lines[0]
+
+
+def test_adapters_health_with_no_stack_here_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "govbus_dev.cli", "adapters", "--health"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    (line,) = done.stderr.strip().splitlines()
+    assert "no running local stack here" in line and "--api" in line
+
+
+def test_a_refused_connection_is_not_reported_as_a_timeout():
+    """urllib3 makes NewConnectionError a ConnectTimeoutError; a department debugging its
+    endpoint was told "no answer within 10 s" for a port nothing listens on."""
+    import socket
+
+    from govbus import settings
+    from govbus.outbound import send
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with settings.override(subscriptions_allow_loopback="true"):
+        tried = send(f"http://127.0.0.1:{port}/hook", b"{}", {}, timeout=10)
+    assert tried.error is not None and tried.error.startswith("could not connect"), tried.error

@@ -1,0 +1,116 @@
+"""What the session's last outside probe found, each refused as it should be."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.integration.conftest import CITIZEN, bearer, department_token, login
+from tests.integration.test_catalog_and_licences import AGENCY, item_draft, write
+
+
+def test_an_item_resulting_in_a_licence_type_the_directory_lacks_is_refused(stack):
+    """Seen: result_licence_type "../../x" was stored (201); an approved case of it then
+    waited for a licence that could never be issued, its request dead-lettered."""
+    clerk = department_token(stack, ["catalog:write"])
+    for unknown in ("../../x", "JSZ", ""):
+        answer = write(
+            stack,
+            clerk,
+            "POST",
+            "/catalog/items",
+            {**item_draft(part="XK0091"), "result_licence_type": unknown},
+        )
+        assert answer.status_code == 422, (unknown, answer.text)
+        assert answer.json()["field"] == "result_licence_type"
+        assert "licence directory" in answer.json()["detail"]
+    none = write(
+        stack,
+        clerk,
+        "POST",
+        "/catalog/items",
+        {**item_draft(part="XK0091"), "result_licence_type": None},
+    )
+    assert none.status_code == 201, "an item may result in no e-licence at all"
+
+
+def test_a_holder_code_refusal_is_a_sentence(stack):
+    clerk = department_token(stack, ["licences:issue"], agency=AGENCY)
+    answer = write(
+        stack,
+        clerk,
+        "POST",
+        "/licences",
+        {
+            "type_code": "11100000000013338W001",
+            "holder_code": "350102198512011236",
+            "holder_name": "王先生",
+            "fields": {"enterprise_name": "x"},
+        },
+    )
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert "MOD 11-2" in detail
+    assert "validation error" not in detail and "[type=" not in detail, detail
+
+
+def test_empty_or_null_preferences_change_nothing(stack, ca):
+    stack.seed()
+    token = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    url = f"{stack.url}/notifications/preferences"
+    kept = {"opted_out": ["appointment_reminder"]}
+    assert requests.put(url, json=kept, headers=bearer(token), timeout=10).status_code == 200
+    for body in ("null", ""):
+        answer = requests.put(
+            url,
+            data=body,
+            headers={**bearer(token), "content-type": "application/json"},
+            timeout=10,
+        )
+        assert answer.status_code == 422, (body, answer.text)
+    assert requests.get(url, headers=bearer(token), timeout=10).json() == kept
+
+
+def test_a_subscription_url_with_a_line_break_is_refused(stack):
+    token = department_token(stack, ["subscriptions:manage"])
+    answer = requests.post(
+        f"{stack.url}/subscriptions",
+        json={"url": "http://127.0.0.1:9/\r\nX: y", "event_types": ["case.*"]},
+        headers=bearer(token),
+        timeout=10,
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "url" and "percent-encode" in answer.json()["detail"]
+
+
+def test_another_agency_learns_nothing_of_a_ticket(stack, ca):
+    stack.seed()
+    token = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    ticket = requests.post(
+        f"{stack.url}/hotline/tickets",
+        headers=bearer(token),
+        json={"kind": "consultation", "title": "咨询", "details": "请告知", "agency": AGENCY},
+        timeout=10,
+    ).json()
+    other = department_token(stack, ["hotline:handle"], agency="11350100MB00000025")
+    theirs = requests.get(
+        f"{stack.url}/hotline/tickets/{ticket['id']}", headers=bearer(other), timeout=10
+    )
+    unknown = requests.get(
+        f"{stack.url}/hotline/tickets/12345-20261127-000000", headers=bearer(other), timeout=10
+    )
+    assert theirs.status_code == unknown.status_code == 404
+
+
+def test_a_material_index_is_ascii_digits(stack, ca):
+    from tests.integration.test_cases import apply
+
+    stack.seed()
+    token = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    case = apply(stack, token)
+    for index in ("%C2%B2", "%EF%BC%91", "%D9%A1", "-1"):  # ², fullwidth 1, Arabic-Indic 1
+        answer = requests.get(
+            f"{stack.url}/applications/{case['id']}/materials/{index}",
+            headers=bearer(token),
+            timeout=10,
+        )
+        assert answer.status_code == 422, (index, answer.text)
