@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
 from contracts.constrained import Text
-from contracts.errors import Forbidden, NotFound, ValidationFailed
+from contracts.errors import NotFound, ValidationFailed
 from contracts.events import Event
 from contracts.hotline import (
     DEADLINE_DAYS,
@@ -195,7 +195,7 @@ def answer(ticket_id: str):
     who.require("hotline:handle")
     ticket, _ = hotline.get(ticket_id)
     if who.agency != ticket.agency:
-        raise Forbidden("only the assigned agency answers this ticket")
+        raise NotFound(f"no ticket {ticket_id}")  # another agency learns nothing of it
     body = Answer.model_validate(app.current_event.json_body or {})
     done = hotline.answer(ticket_id, who.subject, body.answer)
     audit.record("hotline.answered", actor=who.subject, target=ticket_id)

@@ -33,26 +33,6 @@ def test_an_item_resulting_in_a_licence_type_the_directory_lacks_is_refused(stac
     assert none.status_code == 201, "an item may result in no e-licence at all"
 
 
-def test_a_holder_code_refusal_is_a_sentence(stack):
-    clerk = department_token(stack, ["licences:issue"], agency=AGENCY)
-    answer = write(
-        stack,
-        clerk,
-        "POST",
-        "/licences",
-        {
-            "type_code": "11100000000013338W001",
-            "holder_code": "350102198512011236",
-            "holder_name": "王先生",
-            "fields": {"enterprise_name": "x"},
-        },
-    )
-    assert answer.status_code == 422, answer.text
-    detail = answer.json()["detail"]
-    assert "MOD 11-2" in detail
-    assert "validation error" not in detail and "[type=" not in detail, detail
-
-
 def test_empty_or_null_preferences_change_nothing(stack, ca):
     stack.seed()
     token = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
