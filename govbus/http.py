@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -89,6 +90,21 @@ def _reason(message: str) -> str:
         if message.startswith(prefix):
             return message[len(prefix) :]
     return message
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def one_of(enum: type[E], value: str | None, field: str) -> E | None:
+    """A query value that names one member of ``enum`` (None when absent); else 422
+    naming every value allowed (a listing's ``?status=``, ``?state=``)."""
+    if not value:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise errors.ValidationFailed(f"{field} must be one of {allowed}", field=field) from None
 
 
 def parse_json(text: str) -> Any:

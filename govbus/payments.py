@@ -55,6 +55,7 @@ from contracts.payments import (
 )
 from govbus import applications, audit
 from govbus.auth import SELF, Caller
+from govbus.http import one_of
 from govbus.observability import logger
 from govbus.plugins import call, plugin_manager
 from govbus.privacy import seal, subject_key, unseal
@@ -273,13 +274,7 @@ def agency_bills(who: Caller, state: str | None = None) -> list[StoredOrder]:
     if not who.is_department or not who.agency:
         raise Forbidden("a biller's department client lists its agency's bills")
     who.require(BILLS_SCOPE)
-    wanted = None
-    if state:
-        try:
-            wanted = OrderState(state)
-        except ValueError:
-            allowed = ", ".join(s.value for s in OrderState)
-            raise ValidationFailed(f"state must be one of {allowed}", field="state") from None
+    wanted = one_of(OrderState, state, "state")
     found = store.by_agency(who.agency, "bill")
     return [o for o in found if wanted is None or o.state == wanted]
 

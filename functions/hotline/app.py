@@ -32,7 +32,7 @@ from contracts.identity import CreditCode, parse_subject_code
 from govbus import audit
 from govbus.auth import SELF, caller
 from govbus.calendar import calendar
-from govbus.http import documented, install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response, one_of
 from govbus.observability import logger, metrics, tracer
 from govbus.privacy import subject_key
 from govbus.routing import HttpResolver
@@ -147,14 +147,7 @@ def listing():
             raise ValidationFailed(
                 "a department lists its agency's tickets: leave out ?mine", field="mine"
             )
-        status = None
-        if query.get("status"):
-            try:
-                status = TicketStatus(query["status"])
-            except ValueError:
-                allowed = ", ".join(s.value for s in TicketStatus)
-                raise ValidationFailed(f"status must be one of {allowed}", field="status") from None
-        tickets = hotline.by_agency(who.agency, status)
+        tickets = hotline.by_agency(who.agency, one_of(TicketStatus, query.get("status"), "status"))
     else:
         who.require(SELF)
         if "status" in query:
