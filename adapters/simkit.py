@@ -180,7 +180,12 @@ class LoopbackSimulator:
     def admin_answer(self, path: str, body: bytes) -> tuple[int, Any]:
         """The status and JSON answer of ``/_sim/<path>`` with ``body`` (no HTTP involved)."""
         try:
-            return self._admin(path, admin_body(body))
+            doc = admin_body(body)
+            if path == "/_sim/faults":  # every simulator's: any body sets them, {} clears all
+                if doc.sent:
+                    self.set_faults(type(self.faults).model_validate(doc))  # type: ignore[attr-defined]
+                return 200, self.faults.model_dump()  # type: ignore[attr-defined]
+            return self._admin(path, doc)
         except SimRefused as exc:
             return exc.status, {"error": exc.message}
         except ValidationError as exc:  # a pydantic model of the handle (faults ...)

@@ -314,10 +314,6 @@ class CaSimulator(LoopbackSimulator):
                 ) from None
             self.revoke(serial)
             return 200, {"revoked": True}
-        if path == "/_sim/faults":
-            if doc.sent:
-                self.set_faults(Faults.model_validate(doc))
-            return 200, self.faults.model_dump()
         return super()._admin(path, doc)
 
     def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:

@@ -360,10 +360,6 @@ class CitizenCardSimulator(LoopbackSimulator):
     # --- admin over HTTP ------------------------------------------------------------------
 
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
-        if path == "/_sim/faults":
-            if doc.sent:  # any body sets the faults: {} clears them all
-                self.set_faults(Faults.model_validate(doc))
-            return 200, self.faults.model_dump()
         if path == "/_sim/cards":
             card_no = self.add_card(
                 doc.text("holder_id").upper(),

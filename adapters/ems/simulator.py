@@ -268,10 +268,6 @@ class EmsSimulator(LoopbackSimulator):
     # --- admin over HTTP ------------------------------------------------------------------
 
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
-        if path == "/_sim/faults":
-            if doc.sent:  # any body sets the faults: {} clears them all
-                self.set_faults(Faults.model_validate(doc))
-            return 200, self.faults.model_dump()
         if path == "/_sim/advance":
             to = doc.choice("to", TrackingState, TrackingState.delivered)
             statuses = self.advance(doc.text("mail_no"), to)

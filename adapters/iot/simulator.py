@@ -207,10 +207,6 @@ class IotSimulator(LoopbackSimulator):
         raise NotImplementedError("devices publish over MQTT; nothing is pushed to the bus")
 
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
-        if path == "/_sim/faults":
-            if doc.sent:
-                self.faults = Faults.model_validate(doc)
-            return 200, self.faults.model_dump()
         return super()._admin(path, doc)
 
     def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:

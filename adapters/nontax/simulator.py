@@ -668,10 +668,6 @@ class NontaxSimulator(LoopbackSimulator):
     # --- admin over HTTP ------------------------------------------------------------------
 
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
-        if path == "/_sim/faults":
-            if doc.sent:  # any body sets the faults: {} clears them all
-                self.set_faults(Faults.model_validate(doc))
-            return 200, self.faults.model_dump()
         if path == "/_sim/notify-schedule":
             if "retry_schedule" in doc:
                 schedule = doc["retry_schedule"]

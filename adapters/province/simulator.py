@@ -554,10 +554,6 @@ class HallSimulator(LoopbackSimulator):
     # --- admin over HTTP ------------------------------------------------------------------
 
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
-        if path == "/_sim/faults":
-            if doc.sent:  # any body sets the faults: {} clears them all
-                self.set_faults(HallFaults.model_validate(doc))
-            return 200, self.faults.model_dump()
         if path == "/_sim/advance":
             statuses = self.advance(
                 doc.text("case_no"),

@@ -190,10 +190,6 @@ class SmsSimulator(LoopbackSimulator):
         return wire.OK, "成功", self._view(found)
 
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
-        if path == "/_sim/faults":
-            if doc.sent:  # any body sets the faults: {} clears them all
-                self.set_faults(Faults.model_validate(doc))
-            return 200, self.faults.model_dump()
         if path == "/_sim/messages":
             with self._lock:
                 return 200, {
