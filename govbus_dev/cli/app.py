@@ -79,15 +79,21 @@ def restore_logging() -> None:
 
 
 def _setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    # sys.stderr as it is at each write: an in-process caller (a test) may swap it
+    handler = CurrentStreamHandler("stderr")
     handler.addFilter(MaskingFilter())
     # masked after formatting, so a traceback cannot carry an identifier out either
     handler.setFormatter(MaskingPlainFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
+    # given back by restore_logging: an in-process caller's own threads (a test's local
+    # stack) must not go on logging at INFO into a command's stream once it has returned
+    _SAVED.append((root, root.handlers[:], root.level))
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("govbus_dev.access", "botocore", "boto3", "urllib3", "werkzeug"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        quiet = logging.getLogger(noisy)
+        _SAVED.append((quiet, quiet.handlers[:], quiet.level))
+        quiet.setLevel(logging.WARNING)
     _logs_to_stderr(verbose)
 
 

@@ -65,6 +65,8 @@ def published_payments(stack, aws) -> list[dict]:
             archived(aws, stack)
         ),
         what="the marker event",
+        # past a long poll begun before the stack was reset (up to 20 s)
+        timeout=60,
     )
     envelopes = [json.loads(i["envelope"]["S"]) for i in items]
     return [e for e in envelopes if e["type"] == "payment.notified"]

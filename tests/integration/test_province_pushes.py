@@ -54,6 +54,8 @@ def after_marker(aws, stack) -> list[dict]:
     wait_for(
         lambda: any("marker" in i["envelope"]["S"] for i in archived(aws, stack)),
         what="the marker event",
+        # past a long poll begun before the stack was reset (up to 20 s)
+        timeout=60,
     )
     return province_events(aws, stack)
 

@@ -140,6 +140,8 @@ def assert_only_published(stack, aws, notes):
             archived(aws, stack)
         ),
         what="the marker event",
+        # past a long poll begun before the stack was reset (up to 20 s)
+        timeout=60,
     )
     seen = sorted(json.loads(i["envelope"]["S"])["data"]["note"] for i in items)
     assert seen == sorted([*notes, "marker"])

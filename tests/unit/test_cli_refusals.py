@@ -152,3 +152,19 @@ def test_a_refused_connection_is_not_reported_as_a_timeout():
     with settings.override(subscriptions_allow_loopback="true"):
         tried = send(f"http://127.0.0.1:{port}/hook", b"{}", {}, timeout=10)
     assert tried.error is not None and tried.error.startswith("could not connect"), tried.error
+
+
+def test_a_command_run_in_process_gives_the_root_logger_back(capsys, tmp_path, monkeypatch):
+    # CI saw "--- Logging error ---" in a later command's stderr: a command left the
+    # root logger at INFO with a handler on its own (then closed) stderr, and the test
+    # session's local-stack threads went on logging into it
+    import logging
+
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
+    assert govbus(["replay", "--consumer", "dispatch"]) == 2
+    capsys.readouterr()
+    assert (root.handlers[:], root.level) == before
+    logging.getLogger("govbus_dev.local.someone_elses_thread").info("a stack's line")
+    assert "a stack's line" not in capsys.readouterr().err
