@@ -170,3 +170,120 @@ def verify_detached(
         raise SignatureInvalid(
             "the signature does not match the document: it was altered or signed by someone else"
         ) from None
+
+
+# how far the CA's clock and ours may disagree, and how old an OCSP answer may be
+# when the CA names no nextUpdate
+OCSP_CLOCK_SKEW = _dt.timedelta(minutes=5)
+OCSP_MAX_AGE = _dt.timedelta(hours=1)
+
+
+class OcspUnusable(Exception):
+    """The CA's OCSP answer cannot be relied on (unsigned by the CA, not about this
+    certificate, replayed, stale, or not an answer): the status is not known."""
+
+
+def ocsp_request(
+    cert: x509.Certificate, issuer: x509.Certificate, nonce: bytes
+) -> tuple[bytes, x509.ocsp.OCSPRequest]:
+    """The DER OCSPRequest for ``cert`` (RFC 6960; SHA-1 CertID, as responders expect),
+    with ``nonce`` so a replayed answer is told apart."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509 import ocsp
+
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303 - CertID, not a signature
+        .add_extension(x509.OCSPNonce(nonce), critical=False)
+        .build()
+    )
+    return request.public_bytes(serialization.Encoding.DER), request
+
+
+def ocsp_status(
+    answer_der: bytes,
+    request: x509.ocsp.OCSPRequest,
+    issuer: x509.Certificate,
+    nonce: bytes,
+    now: _dt.datetime,
+) -> str:
+    """``good``, ``revoked`` or ``unknown`` from the CA's answer to ``request``, once the
+    answer is shown to be the CA's (signed by the issuer, or by a responder the issuer
+    delegated OCSP signing to), about this certificate, for this request (the nonce),
+    and current; :class:`OcspUnusable` otherwise, or when the responder declined."""
+    from cryptography.x509 import ocsp
+
+    try:
+        answer = ocsp.load_der_ocsp_response(answer_der)
+    except ValueError:
+        raise OcspUnusable("the CA sent something that is not an OCSP response") from None
+    if answer.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        declined = answer.response_status.name.lower().replace("_", " ")
+        raise OcspUnusable(f"the CA's OCSP responder declined: {declined}")
+    signer = _ocsp_signer(answer, issuer)
+    if signer is None:
+        raise OcspUnusable("the OCSP answer is not signed by the issuing CA or its responder")
+    try:
+        _verify_with(signer, answer.signature, answer.tbs_response_bytes, answer)
+    except (InvalidSignature, TypeError):
+        raise OcspUnusable("the OCSP answer's signature does not verify") from None
+    try:
+        echoed = answer.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+    except x509.ExtensionNotFound:
+        echoed = None
+    if echoed != nonce:
+        raise OcspUnusable("the OCSP answer is not for this request (nonce), a replay?")
+    if (
+        answer.serial_number != request.serial_number
+        or answer.issuer_key_hash != request.issuer_key_hash
+        or answer.issuer_name_hash != request.issuer_name_hash
+    ):
+        raise OcspUnusable("the OCSP answer is about another certificate")
+    if answer.this_update_utc > now + OCSP_CLOCK_SKEW:
+        raise OcspUnusable("the OCSP answer is dated in the future")
+    expires = answer.next_update_utc or answer.this_update_utc + OCSP_MAX_AGE
+    if now > expires + OCSP_CLOCK_SKEW:
+        raise OcspUnusable("the OCSP answer is out of date")
+    return {
+        ocsp.OCSPCertStatus.GOOD: "good",
+        ocsp.OCSPCertStatus.REVOKED: "revoked",
+    }.get(answer.certificate_status, "unknown")
+
+
+def _names_responder(answer: x509.ocsp.OCSPResponse, cert: x509.Certificate) -> bool:
+    if answer.responder_name is not None:
+        return answer.responder_name == cert.subject
+    digest = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
+    return answer.responder_key_hash == digest
+
+
+def _ocsp_signer(
+    answer: x509.ocsp.OCSPResponse, issuer: x509.Certificate
+) -> x509.Certificate | None:
+    """The issuer itself, or a certificate in the answer that the issuer issued for OCSP
+    signing (RFC 6960 4.2.2.2); None when the answer names neither."""
+    if _names_responder(answer, issuer):
+        return issuer
+    for delegate in answer.certificates:
+        if not (_names_responder(answer, delegate) and _issued_by(delegate, issuer)):
+            continue
+        try:
+            usage = delegate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            continue
+        if x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING in usage:
+            return delegate
+    return None
+
+
+def _verify_with(
+    signer: x509.Certificate, signature: bytes, data: bytes, answer: x509.ocsp.OCSPResponse
+) -> None:
+    key = signer.public_key()
+    algorithm = answer.signature_hash_algorithm
+    if isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+        key.verify(signature, data, ec.ECDSA(algorithm))
+    elif isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
+        key.verify(signature, data, padding.PKCS1v15(), algorithm)
+    else:
+        raise TypeError("an OCSP signature of a kind not accepted here")

@@ -34,7 +34,7 @@ log = logging.getLogger("adapters.ca")
 
 
 class CaConfig(BaseModel):
-    """``GOVBUS_CA_ENDPOINT`` (CRL and status), ``GOVBUS_CA_SECRET_NAME`` (trust anchors).
+    """``GOVBUS_CA_ENDPOINT`` (CRL and OCSP), ``GOVBUS_CA_SECRET_NAME`` (trust anchors).
 
     ``crl_cache_seconds`` bounds how long a fetched CRL is reused; it does not delay a
     revocation: every certificate is also checked live at the CA's status service.
@@ -103,31 +103,46 @@ def _revocation_list(issuers: list[x509.Certificate]) -> x509.CertificateRevocat
     return crl
 
 
-def _check_status(cert: x509.Certificate) -> None:
-    """The certificate's status now, at the CA's status service (OCSP-like).
+def _check_status(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    """The certificate's status now, from the CA's OCSP responder (RFC 6960).
 
-    Fails closed: a certificate is accepted only on the CA's ``good``. An unreachable or
-    unreadable status service is :class:`PartnerUnavailable` (retry later), never a
-    fall-back to the cached CRL, which may be up to ``crl_cache_seconds`` old and so miss
-    a revocation made a moment ago (a stolen certificate revoked by its owner).
+    The request carries a fresh nonce; the answer counts only once it is shown to be the
+    CA's, about this certificate, for this request and current (``pki.ocsp_status``).
+    Fails closed: a certificate is accepted only on the CA's ``good``. An unreachable
+    responder or an answer that cannot be relied on is :class:`PartnerUnavailable` (retry
+    later), never a fall-back to the cached CRL, which may be up to ``crl_cache_seconds``
+    old and so miss a revocation made a moment ago (a stolen certificate revoked by its
+    owner).
     """
-    serial = format(cert.serial_number, "x")
-    url = f"{_state.config.endpoint.rstrip('/')}/status/{serial}"
+    from adapters.ca import pki
+
+    nonce = secrets.token_bytes(16)
+    request_der, request = pki.ocsp_request(cert, issuer, nonce)
+    url = f"{_state.config.endpoint.rstrip('/')}/ocsp"
     try:
         answer = _http.request(
-            "GET", url, timeout=urllib3.Timeout(connect=1.0, read=_state.config.timeout_seconds)
+            "POST",
+            url,
+            body=request_der,
+            headers={"Content-Type": "application/ocsp-request"},
+            timeout=urllib3.Timeout(connect=1.0, read=_state.config.timeout_seconds),
         )
     except urllib3.exceptions.HTTPError as exc:
         raise PartnerUnavailable(
-            "the CA's certificate status service cannot be reached: "
+            "the CA's certificate status service (OCSP) cannot be reached: "
             "no certificate is accepted until it answers"
         ) from exc
     if answer.status != 200:
-        raise PartnerUnavailable(f"the CA answered {answer.status} for a certificate's status")
+        raise PartnerUnavailable(
+            f"the CA's certificate status service (OCSP) answered {answer.status}"
+        )
     try:
-        status = json.loads(answer.data)["status"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PartnerUnavailable("the CA sent a malformed certificate status") from exc
+        status = pki.ocsp_status(answer.data, request, issuer, nonce, _dt.datetime.now(_dt.UTC))
+    except pki.OcspUnusable as exc:
+        log.warning("OCSP answer refused", extra={"reason": str(exc)})
+        raise PartnerUnavailable(
+            f"the CA's certificate status service gave no usable answer: {exc}"
+        ) from None
     if status == "revoked":
         raise Unauthenticated("the certificate was revoked (the CA's status service says so)")
     if status != "good":
@@ -144,7 +159,7 @@ def verify(certificate_pem: str) -> tuple[x509.Certificate, CertificateIdentity]
     leaf, issuer = path[0], path[1]
     pki.check_signing_usage(leaf)
     pki.check_not_revoked(leaf, _revocation_list(path[1:]))
-    _check_status(leaf)
+    _check_status(leaf, issuer)
     identity = pki.identity_of(leaf, issuer)
     log.info("certificate verified", extra={"serial": identity.serial})
     return leaf, identity

@@ -3,11 +3,16 @@
 At start it generates a root and an issuing (intermediate) CA with ``cryptography``;
 it issues personal certificates (the subject's serialNumber carries the citizen ID)
 and enterprise certificates (the credit code), publishes a signed CRL at ``/crl`` and
-an OCSP-style status at ``/status/<serial hex>``. A second, untrusted root exists to
-issue certificates that must be refused. Fault injection as every simulator.
+answers OCSP (RFC 6960) at ``/ocsp``, signed by the issuing CA; every certificate names
+both (CRL distribution point, authority information access), so ``openssl ocsp`` or any
+other OCSP client can ask it. A second, untrusted root exists to issue certificates that
+must be refused. Fault injection as every simulator.
 
-HTTP, for people trying it with curl:
-    GET  /root.pem /issuing.pem /crl /status/<serial>
+HTTP, for people trying it with curl or openssl:
+    GET  /root.pem /issuing.pem /crl
+    POST /ocsp                  application/ocsp-request -> application/ocsp-response
+    GET  /ocsp/<base64 of the DER request>                (RFC 6960 appendix A.1)
+    GET  /status/<serial hex>   {"status": "good"|"revoked"|"unknown"}, for a quick look
     POST /_sim/issue   {"code": "...", "name": "...", "key": "ec"|"rsa"}  -> PEMs
     POST /_sim/revoke  {"serial": "<hex>"}
 """
@@ -21,13 +26,15 @@ import json
 import secrets
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from adapters.simkit import AdminBody, LoopbackSimulator, SimRefused
 from contracts.adapters import Faults
@@ -80,6 +87,24 @@ def _ca_cert(
         )
         .sign(issuer_key, hashes.SHA256())
     )
+
+
+def _issuer_hashes(
+    issuer: x509.Certificate, algorithm: hashes.HashAlgorithm
+) -> tuple[bytes, bytes]:
+    """OCSP's CertID for ``issuer``: the hash of its subject name (DER) and of its public
+    key (the subjectPublicKey BIT STRING's contents), with ``algorithm``."""
+    key = issuer.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        bits = key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    else:
+        bits = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    name_hash, key_hash = hashes.Hash(algorithm), hashes.Hash(algorithm)
+    name_hash.update(issuer.subject.public_bytes())
+    key_hash.update(bits)
+    return name_hash.finalize(), key_hash.finalize()
 
 
 class IssuedCertificate:
@@ -142,12 +167,14 @@ class CaSimulator(LoopbackSimulator):
             now,
         )
         self.revoked: dict[int, _dt.datetime] = {}
+        # what the issuing CA issued, by serial: OCSP answers "unknown" for anything else
+        self.issued: dict[int, x509.Certificate] = {}
         self.seal_api_key = secrets.token_urlsafe(24)
         self.seals: dict[str, IssuedCertificate] = {}
         self.faults = Faults()
         self.url = ""
         self.push_url: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # seal_for issues while holding it
 
     # --- issuing --------------------------------------------------------------------
 
@@ -199,6 +226,17 @@ class CaSimulator(LoopbackSimulator):
         )
         if self.url:
             builder = builder.add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(f"{self.url}/ocsp"),
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+            builder = builder.add_extension(
                 x509.CRLDistributionPoints(
                     [
                         x509.DistributionPoint(
@@ -212,6 +250,9 @@ class CaSimulator(LoopbackSimulator):
                 critical=False,
             )
         cert = builder.sign(issuer_key, hashes.SHA256())
+        if trusted:
+            with self._lock:
+                self.issued[cert.serial_number] = cert
         return IssuedCertificate(cert, key, [issuer] if trusted else [self.rogue])
 
     def revoke(self, serial: str | int) -> None:
@@ -236,6 +277,67 @@ class CaSimulator(LoopbackSimulator):
                     .build()
                 )
         return builder.sign(self.issuing_key, hashes.SHA256())
+
+    def ocsp_response(self, request_der: bytes) -> bytes:
+        """The DER OCSPResponse to a DER OCSPRequest (RFC 6960), signed by the issuing CA
+        (responder id by key hash), the request's nonce echoed, valid for five minutes.
+
+        A request that cannot be read is ``malformedRequest``; one for a certificate of
+        another issuer is ``unauthorized`` (this responder answers for its own CA only);
+        a serial the issuing CA never issued is ``unknown``.
+        """
+        der = serialization.Encoding.DER
+        try:
+            request = ocsp.load_der_ocsp_request(request_der)
+        except ValueError:
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(
+                ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+            ).public_bytes(der)
+        algorithm = request.hash_algorithm
+        if (request.issuer_name_hash, request.issuer_key_hash) != _issuer_hashes(
+            self.issuing, algorithm
+        ):
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(
+                ocsp.OCSPResponseStatus.UNAUTHORIZED
+            ).public_bytes(der)
+        now = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+        with self._lock:
+            known = request.serial_number in self.issued
+            revoked_at = self.revoked.get(request.serial_number)
+        status = (
+            ocsp.OCSPCertStatus.UNKNOWN
+            if not known
+            else ocsp.OCSPCertStatus.REVOKED
+            if revoked_at
+            else ocsp.OCSPCertStatus.GOOD
+        )
+        builder = (
+            ocsp.OCSPResponseBuilder()
+            .add_response_by_hash(
+                issuer_name_hash=request.issuer_name_hash,
+                issuer_key_hash=request.issuer_key_hash,
+                serial_number=request.serial_number,
+                algorithm=algorithm,
+                cert_status=status,
+                this_update=now,
+                next_update=now + _dt.timedelta(minutes=5),
+                revocation_time=revoked_at.replace(microsecond=0) if revoked_at else None,
+                revocation_reason=None,
+            )
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, self.issuing)
+        )
+        try:
+            nonce = request.extensions.get_extension_for_class(x509.OCSPNonce).value
+            builder = builder.add_extension(nonce, critical=False)
+        except x509.ExtensionNotFound:
+            pass
+        return builder.sign(self.issuing_key, hashes.SHA256()).public_bytes(der)
+
+    def status_of(self, serial: int) -> str:
+        with self._lock:
+            if serial not in self.issued:
+                return "unknown"
+            return "revoked" if serial in self.revoked else "good"
 
     # --- protocol ----------------------------------------------------------------------
 
@@ -342,12 +444,32 @@ class CaSimulator(LoopbackSimulator):
                 self.crl().public_bytes(serialization.Encoding.DER),
                 "application/pkix-crl",
             )
+        if path == "/ocsp" and method == "POST":
+            if handler.headers.get("content-type", "").split(";")[0].strip() != (
+                "application/ocsp-request"
+            ):
+                return self._send(
+                    handler,
+                    415,
+                    b'{"error":"send the DER OCSP request as application/ocsp-request"}',
+                )
+            return self._send(handler, 200, self.ocsp_response(body), "application/ocsp-response")
+        if path.startswith("/ocsp/") and method == "GET":
+            try:
+                request_der = base64.b64decode(
+                    urllib.parse.unquote(path[len("/ocsp/") :]), validate=True
+                )
+            except ValueError:
+                request_der = b""  # answered malformedRequest, as a POST of bad DER is
+            return self._send(
+                handler, 200, self.ocsp_response(request_der), "application/ocsp-response"
+            )
         if path.startswith("/status/"):
             try:
                 number = int(path.rsplit("/", 1)[1], 16)
             except ValueError:
                 return self._send(handler, 400, b'{"error":"serial is hex"}')
-            status = "revoked" if number in self.revoked else "good"
+            status = self.status_of(number)
             return self._send(handler, 200, json.dumps({"status": status}).encode())
         if path == "/seal" and method == "POST":
             return self._seal(handler, body)

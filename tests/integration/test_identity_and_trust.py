@@ -3,6 +3,7 @@ the audit chain, and personal data at rest."""
 
 import datetime as dt
 import json
+import subprocess
 
 import pytest
 import requests
@@ -86,13 +87,126 @@ def test_a_login_is_refused_while_the_cas_status_service_is_down(stack, ca, monk
     dispatch = ca._dispatch
 
     def status_down(handler, method):
-        if handler.path.startswith("/status/"):
+        if handler.path.startswith("/ocsp"):
+            # the request read first: left in the socket, it would be taken for the start
+            # of the next request on this kept-alive connection
+            handler.rfile.read(int(handler.headers.get("content-length") or 0))
             return ca._send(handler, 503, b"down", "text/plain")
         return dispatch(handler, method)
 
     monkeypatch.setattr(ca, "_dispatch", status_down)
     body = problem(login(stack, issued), 503)
     assert "status" in body["detail"]
+
+
+def test_the_cas_ocsp_responder_answers_openssl_as_it_answers_govbus(ca, tmp_path):
+    """Any OCSP client can ask the simulator: openssl finds the responder in the
+    certificate (authority information access), verifies the signed answer and its nonce,
+    and sees a revocation at once."""
+    from cryptography.hazmat.primitives import serialization
+
+    issued = ca.issue(CITIZEN, "林小姐")
+    pem = serialization.Encoding.PEM
+    (tmp_path / "leaf.pem").write_bytes(issued.certificate.public_bytes(pem))
+    (tmp_path / "issuing.pem").write_bytes(ca.issuing.public_bytes(pem))
+    (tmp_path / "root.pem").write_bytes(ca.root.public_bytes(pem))
+    aia = subprocess.run(
+        ["openssl", "x509", "-in", tmp_path / "leaf.pem", "-noout", "-ocsp_uri"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert aia == f"{ca.url}/ocsp"
+
+    def ask() -> str:
+        done = subprocess.run(
+            [
+                "openssl",
+                "ocsp",
+                "-url",
+                aia,
+                "-issuer",
+                tmp_path / "issuing.pem",
+                "-cert",
+                tmp_path / "leaf.pem",
+                "-CAfile",
+                tmp_path / "root.pem",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Response verify OK" in done.stderr + done.stdout
+        return done.stdout.splitlines()[0].rsplit(": ", 1)[1]
+
+    assert ask() == "good"
+    ca.revoke(issued.serial)
+    assert ask() == "revoked"
+
+
+def _forged_ocsp(ca, request_der: bytes) -> bytes:
+    """A "good" for the request, signed by the untrusted root (with its own name)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import OCSPNonce, ocsp
+
+    request = ocsp.load_der_ocsp_request(request_der)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return (
+        ocsp.OCSPResponseBuilder()
+        .add_response_by_hash(
+            issuer_name_hash=request.issuer_name_hash,
+            issuer_key_hash=request.issuer_key_hash,
+            serial_number=request.serial_number,
+            algorithm=request.hash_algorithm,
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=now,
+            next_update=now + dt.timedelta(minutes=5),
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, ca.rogue)
+        .add_extension(request.extensions.get_extension_for_class(OCSPNonce).value, False)
+        .sign(ca.rogue_key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
+
+
+@pytest.mark.parametrize("trick", ["signed by someone else", "altered", "replayed"])
+def test_an_ocsp_answer_that_is_not_the_cas_own_for_this_login_lets_no_one_in(
+    stack, ca, monkeypatch, trick
+):
+    """A forged "good" (signed by a key that is not the CA's), the CA's "revoked" with
+    its signature's last byte changed, or the CA's own earlier "good" sent again after
+    the certificate was revoked: none is taken (503, try again), as when the responder
+    is down, and the certificate does not log in."""
+    issued = ca.issue(CITIZEN, "林小姐")
+    real = ca.ocsp_response
+    first: list[bytes] = []
+
+    def replayed(request_der: bytes) -> bytes:
+        if not first:
+            first.append(real(request_der))
+        return first[0]
+
+    def altered(request_der: bytes) -> bytes:
+        answer = bytearray(real(request_der))
+        answer[-1] ^= 0x01
+        return bytes(answer)
+
+    published = ca.crl()  # the CRL as last published, before any revocation
+    monkeypatch.setattr(ca, "crl", lambda: published)
+    if trick == "replayed":
+        monkeypatch.setattr(ca, "ocsp_response", replayed)
+        assert login(stack, issued).status_code == 200  # the answer recorded: "good"
+        ca.revoke(issued.serial)
+    elif trick == "altered":
+        ca.revoke(issued.serial)
+        monkeypatch.setattr(ca, "ocsp_response", altered)
+    else:
+        monkeypatch.setattr(ca, "ocsp_response", lambda der: _forged_ocsp(ca, der))
+    body = problem(login(stack, issued), 503)
+    assert "no usable answer" in body["detail"]
 
 
 def test_a_challenge_works_once(stack, ca):
