@@ -181,11 +181,11 @@ class Channel(StrEnum):
 class DeliveryChoice(ContractModel):
     method: str = Field(default="collect", pattern="^(ems|collect)$")
     # the receiver's address, required for EMS; stored sealed; bounded like an Address
-    name: ShortText | None = Field(default=None, max_length=100)
+    name: bounded_text(100) | None = None
     phone: bounded_text(20) | None = None
-    province: ShortText | None = Field(default=None, max_length=50)
-    city: ShortText | None = Field(default=None, max_length=50)
-    district: ShortText | None = Field(default=None, max_length=50)
+    province: bounded_text(50) | None = None
+    city: bounded_text(50) | None = None
+    district: bounded_text(50) | None = None
     street: ShortText | None = None
 
 

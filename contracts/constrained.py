@@ -66,7 +66,9 @@ def bounded_text(max_length: int, *, multiline: bool = False) -> Any:
     characters (``\\n`` and ``\\t`` allowed if ``multiline``): a pydantic-ready annotation.
 
     Use it for a bound other than the three above: ``ShortText = Field(max_length=100)``
-    does not bound a required field at 100 (the type's own bound of 200 is applied last).
+    neither narrows nor widens the type's bound (pydantic applies the type's own 200
+    last), so write ``bounded_text(100)``; tests/unit/test_text_bounds.py fails on a
+    field whose declared bound is not the one applied.
     """
     check = _printable_text if multiline else _printable_line
     return Annotated[str, Field(max_length=max_length), AfterValidator(check)]

@@ -8,16 +8,16 @@ from enum import StrEnum
 from pydantic import Field
 
 from contracts.base import ContractModel
-from contracts.constrained import ShortText, Text
+from contracts.constrained import ShortText, Text, bounded_text
 from contracts.events import event_type
 
 
 class Address(ContractModel):
-    name: ShortText = Field(min_length=1, max_length=100)
+    name: bounded_text(100) = Field(min_length=1)
     phone: str = Field(min_length=5, max_length=20)
-    province: ShortText = Field(max_length=50)
-    city: ShortText = Field(max_length=50)
-    district: ShortText = Field(default="", max_length=50)
+    province: bounded_text(50)
+    city: bounded_text(50)
+    district: bounded_text(50) = ""
     street: ShortText = Field(min_length=1)
     postcode: str | None = Field(default=None, max_length=10)
 
@@ -61,8 +61,8 @@ class Waybill(ContractModel):
 
 
 class TrackingUpdate(ContractModel):
-    waybill_no: ShortText = Field(min_length=1, max_length=64)
-    case_id: ShortText = Field(min_length=1, max_length=64)  # our reference, echoed
+    waybill_no: bounded_text(64) = Field(min_length=1)
+    case_id: bounded_text(64) = Field(min_length=1)  # our reference, echoed
     state: TrackingState
     occurred_at: _dt.datetime
     location: ShortText = ""

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from contracts.base import ContractModel
-from contracts.constrained import ShortText, Text
+from contracts.constrained import ShortText, bounded_text
 from contracts.events import event_type
 
 
@@ -40,7 +40,7 @@ class TicketRequest(ContractModel):
     kind: TicketKind
     category: ComplaintCategory | None = None
     title: ShortText = Field(min_length=2)
-    details: Text = Field(min_length=2, max_length=5000)
+    details: bounded_text(5000, multiline=True) = Field(min_length=2)
     about_case: str | None = Field(default=None, max_length=64)  # a complaint about a case
     agency: str | None = Field(default=None, max_length=18)  # required unless about_case
     caller_code: str | None = Field(default=None, max_length=18)  # a phone call's caller

@@ -35,6 +35,7 @@ from contracts.cases import (
 from contracts.catalog import ItemLevel, StarLevel
 from contracts.delivery import Address, DeliveryRequested, WaybillRequest
 from contracts.errors import (
+    Conflict,
     Forbidden,
     GovbusError,
     NotFound,
@@ -572,6 +573,28 @@ def _now() -> _dt.datetime:
 
 
 MATERIAL_LINK_SECONDS = 300
+
+
+def material_for(case: Case, who: Caller, index: str) -> dict[str, Any]:
+    """A link to one uploaded material for its reader: the case's applicant, or the
+    implementing agency's reviewers (each read recorded in the audit chain) while the
+    case is not withdrawn; whoever else asks learns nothing of the case."""
+    reviewer = may_act(case, who)
+    applicant = owned_by(case, who)
+    if not (applicant or reviewer):
+        raise NotFound(f"no case {case.id}")
+    if not applicant and case.state == CaseState.withdrawn:
+        # withdrawn, the application is the applicant's again: nothing left to review
+        raise Conflict(
+            f"case {case.id} was withdrawn by the applicant: its materials are no longer "
+            "handed out to reviewers"
+        )
+    if not (index.isascii() and index.isdigit() and len(index) <= 4):  # "²".isdigit()
+        raise ValidationFailed("the material index is a number from 0", field="index")
+    link = material_link(case, int(index))
+    if reviewer:
+        audit.record("case.material_read", actor=who.subject, target=case.id, detail=index)
+    return link
 
 
 def material_link(case: Case, index: int) -> dict[str, Any]:

@@ -21,7 +21,9 @@ DynamoDB layer imports boto3 (~13 ms of a cold start, see govbus/aws.py).
 from __future__ import annotations
 
 import functools
+import inspect
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -61,28 +63,59 @@ class CommandConfig:
 command_config = CommandConfig()
 
 
-def once_per_event(handler: F) -> F:
-    """Decorate ``handler(command: dict)``, the event envelope as a dict, keyed on its id.
+# a consumer's name: what its claims are keyed on, with the event id
+_SCOPE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+# scope -> the handler that holds it in this process, named by its source file and
+# qualified name (not its module's name: a file imported twice, under another name, is
+# the same consumer)
+_scopes: dict[str, str] = {}
 
-    The Lambda handler calls ``command_config.register_lambda_context(context)``.
+
+def once_per_event(scope: str) -> Callable[[F], F]:
+    """Decorate ``handler(command: dict)``, the event envelope as a dict, so that it runs
+    once per event id for the consumer named ``scope`` (``@once_per_event("payments")``).
+
+    The claim is keyed on the scope and the event id, so two consumers of the same event
+    each carry it out once: the scope is the consumer's name (lower case, 1-64 of
+    a-z 0-9 . _ -), given by it, not derived from its module (in Lambda every handler
+    module is ``app``). A scope is held by one handler in a process; a second handler
+    asking for it is refused at import. The Lambda handler calls
+    ``command_config.register_lambda_context(context)``.
     """
-    scope = f"command#{handler.__module__}.{handler.__qualname__}#"
+    if not isinstance(scope, str) or not _SCOPE.match(scope):
+        raise TypeError(
+            'once_per_event takes the consumer\'s name, e.g. @once_per_event("payments"): '
+            f"1-64 of a-z 0-9 . _ - starting with a letter, not {scope!r}"
+        )
 
-    @functools.wraps(handler)
-    def run(*, command: dict) -> Any:
-        key = scope + str(command["id"])
-        claimed = _claim(key)
-        if claimed is not None:
-            return claimed  # carried out before: its result, and nothing runs again
-        try:
-            result = handler(command=command)
-        except BaseException:
-            _release(key)
-            raise
-        _complete(key, result)
-        return result
+    def decorate(handler: F) -> F:
+        code = getattr(inspect.unwrap(handler), "__code__", None)
+        holder = f"{code.co_filename if code else handler.__module__}:{handler.__qualname__}"
+        held_by = _scopes.setdefault(scope, holder)
+        if held_by != holder:
+            raise ValueError(
+                f"once_per_event scope {scope!r} is already held by {held_by}: "
+                "two consumers sharing a scope would share their claims"
+            )
+        prefix = f"command#{scope}#"
 
-    return run  # type: ignore[return-value]
+        @functools.wraps(handler)
+        def run(*, command: dict) -> Any:
+            key = prefix + str(command["id"])
+            claimed = _claim(key)
+            if claimed is not None:
+                return claimed  # carried out before: its result, and nothing runs again
+            try:
+                result = handler(command=command)
+            except BaseException:
+                _release(key)
+                raise
+            _complete(key, result)
+            return result
+
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
 def _table() -> str:

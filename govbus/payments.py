@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from contracts.adapters import CallContext
 from contracts.cases import Actor, CaseState, Step
-from contracts.constrained import ShortText
+from contracts.constrained import bounded_text
 from contracts.errors import (
     CardUnusable,
     Conflict,
@@ -215,9 +215,9 @@ class BillRequest(BaseModel):
     """What a biller (a school's or hospital's department client) posts."""
 
     payer_code: str = Field(min_length=18, max_length=18, description="the citizen's ID number")
-    payer_name: ShortText = Field(min_length=1, max_length=64)
+    payer_name: bounded_text(64) = Field(min_length=1)
     amount_fen: PositiveFen
-    title: ShortText = Field(min_length=1, max_length=100)
+    title: bounded_text(100) = Field(min_length=1)
     due: _dt.date
 
 

@@ -14,7 +14,6 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 # isort: split
 
-import re
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -32,7 +31,7 @@ from contracts.cases import (
 )
 from contracts.constrained import FeeAmount, Text, bounded_text
 from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from govbus import applications, audit
+from govbus import applications
 from govbus.auth import SELF, caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import verifier
@@ -162,24 +161,15 @@ class MaterialLink(BaseModel):
     "/applications/<case_id>/materials/<index>",
     **documented(
         "A link to read one uploaded material: for the applicant, or the implementing "
-        "agency's reviewers (each read by a reviewer is recorded in the audit chain)",
+        "agency's reviewers (each read by a reviewer is recorded in the audit chain); a "
+        "withdrawn case's materials are its applicant's alone (409 to a reviewer)",
         ok=MaterialLink,
-        errors=(404, 422),
+        errors=(404, 409, 422),
         scopes=("self", "cases:review"),
     ),
 )
 def read_material(case_id: str, index: str):
-    who = caller(app)
-    case = cases.get(case_id)
-    reviewer = applications.may_act(case, who)
-    if not (applications.owned_by(case, who) or reviewer):
-        raise NotFound(f"no case {case_id}")
-    if not re.fullmatch(r"[0-9]{1,4}", index):  # ASCII digits: isdigit() takes "²" too
-        raise ValidationFailed("the material index is a number from 0", field="index")
-    link = applications.material_link(case, int(index))
-    if reviewer:
-        audit.record("case.material_read", actor=who.subject, target=case.id, detail=index)
-    return json_response(link)
+    return json_response(applications.material_for(cases.get(case_id), caller(app), index))
 
 
 @app.get(

@@ -31,7 +31,7 @@ from contracts.accounts import (
 )
 from contracts.adapters import CallContext
 from contracts.auth import DetachedSignature, LoginChallenge
-from contracts.constrained import ShortText
+from contracts.constrained import ShortText, bounded_text
 from contracts.errors import Forbidden, GovbusError, InvalidRequest, Unauthenticated
 from contracts.events import Event
 from contracts.identity import mask_identifier
@@ -82,8 +82,8 @@ class LoginRequest(BaseModel):
 
 class ClientCredentials(BaseModel):
     # control and bidi-override characters are refused (422), not looked up
-    client_id: ShortText = Field(min_length=3, max_length=100)
-    client_secret: ShortText = Field(min_length=8, max_length=200)
+    client_id: bounded_text(100) = Field(min_length=3)
+    client_secret: ShortText = Field(min_length=8)
 
 
 def _ctx() -> CallContext:

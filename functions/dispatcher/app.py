@@ -41,7 +41,7 @@ retry = RetryPolicy(
 _time_left_ms: Callable[[], float] | None = None
 
 
-@once_per_event
+@once_per_event("dispatcher")
 def carry_out(command: dict) -> dict:
     event = Event.model_validate(command)
     result = execute(event, plugin_manager(), breaker, retry, time_left_ms=_time_left_ms)

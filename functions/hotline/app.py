@@ -17,7 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
-from contracts.constrained import Text
+from contracts.constrained import bounded_text
 from contracts.errors import NotFound, ValidationFailed
 from contracts.events import Event
 from contracts.hotline import (
@@ -47,7 +47,7 @@ class Tickets(BaseModel):
 
 
 class Answer(BaseModel):
-    answer: Text = Field(min_length=2, max_length=5000)
+    answer: bounded_text(5000, multiline=True) = Field(min_length=2)
 
 
 @app.post(

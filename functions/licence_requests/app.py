@@ -16,7 +16,7 @@ from govbus.licensing import issue_for_case
 from govbus.observability import logger, metrics, tracer
 
 
-@once_per_event
+@once_per_event("licence_requests")
 def issue(command: dict) -> dict:
     event = Event.model_validate(command)
     wanted: LicenceRequested = event.payload()  # type: ignore[assignment]

@@ -11,7 +11,7 @@ GET  /receipts/{receipt_no}             an electronic receipt (the payer or the 
 Bus (one SQS queue): ``case.transitioned`` (a fee is due: its order; a rejection: its
 refund; an offline payment: its order closed), ``payment.order_requested`` (a bill's
 order at the platform) and ``payment.notified`` (the platform says an order is paid).
-Each event is reacted to once per event id (``govbus.idempotency.once_per_event``: a
+Each event is reacted to once per event id (``once_per_event("payments")``: a
 redelivery, even one that arrives while the first is still running, calls no partner
 again); the order's state is the second guard, so a second event about the same
 payment (the platform notifying twice) changes nothing either.
@@ -151,10 +151,8 @@ def react(record: SQSRecord) -> None:
     payments_reaction(command=event.model_dump(mode="json"))
 
 
-@once_per_event
+@once_per_event("payments")
 def payments_reaction(command: dict) -> dict:
-    # named for this function: in Lambda every handler module is `app`, and the claim's
-    # key is module.qualname + event id, so another function's reaction must not share it
     event = Event.model_validate(command)
     data = event.payload()
     if isinstance(data, CaseTransitioned):

@@ -529,6 +529,38 @@ def test_the_reviewer_reads_the_uploaded_material_and_no_one_else_does(stack, aw
     assert any(created["id"] in str(a) for a in reads), "the reviewer's read is audited"
 
 
+def test_a_withdrawn_cases_materials_are_no_longer_handed_to_its_reviewers(stack, citizen):
+    # Given a case submitted with an uploaded material, then withdrawn by the applicant
+    created = apply(stack, citizen)
+    upload(created["uploads"][0], content=b"%PDF-1.7 withdrawn with the case")
+    index = created["uploads"][0]["index"]
+    submitted = post(stack, citizen, f"/applications/{created['id']}/submit")
+    assert submitted.status_code == 200, submitted.text
+    withdrawn = post(stack, citizen, f"/applications/{created['id']}/withdraw")
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["state"] == "withdrawn"
+
+    def material(token):
+        return requests.get(
+            f"{stack.url}/applications/{created['id']}/materials/{index}",
+            headers=bearer(token),
+            timeout=20,
+        )
+
+    # When the implementing agency's reviewer asks for it: refused, saying why
+    refused = material(department_token(stack, ["cases:review"], agency=MARKET))
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "withdrawn" in refused.json()["detail"] and "url" not in refused.json()
+
+    # Then the applicant still reads her own
+    own = material(citizen)
+    assert own.status_code == 200, own.text
+    assert (
+        requests.get(own.json()["url"], timeout=20).content == b"%PDF-1.7 withdrawn with the case"
+    )
+
+
 def test_an_applicant_acting_on_their_own_case_is_told_who_acts_and_what_they_may_do(
     stack, citizen
 ):

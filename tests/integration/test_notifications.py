@@ -290,3 +290,41 @@ def test_an_update_for_a_case_govbus_does_not_hold_tells_no_one_and_is_not_retri
     wait_for(logged_the_stray, what="the stray update judged")
     logs = "".join(seen)
     assert "Traceback" not in logs and "NotFound" not in logs, "judged once, without a failure"
+
+
+def test_the_same_decision_delivered_twice_at_once_sends_one_sms(stack, aws, sms, citizen):
+    """Notifications takes no once_per_event claim (docs/functions.md): its sent-record,
+    and the gateway's idempotency key for copies handled side by side, are its guard."""
+    from govbus.privacy import subject_key
+    from tests.integration.test_payments import environment
+
+    with environment(stack.functions["NotificationsFunction"].environment):
+        applicant_key = subject_key(CITIZEN)
+    refusal = decision(applicant_key, "rejected", case_id="FZ-TWICE-1", reason="材料不全")
+    copy = {
+        "EventBusName": stack.resolver.refs["EventBus"],
+        "Source": refusal.source,
+        "DetailType": refusal.type,
+        "Detail": refusal.model_dump_json(),
+    }
+    queue = stack.resolver.refs["NotificationsQueue"]
+
+    # Given the same event published twice at once (a duplicate publish; SQS may also
+    # hand one message to two invocations)
+    answer = aws["events"].put_events(Entries=[copy, copy])
+    assert answer["FailedEntryCount"] == 0
+
+    # When both copies are handled (the queue holds neither, visible or in flight)
+    def drained() -> bool:
+        counts = aws["sqs"].get_queue_attributes(
+            QueueUrl=queue,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return all(v == "0" for v in counts.values())
+
+    wait_for(lambda: texts(sms, "未予许可"), what="the refusal notice")
+    wait_for(drained, what="both copies handled")
+
+    # Then the citizen got one SMS
+    assert len(texts(sms, "未予许可")) == 1
+    assert outcome_of(aws, stack, refusal.id, "case_rejected") == "accepted"
