@@ -22,14 +22,14 @@ import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from adapters.simkit import AdminBody, LoopbackSimulator, SimRefused
+from adapters.simkit import AdminBody, LoopbackSimulator, SimRefused, UnknownRecord
 from contracts.adapters import Faults
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -142,12 +142,13 @@ class CaSimulator(LoopbackSimulator):
             now,
         )
         self.revoked: dict[int, _dt.datetime] = {}
+        self.issued: set[int] = set()  # serials of what issue() made: only those can be revoked
         self.seal_api_key = secrets.token_urlsafe(24)
         self.seals: dict[str, IssuedCertificate] = {}
         self.faults = Faults()
         self.url = ""
         self.push_url: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # seal_for issues while holding it
 
     # --- issuing --------------------------------------------------------------------
 
@@ -212,11 +213,19 @@ class CaSimulator(LoopbackSimulator):
                 critical=False,
             )
         cert = builder.sign(issuer_key, hashes.SHA256())
+        with self._lock:
+            self.issued.add(cert.serial_number)
         return IssuedCertificate(cert, key, [issuer] if trusted else [self.rogue])
 
     def revoke(self, serial: str | int) -> None:
+        """Put a certificate this CA issued on the CRL (a serial it never issued: 404)."""
         number = int(serial, 16) if isinstance(serial, str) else serial
         with self._lock:
+            if number not in self.issued:
+                raise UnknownRecord(
+                    f"no certificate with serial {number:x} was issued here: "
+                    "issue one first (POST /_sim/issue)"
+                )
             self.revoked[number] = _dt.datetime.now(_dt.UTC)
 
     def crl(self) -> x509.CertificateRevocationList:
@@ -292,10 +301,15 @@ class CaSimulator(LoopbackSimulator):
     def sample_push(self) -> tuple[dict[str, str], bytes]:
         raise NotImplementedError("the CA does not push to the bus")
 
+    admin_examples: ClassVar[dict[str, str]] = {
+        "/_sim/issue": '{"code": "350102199003071234", "name": "张三", "key": "ec"}',
+        "/_sim/revoke": '{"serial": "<the serial /_sim/issue answered>"}',
+    }
+
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
         if path == "/_sim/issue":
             issued = self.issue(
-                doc.text("code"),
+                doc.subject_code("code"),
                 doc.text("name", "test subject"),
                 key_type=doc.choice("key", ("ec", "rsa"), "ec"),
             )
