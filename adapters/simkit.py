@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
+
+from contracts.identity import CitizenId, CreditCode, code_problem, parse_subject_code
 
 _MISSING: Any = object()
 
@@ -63,23 +66,43 @@ class AdminBody(dict):
             raise SimRefused(f"{key!r} is a string, not {json.dumps(value)[:40]}")
         return str(value)
 
-    def integer(self, key: str, default: Any = _MISSING) -> int:
+    def integer(self, key: str, default: Any = _MISSING, *, minimum: int | None = None) -> int:
         value = self.get(key, default) if default is not _MISSING else self[key]
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise SimRefused(f"{key!r} is a whole number, not {json.dumps(value)[:40]}")
         try:
-            return int(value)
+            whole = int(value)
         except ValueError:
             raise SimRefused(f"{key!r} is a whole number, not {value[:40]!r}") from None
+        return _at_least(key, whole, minimum)
 
-    def number(self, key: str, default: Any = _MISSING) -> float:
+    def number(self, key: str, default: Any = _MISSING, *, minimum: float | None = None) -> float:
         value = self.get(key, default) if default is not _MISSING else self[key]
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise SimRefused(f"{key!r} is a number, not {json.dumps(value)[:40]}")
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             raise SimRefused(f"{key!r} is a number, not {value[:40]!r}") from None
+        if not math.isfinite(number):
+            raise SimRefused(f"{key!r} is a finite number, not {value!r}")
+        return _at_least(key, number, minimum)
+
+    def citizen_id(self, key: str) -> CitizenId:
+        """The field as a citizen ID (GB 11643 check character and all)."""
+        try:
+            return CitizenId(self.text(key))
+        except ValidationError as exc:
+            raise SimRefused(f"{key!r} is not a citizen ID: {code_problem(exc)}") from None
+
+    def subject_code(self, key: str) -> CitizenId | CreditCode:
+        """The field as a citizen ID or a unified social credit code, checked."""
+        try:
+            return parse_subject_code(self.text(key))
+        except ValidationError as exc:
+            raise SimRefused(
+                f"{key!r} is a citizen ID or a credit code: {code_problem(exc)}"
+            ) from None
 
     def choice(self, key: str, choices: Iterable[Any], default: Any = _MISSING) -> Any:
         """The field's value among ``choices`` (an Enum class or strings)."""
@@ -92,8 +115,19 @@ class AdminBody(dict):
         raise SimRefused(f"{key!r} is one of {names}; not {json.dumps(value)[:40]}")
 
 
-def admin_body(body: bytes) -> AdminBody:
-    """The body of a ``/_sim/*`` request: nothing, or a JSON object."""
+def _at_least(key: str, value: Any, minimum: float | None) -> Any:
+    if minimum is not None and value < minimum:
+        floor = "negative" if minimum == 0 else f"less than {minimum}"
+        raise SimRefused(f"{key!r} cannot be {floor}; not {value}")
+    return value
+
+
+FAULTS_EXAMPLE = '{"error_rate": 1.0}'
+
+
+def admin_body(body: bytes, example: str = "{}") -> AdminBody:
+    """The body of a ``/_sim/*`` request: nothing, or a JSON object (``example`` is the
+    handle's own body, shown when what came is not JSON)."""
     if not body.strip():
         return AdminBody(sent=bool(body))
     try:
@@ -102,8 +136,7 @@ def admin_body(body: bytes) -> AdminBody:
         raise SimRefused("the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise SimRefused(
-            f"the body is not JSON (line {exc.lineno}, column {exc.colno}): "
-            """send e.g. '{"error_rate": 1.0}'"""
+            f"the body is not JSON (line {exc.lineno}, column {exc.colno}): send e.g. '{example}'"
         ) from None
     if not isinstance(doc, dict):
         raise SimRefused("the body is a JSON object, e.g. {}")
@@ -134,6 +167,8 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class LoopbackSimulator:
+    # each ``/_sim/*`` handle's example body (a body that is not JSON is shown its own)
+    admin_examples: ClassVar[dict[str, str]] = {}
     url: str = ""
     push_url: str | None = None
     thread_name = "simulator"
@@ -180,7 +215,8 @@ class LoopbackSimulator:
     def admin_answer(self, path: str, body: bytes) -> tuple[int, Any]:
         """The status and JSON answer of ``/_sim/<path>`` with ``body`` (no HTTP involved)."""
         try:
-            doc = admin_body(body)
+            example = FAULTS_EXAMPLE if path == "/_sim/faults" else "{}"
+            doc = admin_body(body, self.admin_examples.get(path, example))
             if path == "/_sim/faults":  # every simulator's: any body sets them, {} clears all
                 if doc.sent:
                     self.set_faults(type(self.faults).model_validate(doc))  # type: ignore[attr-defined]

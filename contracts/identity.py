@@ -66,6 +66,23 @@ def mask_identifier(value: str, keep_head: int = 4, keep_tail: int = 4) -> str:
 
 _CITIZEN_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 
+# the fullwidth forms of ASCII (０-９, Ａ-Ｚ ...), as a Chinese input method types them
+_FULLWIDTH = re.compile("[\uff01-\uff5e]")
+_FULLWIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+
+
+def _refuse_fullwidth(value: str, kind: str) -> None:
+    """A code typed in fullwidth characters is refused with that said, not read through
+    NFKC: a code is an ASCII identifier, and one accepted in two spellings would be two
+    keys wherever it is compared as text (a certificate's subject, a caller's query)."""
+    if _FULLWIDTH.search(value):
+        raise PydanticCustomError(
+            "code_fullwidth",
+            "the {kind} was typed with fullwidth characters (as a Chinese input method "
+            "types them, e.g. ３ instead of 3); type it with ASCII digits and letters",
+            {"kind": kind},
+        )
+
 
 class _IdentityCode(str):
     """Common behaviour of the two identity codes."""
@@ -119,6 +136,7 @@ class CitizenId(_IdentityCode):
     @classmethod
     def _validate(cls, value: str) -> CitizenId:
         value = value.upper()
+        _refuse_fullwidth(value, "citizen ID")
         if len(value) != 18:
             raise PydanticCustomError(
                 "citizen_id_length",
@@ -175,6 +193,7 @@ class CreditCode(_IdentityCode):
     @classmethod
     def _validate(cls, value: str) -> CreditCode:
         value = value.upper()
+        _refuse_fullwidth(value, "unified social credit code")
         if len(value) != 18:
             raise PydanticCustomError(
                 "credit_code_length",
@@ -250,7 +269,9 @@ def parse_subject_code(value: str) -> CitizenId | CreditCode:
     authority, category and division), otherwise the citizen ID's error stands.
     """
     text = str(value).strip().upper()
-    if _CITIZEN_ID_SHAPE.match(text):
+    # a code typed in fullwidth is read as the kind its ASCII would be, so that the
+    # error (fullwidth, from that kind) names what the caller meant
+    if _CITIZEN_ID_SHAPE.match(text.translate(_FULLWIDTH_TO_ASCII)):
         try:
             return CitizenId(text)
         except ValidationError:

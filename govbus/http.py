@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -44,11 +45,34 @@ _MAPPING: list[tuple[type[Exception], int, str, str]] = [
 MAX_DETAIL_CHARS = 300
 
 
+# what a problem must not carry raw from a caller's input (a path value, a body's key):
+# control characters (a newline forges a log line, ESC drives a terminal), line and
+# paragraph separators, and the bidi controls that make text read in another order
+_UNSHOWABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f"  # C0 controls, DEL, C1 controls
+    r"\u2028\u2029"  # line and paragraph separators
+    r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidi marks, overrides, isolates
+)
+
+
+def printable(value: Any) -> Any:
+    """``value`` with each control or bidi-override character written out as ``\\uXXXX``
+    (strings in lists and dicts too), so a person's terminal or log shows what was sent."""
+    if isinstance(value, str):
+        return _UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: printable(v) for k, v in value.items()}
+    return value
+
+
 def problem(status: int, slug: str, title: str, detail: str, **extensions: Any) -> Response:
+    detail = printable(detail)
     if len(detail) > MAX_DETAIL_CHARS:
         detail = detail[: MAX_DETAIL_CHARS - 3] + "..."
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
-    body.update({k: v for k, v in extensions.items() if v is not None})
+    body.update({k: printable(v) for k, v in extensions.items() if v is not None})
     return Response(
         status_code=status,
         content_type=PROBLEM_CONTENT_TYPE,
@@ -148,7 +172,11 @@ def install_problem_handlers(app: HttpResolver) -> None:
 
 
 def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> Response:
-    body = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model)
+    body = (
+        model.model_dump_json()  # UTF-8 (食品): a dict's answer is written the same way
+        if isinstance(model, BaseModel)
+        else json.dumps(model, ensure_ascii=False)
+    )
     return Response(status_code=status, content_type="application/json", body=body)
 
 

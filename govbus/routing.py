@@ -12,7 +12,8 @@ CPU of every HTTP function's cold start.
   argument. No trailing-slash tolerance: ``/items/`` is not ``/items``. Static routes are
   tried before dynamic ones, each in the order they were declared. The decorator's
   keyword arguments are kept with the route (``govbus_dev/openapi.py`` documents them).
-- A route returns a :class:`Response`, or a dict (or pydantic model): 200 JSON.
+- A route returns a :class:`Response`, or a dict (or pydantic model): 200 JSON, written
+  as UTF-8 text (食品; Powertools wrote ``\\u98df\\u54c1``), as a model's JSON is.
 - ``@app.exception_handler(Exc)``: the handler of the most specific class in the
   exception's MRO answers; an exception no handler takes propagates (the Lambda fails,
   API Gateway answers 500). ``@app.not_found`` answers a path and method no route serves.
@@ -226,7 +227,10 @@ class Response:
     def render(self) -> dict[str, Any]:
         body = self.body
         if self.is_json() and not isinstance(body, str | bytes):
-            body = json.dumps(body, separators=(",", ":"), default=_json_default)
+            # UTF-8 as a pydantic model's JSON is: 食品, not \u98df\u54c1
+            body = json.dumps(
+                body, separators=(",", ":"), default=_json_default, ensure_ascii=False
+            )
         encoded = isinstance(body, bytes)
         if encoded:
             body = base64.b64encode(body).decode()

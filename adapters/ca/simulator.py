@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from adapters.simkit import AdminBody, LoopbackSimulator, SimRefused
+from adapters.simkit import AdminBody, LoopbackSimulator, SimRefused, UnknownRecord
 from contracts.adapters import Faults
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -167,7 +167,8 @@ class CaSimulator(LoopbackSimulator):
             now,
         )
         self.revoked: dict[int, _dt.datetime] = {}
-        # what the issuing CA issued, by serial: OCSP answers "unknown" for anything else
+        # what issue() made, by serial: only those can be revoked, and OCSP answers
+        # "unknown" for any other serial
         self.issued: dict[int, x509.Certificate] = {}
         self.seal_api_key = secrets.token_urlsafe(24)
         self.seals: dict[str, IssuedCertificate] = {}
@@ -250,14 +251,19 @@ class CaSimulator(LoopbackSimulator):
                 critical=False,
             )
         cert = builder.sign(issuer_key, hashes.SHA256())
-        if trusted:
-            with self._lock:
-                self.issued[cert.serial_number] = cert
+        with self._lock:
+            self.issued[cert.serial_number] = cert
         return IssuedCertificate(cert, key, [issuer] if trusted else [self.rogue])
 
     def revoke(self, serial: str | int) -> None:
+        """Put a certificate this CA issued on the CRL (a serial it never issued: 404)."""
         number = int(serial, 16) if isinstance(serial, str) else serial
         with self._lock:
+            if number not in self.issued:
+                raise UnknownRecord(
+                    f"no certificate with serial {number:x} was issued here: "
+                    "issue one first (POST /_sim/issue)"
+                )
             self.revoked[number] = _dt.datetime.now(_dt.UTC)
 
     def crl(self) -> x509.CertificateRevocationList:
@@ -394,10 +400,15 @@ class CaSimulator(LoopbackSimulator):
     def sample_push(self) -> tuple[dict[str, str], bytes]:
         raise NotImplementedError("the CA does not push to the bus")
 
+    admin_examples: ClassVar[dict[str, str]] = {
+        "/_sim/issue": '{"code": "350102199003071234", "name": "张三", "key": "ec"}',
+        "/_sim/revoke": '{"serial": "<the serial /_sim/issue answered>"}',
+    }
+
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
         if path == "/_sim/issue":
             issued = self.issue(
-                doc.text("code"),
+                doc.subject_code("code"),
                 doc.text("name", "test subject"),
                 key_type=doc.choice("key", ("ec", "rsa"), "ec"),
             )

@@ -23,7 +23,7 @@ import secrets as _secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from adapters.citizen_card import wire
@@ -359,17 +359,23 @@ class CitizenCardSimulator(LoopbackSimulator):
 
     # --- admin over HTTP ------------------------------------------------------------------
 
+    admin_examples: ClassVar[dict[str, str]] = {
+        "/_sim/cards": '{"holder_id": "350102199003071234", "status": "LOST", "balance_fen": 0}',
+        "/_sim/tokens": '{"lifetime_seconds": 1}',
+        "/_sim/settle-on": '{"out_trade_no": "FEE-1", "paid_time": "2026-01-15T10:30:00+08:00"}',
+    }
+
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
         if path == "/_sim/cards":
             card_no = self.add_card(
-                doc.text("holder_id").upper(),
+                str(doc.citizen_id("holder_id")),
                 status=doc.choice("status", wire.CARD_STATES, "NORMAL"),
-                balance_fen=doc.integer("balance_fen", 0),
+                balance_fen=doc.integer("balance_fen", 0, minimum=0),
             )
             return 200, {"card_no": card_no}
         if path == "/_sim/tokens":
             if "lifetime_seconds" in doc:
-                self.token_lifetime_seconds = doc.number("lifetime_seconds")
+                self.token_lifetime_seconds = doc.number("lifetime_seconds", minimum=0)
             if doc.get("revoke"):
                 self.revoke_tokens()
             return 200, {

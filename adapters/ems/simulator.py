@@ -21,7 +21,7 @@ import time
 import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, ClassVar
 
 from adapters.ems import wire
 from adapters.simkit import AdminBody, LoopbackSimulator, UnknownRecord
@@ -266,6 +266,10 @@ class EmsSimulator(LoopbackSimulator):
             return exc.code
 
     # --- admin over HTTP ------------------------------------------------------------------
+
+    admin_examples: ClassVar[dict[str, str]] = {
+        "/_sim/advance": '{"mail_no": "1100000000017", "to": "delivered"}',
+    }
 
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
         if path == "/_sim/advance":

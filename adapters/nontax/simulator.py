@@ -24,6 +24,7 @@ import datetime as _dt
 import heapq
 import html
 import json
+import math
 import random
 import re
 import secrets as _secrets
@@ -35,7 +36,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
 from adapters.nontax import wire
@@ -667,14 +668,23 @@ class NontaxSimulator(LoopbackSimulator):
 
     # --- admin over HTTP ------------------------------------------------------------------
 
+    admin_examples: ClassVar[dict[str, str]] = {
+        "/_sim/notify-schedule": '{"retry_schedule": [15, 60, 300], "strict_ack": false}',
+        "/_sim/renotify": '{"order_no": "NT-1"}',
+        "/_sim/statement": '{"day": "2026-11-27", "synthetic_rows": 1000000}',
+    }
+
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
         if path == "/_sim/notify-schedule":
             if "retry_schedule" in doc:
                 schedule = doc["retry_schedule"]
                 if not isinstance(schedule, list) or not all(
-                    isinstance(s, int | float) and not isinstance(s, bool) for s in schedule
+                    isinstance(s, int | float) and not isinstance(s, bool) and 0 <= s < math.inf
+                    for s in schedule
                 ):
-                    raise SimRefused("'retry_schedule' is a list of seconds, e.g. [15, 60, 300]")
+                    raise SimRefused(
+                        "'retry_schedule' is a list of seconds, none negative, e.g. [15, 60, 300]"
+                    )
                 self.set_retry_schedule(schedule)
             if "strict_ack" in doc:
                 self.strict_ack = bool(doc["strict_ack"])
@@ -706,27 +716,48 @@ class NontaxSimulator(LoopbackSimulator):
             _dt.date.fromisoformat(day)
         except ValueError:
             raise SimRefused(f"'day' is a date, e.g. 2026-11-27; not {day[:40]!r}") from None
-        if "synthetic_rows" in doc:
-            self.set_synthetic_rows(day, doc.integer("synthetic_rows"))
-        answer: dict[str, Any] = {"day": day}
-        if doc.get("unknown_payment_fen"):
-            answer["unknown_order_no"] = self.seed_unknown_payment(
-                day, doc.integer("unknown_payment_fen")
-            )
+        # every field is read and checked before the first is applied: a refused body
+        # changes nothing
+        rows = doc.integer("synthetic_rows", minimum=0) if "synthetic_rows" in doc else None
+        unknown_fen = (
+            doc.integer("unknown_payment_fen", minimum=1)
+            if doc.get("unknown_payment_fen")
+            else None
+        )
+        differs: tuple[str, int] | None = None
         if doc.get("amount_differs"):
-            differs = doc["amount_differs"]
-            if not isinstance(differs, dict):
+            if not isinstance(doc["amount_differs"], dict):
                 raise SimRefused('\'amount_differs\' is {"order_no": ..., "amount_fen": ...}')
-            differs = AdminBody(differs)
-            self.seed_amount_mismatch(differs.text("order_no"), differs.integer("amount_fen"))
-        if doc.get("duplicate"):
-            self.seed_duplicate_line(doc.text("duplicate"))
-        if doc.get("missing"):
-            self.seed_missing_line(doc.text("missing"))
+            fields = AdminBody(doc["amount_differs"])
+            differs = (
+                self._held_order(fields.text("order_no")),
+                fields.integer("amount_fen", minimum=0),
+            )
+        duplicate = self._held_order(doc.text("duplicate")) if doc.get("duplicate") else None
+        missing = self._held_order(doc.text("missing")) if doc.get("missing") else None
+        cut = doc.get("truncate_after")
+        if cut is not None:
+            cut = doc.integer("truncate_after", minimum=0)
+        answer: dict[str, Any] = {"day": day}
+        if rows is not None:
+            self.set_synthetic_rows(day, rows)
+        if unknown_fen is not None:
+            answer["unknown_order_no"] = self.seed_unknown_payment(day, unknown_fen)
+        if differs is not None:
+            self.seed_amount_mismatch(*differs)
+        if duplicate is not None:
+            self.seed_duplicate_line(duplicate)
+        if missing is not None:
+            self.seed_missing_line(missing)
         if "truncate_after" in doc:
-            cut = doc["truncate_after"]
-            self.truncate_statement_after = None if cut is None else doc.integer("truncate_after")
+            self.truncate_statement_after = cut
         return answer
+
+    def _held_order(self, order_no: str) -> str:
+        with self._lock:
+            if order_no not in self.orders:
+                raise UnknownRecord(f"no order {order_no}: create one first (make demo)")
+        return order_no
 
 
 def _write_chunk(out: Any, lines: list[str]) -> None:

@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, ClassVar
 
 from lxml import etree
 from pydantic import Field
@@ -553,6 +553,11 @@ class HallSimulator(LoopbackSimulator):
 
     # --- admin over HTTP ------------------------------------------------------------------
 
+    admin_examples: ClassVar[dict[str, str]] = {
+        "/_sim/advance": '{"case_no": "FJ2024000001", "to": "APPROVED"}',
+        "/_sim/pace": '{"seconds": 2}',
+    }
+
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
         if path == "/_sim/advance":
             statuses = self.advance(
@@ -567,7 +572,7 @@ class HallSimulator(LoopbackSimulator):
             return 200, {"enabled": self.pushes_enabled}
         if path == "/_sim/pace":
             seconds = doc.get("seconds")
-            self.set_pace(None if seconds is None else doc.number("seconds"))
+            self.set_pace(None if seconds is None else doc.number("seconds", minimum=0))
             return 200, {"seconds": self._pace}
         if path == "/_sim/xxe-canary":
             with self._lock:

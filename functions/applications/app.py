@@ -17,7 +17,7 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from contracts.adapters import CallContext
 from contracts.cases import (
@@ -71,7 +71,8 @@ class CaseList(BaseModel):
 
 
 class SignedMaterial(BaseModel):
-    index: int = Field(ge=0, description="the material signed: its position in the case")
+    # a JSON integer: true or "1" is a mistake of the caller's, not material 1
+    index: StrictInt = Field(ge=0, description="the material signed: its position in the case")
     signature: str = Field(min_length=16, max_length=2_000, description="base64")
     certificate_pem: str = Field(min_length=100, max_length=20_000)
     algorithm: str = Field(default="ECDSA-P256-SHA256", max_length=40)

@@ -22,7 +22,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from contracts.catalog import TARGETS, ServiceItem, ServiceItemDraft, StarLevel, agency_of
-from contracts.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from contracts.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from govbus import audit
 from govbus.auth import caller
 from govbus.http import documented, install_problem_handlers, json_response
@@ -252,7 +258,7 @@ def _owned(code: str) -> str:
         ok=ServiceItem,
         status=201,
         body=ServiceItemDraft,
-        errors=(404, 409, 412, 422),
+        errors=(400, 404, 409, 412, 422),
         scopes=("catalog:write",),
     ),
 )
@@ -285,8 +291,16 @@ def _without_read_only(code: str, body: dict) -> dict:
 def _if_match_version(code: str) -> int | None:
     """The latest version the editor read, when ``If-Match`` names it (the ETag of that
     version as a read or an edit answered it); 412 when a later version exists. Without
-    If-Match, None: the draft follows whatever is latest."""
-    wanted = (app.current_event.headers.get("if-match") or "").strip()
+    If-Match, None: the draft follows whatever is latest. An empty If-Match is a
+    mistake (a client that lost the ETag), not an absent one: 400."""
+    sent = app.current_event.headers.get("if-match")
+    wanted = (sent or "").strip()
+    if sent is not None and not wanted:
+        raise InvalidRequest(
+            f"If-Match is empty: send the ETag of the version you read (GET "
+            f"/catalog/items/{code}/versions lists them), or leave the header out",
+            field="If-Match",
+        )
     if not wanted or wanted == "*":
         return None
     existing = catalog.versions(code)
@@ -316,10 +330,11 @@ def _editor_answer(item: ServiceItem, status: int) -> Response:
 @app.post(
     "/catalog/items/<code>/publish",
     **documented(
-        "Publish a drafted version",
+        "Publish a drafted version (send If-Match with the latest version's ETag so "
+        "nothing drafted since you read it is passed over)",
         ok=ServiceItem,
         body=Publish,
-        errors=(404, 409, 422),
+        errors=(400, 404, 409, 412, 422),
         scopes=("catalog:write",),
     ),
 )
@@ -327,7 +342,7 @@ def publish(code: str):
     code = code.upper()
     who = _writer(_owned(code))
     request = Publish.model_validate(app.current_event.json_body or {})
-    item = catalog.publish(code, request.version)
+    item = catalog.publish(code, request.version, after=_if_match_version(code))
     audit.record("catalog.published", actor=who.subject, target=code, detail=f"v{item.version}")
     return _editor_answer(item, 200)
 

@@ -205,7 +205,8 @@ def receive(partner: str):
         status_code=202,
         content_type="application/json",
         body=json.dumps(
-            Accepted(partner=partner, delivery_id=delivery_id, event_ids=event_ids).model_dump()
+            Accepted(partner=partner, delivery_id=delivery_id, event_ids=event_ids).model_dump(),
+            ensure_ascii=False,
         ),
     )
 

@@ -128,11 +128,19 @@ def new_version(code: str, draft: ServiceItemDraft, after: int | None = None) ->
     return item
 
 
-def publish(code: str, version: int) -> ServiceItem:
+def publish(code: str, version: int, after: int | None = None) -> ServiceItem:
+    """Publish a draft; ``after``: the latest version the editor read (If-Match), refused
+    (PreconditionFailed, nothing published) when another version came since."""
     existing = {v.version: v for v in versions(code)}
     target = existing.get(version)
     if target is None:
         raise NotFound(f"item {code} has no version {version}")
+    latest = max(existing)
+    if after is not None and latest != after:
+        raise PreconditionFailed(
+            f"item {code} changed since it was read: its latest version is {latest}, "
+            f"not {after}; read it again"
+        )
     if target.status != ItemStatus.draft:
         raise Conflict(f"version {version} is {target.status.value}; only a draft can be published")
     now = _dt.datetime.now(_dt.UTC)
@@ -154,6 +162,16 @@ def publish(code: str, version: int) -> ServiceItem:
             }
         }
     ]
+    if after is not None:  # and none drafted between the check and the write
+        writes.append(
+            {
+                "ConditionCheck": {
+                    "TableName": _table(),
+                    "Key": {"code": {"S": code}, "version": {"N": str(latest + 1)}},
+                    "ConditionExpression": "attribute_not_exists(version)",
+                }
+            }
+        )
     for old in existing.values():
         if old.status == ItemStatus.published:
             superseded = old.model_copy(update={"status": ItemStatus.superseded})

@@ -402,6 +402,37 @@ def _signed(issued, index, document):
     }
 
 
+def test_a_signature_index_must_be_a_json_integer_not_a_boolean_or_a_string(stack, ca, citizen):
+    """Seen: "index": true and "index": "1" were read as the material 1."""
+    issued = ca.issue(CITIZEN, "林小姐")
+    document = "食品安全管理制度（电子签名版）".encode()
+    created = apply(stack, citizen)
+    index = created["uploads"][0]["index"]
+    upload(created["uploads"][0], document)
+    for loose in (str(index), bool(index), float(index), [index]):
+        refused = post(
+            stack,
+            citizen,
+            f"/applications/{created['id']}/submit",
+            {"signatures": [{**_signed(issued, index, document), "index": loose}]},
+        )
+        assert refused.status_code == 422, (loose, refused.text)
+        assert refused.json()["field"] == "signatures.0.index", refused.text
+        assert "integer" in refused.json()["detail"]
+    case = requests.get(
+        f"{stack.url}/applications/{created['id']}", headers=bearer(citizen), timeout=10
+    ).json()
+    assert case["state"] == created["state"], "a refused submission changes nothing"
+    # the same signature with the integer goes through
+    done = post(
+        stack,
+        citizen,
+        f"/applications/{created['id']}/submit",
+        {"signatures": [_signed(issued, index, document)]},
+    )
+    assert done.status_code == 200 and done.json()["state"] == "pre_reviewed", done.text
+
+
 def test_a_material_signed_with_someone_elses_certificate_fails_pre_review(stack, ca, citizen):
     """Citizen A's material signed with citizen B's (valid) certificate: the signature
     verifies, but B is not the applicant, so it proves nothing of A's: returned."""

@@ -121,6 +121,62 @@ def test_an_editor_puts_back_what_it_read_and_if_match_keeps_edits_from_being_lo
     assert put(item_draft(part="XK0077")).json()["version"] == 4
 
 
+def test_publishing_with_a_stale_if_match_is_412_and_publishes_nothing(stack, clerk):
+    created = write(stack, clerk, "POST", "/catalog/items", item_draft(part="XK0081"))
+    assert created.status_code == 201, created.text
+    code, read_etag = created.json()["code"], created.headers["ETag"]
+    # another editor drafts version 2 after this one read version 1
+    assert write(stack, clerk, "PUT", f"/catalog/items/{code}", item_draft(part="XK0081")).ok
+
+    def publish(version, etag):
+        return requests.post(
+            f"{stack.url}/catalog/items/{code}/publish",
+            json={"version": version},
+            headers={**bearer(clerk), "If-Match": etag},
+            timeout=10,
+        )
+
+    stale = publish(1, read_etag)
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["content-type"].startswith("application/problem+json")
+    assert "latest version is 2" in stale.json()["detail"]
+    assert requests.get(f"{stack.url}/catalog/items/{code}", timeout=10).status_code == 404
+    versions = requests.get(
+        f"{stack.url}/catalog/items/{code}/versions", headers=bearer(clerk), timeout=10
+    ).json()["versions"]
+    assert [(v["version"], v["status"]) for v in versions] == [(1, "draft"), (2, "draft")]
+    # with the latest version's ETag it goes through
+    fresh = publish(1, versions[-1]["etag"])
+    assert fresh.status_code == 200, fresh.text
+    assert requests.get(f"{stack.url}/catalog/items/{code}", timeout=10).json()["version"] == 1
+
+
+def test_an_empty_if_match_is_refused_in_a_sentence_not_taken_as_absent(stack, clerk):
+    created = write(stack, clerk, "POST", "/catalog/items", item_draft(part="XK0082"))
+    assert created.status_code == 201, created.text
+    code = created.json()["code"]
+    headers = {**bearer(clerk), "If-Match": ""}
+    put = requests.put(
+        f"{stack.url}/catalog/items/{code}",
+        json=item_draft(part="XK0082"),
+        headers=headers,
+        timeout=10,
+    )
+    published = requests.post(
+        f"{stack.url}/catalog/items/{code}/publish",
+        json={"version": 1},
+        headers=headers,
+        timeout=10,
+    )
+    for answer in (put, published):
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["detail"].startswith("If-Match is empty: send the ETag")
+    versions = requests.get(
+        f"{stack.url}/catalog/items/{code}/versions", headers=bearer(clerk), timeout=10
+    ).json()["versions"]
+    assert [(v["version"], v["status"]) for v in versions] == [(1, "draft")]
+
+
 def test_a_department_cannot_edit_another_agencys_item(stack, clerk):
     other = write(stack, clerk, "POST", "/catalog/items", item_draft(agency=OTHER_AGENCY))
     assert other.status_code == 403

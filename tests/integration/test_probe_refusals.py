@@ -94,3 +94,37 @@ def test_a_material_index_is_ascii_digits(stack, ca):
             timeout=10,
         )
         assert answer.status_code == 422, (index, answer.text)
+
+
+def test_a_path_value_with_a_bidi_override_or_line_break_is_written_out_in_the_detail(stack):
+    """Seen: /catalog/items/%E2%80%AE...%0A quoted the override and the newline back raw."""
+    answer = requests.get(f"{stack.url}/catalog/items/%E2%80%AEabc%0A", timeout=10)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["detail"] == "no published item \\u202eABC\\u000a"
+    assert "\u202e" not in answer.text and "\n" not in answer.text
+
+
+def test_a_listing_answers_utf8_text_as_a_single_item_does(stack, ca):
+    """Seen: a list answered \\u98df\\u54c1 where the single item answered 食品."""
+    stack.seed()
+    token = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    filed = requests.post(
+        f"{stack.url}/hotline/tickets",
+        headers=bearer(token),
+        json={
+            "kind": "consultation",
+            "title": "食品经营许可证怎么办",
+            "details": "请问食品经营许可证需要哪些材料",
+            "agency": AGENCY,
+        },
+        timeout=10,
+    )
+    assert filed.status_code == 201, filed.text
+    one = requests.get(
+        f"{stack.url}/hotline/tickets/{filed.json()['id']}", headers=bearer(token), timeout=10
+    )
+    listing = requests.get(f"{stack.url}/hotline/tickets", headers=bearer(token), timeout=10)
+    for answer in (one, listing):
+        assert answer.status_code == 200, answer.text
+        assert "食品经营许可证怎么办" in answer.content.decode("utf-8"), answer.text[:200]
+    assert len(listing.json()["tickets"]) == 1

@@ -130,6 +130,78 @@ def test_a_faults_value_of_the_wrong_kind_names_the_field_without_pydantic_links
             400,
             "'serial' is the certificate's serial in hex; not 'not-hex'",
         ),
+        (
+            CaSimulator,
+            "/_sim/revoke",
+            '{"serial": "abc123"}',
+            404,
+            "no certificate with serial abc123 was issued here: issue one first (POST /_sim/issue)",
+        ),
+        (
+            CaSimulator,
+            "/_sim/issue",
+            '{"code": "91350100MA2Y0AB1CC"}',
+            400,
+            "'code' is a citizen ID or a credit code: the credit code check character does not "
+            "match (GB 32100); the code was probably mistyped",
+        ),
+        (
+            CitizenCardSimulator,
+            "/_sim/cards",
+            '{"holder_id": "110105194912310021"}',
+            400,
+            "'holder_id' is not a citizen ID: the citizen ID check character does not match "
+            "(MOD 11-2); the number was probably mistyped",
+        ),
+        (
+            CitizenCardSimulator,
+            "/_sim/cards",
+            '{"holder_id": "350102199003071234", "balance_fen": -100}',
+            400,
+            "'balance_fen' cannot be negative; not -100",
+        ),
+        (
+            CitizenCardSimulator,
+            "/_sim/tokens",
+            '{"lifetime_seconds": -1}',
+            400,
+            "'lifetime_seconds' cannot be negative; not -1.0",
+        ),
+        (
+            NontaxSimulator,
+            "/_sim/statement",
+            '{"day": "2026-11-27", "synthetic_rows": -5}',
+            400,
+            "'synthetic_rows' cannot be negative; not -5",
+        ),
+        (
+            NontaxSimulator,
+            "/_sim/statement",
+            '{"day": "2026-11-27", "unknown_payment_fen": -2500}',
+            400,
+            "'unknown_payment_fen' cannot be less than 1; not -2500",
+        ),
+        (
+            NontaxSimulator,
+            "/_sim/statement",
+            '{"day": "2026-11-27", "duplicate": "NT-NONE"}',
+            404,
+            "no order NT-NONE: create one first (make demo)",
+        ),
+        (
+            NontaxSimulator,
+            "/_sim/notify-schedule",
+            '{"retry_schedule": [15, -60]}',
+            400,
+            "'retry_schedule' is a list of seconds, none negative, e.g. [15, 60, 300]",
+        ),
+        (
+            HallSimulator,
+            "/_sim/pace",
+            '{"seconds": -2}',
+            400,
+            "'seconds' cannot be negative; not -2.0",
+        ),
     ],
 )
 def test_an_admin_call_that_cannot_be_done_says_why_in_a_sentence(
@@ -148,3 +220,47 @@ def test_the_iot_simulator_answers_its_faults_handle_the_same_way():
         {"error": """the body is not JSON (line 1, column 2): send e.g. '{"error_rate": 1.0}'"""},
     )
     assert iot.admin_answer("/_sim/faults", b'{"down": true}')[1]["down"] is True
+
+
+def test_a_refused_card_body_changes_no_card(running):
+    card = running(CitizenCardSimulator)
+    assert post(card, "/_sim/cards", '{"holder_id": "350102199003071234", "balance_fen": 500}').ok
+    refused = post(card, "/_sim/cards", '{"holder_id": "350102199003071234", "balance_fen": -1}')
+    assert refused.status_code == 400
+    assert card.card_of("350102199003071234")["balance_fen"] == 500
+
+
+def test_a_certificate_the_ca_issued_can_be_revoked_over_http(running):
+    ca = running(CaSimulator)
+    issued = post(ca, "/_sim/issue", '{"code": "91350100MA2Y0AB1CB", "name": "某公司"}')
+    assert issued.status_code == 200
+    serial = issued.json()["serial"]
+    assert post(ca, "/_sim/revoke", f'{{"serial": "{serial}"}}').json() == {"revoked": True}
+    status = requests.get(f"{ca.url}/status/{serial}", timeout=10)
+    assert status.json() == {"status": "revoked"}
+
+
+@pytest.mark.parametrize(
+    ("factory", "path", "example"),
+    [
+        (CitizenCardSimulator, "/_sim/cards", '"holder_id": "350102199003071234"'),
+        (CitizenCardSimulator, "/_sim/settle-on", '"out_trade_no": "FEE-1"'),
+        (NontaxSimulator, "/_sim/statement", '"day": "2026-11-27"'),
+        (NontaxSimulator, "/_sim/notify-schedule", '"retry_schedule": [15, 60, 300]'),
+        (HallSimulator, "/_sim/advance", '"case_no": "FJ2024000001"'),
+        (EmsSimulator, "/_sim/advance", '"mail_no": "1100000000017"'),
+        (CaSimulator, "/_sim/issue", '"code": "350102199003071234"'),
+        (CaSimulator, "/_sim/revoke", '"serial": '),
+        (SmsSimulator, "/_sim/messages", "send e.g. '{}'"),
+    ],
+)
+def test_a_body_that_is_not_json_is_shown_an_example_of_its_own_handle(
+    running, factory, path, example
+):
+    sim = running(factory)
+    answer = post(sim, path, "{oops")
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error.startswith("the body is not JSON (line 1, column 2): send e.g. '"), error
+    assert example in error
+    assert "error_rate" not in error

@@ -14,6 +14,7 @@ from contracts.identity import (
     CreditCode,
     Subject,
     citizen_id_check_char,
+    code_problem,
     credit_code_check_char,
     mask_identifier,
     parse_subject_code,
@@ -121,6 +122,38 @@ def test_an_all_digit_credit_code_is_still_read_as_one():
     code = first17 + credit_code_check_char(first17)
     assert code.isdigit(), "the vector must be all digits to test the fallback"
     assert parse_subject_code(code).kind == "organisation"
+
+
+FULLWIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind"),
+    [
+        ("350102199003071234".translate(FULLWIDTH), "citizen ID"),
+        ("35010219900307123４", "citizen ID"),  # one key typed in fullwidth
+        ("11010519491231002x".translate(FULLWIDTH), "citizen ID"),
+        ("91350100MA2Y0AB1CB".translate(FULLWIDTH), "unified social credit code"),
+        ("91350100ＭA2Y0AB1CB", "unified social credit code"),
+    ],
+)
+def test_a_code_typed_in_fullwidth_says_so_and_names_its_kind(typed, kind):
+    """Seen: ３５０１... was refused as a credit code using characters outside its set;
+    a person learns instead that the code was typed in fullwidth, to be typed in ASCII."""
+    with pytest.raises(ValidationError) as refused:
+        parse_subject_code(typed)
+    assert code_problem(refused.value) == (
+        f"the {kind} was typed with fullwidth characters (as a Chinese input method types "
+        "them, e.g. ３ instead of 3); type it with ASCII digits and letters"
+    )
+    assert typed not in str(refused.value), "the refusal never echoes the code"
+
+
+def test_a_fullwidth_code_is_refused_not_read_as_its_ascii():
+    with pytest.raises(ValidationError, match="fullwidth"):
+        CitizenId("350102199003071234".translate(FULLWIDTH))
+    with pytest.raises(ValidationError, match="fullwidth"):
+        CreditCode("91350100MA2Y0AB1CB".translate(FULLWIDTH))
 
 
 # --- properties -----------------------------------------------------------------

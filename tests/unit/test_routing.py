@@ -444,7 +444,22 @@ def test_the_answer_is_the_one_powertools_gave(method, path):
     ours = things_app()
     theirs = powertools_things_app()
     event = http_event(method, path, '{"a": [1, 2]}')
-    assert ours.resolve(event, None) == theirs.resolve(event, None)
+    assert comparable(ours.resolve(event, None)) == comparable(theirs.resolve(event, None))
+
+
+def comparable(answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer with its JSON body read: ours writes 水 where Powertools wrote \\u6c34
+    (every answer is UTF-8 text, as a pydantic model's is), the same JSON either way."""
+    try:
+        return {**answer, "body": json.loads(answer["body"])}
+    except (TypeError, ValueError):
+        return answer
+
+
+def test_a_dict_answer_is_utf8_text_where_powertools_escaped_it():
+    event = http_event("GET", "/things/水")
+    assert '"code":"水"' in things_app().resolve(event, None)["body"]
+    assert '"code":"\\u6c34"' in powertools_things_app().resolve(event, None)["body"]
 
 
 def test_a_refusal_quoting_a_long_input_is_cut_to_a_readable_detail():
