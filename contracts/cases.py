@@ -129,6 +129,19 @@ OPEN_STATES = {
     S.awaiting_payment,
     S.at_province,
 }
+# A department's work queue (GET /applications?state=...): the states a case waits in for
+# its implementing agency to act, read off the transitions a department takes. ``submitted``
+# is not one: a case is pre-reviewed in the same write that submits it, so the cases
+# waiting to be accepted (受理) are ``pre_reviewed``.
+QUEUE_STATES = [
+    state
+    for state in CaseState
+    if any(
+        t.by == A.department and s == state
+        for (s, _), t in [*TRANSITIONS.items(), *PROVINCE_TRANSITIONS.items()]
+    )
+]
+QueueState = StrEnum("QueueState", [(s.value, s.value) for s in QUEUE_STATES])  # type: ignore[misc]
 # Steps govbus takes by itself once a case reaches these states, in the same write.
 CLOSES_BY_ITSELF = {S.rejected, S.delivered, S.collected}
 DEPARTMENT_ACTIONS = sorted(
@@ -262,6 +275,31 @@ class Case(ContractModel):
     province_due: _dt.date | None = None
     province_overdue: bool = False
     timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class QueuedCase(ContractModel):
+    """A case in its department's work queue: enough to pick it, with the applicant masked
+    (the whole case, GET /applications/{id}, has the rest)."""
+
+    id: str
+    item_code: str
+    item_name: str
+    state: CaseState
+    version: int
+    applicant: str = Field(description="masked: 3501**********1234")
+    applicant_kind: str
+    channel: str = Field(description="online, hall, community or mobile")
+    created_at: str = Field(description="when the case was created (a draft)")
+    submitted_at: _dt.datetime | None = Field(description="when it was (last) submitted")
+    due: _dt.date | None = Field(description="the legal time limit, set when accepted (受理)")
+    overdue: bool
+
+
+class WorkQueue(ContractModel):
+    cases: list[QueuedCase]
+    next: str | None = Field(
+        description="pass as ?next= (with the same state) for the page after; null on the last"
+    )
 
 
 @event_type("case.transitioned")

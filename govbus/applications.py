@@ -28,8 +28,11 @@ from contracts.cases import (
     CaseTransitioned,
     LicenceRequested,
     MaterialStatus,
+    QueuedCase,
+    QueueState,
     Step,
     TimelineEntry,
+    WorkQueue,
     advance,
 )
 from contracts.catalog import ItemLevel, StarLevel
@@ -50,10 +53,11 @@ from contracts.province import (
     ProvinceMaterial,
     ProvinceWithdrawRequested,
 )
-from govbus import audit, settings
+from govbus import audit, paging, settings
 from govbus.auth import SELF, Caller
 from govbus.aws import client
 from govbus.calendar import calendar
+from govbus.http import one_of
 from govbus.privacy import subject_key
 from govbus.stores import cases, catalog, licences
 
@@ -630,6 +634,62 @@ def material_link(case: Case, index: int) -> dict[str, Any]:
 def may_act(case: Case, who: Caller) -> bool:
     """The implementing agency's clerks with the review scope act on (and see) the case."""
     return who.is_department and who.agency == case.agency and who.may(REVIEW_SCOPE)
+
+
+# --- the department's work queue --------------------------------------------------------
+
+
+def may_list_queue(who: Caller) -> bool:
+    """An agency's reviewers list the cases waiting for it (GET /applications?state=)."""
+    return who.is_department and bool(who.agency) and who.may(REVIEW_SCOPE)
+
+
+def queue_state(value: str | None) -> CaseState:
+    """``?state=`` of a work queue: a state a case waits in for its department, else 422."""
+    allowed = ", ".join(QueueState)
+    if value == CaseState.submitted:
+        raise ValidationFailed(
+            "no case waits in submitted: it is pre-reviewed in the step that submits it, "
+            f"so the cases waiting to be accepted are state=pre_reviewed; state is one of "
+            f"{allowed}",
+            field="state",
+        )
+    state = one_of(QueueState, value, "state")
+    if state is None:
+        raise ValidationFailed(f"state must be one of {allowed}", field="state")
+    return CaseState(state.value)
+
+
+def work_queue(who: Caller, state: CaseState, limit: int, cursor: str | None) -> WorkQueue:
+    """A page of the caller's agency's cases waiting in ``state``, the earliest submitted
+    first; ``cursor`` is the ``next`` of the page before (signed, bound to this listing)."""
+    agency = str(who.agency)
+    listing = f"applications:{agency}:{state.value}"
+    after = paging.decode_cursor(listing, cursor) if cursor else None
+    if after is not None and set(after) != {"case_id", "queued_at"}:
+        raise ValidationFailed("next is not a cursor of this listing", field="next")
+    found, position = cases.work_queue(agency, state, limit, after)
+    return WorkQueue(
+        cases=[
+            QueuedCase(
+                id=case.id,
+                item_code=case.item_code,
+                item_name=case.item_name,
+                state=case.state,
+                version=case.version,
+                # stored masked; masked again so that no row of any age shows a whole code
+                applicant=mask_identifier(case.applicant),
+                applicant_kind=case.applicant_kind,
+                channel=case.channel.value,
+                created_at=created_at,
+                submitted_at=case.submitted_at,
+                due=case.due,
+                overdue=case.overdue,
+            )
+            for case, created_at in found
+        ],
+        next=paging.encode_cursor(listing, position) if position else None,
+    )
 
 
 def act(

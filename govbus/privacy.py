@@ -23,14 +23,16 @@ from govbus.aws import client, get_secret_json, stage
 SEAL_VERSION = 1
 
 
-def _pepper() -> bytes:
+def pepper() -> bytes:
+    """The platform's index key: blind indexes here, and listing cursors' signatures
+    (govbus/paging.py, each use kept apart by what it signs)."""
     doc = get_secret_json(f"govbus/{stage()}/platform/index-key")
     return doc["secret"].encode()
 
 
 def subject_key(code: str) -> str:
     """The blind index of a subject's one code (upper-cased first, as stored)."""
-    return hmac.new(_pepper(), str(code).strip().upper().encode(), hashlib.sha256).hexdigest()
+    return hmac.new(pepper(), str(code).strip().upper().encode(), hashlib.sha256).hexdigest()
 
 
 def _aesgcm(key: bytes) -> Any:

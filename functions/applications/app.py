@@ -5,6 +5,8 @@ POST /applications                      apply for a published item; materials re
 POST /applications/{id}/submit          submit: automatic pre-review
 GET  /applications/{id}                 the case with its timeline
 GET  /applications?mine=true            the caller's cases
+GET  /applications?state=pre_reviewed   a department's work queue: its agency's cases waiting
+                                        in that state, the earliest submitted first, paged
 POST /applications/{id}/actions         a department's action (accept, approve, reject ...)
 POST /applications/{id}/withdraw        the applicant withdraws
 POST /applications/{id}/evaluation      the applicant rates a closed case (1-5), once
@@ -27,11 +29,13 @@ from contracts.cases import (
     Case,
     CaseState,
     Evaluation,
+    QueueState,
+    WorkQueue,
     masked_timeline,
 )
 from contracts.constrained import FeeAmount, Text, bounded_text
 from contracts.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from govbus import applications
+from govbus import applications, paging
 from govbus.auth import SELF, caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.licensing import verifier
@@ -190,22 +194,56 @@ def read(case_id: str):
 @app.get(
     "/applications",
     **documented(
-        "The caller's own cases (?mine=true)",
-        ok=CaseList,
-        errors=(422,),
-        scopes=("self",),
-        query={"mine": "true: the caller's own cases"},
+        "The caller's own cases (?mine=true); or, for a department's reviewers, its "
+        "agency's work queue (?state=): the cases waiting in that state, the earliest "
+        "submitted first, a page at a time (?limit=, ?next=)",
+        ok=CaseList | WorkQueue,
+        errors=(403, 422),
+        scopes=("self", "cases:review"),
+        query={
+            "mine": "true: the caller's own cases (a citizen)",
+            "state": "a department's work queue: one of " + ", ".join(QueueState),
+            "limit": f"work queue rows a page: 1 to {paging.MAX_LIMIT}, "
+            f"default {paging.DEFAULT_LIMIT}",
+            "next": "the previous page's next, to read the page after it",
+        },
     ),
 )
-def mine():
+def listing():
     who = caller(app)
-    if who.is_department or not who.may(SELF):
+    query = app.current_event.query_string_parameters or {}
+    citizen = not who.is_department and who.may(SELF)
+    if not (citizen or applications.may_list_queue(who)):  # refused before the query is read
         raise Forbidden(
-            "a department hears of its agency's cases through a subscription "
-            "(case.transitioned, docs/subscriptions.md) and reads each with "
-            "GET /applications/{id}; ?mine=true lists a citizen's own"
+            "cases are listed by their applicant (?mine=true) or by the implementing "
+            "agency's reviewers (a client granted cases:review, ?state=)"
         )
-    if (app.current_event.get_query_string_value("mine") or "").lower() != "true":
+    if "state" not in query and "mine" not in query:
+        raise ValidationFailed(
+            "say which cases: ?mine=true for your own, or ?state= (one of "
+            f"{', '.join(QueueState)}) for your agency's work queue",
+            field="mine",
+        )
+    if "state" in query:
+        if not applications.may_list_queue(who):
+            raise Forbidden(
+                "?state= lists a department's work queue, for its agency's reviewers (a "
+                "client granted cases:review); your own cases are ?mine=true"
+            )
+        if "mine" in query:
+            raise ValidationFailed(
+                "a department lists its agency's work queue: leave out ?mine", field="mine"
+            )
+        state = applications.queue_state(query.get("state"))
+        limit = paging.limit_of(query.get("limit"))
+        return json_response(applications.work_queue(who, state, limit, query.get("next")))
+    if not citizen:
+        raise Forbidden(
+            "a department lists the cases waiting for its agency with ?state= (its work "
+            "queue, e.g. ?state=pre_reviewed) and reads each with GET /applications/{id}; "
+            "?mine=true lists a citizen's own"
+        )
+    if (query.get("mine") or "").lower() != "true":
         raise ValidationFailed("list your own cases with ?mine=true", field="mine")
     found = cases.by_applicant(subject_key(who.subject))
     return json_response(

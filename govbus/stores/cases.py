@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from contracts.cases import (
     OPEN_STATES,
+    QUEUE_STATES,
     Actor,
     Case,
     CaseState,
@@ -31,6 +32,11 @@ from govbus.observability import count
 from govbus.privacy import seal, unseal
 
 CASE = "case"
+# The by-agency-state index: a case item carries ``work_queue`` ("<agency>#<state>") and
+# ``queued_at`` (when it was submitted) only while it waits in a department's work queue
+# (QUEUE_STATES), so the index holds the cases waiting for an agency and nothing else.
+# Case items written before the index existed carry neither until their next transition.
+QUEUE_INDEX = "by-agency-state"
 
 
 def _table() -> str:
@@ -96,7 +102,30 @@ def _case_item(case: Case, applicant_key: str, sealed: str, now: _dt.datetime) -
         "sealed": {"S": sealed},
         "open": {"BOOL": case.state in OPEN_STATES},
     }
+    queue = _queue_attributes(case, now)
+    if queue:
+        item.update({"work_queue": queue[":work_queue"], "queued_at": queue[":queued_at"]})
     return item
+
+
+def _queue_key(agency: str, state: CaseState) -> str:
+    return f"{agency}#{state.value}"
+
+
+def _utc_text(moment: _dt.datetime) -> str:
+    # one fixed width, so that the index's string order is the order in time
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _queue_attributes(case: Case, now: _dt.datetime) -> dict[str, Any]:
+    """The values of the case's place in its agency's work queue; {} when it waits for
+    no department (a draft, a case back with its applicant, a closed one)."""
+    if case.state not in QUEUE_STATES:
+        return {}
+    return {
+        ":work_queue": {"S": _queue_key(case.agency, case.state)},
+        ":queued_at": {"S": _utc_text(case.submitted_at or now)},
+    }
 
 
 READ_ATTEMPTS = 5
@@ -202,12 +231,19 @@ def save(
         ":expected": {"N": str(before.version)},
         ":open": {"BOOL": after.state in OPEN_STATES},
     }
+    update = "SET doc = :doc, #s = :state, version = :v, #o = :open"
+    queue = _queue_attributes(after, _dt.datetime.now(_dt.UTC))
+    if queue:
+        values.update(queue)
+        update += ", work_queue = :work_queue, queued_at = :queued_at"
+    else:  # out of every work queue (and out of the index) until it waits for one again
+        update += " REMOVE work_queue, queued_at"
     writes: list[dict[str, Any]] = [
         {
             "Update": {
                 "TableName": _table(),
                 "Key": {"case_id": {"S": before.id}, "entry": {"S": CASE}},
-                "UpdateExpression": "SET doc = :doc, #s = :state, version = :v, #o = :open",
+                "UpdateExpression": update,
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeNames": {"#s": "state", "#o": "open"},
                 "ExpressionAttributeValues": values,
@@ -293,6 +329,50 @@ def by_applicant(key: str) -> list[Case]:
         ScanIndexForward=False,
     )
     return [Case.model_validate_json(r["doc"]["S"]) for r in answer.get("Items", [])]
+
+
+def work_queue(
+    agency: str, state: CaseState, limit: int, after: dict[str, str] | None = None
+) -> tuple[list[tuple[Case, str]], dict[str, str] | None]:
+    """Up to ``limit`` of ``agency``'s cases waiting in ``state``, the earliest submitted
+    first, each with its creation time; and the position after the last of them when more
+    follow (None on the last page). ``after`` is such a position, from the page before.
+
+    The index is read eventually consistent: a case moved a moment ago may still show in
+    the state it left (reading it, GET /applications/{id}, tells).
+    """
+    queue = _queue_key(agency, state)
+    kwargs: dict[str, Any] = {
+        "TableName": _table(),
+        "IndexName": QUEUE_INDEX,
+        "KeyConditionExpression": "work_queue = :q",
+        "ExpressionAttributeValues": {":q": {"S": queue}},
+        "ScanIndexForward": True,
+    }
+    if after is not None:
+        kwargs["ExclusiveStartKey"] = {
+            "case_id": {"S": after["case_id"]},
+            "entry": {"S": CASE},
+            "work_queue": {"S": queue},
+            "queued_at": {"S": after["queued_at"]},
+        }
+    rows: list[dict[str, Any]] = []
+    # one row past the page tells whether another page follows, so the last page says so
+    while len(rows) <= limit:
+        kwargs["Limit"] = limit + 1 - len(rows)
+        answer = client("dynamodb").query(**kwargs)
+        rows.extend(answer.get("Items", []))
+        if "LastEvaluatedKey" not in answer:
+            break
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    page = rows[:limit]
+    more = len(rows) > limit
+    position = (
+        {"case_id": page[-1]["case_id"]["S"], "queued_at": page[-1]["queued_at"]["S"]}
+        if more
+        else None
+    )
+    return [(Case.model_validate_json(r["doc"]["S"]), r["created_at"]["S"]) for r in page], position
 
 
 def open_cases() -> list[Case]:
