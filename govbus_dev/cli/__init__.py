@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # an AWS call that could not start: no stack is named or reachable from here
 _NO_STACK = (
-    "start `make run` in the project's folder and run govbus there (it finds the local "
-    "stack in .govbus-dev.json), or set AWS_DEFAULT_REGION and credentials for a deployed "
+    "start `make run` in the project's folder and run govbus there or in a folder below "
+    "it (it finds the local stack in .govbus-dev.json), or set AWS_DEFAULT_REGION and credentials for a deployed "
     "stack (--stack NAME)"
 )
 
@@ -72,9 +72,9 @@ def environment_problem(exc: BaseException) -> str | None:
     )
 
     if isinstance(exc, NoRegionError):
-        return f"no AWS region is set and no local stack is running here: {_NO_STACK}"
+        return f"no AWS region is set and no local stack is running here or in a folder above: {_NO_STACK}"
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return f"no AWS credentials are set and no local stack is running here: {_NO_STACK}"
+        return f"no AWS credentials are set and no local stack is running here or in a folder above: {_NO_STACK}"
     if isinstance(exc, EndpointConnectionError):
         return (
             f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}: is the local "

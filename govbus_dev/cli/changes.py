@@ -24,6 +24,17 @@ from govbus_dev.cli.app import app
 from govbus_dev.cli.output import print_json, say, table, warn
 
 TEMPLATE = "template.yaml"
+
+
+def _project(root: str) -> Path:
+    """``root``; or, left at ".", the nearest folder at or above here with template.yaml
+    (a command run inside the project finds it, as git finds its repository)."""
+    if root != ".":
+        return Path(root)
+    from govbus_dev.cli.stack import find_upward
+
+    found = find_upward(TEMPLATE)
+    return found.parent if found is not None else Path(root)
 # what the shared layer is built from (Makefile build-SharedLayer: `pip install .`):
 # the runtime packages and what decides their dependencies (of pyproject.toml, only
 # what `pip install .` reads: a dev extra or a console script changes no function)
@@ -166,7 +177,7 @@ def changed(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON document, for scripts")] = False,
 ) -> int:
     """The functions a git diff affects, through their CodeUri and the shared layer."""
-    folder = Path(root)
+    folder = _project(root)
     if not (folder / TEMPLATE).is_file():
         warn(f"govbus changed: no {TEMPLATE} in {folder.resolve()}")
         return 2
@@ -221,7 +232,7 @@ def deploy(
     """Build and deploy one function with sam; its canary and alarms do the rest."""
     from govbus_dev.local.template import load_template
 
-    folder = Path(root)
+    folder = _project(root)
     if not (folder / TEMPLATE).is_file():
         warn(f"govbus deploy: no {TEMPLATE} in {folder.resolve()}")
         return 2

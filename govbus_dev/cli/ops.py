@@ -803,12 +803,14 @@ def demo(
     state_file: Annotated[str, typer.Option(help="what `govbus dev` noted")] = STATE_FILE,
 ) -> int:
     """Walk a citizen's journey through the running stack, each step timed."""
+    from govbus_dev.cli.stack import find_upward
     from govbus_dev.demo import from_state_file
 
-    if not Path(state_file).exists():
-        warn(f"govbus demo: no {state_file} here: start `make run` first")
+    found = find_upward(state_file) if state_file == STATE_FILE else Path(state_file)
+    if found is None or not found.exists():
+        warn(f"govbus demo: no {state_file} here or above: start `make run` first")
         return 2
-    return from_state_file(Path(state_file), sys.stdout).run()
+    return from_state_file(found, sys.stdout).run()
 
 
 @app.command()

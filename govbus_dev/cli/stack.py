@@ -26,10 +26,21 @@ StageOption = Annotated[
 LOCAL_STACK: dict = {}
 
 
+def find_upward(name: str, start: str | Path = ".") -> Path | None:
+    """``start/name``, else the nearest parent folder's ``name``, as git finds its
+    repository: a command run in ``functions/hotline`` finds the project's files."""
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
 def use_local_stack_if_running(root: str = ".") -> None:
-    """Point at a running `govbus dev` when no endpoint is set (ops on a laptop)."""
-    state = Path(root) / STATE_FILE
-    if "AWS_ENDPOINT_URL" not in os.environ and state.exists():
+    """Point at a running `govbus dev` when no endpoint is set (ops on a laptop): its
+    state file in ``root`` or the nearest folder above it that has one."""
+    state = find_upward(STATE_FILE, root)
+    if "AWS_ENDPOINT_URL" not in os.environ and state is not None:
         info = json.loads(state.read_text())
         LOCAL_STACK.clear()
         LOCAL_STACK.update(info)

@@ -20,7 +20,9 @@ import datetime as _dt
 import hashlib
 import importlib.resources
 import json
+import logging
 import re
+import sys
 import threading
 import time
 import uuid
@@ -32,6 +34,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from govbus_dev.local.runtime import FunctionError, LocalFunction
 from govbus_dev.local.template import ACCOUNT_ID
+
+_log = logging.getLogger("govbus_dev.gateway")
 
 TEXT_TYPES = (
     "text/",
@@ -88,6 +92,14 @@ LISTEN_BACKLOG = 1024  # a burst of clients connecting at once is queued, not re
 class _GatewayServer(ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that hung up before its answer was written: nothing went wrong here,
+        # and the traceback socketserver prints would look as if it had
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            _log.debug("client %s hung up before its answer was written", client_address[0])
+            return
+        super().handle_error(request, client_address)
 
 
 @dataclasses.dataclass

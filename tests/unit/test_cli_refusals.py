@@ -168,3 +168,30 @@ def test_a_command_run_in_process_gives_the_root_logger_back(capsys, tmp_path, m
     assert (root.handlers[:], root.level) == before
     logging.getLogger("govbus_dev.local.someone_elses_thread").info("a stack's line")
     assert "a stack's line" not in capsys.readouterr().err
+
+
+def test_a_command_run_in_a_folder_below_the_project_finds_the_running_stack(tmp_path, monkeypatch):
+    import os
+
+    from govbus_dev.cli import stack as stack_module
+
+    (tmp_path / ".govbus-dev.json").write_text(
+        json.dumps({"endpoint": "http://127.0.0.1:9", "stack_name": "govbus-local"}),
+        encoding="utf-8",
+    )
+    below = tmp_path / "functions" / "hotline"
+    below.mkdir(parents=True)
+    monkeypatch.chdir(below)
+    monkeypatch.setattr(
+        os, "environ", {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    )
+    monkeypatch.setattr(stack_module, "LOCAL_STACK", {})
+    stack_module.use_local_stack_if_running()
+    assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+    assert stack_module.stack_name(None) == "govbus-local"
+
+
+def test_govbus_changed_run_in_a_folder_of_the_project_reads_its_template(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT / "docs")
+    assert govbus(["changed", "--since", "HEAD"]) == 0
+    assert "no template.yaml" not in capsys.readouterr().err
