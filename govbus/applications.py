@@ -698,9 +698,8 @@ def material_link(case: Case, index: int, drafting: bool = False) -> dict[str, A
         )
     key = material.object_key or ""
     latest = _object(key) if drafting and key else None
-    if latest is not None and material.version_id and latest.get("VersionId") == (
-        material.version_id
-    ):
+    pinned_version = material.version_id
+    if latest is not None and pinned_version and latest.get("VersionId") == pinned_version:
         latest = None  # the upload pre-review pinned is still the latest: read it as such
     if latest is not None:
         version, content_type, pinned = latest.get("VersionId"), latest.get("ContentType"), False
@@ -713,12 +712,13 @@ def material_link(case: Case, index: int, drafting: bool = False) -> dict[str, A
             f"material {index} ({material.name}) has not been uploaded yet: upload it with "
             f"its form (POST /applications/{case.id}/uploads hands out fresh ones)"
         )
+    elif case.submitted_at:
+        raise NotFound(
+            f"material {index} ({material.name}) was not uploaded when the case was submitted"
+        )
     else:
         raise NotFound(
-            f"material {index} ({material.name}) was not uploaded when the case was "
-            "last submitted"
-            if case.submitted_at
-            else f"material {index} ({material.name}) has not been submitted yet: a case's "
+            f"material {index} ({material.name}) has not been submitted yet: a case's "
             "materials are read once its applicant submits it"
         )
     if content_type not in UPLOAD_TYPES:

@@ -688,18 +688,17 @@ def test_a_material_replaced_after_submit_is_still_read_as_pre_review_checked_it
     assert requests.get(own.json()["url"], timeout=20).content == document
 
 
-def test_upload_forms_name_one_exact_type_and_none_are_handed_out_once_submitted(
-    stack, citizen
-):
+def test_upload_forms_name_one_exact_type_and_none_are_handed_out_once_submitted(stack, citizen):
     import base64
     import json
 
     # Given a draft case: its forms each sign one allowed Content-Type exactly
     created = apply(stack, citizen)
     form = created["uploads"][0]
-    assert sorted(form["fields_by_type"]) == sorted(form["content_types"]) and len(
-        form["content_types"]
-    ) == 4
+    assert (
+        sorted(form["fields_by_type"]) == sorted(form["content_types"])
+        and len(form["content_types"]) == 4
+    )
     for content_type, fields in form["fields_by_type"].items():
         policy = json.loads(base64.b64decode(fields["policy"]))
         assert {"Content-Type": content_type} in policy["conditions"], policy
