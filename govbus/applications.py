@@ -346,6 +346,15 @@ _EXTENSIONS = {
 }
 
 
+# every upload is tagged a draft (the form's policy requires it), and the bucket expires
+# a draft once it is no longer the latest (template.yaml, expire-unsubmitted-uploads); a
+# version pre-review pinned is retagged submitted, so a later upload never expires it
+STAGE_TAG = "govbus-material"
+_DRAFT_TAGGING = (
+    f"<Tagging><TagSet><Tag><Key>{STAGE_TAG}</Key><Value>draft</Value></Tag></TagSet></Tagging>"
+)
+
+
 def upload_form(case_id: str, index: int) -> dict[str, Any]:
     """A presigned POST for one material, one per allowed type: the key, size range and
     the exact Content-Type are in the signed policy (KMS at rest: the bucket's default).
@@ -358,10 +367,11 @@ def upload_form(case_id: str, index: int) -> dict[str, Any]:
         content_type: s3.generate_presigned_post(
             Bucket=_bucket(),
             Key=key,
-            Fields={"Content-Type": content_type},
+            Fields={"Content-Type": content_type, "tagging": _DRAFT_TAGGING},
             Conditions=[
                 ["content-length-range", 1, MAX_UPLOAD_BYTES],
                 {"Content-Type": content_type},
+                {"tagging": _DRAFT_TAGGING},
             ],
             ExpiresIn=UPLOAD_FORM_SECONDS,
         )
@@ -636,7 +646,23 @@ def submit(case: Case, who: Caller, signatures: Sequence[dict[str, Any]], verify
             actor_kind=Actor.system,
             updates={"materials": materials, "reason": None},
         )
+    _keep_pinned(materials)
     return change(case, [submit_step, review])
+
+
+def _keep_pinned(materials: Sequence[CaseMaterial]) -> None:
+    """Retag each version pre-review pinned as submitted: the bucket's lifecycle expires
+    only drafts, so the version readers are handed outlives any later upload. Harmless if
+    the change is then refused: the version is merely kept."""
+    s3 = client("s3")
+    for m in materials:
+        if m.status == MaterialStatus.uploaded and m.object_key and m.version_id:
+            s3.put_object_tagging(
+                Bucket=_bucket(),
+                Key=m.object_key,
+                VersionId=m.version_id,
+                Tagging={"TagSet": [{"Key": STAGE_TAG, "Value": "submitted"}]},
+            )
 
 
 def _now() -> _dt.datetime:

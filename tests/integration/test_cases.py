@@ -628,7 +628,7 @@ def _swap(form, content, content_type):
 
 
 def test_a_material_replaced_after_submit_is_still_read_as_pre_review_checked_it(
-    stack, ca, citizen
+    stack, ca, citizen, boto_session
 ):
     """Seen: after a signed PDF passed pre-review, posting other bytes with the same form
     made the reviewer's link serve them (even text/html, inline), still 'verified'."""
@@ -673,6 +673,14 @@ def test_a_material_replaced_after_submit_is_still_read_as_pre_review_checked_it
     assert got.content == document, "the link serves what was signed, not the swap"
     assert link["sha256"] == digest == hashlib.sha256(got.content).hexdigest()
     assert link["pinned"] is True and link["version_id"]
+    # the pinned version is kept: tagged submitted, out of reach of the drafts' expiry
+    s3 = boto_session.client("s3", endpoint_url=stack.endpoint)
+    tags = s3.get_object_tagging(
+        Bucket=stack.resolver.refs["MaterialsBucket"],
+        Key=link["object_key"],
+        VersionId=link["version_id"],
+    )["TagSet"]
+    assert tags == [{"Key": "govbus-material", "Value": "submitted"}]
     assert got.headers["content-type"] == "application/pdf"
     assert got.headers["content-disposition"].startswith("attachment")
     assert link["signature_verified"] is True
