@@ -182,6 +182,13 @@ class CaseMaterial(ContractModel):
     signed: bool = False
     signature_verified: bool = False
     signer: str | None = None
+    # what pre-review checked, pinned at submit: the upload's S3 version, the SHA-256 of
+    # its bytes (the bytes a signature was verified over), their type and size. A reader
+    # is handed that version only, whatever was uploaded under the key since.
+    version_id: str | None = None
+    sha256: str | None = None
+    content_type: str | None = None
+    size: int | None = None
 
 
 class Channel(StrEnum):

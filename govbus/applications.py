@@ -9,7 +9,9 @@ causes (``licence.requested``, ``delivery.requested``), which the outbox publish
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import hashlib
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -332,26 +334,76 @@ def _applicant(who: Caller, request: ApplicationRequest) -> tuple[str, str, bool
     return who.subject, who.kind, False
 
 
+UPLOAD_FORM_SECONDS = 3600
+# a material's case states in which the applicant may (re)upload it: before submitting, or
+# when the case came back for materials; after that what was submitted is frozen
+UPLOADABLE = (CaseState.draft, CaseState.returned_for_materials)
+_EXTENSIONS = {
+    "application/pdf": ".pdf",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "application/ofd": ".ofd",
+}
+
+
+# every upload is tagged a draft (the form's policy requires it), and the bucket expires
+# a draft once it is no longer the latest (template.yaml, expire-unsubmitted-uploads); a
+# version pre-review pinned is retagged submitted, so a later upload never expires it
+STAGE_TAG = "govbus-material"
+_DRAFT_TAGGING = (
+    f"<Tagging><TagSet><Tag><Key>{STAGE_TAG}</Key><Value>draft</Value></Tag></TagSet></Tagging>"
+)
+
+
 def upload_form(case_id: str, index: int) -> dict[str, Any]:
-    """A presigned POST for one material: size and type limits, KMS at rest (bucket default)."""
+    """A presigned POST for one material, one per allowed type: the key, size range and
+    the exact Content-Type are in the signed policy (KMS at rest: the bucket's default).
+
+    S3 refuses an upload whose Content-Type is not the one its form names, so nothing but
+    an allowed type is ever stored (and served) under a case's key."""
     key = f"cases/{case_id}/{index}"
-    form = client("s3").generate_presigned_post(
-        Bucket=_bucket(),
-        Key=key,
-        Conditions=[
-            ["content-length-range", 1, MAX_UPLOAD_BYTES],
-            ["starts-with", "$Content-Type", ""],
-        ],
-        ExpiresIn=3600,
-    )
+    s3 = client("s3")
+    by_type = {
+        content_type: s3.generate_presigned_post(
+            Bucket=_bucket(),
+            Key=key,
+            Fields={"Content-Type": content_type, "tagging": _DRAFT_TAGGING},
+            Conditions=[
+                ["content-length-range", 1, MAX_UPLOAD_BYTES],
+                {"Content-Type": content_type},
+                {"tagging": _DRAFT_TAGGING},
+            ],
+            ExpiresIn=UPLOAD_FORM_SECONDS,
+        )
+        for content_type in UPLOAD_TYPES
+    }
+    pdf = by_type["application/pdf"]
     return {
         "index": index,
-        "url": form["url"],
-        "fields": form["fields"],
+        "url": pdf["url"],
+        "fields": pdf["fields"],  # a PDF's; another type's form is in fields_by_type
+        "fields_by_type": {t: form["fields"] for t, form in by_type.items()},
         "object_key": key,
         "max_bytes": MAX_UPLOAD_BYTES,
         "content_types": list(UPLOAD_TYPES),
+        "expires_in": UPLOAD_FORM_SECONDS,
     }
+
+
+def upload_forms(case: Case) -> list[dict[str, Any]]:
+    """Fresh upload forms for a case's materials that are uploaded (not reused e-licences),
+    while the case is a draft or returned for materials; otherwise 409."""
+    if case.state not in UPLOADABLE:
+        raise Conflict(
+            f"case {case.id} is {case.state.value.replace('_', ' ')}: its materials were "
+            "submitted and are frozen as pre-review checked them; upload forms are handed "
+            "out while a case is a draft or returned for materials"
+        )
+    return [
+        upload_form(case.id, i)
+        for i, m in enumerate(case.materials)
+        if m.status != MaterialStatus.reused
+    ]
 
 
 def apply(who: Caller, request: ApplicationRequest) -> tuple[Case, list[dict[str, Any]]]:
@@ -430,13 +482,31 @@ def owned_by(case: Case, who: Caller) -> bool:
 # --- pre-review --------------------------------------------------------------------------
 
 
-def _object(key: str) -> dict[str, Any] | None:
+def _object(key: str, version_id: str | None = None) -> dict[str, Any] | None:
+    """The head of an uploaded material (a given version of it), or None if none is."""
+    extra = {"VersionId": version_id} if version_id else {}
     try:
-        return client("s3").head_object(Bucket=_bucket(), Key=key)
+        return client("s3").head_object(Bucket=_bucket(), Key=key, **extra)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
+            return None
+        raise
+
+
+def _read_upload(key: str) -> tuple[dict[str, Any], bytes | None] | None:
+    """The upload under ``key`` as it is now, read once: its head (with the version S3
+    gave it) and its bytes, or no bytes when its size or type already refuses it."""
+    try:
+        got = client("s3").get_object(Bucket=_bucket(), Key=key)
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
+    body = got.pop("Body")
+    if got["ContentLength"] > MAX_UPLOAD_BYTES or got.get("ContentType") not in UPLOAD_TYPES:
+        body.close()
+        return got, None
+    return got, body.read(MAX_UPLOAD_BYTES + 1)
 
 
 def pre_review(
@@ -444,13 +514,20 @@ def pre_review(
     signatures: dict[int, dict[str, str]],
     verify: Verifier,
 ) -> tuple[list[CaseMaterial], list[str]]:
-    """Check every material; returns the materials as found and the reasons it fails."""
+    """Check every material; returns the materials as found and the reasons it fails.
+
+    Each upload is read once, and what was read is pinned on the material: its S3
+    version, the SHA-256 of its bytes, its type and size. A signature is verified over
+    exactly those bytes, and readers are later handed exactly that version."""
     reasons: list[str] = []
     today = _dt.datetime.now(_dt.UTC).date()
     checked = []
     applicant = cases.applicant_key(case.id) if signatures else ""
     for index, material in enumerate(case.materials):
         m = material.model_copy()
+        m.version_id = m.sha256 = m.content_type = m.size = None
+        m.signed = m.signature_verified = False
+        m.signer = None
         if m.status == MaterialStatus.reused:
             if licences.usable_by_holder_id(m.licence_id, today) is None:
                 reasons.append(
@@ -458,16 +535,18 @@ def pre_review(
                     f"'{m.name}' is no longer valid; upload it instead"
                 )
                 m.status, m.licence_id = MaterialStatus.missing, None
+                m.object_key = f"cases/{case.id}/{index}"  # where its upload will be
             checked.append(m)
             continue
-        head = _object(m.object_key or "") if m.object_key else None
-        if head is None:
+        found = _read_upload(m.object_key) if m.object_key else None
+        if found is None:
             m.status = MaterialStatus.missing
             if m.required:
                 reasons.append(f"材料「{m.name}」尚未上传 '{m.name}' has not been uploaded")
             checked.append(m)
             continue
-        if head["ContentLength"] > MAX_UPLOAD_BYTES or head.get("ContentType") not in UPLOAD_TYPES:
+        head, body = found
+        if body is None or len(body) > MAX_UPLOAD_BYTES:
             m.status = MaterialStatus.missing
             reasons.append(
                 f"材料「{m.name}」格式或大小不符 '{m.name}' must be PDF, OFD, JPEG or "
@@ -476,13 +555,14 @@ def pre_review(
             checked.append(m)
             continue
         m.status = MaterialStatus.uploaded
+        m.version_id = head.get("VersionId")
+        m.sha256 = hashlib.sha256(body).hexdigest()
+        m.content_type = head["ContentType"]
+        m.size = len(body)
         signed = signatures.get(index)
         if signed:
             m.signed = True
-            body = client("s3").get_object(Bucket=_bucket(), Key=m.object_key)["Body"].read()
             try:
-                import base64
-
                 signer = verify(
                     DetachedSignature(
                         document=body,
@@ -566,7 +646,23 @@ def submit(case: Case, who: Caller, signatures: Sequence[dict[str, Any]], verify
             actor_kind=Actor.system,
             updates={"materials": materials, "reason": None},
         )
+    _keep_pinned(materials)
     return change(case, [submit_step, review])
+
+
+def _keep_pinned(materials: Sequence[CaseMaterial]) -> None:
+    """Retag each version pre-review pinned as submitted: the bucket's lifecycle expires
+    only drafts, so the version readers are handed outlives any later upload. Harmless if
+    the change is then refused: the version is merely kept."""
+    s3 = client("s3")
+    for m in materials:
+        if m.status == MaterialStatus.uploaded and m.object_key and m.version_id:
+            s3.put_object_tagging(
+                Bucket=_bucket(),
+                Key=m.object_key,
+                VersionId=m.version_id,
+                Tagging={"TagSet": [{"Key": STAGE_TAG, "Value": "submitted"}]},
+            )
 
 
 def _now() -> _dt.datetime:
@@ -593,17 +689,30 @@ def material_for(case: Case, who: Caller, index: str) -> dict[str, Any]:
             f"case {case.id} was withdrawn by the applicant: its materials are no longer "
             "handed out to reviewers"
         )
-    if not (index.isascii() and index.isdigit() and len(index) <= 4):  # "²".isdigit()
-        raise ValidationFailed("the material index is a number from 0", field="index")
-    link = material_link(case, int(index))
+    if not (index.isascii() and index.isdigit() and len(index) <= MAX_INDEX_DIGITS):
+        count = len(case.materials)
+        raise ValidationFailed(
+            f"the material index is a whole number of at most {MAX_INDEX_DIGITS} digits; "
+            f"this case's {count} material(s) are numbered 0 to {count - 1}",
+            field="index",
+        )
+    link = material_link(case, int(index), drafting=applicant and case.state in UPLOADABLE)
     if reviewer:
         audit.record("case.material_read", actor=who.subject, target=case.id, detail=index)
     return link
 
 
-def material_link(case: Case, index: int) -> dict[str, Any]:
+MAX_INDEX_DIGITS = 4
+
+
+def material_link(case: Case, index: int, drafting: bool = False) -> dict[str, Any]:
     """A short-lived link to read one uploaded material (what the reviewer checks): the
-    case's applicant, or the implementing agency's reviewers, ask for it."""
+    case's applicant, or the implementing agency's reviewers, ask for it.
+
+    Once submitted, a material is read as pre-review pinned it: that S3 version, whatever
+    was uploaded under its key since, with its digest. ``drafting``: the applicant of a
+    case she may still upload to reads her latest upload (not yet pinned) instead. The
+    file is always handed out as an attachment of its allowed type, never shown inline."""
     if not 0 <= index < len(case.materials):
         raise NotFound(f"case {case.id} has no material {index} (it has {len(case.materials)})")
     material = case.materials[index]
@@ -613,19 +722,57 @@ def material_link(case: Case, index: int) -> dict[str, Any]:
             "reused from the library: nothing was uploaded; read it with "
             f"POST /licences/{material.licence_id}/verify"
         )
-    if not material.object_key or material.status != MaterialStatus.uploaded:
-        raise NotFound(f"material {index} ({material.name}) has not been uploaded yet")
+    key = material.object_key or ""
+    latest = _object(key) if drafting and key else None
+    pinned_version = material.version_id
+    if latest is not None and pinned_version and latest.get("VersionId") == pinned_version:
+        latest = None  # the upload pre-review pinned is still the latest: read it as such
+    if latest is not None:
+        version, content_type, pinned = latest.get("VersionId"), latest.get("ContentType"), False
+        size, digest = latest["ContentLength"], None
+    elif key and material.status == MaterialStatus.uploaded:
+        version, content_type, pinned = material.version_id, material.content_type, True
+        size, digest = material.size, material.sha256
+    elif drafting:
+        raise NotFound(
+            f"material {index} ({material.name}) has not been uploaded yet: upload it with "
+            f"its form (POST /applications/{case.id}/uploads hands out fresh ones)"
+        )
+    elif case.submitted_at:
+        raise NotFound(
+            f"material {index} ({material.name}) was not uploaded when the case was submitted"
+        )
+    else:
+        raise NotFound(
+            f"material {index} ({material.name}) has not been submitted yet: a case's "
+            "materials are read once its applicant submits it"
+        )
+    if content_type not in UPLOAD_TYPES:
+        content_type = "application/octet-stream"  # never a type a browser renders
+    params: dict[str, Any] = {
+        "Bucket": _bucket(),
+        "Key": key,
+        "ResponseContentType": content_type,
+        "ResponseContentDisposition": (
+            f'attachment; filename="{case.id}-{index}{_EXTENSIONS.get(content_type, "")}"'
+        ),
+    }
+    if version:
+        params["VersionId"] = version
     url = client("s3").generate_presigned_url(
-        "get_object",
-        Params={"Bucket": _bucket(), "Key": material.object_key},
-        ExpiresIn=MATERIAL_LINK_SECONDS,
+        "get_object", Params=params, ExpiresIn=MATERIAL_LINK_SECONDS
     )
     return {
         "index": index,
         "name": material.name,
-        "object_key": material.object_key,
-        "signed": material.signed,
-        "signature_verified": material.signature_verified,
+        "object_key": key,
+        "signed": material.signed and pinned,
+        "signature_verified": material.signature_verified and pinned,
+        "pinned": pinned,
+        "version_id": version,
+        "sha256": digest,
+        "content_type": content_type,
+        "size": size,
         "url": url,
         "expires_in": MATERIAL_LINK_SECONDS,
     }

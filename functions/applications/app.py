@@ -2,7 +2,9 @@
 
 POST /applications                      apply for a published item; materials reused from the
                                         e-licence library are listed, the rest get upload forms
-POST /applications/{id}/submit          submit: automatic pre-review
+POST /applications/{id}/uploads         fresh upload forms, while a draft or returned
+POST /applications/{id}/submit          submit: automatic pre-review, pinning each upload
+GET  /applications/{id}/materials/{i}   a link to one material (as pinned at submit)
 GET  /applications/{id}                 the case with its timeline
 GET  /applications?mine=true            the caller's cases
 GET  /applications?state=pre_reviewed   a department's work queue: its agency's cases waiting
@@ -158,8 +160,40 @@ class MaterialLink(BaseModel):
     object_key: str
     signed: bool
     signature_verified: bool
-    url: str = Field(description="a presigned GET of the uploaded file, valid expires_in seconds")
+    pinned: bool = Field(
+        description="true: the upload as pre-review checked it at submit (that version, "
+        "whatever was uploaded since); false: the applicant's latest upload, not submitted"
+    )
+    version_id: str | None = Field(description="the S3 version the link reads")
+    sha256: str | None = Field(description="the SHA-256 (hex) of the pinned bytes")
+    content_type: str = Field(description="the type the file is served as, an attachment")
+    size: int | None
+    url: str = Field(
+        description="a presigned GET of that version of the file, as an attachment, valid "
+        "expires_in seconds"
+    )
     expires_in: int
+
+
+class UploadForms(BaseModel):
+    uploads: list[dict] = Field(
+        description="an upload form per uploaded material: url, fields (a PDF's), "
+        "fields_by_type (one per allowed Content-Type), object_key, max_bytes"
+    )
+
+
+@app.post(
+    "/applications/<case_id>/uploads",
+    **documented(
+        "Fresh upload forms for a case's materials, while it is a draft or returned for "
+        "materials (409 once submitted: what pre-review checked is frozen)",
+        ok=UploadForms,
+        errors=(404, 409),
+        scopes=("self", "cases:proxy"),
+    ),
+)
+def uploads(case_id: str):
+    return json_response({"uploads": applications.upload_forms(_own_case(case_id))})
 
 
 @app.get(

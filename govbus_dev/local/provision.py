@@ -224,6 +224,11 @@ def _bucket(p: Provisioning, logical: str, props: dict[str, Any]) -> None:
         s3.create_bucket(Bucket=name)
     except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
         pass
+    versioning = props.get("VersioningConfiguration") or {}
+    if versioning.get("Status"):  # materials are read at the version pre-review pinned
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration={"Status": versioning["Status"]}
+        )
     p.record(
         logical,
         "AWS::S3::Bucket",

@@ -608,3 +608,152 @@ def test_an_applicant_acting_on_their_own_case_is_told_who_acts_and_what_they_ma
     )
     # a department asking for no list is told of its work queue
     assert listing.status_code == 422 and "?state=" in listing.json()["detail"]
+
+
+def _material(stack, token, case_id, index):
+    return requests.get(
+        f"{stack.url}/applications/{case_id}/materials/{index}", headers=bearer(token), timeout=20
+    )
+
+
+def _swap(form, content, content_type):
+    """Post other bytes with a form already used: real S3 refuses a type the form does not
+    name; moto does not check POST policies (docs/local_stack.md), so this one is stored."""
+    return requests.post(
+        form["url"],
+        data={**form["fields"], "Content-Type": content_type},
+        files={"file": ("material", content, content_type)},
+        timeout=20,
+    )
+
+
+def test_a_material_replaced_after_submit_is_still_read_as_pre_review_checked_it(
+    stack, ca, citizen, boto_session
+):
+    """Seen: after a signed PDF passed pre-review, posting other bytes with the same form
+    made the reviewer's link serve them (even text/html, inline), still 'verified'."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    # Given a case submitted with a PDF signed by its applicant, pre-reviewed
+    issued = ca.issue(CITIZEN, "林小姐")
+    document = b"%PDF-1.7 the applicant's signed rules"
+    created = apply(stack, citizen)
+    form = created["uploads"][0]
+    upload(form, document)
+    signature = issued.private_key.sign(document, ec.ECDSA(hashes.SHA256()))
+    signed = {
+        "index": form["index"],
+        "certificate_pem": issued.chain_pem,
+        "signature": base64.b64encode(signature).decode(),
+    }
+    done = post(stack, citizen, f"/applications/{created['id']}/submit", {"signatures": [signed]})
+    assert done.status_code == 200 and done.json()["state"] == "pre_reviewed", done.text
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    digest = hashlib.sha256(document).hexdigest()
+
+    def reviewer_reads():
+        link = _material(stack, clerk, created["id"], form["index"])
+        assert link.status_code == 200, link.text
+        got = requests.get(link.json()["url"], timeout=20)
+        assert got.status_code == 200, got.text
+        return link.json(), got
+
+    link, got = reviewer_reads()
+    assert got.content == document and link["signature_verified"] is True
+
+    # When the applicant posts other bytes, as HTML, with the same form
+    _swap(form, b"<html><script>alert(document.domain)</script>SWAPPED</html>", "text/html")
+
+    # Then the reviewer still reads the bytes pre-review checked, as an attachment of PDF
+    link, got = reviewer_reads()
+    assert got.content == document, "the link serves what was signed, not the swap"
+    assert link["sha256"] == digest == hashlib.sha256(got.content).hexdigest()
+    assert link["pinned"] is True and link["version_id"]
+    # the pinned version is kept: tagged submitted, out of reach of the drafts' expiry
+    s3 = boto_session.client("s3", endpoint_url=stack.endpoint)
+    tags = s3.get_object_tagging(
+        Bucket=stack.resolver.refs["MaterialsBucket"],
+        Key=link["object_key"],
+        VersionId=link["version_id"],
+    )["TagSet"]
+    assert tags == [{"Key": "govbus-material", "Value": "submitted"}]
+    assert got.headers["content-type"] == "application/pdf"
+    assert got.headers["content-disposition"].startswith("attachment")
+    assert link["signature_verified"] is True
+
+    # And after the case is accepted a further swap changes nothing either
+    accepted = post(stack, clerk, f"/applications/{created['id']}/actions", {"action": "accept"})
+    assert accepted.status_code == 200, accepted.text
+    _swap(form, b"%PDF-1.7 swapped AFTER acceptance", "application/pdf")
+    link, got = reviewer_reads()
+    assert got.content == document and link["sha256"] == digest
+    own = _material(stack, citizen, created["id"], form["index"])
+    assert own.status_code == 200 and own.json()["sha256"] == digest, own.text
+    assert requests.get(own.json()["url"], timeout=20).content == document
+
+
+def test_upload_forms_name_one_exact_type_and_none_are_handed_out_once_submitted(stack, citizen):
+    import base64
+    import json
+
+    # Given a draft case: its forms each sign one allowed Content-Type exactly
+    created = apply(stack, citizen)
+    form = created["uploads"][0]
+    assert (
+        sorted(form["fields_by_type"]) == sorted(form["content_types"])
+        and len(form["content_types"]) == 4
+    )
+    for content_type, fields in form["fields_by_type"].items():
+        policy = json.loads(base64.b64decode(fields["policy"]))
+        assert {"Content-Type": content_type} in policy["conditions"], policy
+        assert fields["Content-Type"] == content_type
+        assert not [c for c in policy["conditions"] if "starts-with" in c], policy
+
+    # When the applicant asks for fresh forms while it is a draft: she gets them
+    fresh = post(stack, citizen, f"/applications/{created['id']}/uploads")
+    assert fresh.status_code == 200, fresh.text
+    assert [f["index"] for f in fresh.json()["uploads"]] == [form["index"]]
+
+    # Then once the case is submitted and pre-reviewed, no form is handed out: 409, why
+    upload(form)
+    submitted = post(stack, citizen, f"/applications/{created['id']}/submit")
+    assert submitted.json()["state"] == "pre_reviewed", submitted.text
+    refused = post(stack, citizen, f"/applications/{created['id']}/uploads")
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "pre reviewed" in refused.json()["detail"] and "frozen" in refused.json()["detail"]
+    assert "uploads" not in refused.json()
+
+
+def test_the_applicant_reads_her_upload_before_submitting_as_an_attachment(stack, citizen):
+    """Seen: after uploading, before submitting, the applicant was told the material 'has
+    not been uploaded yet'; and index 99999 was 'a number from 0' though 4 digits is the
+    bound."""
+    # Given a draft case whose material is uploaded as HTML (pre-review would refuse it)
+    created = apply(stack, citizen)
+    index = created["uploads"][0]["index"]
+    _swap(created["uploads"][0], b"<script>alert(1)</script>", "text/html")
+
+    # When the applicant reads it: her latest upload, never served as HTML
+    own = _material(stack, citizen, created["id"], index)
+    assert own.status_code == 200, own.text
+    assert own.json()["pinned"] is False and own.json()["signature_verified"] is False
+    got = requests.get(own.json()["url"], timeout=20)
+    assert got.content == b"<script>alert(1)</script>"
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.headers["content-disposition"].startswith("attachment")
+
+    # Then the reviewer reads nothing of a case not yet submitted, and is told so
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    early = _material(stack, clerk, created["id"], index)
+    assert early.status_code == 404 and "submits" in early.json()["detail"], early.text
+
+    # And an index beyond the bound is told the bound
+    far = _material(stack, citizen, created["id"], "99999")
+    assert far.status_code == 422, far.text
+    assert "at most 4 digits" in far.json()["detail"], far.text
+    assert "0 to 1" in far.json()["detail"], far.text
