@@ -265,13 +265,8 @@ def test_rotating_the_nontax_key_without_the_platforms_new_public_key_is_refused
     assert "--public-key-file" in err and len(err.strip().splitlines()) == 1
     not_a_key = tmp_path / "secret.txt"
     not_a_key.write_text("whsec_" + base64.b64encode(b"x" * 32).decode())
-    assert (
-        govbus(
-            ["webhooks", "rotate", "nontax", "--stack", stack.stack_name]
-            + ["--public-key-file", str(not_a_key)]
-        )
-        == 2
-    )
+    rotate = ["webhooks", "rotate", "nontax", "--stack", stack.stack_name]
+    assert govbus([*rotate, "--public-key-file", str(not_a_key)]) == 2
     assert "no PEM public key" in capsys.readouterr().err
     assert _stored_nontax_secret(aws) == before
     _, genuine = nontax.sample_push()
