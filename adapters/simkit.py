@@ -66,6 +66,14 @@ class AdminBody(dict):
             raise SimRefused(f"{key!r} is a string, not {json.dumps(value)[:40]}")
         return str(value)
 
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        """The field as JSON true or false; ``"no"``, ``0`` or ``null`` is refused, never
+        read as truthy."""
+        value = self.get(key, default) if default is not _MISSING else self[key]
+        if not isinstance(value, bool):
+            raise SimRefused(f"{key!r} is true or false, not {json.dumps(value)[:40]}")
+        return value
+
     def integer(self, key: str, default: Any = _MISSING, *, minimum: int | None = None) -> int:
         value = self.get(key, default) if default is not _MISSING else self[key]
         if isinstance(value, bool) or not isinstance(value, int | str):
@@ -192,6 +200,16 @@ class LoopbackSimulator:
             def do_POST(self) -> None:
                 sim._dispatch(self, "POST")
 
+            # any other method: 405 JSON naming the two there are (not http.server's
+            # 501 HTML page); HEAD gets the status and headers alone
+            def do_HEAD(self) -> None:
+                sim._method_not_allowed(self, with_body=False)
+
+            def do_PUT(self) -> None:
+                sim._method_not_allowed(self)
+
+            do_DELETE = do_PATCH = do_OPTIONS = do_PUT
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -238,6 +256,26 @@ class LoopbackSimulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    ALLOWED_METHODS = "GET, POST"
+
+    def _method_not_allowed(self, handler: BaseHTTPRequestHandler, with_body: bool = True) -> None:
+        body = json.dumps(
+            {"error": f"{handler.command} is not answered here; use {self.ALLOWED_METHODS}"}
+        ).encode()
+        # the request's own body (if any) is left unread: close rather than misread it
+        handler.close_connection = True
+        try:
+            handler.send_response(405)
+            handler.send_header("Allow", self.ALLOWED_METHODS)
+            handler.send_header("Content-Type", "application/json; charset=utf-8")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            if with_body:
+                handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     @staticmethod
     def _send(

@@ -38,6 +38,13 @@ class WebhookAck(ContractModel):
     body: str = Field(default="success", max_length=200)
 
 
+class WebhookKey(StrEnum):
+    """What a partner's stored push secret holds, so tools rotate it the right way."""
+
+    shared_secret = "shared_secret"  # noqa: S105 - a kind's name; a secret both sides hold (HMAC, MD5 digest): govbus makes it
+    public_key = "public_key"  # the partner's PEM public key: only the partner can make a new one
+
+
 class AdapterInfo(ContractModel):
     """Who an adapter is. ``name`` is how the host addresses it (``/webhooks/{name}``)."""
 
@@ -51,6 +58,9 @@ class AdapterInfo(ContractModel):
     secret_name: str | None = None
     # the answer to an accepted push; None: 202 with the accepted event ids as JSON
     webhook_ack: WebhookAck | None = None
+    # what verifies its pushes: `govbus webhooks rotate` makes a new shared secret, but
+    # stages a public key only from the partner's own PEM
+    webhook_key: WebhookKey = WebhookKey.shared_secret
 
 
 class Health(StrEnum):

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import Field, model_validator
 
 from contracts.base import ContractModel
+from contracts.constrained import ShortText, Text, bounded_text
 from contracts.events import event_type
 
 
@@ -91,13 +92,13 @@ class ProvinceCaseForward(ContractModel):
 class ProvinceCaseReceipt(ContractModel):
     """The hall's record of a forwarded case."""
 
-    case_id: str
-    province_case_no: str
+    case_id: bounded_text(64)
+    province_case_no: bounded_text(64)
     status: ProvinceCaseStatus
-    reason: str = ""
+    reason: Text = ""
     updated_at: _dt.datetime | None = None
     time_limit_days: int | None = None
-    licence_id: str | None = None  # the e-licence the province issued, once approved
+    licence_id: ShortText | None = None  # the e-licence the province issued, once approved
 
 
 class ProvinceItem(ContractModel):
@@ -114,12 +115,14 @@ class ProvinceItem(ContractModel):
 class ProvinceCaseStatusChanged(ContractModel):
     """The province changed a forwarded case's status (pushed by the hall, or polled)."""
 
-    case_id: str  # the city's case id
-    province_case_no: str
+    # the hall's free text is bounded like any partner's (a push is signed, not trusted
+    # to be readable): no control or bidi-override characters, no unbounded reason
+    case_id: bounded_text(64)  # the city's case id
+    province_case_no: bounded_text(64)
     status: ProvinceCaseStatus
-    reason: str = ""
+    reason: Text = ""
     occurred_at: _dt.datetime
-    licence_id: str | None = None  # the e-licence the province issued, if it says
+    licence_id: ShortText | None = None  # the e-licence the province issued, if it says
 
 
 # --- commands to the hall, and what comes back (the dispatcher carries them out) -------

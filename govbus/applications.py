@@ -880,7 +880,20 @@ def result_issued(case: Case, licence_id: str | None) -> Case:
     return change(case, [_result_step(licence_id)], _delivery(case))
 
 
-def delivered(case: Case) -> Case:
+def delivered(case: Case, waybill_no: str) -> Case:
+    """EMS says it delivered ``waybill_no``: closes the case only if that is its own waybill.
+
+    A signed push names any case it likes; a case collected at the hall, or a waybill that
+    is not the one created for this case, changes nothing (``Conflict``, logged by the
+    caller). The case's waybill not yet recorded (the push overtook its creation) raises
+    ``RetryableError``: the event is tried again.
+    """
+    from govbus.stores.shipments import ShipmentStore
+
+    if case.delivery_method != "ems":
+        raise Conflict(f"case {case.id} is collected at the hall: no EMS delivery closes it")
+    if not ShipmentStore(settings.table("shipments")).is_own_waybill(case.id, waybill_no):
+        raise Conflict(f"waybill {waybill_no} is not case {case.id}'s own")
     return change(
         case,
         [Step(action="delivered", actor=SYSTEM, actor_kind=Actor.system, note="EMS: delivered")],

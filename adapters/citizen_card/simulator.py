@@ -376,7 +376,7 @@ class CitizenCardSimulator(LoopbackSimulator):
         if path == "/_sim/tokens":
             if "lifetime_seconds" in doc:
                 self.token_lifetime_seconds = doc.number("lifetime_seconds", minimum=0)
-            if doc.get("revoke"):
+            if doc.boolean("revoke", False):
                 self.revoke_tokens()
             return 200, {
                 "lifetime_seconds": self.token_lifetime_seconds,

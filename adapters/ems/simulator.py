@@ -200,8 +200,13 @@ class EmsSimulator(LoopbackSimulator):
             "op_desc": wire.OP_TEXT[code],
         }
 
-    def push_body(self, mail_no: str, trace: dict[str, Any]) -> tuple[dict[str, str], bytes]:
-        order = self.waybills[mail_no]["order"] if mail_no in self.waybills else "CASE-SAMPLE"
+    def push_body(
+        self, mail_no: str, trace: dict[str, Any], order: str | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """A signed push for ``mail_no``; ``order`` names another case than the waybill's
+        own (as a confused or compromised sender would)."""
+        if order is None:
+            order = self.waybills[mail_no]["order"] if mail_no in self.waybills else "CASE-SAMPLE"
         body = json.dumps(
             {
                 "push_id": uuid.uuid4().hex,

@@ -21,6 +21,7 @@ from contracts.adapters import (
     InboundRequest,
     PingResult,
     WebhookAck,
+    WebhookKey,
 )
 from contracts.errors import (
     InvalidRequest,
@@ -71,6 +72,8 @@ def govbus_adapter_info() -> AdapterInfo:
         webhook_ack=WebhookAck(
             status=200, content_type="text/plain; charset=utf-8", body="success"
         ),
+        # the push secret holds the platform's RSA public key, not a shared secret
+        webhook_key=WebhookKey.public_key,
     )
 
 

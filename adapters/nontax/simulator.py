@@ -676,6 +676,8 @@ class NontaxSimulator(LoopbackSimulator):
 
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
         if path == "/_sim/notify-schedule":
+            # both checked before either is set: a refused body changes nothing
+            strict_ack = doc.boolean("strict_ack", self.strict_ack)
             if "retry_schedule" in doc:
                 schedule = doc["retry_schedule"]
                 if not isinstance(schedule, list) or not all(
@@ -686,8 +688,7 @@ class NontaxSimulator(LoopbackSimulator):
                         "'retry_schedule' is a list of seconds, none negative, e.g. [15, 60, 300]"
                     )
                 self.set_retry_schedule(schedule)
-            if "strict_ack" in doc:
-                self.strict_ack = bool(doc["strict_ack"])
+            self.strict_ack = strict_ack
             return 200, {"retry_schedule": self.retry_schedule, "strict_ack": self.strict_ack}
         if path == "/_sim/cancel-pending":
             return 200, {"dropped": self.cancel_pending()}

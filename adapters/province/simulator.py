@@ -568,7 +568,7 @@ class HallSimulator(LoopbackSimulator):
             return 200, {"pushed": statuses}
         if path == "/_sim/pushes":
             if "enabled" in doc:
-                self.pushes_enabled = bool(doc["enabled"])
+                self.pushes_enabled = doc.boolean("enabled")
             return 200, {"enabled": self.pushes_enabled}
         if path == "/_sim/pace":
             seconds = doc.get("seconds")

@@ -260,11 +260,12 @@ def check_token(
 ) -> str:
     """Verify the digest (constant time) and the time window; return the password that held.
 
-    Raises :class:`SecurityRefused` with the WSS fault code for: an unknown user, a
-    digest that matches no active password, a Created or Timestamp outside the window.
+    Raises :class:`SecurityRefused` with the WSS fault code for: an unknown user or a
+    digest that matches no active password (one fault for both, and the digest computed
+    either way: the answer does not tell whether a user exists), a Created or Timestamp
+    outside the window.
     """
-    if not hmac.compare_digest(token.username.encode(), username.encode()):
-        raise SecurityRefused(f"unknown user {token.username!r}")
+    known_user = hmac.compare_digest(token.username.encode(), username.encode())
     matched = next(
         (
             p
@@ -275,8 +276,8 @@ def check_token(
         ),
         None,
     )
-    if matched is None:
-        raise SecurityRefused("the password digest does not match")
+    if not known_user or matched is None:
+        raise SecurityRefused("the user or its password digest does not match")
     for label, stamp in (
         ("Created", token.created),
         ("Timestamp/Created", token.timestamp_created),

@@ -38,7 +38,7 @@ def react(record: SQSRecord) -> None:
         elif isinstance(data, TrackingUpdated) and data.update.state == TrackingState.delivered:
             case = cases.get(data.update.case_id)
             if case.state == CaseState.licence_issued:
-                applications.delivered(case)
+                applications.delivered(case, data.update.waybill_no)
     except (NotFound, Conflict) as exc:
         # not a case of ours, or already moved on: the event changes nothing
         logger.info(

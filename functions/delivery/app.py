@@ -23,6 +23,12 @@ def react(record: SQSRecord) -> None:
     elif isinstance(data, WaybillCreated):
         first = store.waybill_created(data.waybill, event.time)
     elif isinstance(data, TrackingUpdated):
+        if not store.is_own_waybill(data.update.case_id, data.update.waybill_no):
+            logger.warning(
+                "tracking push for a waybill not created for that case: ignored",
+                extra={"event_id": event.id, "waybill_no": data.update.waybill_no},
+            )
+            return
         first = store.tracked(data.update)
     else:
         logger.warning("event type not handled here", extra={"event_type": event.type})

@@ -57,7 +57,7 @@ class Answer(BaseModel):
         ok=Ticket,
         status=201,
         body=TicketRequest,
-        errors=(404,),
+        errors=(404, 422),
         scopes=("self", "hotline:intake"),
     ),
 )
@@ -88,6 +88,7 @@ def file_ticket():
         agency = str(CreditCode(agency))
     except ValidationError as exc:
         raise ValidationFailed(f"agency: {exc.errors()[0]['msg']}", field="agency") from None
+    hotline.require_answering_agency(agency)
     now = dt.datetime.now(dt.UTC)
     deadline = calendar().add_working_days(now.date(), DEADLINE_DAYS[request.kind])
     ticket = Ticket(

@@ -116,6 +116,27 @@ def is_active(client_id: str) -> bool:
     return bool(item and item["status"]["S"] == "active")
 
 
+def agency_holds(agency: str, scope: str, table: str | None = None) -> bool:
+    """Whether an active department client of ``agency`` holds ``scope`` (by-agency index)."""
+    pages = (
+        client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=_table(table),
+            IndexName="by-agency",
+            KeyConditionExpression="agency = :a",
+            ExpressionAttributeValues={":a": {"S": agency}},
+        )
+    )
+    return any(
+        item["status"]["S"] == "active"
+        and item.get("role", {}).get("S", DEPARTMENT) == DEPARTMENT
+        and scope in item.get("scopes", {}).get("SS", [])
+        for page in pages
+        for item in page["Items"]
+    )
+
+
 def revoke(client_id: str, table: str | None = None) -> None:
     try:
         client("dynamodb").update_item(

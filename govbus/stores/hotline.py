@@ -8,17 +8,33 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from contracts.errors import Conflict, NotFound
+from contracts.errors import Conflict, NotFound, ValidationFailed
 from contracts.events import Event
 from contracts.hotline import Handling, Ticket, TicketAnswered, TicketStatus
 from govbus import outbox, settings
 from govbus.aws import client
+from govbus.stores import clients
 
 ESCALATED_TO = "福州市效能办 efficiency supervision office"
 
 
 def _table() -> str:
     return settings.table("tickets")
+
+
+HANDLE_SCOPE = "hotline:handle"
+
+
+def require_answering_agency(agency: str) -> None:
+    """422 unless a department of ``agency`` is on the platform to answer its tickets: a
+    ticket assigned to a code no one holds (valid check character or not) is never
+    answered, only escalated."""
+    if not clients.agency_holds(agency, HANDLE_SCOPE):
+        raise ValidationFailed(
+            f"agency {agency}: no department of that code is on the platform to answer "
+            f"12345 tickets; check the code, or name the case the complaint is about",
+            field="agency",
+        )
 
 
 def new_ticket_id(now: _dt.datetime) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.delivery import TrackingState, TrackingUpdate, Waybill
+from contracts.errors import RetryableError
 from govbus.aws import client
 
 REQUESTED = "requested"
@@ -117,6 +118,20 @@ class ShipmentStore:
             detail=f"{update.location} {update.note}".strip(),
             waybill_no=update.waybill_no,
         )
+
+    def is_own_waybill(self, case_id: str, waybill_no: str) -> bool:
+        """Whether ``waybill_no`` is the waybill created for ``case_id``.
+
+        A shipment requested whose waybill is not recorded yet (a push overtook its
+        creation) raises :class:`RetryableError`, so the record is tried again; no
+        shipment at all (a case collected at the hall, or none of ours) is False.
+        """
+        shipment = self.get(case_id)
+        if shipment is None:
+            return False
+        if shipment["waybill_no"] is None:
+            raise RetryableError(f"case {case_id}'s waybill is not recorded yet")
+        return shipment["waybill_no"] == waybill_no
 
     def get(self, case_id: str) -> dict[str, Any] | None:
         item = (

@@ -677,13 +677,76 @@ def clients_revoke(
     return 0
 
 
+def _webhook_key(partner: str):
+    """How the partner's pushes verify: an adapter that declares nothing shares a secret."""
+    from contracts.adapters import WebhookKey
+    from govbus.plugins import adapter_info, create_plugin_manager, installed_adapters
+
+    if partner not in installed_adapters():  # e.g. a test partner: a shared secret
+        return WebhookKey.shared_secret
+    pm = create_plugin_manager({partner})  # only this partner's adapter
+    return adapter_info(pm, partner).webhook_key
+
+
+def _read_public_key(path: Path) -> tuple[str, str]:
+    """The PEM public key in ``path`` (normalised) and its fingerprint; ValueError says why not."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        key = serialization.load_pem_public_key(text)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{path} holds no PEM public key (a -----BEGIN PUBLIC KEY----- block)"
+        ) from None
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return pem, "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def _key_fingerprint(pem: str) -> str:
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        der = serialization.load_pem_public_key(pem.encode()).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except (ValueError, TypeError):
+        return "(not a public key)"
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
 @webhooks_app.command("rotate")
 def webhooks_rotate(
     partner: str,
     stage: StageOption = "dev",
     stack: StackOption = None,
+    public_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key-file",
+            help="the partner's new PEM public key, for a partner that signs with its own "
+            "key pair (nontax)",
+        ),
+    ] = None,
 ) -> int:
     """A new push secret for a partner; the current one stays valid as previous_secret.
+
+    A partner verified by a shared secret gets a new one made here. A partner that signs
+    with its own key pair (its adapter declares ``WebhookKey.public_key``: the non-tax
+    platform) gets the new public key it published staged from ``--public-key-file``;
+    without one the command refuses (exit 2), since a made-up secret could never verify.
 
     Checked before anything is written (the secret exists, the audit table is there),
     then one write conditional on the version read: two rotations racing cannot both
@@ -698,9 +761,41 @@ def webhooks_rotate(
 
     from botocore.exceptions import ClientError
 
+    from contracts.adapters import WebhookKey
     from contracts.signatures import active_secrets
     from govbus import audit
     from govbus.aws import client
+
+    by_public_key = _webhook_key(partner) is WebhookKey.public_key
+    if by_public_key and public_key_file is None:
+        warn(
+            f"govbus webhooks rotate: {partner} signs its pushes with its own key pair, so "
+            f"no secret can be made here; ask it for its new public key and run "
+            f"`govbus webhooks rotate {partner} --public-key-file NEW.pem`"
+        )
+        return 2
+    if not by_public_key and public_key_file is not None:
+        warn(
+            f"govbus webhooks rotate: {partner} verifies with a shared secret, not a public "
+            f"key; run it without --public-key-file"
+        )
+        return 2
+    fingerprint = ""
+    if public_key_file is not None:
+        try:
+            new, fingerprint = _read_public_key(public_key_file)
+        except ValueError as exc:
+            warn(f"govbus webhooks rotate: --public-key-file: {exc}")
+            return 2
+    else:
+        new = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+    def shown(secret: str) -> str:
+        return (
+            f"new public key {_key_fingerprint(secret)}"
+            if by_public_key
+            else (f"new secret    {secret}")
+        )
 
     use_local_stack_if_running()
     name = f"govbus/{stage}/webhooks/{partner}"
@@ -717,7 +812,7 @@ def webhooks_rotate(
     if document.get("previous_secret") and document.get("secret"):
         say(
             f"{name}: a rotation is already pending; nothing changed\n"
-            f"new secret    {document['secret']}\n"
+            f"{shown(document['secret'])}\n"
             f"once the partner signs with it: govbus webhooks drop-previous {partner}"
         )
         return 0
@@ -725,7 +820,9 @@ def webhooks_rotate(
     if not current:
         warn(f"govbus webhooks rotate: {name} holds no secret to rotate from")
         return 2
-    new = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    if new in current:
+        say(f"{name}: that public key already verifies; nothing changed")
+        return 0
     # every secret still in use stays: the one signing now, and any others it listed
     kept = {"secret": new, "previous_secret": current[0]}
     if len(current) > 1:
@@ -749,14 +846,24 @@ def webhooks_rotate(
         "adapter.secret_rotated",
         actor=f"ops:{os.environ.get('USER', 'cli')}",
         target=name,
-        detail="new push secret; the previous one stays valid",
+        detail=(
+            f"new public key {fingerprint} staged; the previous one stays valid"
+            if by_public_key
+            else "new push secret; the previous one stays valid"
+        ),
         table=audit_table,
     )
-    say(
-        f"rotated {name}\nnew secret    {new}\n"
-        f"give it to the partner; once it signs with it: "
-        f"govbus webhooks drop-previous {partner}"
-    )
+    if by_public_key:
+        say(
+            f"rotated {name}\n{shown(new)} (staged; the previous key still verifies)\n"
+            f"once the partner signs with its new key: govbus webhooks drop-previous {partner}"
+        )
+    else:
+        say(
+            f"rotated {name}\n{shown(new)}\n"
+            f"give it to the partner; once it signs with it: "
+            f"govbus webhooks drop-previous {partner}"
+        )
     return 0
 
 

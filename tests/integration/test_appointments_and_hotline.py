@@ -172,6 +172,36 @@ def test_an_overdue_ticket_escalates_and_the_caller_sees_the_handling(stack, ca,
     assert seen["status"] == "answered" and seen["answer"] == "已督促审批，今日办结"
 
 
+@pytest.mark.parametrize(
+    ("agency", "holds"),
+    [
+        ("11350100MB0000008P", None),  # a valid check character, no such department here
+        ("11350100MB0000009T", ["cases:review"]),  # on the platform, but no one answers 12345
+    ],
+    ids=["no department", "no hotline handler"],
+)
+def test_a_ticket_for_an_agency_no_one_on_the_platform_can_answer_is_422(
+    stack, ca, seeded, agency, holds
+):
+    if holds:
+        department_token(stack, holds, agency=agency)
+    token = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    filed = requests.post(
+        f"{stack.url}/hotline/tickets",
+        headers=bearer(token),
+        json={"kind": "consultation", "title": "咨询", "details": "请告知", "agency": agency},
+        timeout=10,
+    )
+    assert filed.status_code == 422, filed.text
+    problem = filed.json()
+    assert problem["field"] == "agency"
+    assert f"agency {agency}: no department of that code is on the platform" in problem["detail"]
+    mine = requests.get(
+        f"{stack.url}/hotline/tickets", headers=bearer(token), params={"mine": "true"}, timeout=10
+    )
+    assert mine.status_code == 200 and mine.json()["tickets"] == []
+
+
 def test_an_answer_in_time_is_not_escalated_and_only_the_assigned_agency_answers(stack, ca, seeded):
     token = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
     ticket = requests.post(

@@ -75,6 +75,78 @@ def case_of(stack, token, case_id):
     ).json()
 
 
+def issued_licence(stack, citizen, delivery=None) -> dict:
+    """A case of the food licence item applied for, approved and its e-licence issued."""
+    created = apply(stack, citizen, delivery=delivery)
+    upload(created["uploads"][0])
+    submitted = post(stack, citizen, f"/applications/{created['id']}/submit").json()
+    assert submitted["state"] == "pre_reviewed", submitted.get("reason")
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    for action in ("accept", "approve"):
+        answer = post(stack, clerk, f"/applications/{created['id']}/actions", {"action": action})
+        assert answer.status_code == 200, answer.text
+    return wait_for(
+        lambda: (c := case_of(stack, citizen, created["id"]))["state"] == "licence_issued" and c,
+        what="the e-licence to be issued",
+    )
+
+
+def ems_delivered(stack, ems, case_id: str, waybill_no: str) -> requests.Response:
+    """EMS, genuinely signed, says it delivered ``waybill_no`` for ``case_id``."""
+    from contracts.delivery import TrackingState
+
+    trace = ems._trace_for(waybill_no, TrackingState.delivered)
+    headers, body = ems.push_body(waybill_no, trace, order=case_id)
+    return requests.post(f"{stack.url}/webhooks/ems", data=body, headers=headers, timeout=10)
+
+
+def case_events_drained(aws, stack) -> bool:
+    attrs = aws["sqs"].get_queue_attributes(
+        QueueUrl=stack.resolver.refs["CaseEventsQueue"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attrs["ApproximateNumberOfMessages"])
+        + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        == 0
+    )
+
+
+def test_an_ems_delivered_push_does_not_close_a_case_collected_at_the_hall(
+    stack, aws, ems, citizen
+):
+    issued = issued_licence(stack, citizen)  # the applicant collects it at the hall
+    answer = ems_delivered(stack, ems, issued["id"], "1199999999999")
+    assert answer.status_code == 202, answer.text  # EMS's push is taken: it stops retrying
+    wait_for(lambda: case_events_drained(aws, stack), what="the push's event handled")
+    after = case_of(stack, citizen, issued["id"])
+    assert after["state"] == "licence_issued"
+    assert [e["action"] for e in after["timeline"]][-1] == "licence_issued"
+
+
+def test_an_ems_delivered_push_for_another_waybill_leaves_the_case_and_its_shipment(
+    stack, aws, ems, citizen
+):
+    issued = issued_licence(stack, citizen, delivery=EMS_TO_HOME)
+    store = ShipmentStore(stack.resolver.refs["ShipmentsTable"])
+    waybill = wait_for(
+        lambda: (s := store.get(issued["id"])) and s.get("waybill_no"),
+        what="the EMS waybill for the case",
+    )
+    assert ems_delivered(stack, ems, issued["id"], "1199999999999").status_code == 202
+    wait_for(lambda: case_events_drained(aws, stack), what="the push's event handled")
+    assert case_of(stack, citizen, issued["id"])["state"] == "licence_issued"
+    shipment = store.get(issued["id"])
+    assert shipment["waybill_no"] == waybill and shipment["state"] == "created"
+
+    # its own waybill delivered does close it
+    assert ems_delivered(stack, ems, issued["id"], waybill).status_code == 202
+    wait_for(
+        lambda: case_of(stack, citizen, issued["id"])["state"] == "closed",
+        what="the case to close on its own waybill's delivery",
+    )
+
+
 def test_apply_reuse_prereview_approve_licence_delivery_timeline(stack, aws, ems, citizen):
     created = apply(stack, citizen, delivery=EMS_TO_HOME)
     assert created["state"] == "draft"

@@ -245,3 +245,73 @@ def test_the_platforms_signature_verifies_with_the_stored_public_key_only(stack,
     _, genuine = nontax.sample_push()
     signature = base64.b64decode(_fields(genuine)["sign"])
     assert len(signature) == 256, "RSA-2048 SHA256withRSA"
+
+
+def _stored_nontax_secret(aws) -> dict:
+    secret = aws["secretsmanager"].get_secret_value(SecretId="govbus/dev/webhooks/nontax")
+    return json.loads(secret["SecretString"])
+
+
+def test_rotating_the_nontax_key_without_the_platforms_new_public_key_is_refused(
+    stack, aws, nontax, capsys, tmp_path
+):
+    """A made-up HMAC secret in place of the platform's RSA public key would leave every
+    payment notification refused once the previous key is dropped."""
+    from govbus_dev.cli import main as govbus
+
+    before = _stored_nontax_secret(aws)
+    assert govbus(["webhooks", "rotate", "nontax", "--stack", stack.stack_name]) == 2
+    err = capsys.readouterr().err
+    assert "--public-key-file" in err and len(err.strip().splitlines()) == 1
+    not_a_key = tmp_path / "secret.txt"
+    not_a_key.write_text("whsec_" + base64.b64encode(b"x" * 32).decode())
+    rotate = ["webhooks", "rotate", "nontax", "--stack", stack.stack_name]
+    assert govbus([*rotate, "--public-key-file", str(not_a_key)]) == 2
+    assert "no PEM public key" in capsys.readouterr().err
+    assert _stored_nontax_secret(aws) == before
+    _, genuine = nontax.sample_push()
+    assert notify(stack, genuine).status_code == 200
+
+
+def test_the_platforms_new_public_key_is_staged_next_to_the_old_until_dropped(
+    stack, aws, nontax, capsys, tmp_path
+):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from govbus_dev.cli import main as govbus
+
+    new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = tmp_path / "nontax-2027.pem"
+    public_pem.write_bytes(
+        new_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    private_pem = new_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+    def signed_with_new_key() -> bytes:
+        _, sample = nontax.sample_push()
+        fields = {k: v for k, v in _fields(sample).items() if k not in ("sign", "sign_type")}
+        return urlencode(
+            {**fields, "sign_type": "RSA2", "sign": wire.sign_notification(fields, private_pem)}
+        ).encode()
+
+    rotate = ["webhooks", "rotate", "nontax", "--stack", stack.stack_name]
+    assert govbus([*rotate, "--public-key-file", str(public_pem)]) == 0
+    assert "new public key sha256:" in capsys.readouterr().out
+    stored = _stored_nontax_secret(aws)
+    assert stored["previous_secret"] == nontax.public_key_pem
+    assert stored["secret"] == public_pem.read_text()
+    stack.clear_caches()
+    _, by_old_key = nontax.sample_push()
+    assert notify(stack, by_old_key).status_code == 200
+    assert notify(stack, signed_with_new_key()).status_code == 200
+
+    assert govbus(["webhooks", "drop-previous", "nontax", "--stack", stack.stack_name]) == 0
+    stack.clear_caches()
+    assert notify(stack, signed_with_new_key()).status_code == 200
+    _, by_old_key = nontax.sample_push()
+    assert notify(stack, by_old_key).status_code == 401

@@ -312,7 +312,6 @@ def _fault(answer) -> tuple[str, str]:
     ("case", "code", "words"),
     [
         ("wrong digest", wire.FAULT_FAILED_AUTHENTICATION, "password digest does not match"),
-        ("unknown user", wire.FAULT_FAILED_AUTHENTICATION, "unknown user"),
         ("stale created", wire.FAULT_MESSAGE_EXPIRED, "s off; at most 300 s allowed"),
     ],
 )
@@ -328,6 +327,16 @@ def test_the_hall_refuses_a_bad_username_token_with_a_clear_fault(hall, case, co
     assert answer.status_code == 500
     assert _fault(answer)[0] == code
     assert words in _fault(answer)[1]
+
+
+def test_an_unknown_user_gets_the_same_fault_as_a_wrong_password(hall):
+    """No user enumeration: the fault does not tell whether the user exists."""
+    _, unknown_user = _raw_call(hall, username="city")
+    _, wrong_password = _raw_call(hall, password="guessed")
+    assert unknown_user.status_code == wrong_password.status_code == 500
+    assert _fault(unknown_user) == _fault(wrong_password)
+    assert _fault(unknown_user)[0] == wire.FAULT_FAILED_AUTHENTICATION
+    assert "city" not in _fault(unknown_user)[1]
 
 
 def test_the_hall_refuses_a_reused_nonce(hall):

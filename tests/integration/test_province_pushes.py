@@ -162,3 +162,26 @@ def test_a_refused_push_gets_problem_json_and_publishes_nothing(
     assert words in answer.json()["detail"]
     assert after_marker(aws, stack) == []
     assert hall.canary_hits == 0
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("材料不全\u202e全不料材", "control or bidi-override"),
+        ("x" * 200_000, "at most 2000 characters"),
+    ],
+    ids=["bidi override", "200 KB"],
+)
+def test_a_signed_push_whose_reason_no_one_could_read_is_422_and_publishes_nothing(
+    stack, aws, acme, hall, reason, words
+):
+    """The same text rules as EMS's op_desc: a signature proves who sent it, not that it
+    is a reason a clerk or citizen can be shown."""
+    headers, body = hall.push_body("FJ000000000000", "REJECTED", reason)
+    answer = push(stack, headers, body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["field"] == "reason"
+    assert words in problem["detail"]
+    assert after_marker(aws, stack) == []

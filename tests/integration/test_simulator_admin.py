@@ -202,6 +202,20 @@ def test_a_faults_value_of_the_wrong_kind_names_the_field_without_pydantic_links
             400,
             "'seconds' cannot be negative; not -2.0",
         ),
+        (
+            HallSimulator,
+            "/_sim/pushes",
+            '{"enabled": "no"}',
+            400,
+            "'enabled' is true or false, not \"no\"",
+        ),
+        (
+            CitizenCardSimulator,
+            "/_sim/tokens",
+            '{"revoke": "false"}',
+            400,
+            "'revoke' is true or false, not \"false\"",
+        ),
     ],
 )
 def test_an_admin_call_that_cannot_be_done_says_why_in_a_sentence(
@@ -210,6 +224,14 @@ def test_an_admin_call_that_cannot_be_done_says_why_in_a_sentence(
     sim = running(factory)
     answer = post(sim, path, body)
     assert (answer.status_code, answer.json()) == (status, {"error": error})
+
+
+def test_a_hall_told_enabled_no_keeps_pushing(running):
+    """ "no" is not a boolean: refused, not read as truthy (nor as false)."""
+    hall = running(HallSimulator)
+    assert post(hall, "/_sim/pushes", '{"enabled": "no"}').status_code == 400
+    assert hall.pushes_enabled is True
+    assert post(hall, "/_sim/pushes", '{"enabled": false}').json() == {"enabled": False}
 
 
 def test_the_iot_simulator_answers_its_faults_handle_the_same_way():
@@ -264,3 +286,18 @@ def test_a_body_that_is_not_json_is_shown_an_example_of_its_own_handle(
     assert error.startswith("the body is not JSON (line 1, column 2): send e.g. '"), error
     assert example in error
     assert "error_rate" not in error
+
+
+@pytest.mark.parametrize("name", sorted(HTTP_SIMULATORS))
+@pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH"])
+def test_a_method_a_simulator_does_not_answer_is_405_json_naming_the_ones_it_does(
+    running, name, method
+):
+    sim = running(HTTP_SIMULATORS[name])
+    answer = requests.request(method, f"{sim.url}/_sim/state", data=b"{}", timeout=10)
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, POST"
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.json() == {"error": f"{method} is not answered here; use GET, POST"}
+    # the simulator still answers on a new connection
+    assert requests.get(f"{sim.url}/_sim/state", timeout=10).status_code < 500
