@@ -57,7 +57,7 @@ from govbus import audit, paging, settings
 from govbus.auth import SELF, Caller
 from govbus.aws import client
 from govbus.calendar import calendar
-from govbus.http import one_of
+from govbus.http import one_of, whole_number
 from govbus.privacy import subject_key
 from govbus.stores import cases, catalog, licences
 
@@ -593,9 +593,7 @@ def material_for(case: Case, who: Caller, index: str) -> dict[str, Any]:
             f"case {case.id} was withdrawn by the applicant: its materials are no longer "
             "handed out to reviewers"
         )
-    if not (index.isascii() and index.isdigit() and len(index) <= 4):  # "²".isdigit()
-        raise ValidationFailed("the material index is a number from 0", field="index")
-    link = material_link(case, int(index))
+    link = material_link(case, whole_number(index, "index", 0, 9999))
     if reviewer:
         audit.record("case.material_read", actor=who.subject, target=case.id, detail=index)
     return link
