@@ -6,7 +6,8 @@ bidi overrides that make a text read differently than it is stored). So:
 
 * :data:`ShortText`, :data:`Text`, :data:`LongText`: bounded strings, free of control
   and bidi-override characters (``\\n`` and ``\\t`` allowed in the long forms);
-* :func:`bounded_text`: the same refusals with another bound;
+* :func:`bounded_text`: the same refusals with another bound; :data:`NotBlank`: no text
+  of only whitespace;
 * :func:`bounded_list`: a list of at most N items;
 * :data:`FeeAmount`: yuan with at most two decimals, finite, under a ceiling;
 * :data:`DeliveryId`: an id a partner gives a push, safe as part of any key;
@@ -23,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from contracts.errors import InvalidRequest, PayloadTooLarge
+from contracts.errors import InvalidRequest, PayloadTooLarge, ValidationFailed
 
 # --- text -------------------------------------------------------------------------
 
@@ -45,6 +46,17 @@ def _printable_text(value: str) -> str:
     if _FORBIDDEN_MULTILINE.search(value):
         raise ValueError("contains a control or bidi-override character")
     return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():  # spaces, tabs, newlines, the ideographic space
+        raise ValueError("must not be blank")
+    return value
+
+
+NotBlank = AfterValidator(_not_blank)
+"""Added to a text's annotation (``Annotated[ShortText, NotBlank]``): a text of only
+whitespace is refused, as an empty one is (a title of three spaces says nothing)."""
 
 
 SHORT_TEXT_MAX = 200
@@ -176,6 +188,20 @@ def _number(kind: type) -> Any:
     return parse
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # {"kind": "consultation", "kind": "complaint"}: json keeps the last, another reader
+    # the first; a body that says two things is refused, not guessed at
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            shown = key if len(key) <= 60 else key[:60] + "..."
+            raise ValidationFailed(
+                f"the key {shown!r} appears twice in one object: send it once", field=shown
+            )
+        document[key] = value
+    return document
+
+
 def _constant(name: str) -> Any:
     raise InvalidRequest(f"{name} is not a JSON number", field="(body)")
 
@@ -190,7 +216,8 @@ def loads_bounded(
 
     Raises :class:`PayloadTooLarge` (413) for a body over ``max_bytes`` and
     :class:`InvalidRequest` (400) for anything unreadable: invalid UTF-8, malformed
-    JSON, nesting deeper than ``max_depth``, numbers of more than 40 characters, NaN.
+    JSON, nesting deeper than ``max_depth``, numbers of more than 40 characters, NaN;
+    :class:`ValidationFailed` (422) for a key that appears twice in one object.
     """
     size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
@@ -213,6 +240,7 @@ def loads_bounded(
             parse_int=_number(int),
             parse_float=_number(float),
             parse_constant=_constant,
+            object_pairs_hook=_unique_keys,
         )
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "unreadable"

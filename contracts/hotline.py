@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
 from contracts.base import ContractModel
-from contracts.constrained import ShortText, bounded_text
+from contracts.constrained import NotBlank, ShortText, bounded_text
 from contracts.events import event_type
 
 
@@ -39,8 +40,8 @@ DEADLINE_DAYS = {TicketKind.consultation: 3, TicketKind.complaint: 5}
 class TicketRequest(ContractModel):
     kind: TicketKind
     category: ComplaintCategory | None = None
-    title: ShortText = Field(min_length=2)
-    details: bounded_text(5000, multiline=True) = Field(min_length=2)
+    title: Annotated[ShortText, NotBlank] = Field(min_length=2)
+    details: Annotated[bounded_text(5000, multiline=True), NotBlank] = Field(min_length=2)
     about_case: str | None = Field(default=None, max_length=64)  # a complaint about a case
     agency: str | None = Field(default=None, max_length=18)  # required unless about_case
     caller_code: str | None = Field(default=None, max_length=18)  # a phone call's caller

@@ -121,14 +121,32 @@ E = TypeVar("E", bound=StrEnum)
 
 def one_of(enum: type[E], value: str | None, field: str) -> E | None:
     """A query value that names one member of ``enum`` (None when absent); else 422
-    naming every value allowed (a listing's ``?status=``, ``?state=``)."""
-    if not value:
+    naming every value allowed (a listing's ``?status=``, ``?state=``). An empty value
+    (``?status=``) is refused too: a filter left blank is a mistake, not "no filter"."""
+    if value is None:
         return None
     try:
         return enum(value)
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
         raise errors.ValidationFailed(f"{field} must be one of {allowed}", field=field) from None
+
+
+def whole_number(
+    value: str | None, field: str, low: int, high: int, default: int | None = None
+) -> int | None:
+    """A number a query or path carries: ASCII digits from ``low`` to ``high``
+    (``default`` when absent), else 422 naming ``field`` and the range.
+
+    Never ``int(value)`` alone: it also reads "١" (Arabic-Indic), "１" (fullwidth),
+    " 5", "+5" and "1_0" as numbers."""
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise errors.ValidationFailed(
+            f"{field} must be a whole number from {low} to {high}, in digits 0-9", field=field
+        )
+    return int(value)
 
 
 def parse_json(text: str) -> Any:

@@ -25,7 +25,7 @@ import datetime as _dt
 import secrets
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.adapters import CallContext
 from contracts.cases import Actor, CaseState, Step
@@ -211,8 +211,17 @@ def ensure_platform_order(order_no: str) -> StoredOrder:
 # --- bills ------------------------------------------------------------------------------
 
 
+# the latest a bill may fall due: a term's or a treatment's bill is paid within the
+# year; a later date is a typing error (9999-12-31) that would keep an order open forever
+MAX_DUE_DAYS = 365
+
+
 class BillRequest(BaseModel):
-    """What a biller (a school's or hospital's department client) posts."""
+    """What a biller (a school's or hospital's department client) posts. The agency
+    billing is the caller's own: a field the request does not define (``agency``) is
+    refused, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
     payer_code: str = Field(min_length=18, max_length=18, description="the citizen's ID number")
     payer_name: bounded_text(64) = Field(min_length=1)
@@ -234,8 +243,15 @@ def issue_bill(who: Caller, request: BillRequest) -> StoredOrder:
             "a real birth date, the check character)",
             field="payer_code",
         ) from None
-    if request.due < _dt.datetime.now(CST).date():
+    today = _dt.datetime.now(CST).date()
+    if request.due < today:
         raise ValidationFailed("the due date is already past", field="due")
+    if request.due > today + _dt.timedelta(days=MAX_DUE_DAYS):
+        raise ValidationFailed(
+            f"the due date is at most {MAX_DUE_DAYS} days from today "
+            f"({(today + _dt.timedelta(days=MAX_DUE_DAYS)).isoformat()})",
+            field="due",
+        )
     order_no = f"{BILL_PREFIX}{secrets.token_hex(8).upper()}"
     order = StoredOrder(
         order_no=order_no,

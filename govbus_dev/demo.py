@@ -21,7 +21,9 @@ it finds ``.govbus-dev.json``) walks one citizen through the platform over HTTP:
     decision back; the province's e-licence is on the case.
 
 Each step prints its timing; the case's timeline is printed at the end. The exit status
-is 0 only when every step did what the platform promises. The department clients the
+is 0 only when every step did what the platform promises. If 林小姐 deregistered her
+account in this stack (``DELETE /accounts/me``, which cannot be undone) the demo stops
+at the login and says to restart ``make run``: the journey rests on her licence and card. The department clients the
 demo creates (steps 5 and 10) are revoked when it ends, whether every step passed or not:
 running it again and again leaves no live credentials behind.
 """
@@ -55,6 +57,16 @@ EMS_TO_HOME = {
     "district": "台江区",
     "street": "五一中路88号",
 }
+
+
+# the journey is hers: the sole trader licence it reuses, the citizen card it pays from
+# and the demo data's cases are 林小姐's, so another citizen cannot stand in for her
+DEREGISTERED = (
+    f"{CITIZEN_NAME}'s account was deregistered in this stack (DELETE /accounts/me), "
+    "which cannot be undone: she can no longer log in, and the journey is hers (her sole "
+    "trader licence, her citizen card). Stop `make run` and start it again (a fresh stack "
+    "with the demo data), then run `make demo` again"
+)
 
 
 class StepFailed(Exception):
@@ -134,19 +146,19 @@ class Journey:
         key = serialization.load_pem_private_key(pems["private_key_pem"].encode(), None)
         nonce = self.expect(self.call("POST", "/auth/challenge"), 201)["nonce"]
         signature = key.sign(nonce.encode(), ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg,union-attr]
-        token = self.expect(
-            self.call(
-                "POST",
-                "/auth/login",
-                json={
-                    "nonce": nonce,
-                    "certificate_pem": pems["certificate_pem"],
-                    "signature": base64.b64encode(signature).decode(),
-                    "algorithm": "ECDSA-P256-SHA256",
-                },
-            ),
-            200,
+        answer = self.call(
+            "POST",
+            "/auth/login",
+            json={
+                "nonce": nonce,
+                "certificate_pem": pems["certificate_pem"],
+                "signature": base64.b64encode(signature).decode(),
+                "algorithm": "ECDSA-P256-SHA256",
+            },
         )
+        if answer.status_code == 403 and "deregistered" in answer.text:
+            raise StepFailed(DEREGISTERED)
+        token = self.expect(answer, 200)
         self.citizen = token["access_token"]
         return f"{CITIZEN_NAME} holds a citizen token (scope {token.get('scope', 'self')})"
 

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from contracts.appointments import Booking, BookingRequest, SlotsRequest
-from contracts.errors import Forbidden, ValidationFailed
+from contracts.errors import Forbidden, NotFound, ValidationFailed
 from govbus.auth import SELF, caller
 from govbus.http import documented, install_problem_handlers, json_response
 from govbus.observability import logger, metrics, tracer
@@ -149,7 +149,8 @@ def cancel(booking_id: str):
     who = caller(app)
     _, owner = appointments.get(booking_id)
     if owner != subject_key(who.subject):
-        raise Forbidden("only the person who booked can cancel")
+        # another's appointment is as unknown as one never booked: nothing of it is told
+        raise NotFound(f"no appointment {booking_id}")
     return json_response(appointments.cancel(booking_id))
 
 

@@ -297,7 +297,10 @@ def change_me():
 @app.delete(
     "/accounts/me",
     **documented(
-        "Deregister one's own account", ok=Deregistered, errors=(404, 409), scopes=("self",)
+        "Deregister one's own account: permanent, it cannot be undone (docs/api.md)",
+        ok=Deregistered,
+        errors=(404, 409),
+        scopes=("self",),
     ),
 )
 def deregister_me():

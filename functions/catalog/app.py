@@ -31,7 +31,7 @@ from contracts.errors import (
 )
 from govbus import audit
 from govbus.auth import caller
-from govbus.http import documented, install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response, whole_number
 from govbus.observability import logger, metrics, tracer
 from govbus.routing import HttpResolver, Response
 from govbus.stores import catalog
@@ -104,6 +104,10 @@ def cached(document: dict | list) -> Response:
     return Response(status_code=200, content_type="application/json", headers=headers, body=body)
 
 
+# a version number a read may ask for; a larger one is a typing error, not a version
+MAX_VERSION = 999_999
+
+
 def _summary(item: ServiceItem) -> dict:
     return {
         "code": item.code,
@@ -136,10 +140,7 @@ def search():
     q = (app.current_event.get_query_string_value("q") or "").strip().lower()
     agency = app.current_event.get_query_string_value("agency")
     raw_star = app.current_event.get_query_string_value("min_star")
-    try:
-        min_star = int(raw_star) if raw_star else 1
-    except ValueError:
-        raise ValidationFailed("min_star is a number from 1 to 5", field="min_star") from None
+    min_star = whole_number(raw_star, "min_star", 1, 5, default=1)
     found = [
         i
         for i in catalog.published_items()
@@ -162,10 +163,7 @@ def search():
 )
 def read(code: str):
     raw = app.current_event.get_query_string_value("version")
-    try:
-        version = int(raw) if raw else None
-    except ValueError:
-        raise ValidationFailed("version is a whole number", field="version") from None
+    version = whole_number(raw, "version", 1, MAX_VERSION)
     return cached(catalog.public_version(code.upper(), version).model_dump(mode="json"))
 
 
@@ -307,8 +305,14 @@ def _if_match_version(code: str) -> int | None:
     if not existing:
         raise NotFound(f"no item {code}")
     latest = max(existing, key=lambda v: v.version)
-    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+    tags = {t.strip() for t in wanted.split(",")}
     if etag_of(latest.model_dump(mode="json")) not in tags:
+        if all(t.startswith("W/") for t in tags):
+            # RFC 9110 13.1.1: If-Match compares strongly, so a weak tag never matches
+            raise PreconditionFailed(
+                'If-Match compares strong ETags only: a weak tag (W/"...") never matches; '
+                f"send item {code}'s ETag as a read or an edit answered it"
+            )
         raise PreconditionFailed(
             f"item {code} changed since it was read: its latest version is {latest.version} "
             f"({latest.status.value}); read it again (GET /catalog/items/{code}/versions, "

@@ -12,13 +12,14 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 # isort: split
 
 import datetime as dt
+from typing import Annotated
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
-from contracts.constrained import bounded_text
-from contracts.errors import NotFound, ValidationFailed
+from contracts.constrained import NotBlank, bounded_text
+from contracts.errors import Forbidden, NotFound, ValidationFailed
 from contracts.events import Event
 from contracts.hotline import (
     DEADLINE_DAYS,
@@ -47,7 +48,7 @@ class Tickets(BaseModel):
 
 
 class Answer(BaseModel):
-    answer: bounded_text(5000, multiline=True) = Field(min_length=2)
+    answer: Annotated[bounded_text(5000, multiline=True), NotBlank] = Field(min_length=2)
 
 
 @app.post(
@@ -132,10 +133,10 @@ def file_ticket():
         "A citizen's own tickets (?mine=true), or the tickets assigned to a department's "
         "agency, the nearest deadline first (?status= filters)",
         ok=Tickets,
-        errors=(422,),
+        errors=(403, 422),
         scopes=("self", "hotline:handle"),
         query={
-            "mine": "true: the caller's own tickets (a citizen)",
+            "mine": "true: the caller's own tickets (a citizen; required of one)",
             "status": "a department's listing only: open, escalated, answered or closed",
         },
     ),
@@ -143,14 +144,22 @@ def file_ticket():
 def listing():
     who = caller(app)
     query = app.current_event.query_string_parameters
-    if who.may("hotline:handle") and who.agency and not who.may(SELF):
+    # one rule with GET /bills and GET /applications: a department lists its agency's
+    # (with the scope that says so), a citizen its own with ?mine=true
+    if who.is_department and who.may("hotline:handle") and who.agency:
         if "mine" in query:
             raise ValidationFailed(
                 "a department lists its agency's tickets: leave out ?mine", field="mine"
             )
         tickets = hotline.by_agency(who.agency, one_of(TicketStatus, query.get("status"), "status"))
+    elif who.is_department or not who.may(SELF):
+        raise Forbidden(
+            "a department lists its agency's tickets with the scope hotline:handle; "
+            "a citizen lists their own with ?mine=true"
+        )
     else:
-        who.require(SELF)
+        if (query.get("mine") or "").lower() != "true":
+            raise ValidationFailed("list your own tickets with ?mine=true", field="mine")
         if "status" in query:
             raise ValidationFailed("?status filters a department's listing", field="status")
         tickets = hotline.by_caller(subject_key(who.subject))

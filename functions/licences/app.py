@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from contracts.adapters import CallContext
 from contracts.constrained import bounded_text
-from contracts.errors import Forbidden, ValidationFailed
+from contracts.errors import Forbidden, NotFound, ValidationFailed
 from contracts.events import Event
 from contracts.identity import mask_identifier
 from contracts.licences import IssueRequest, Licence, LicenceRevoked
@@ -146,7 +146,9 @@ def read(licence_id: str):
     who = caller(app)
     licence = licences.get(licence_id)
     if not (who.is_self(licence.holder_code) or who.may(READ) or _issued_by(who, licence)):
-        raise Forbidden("only the holder, the issuer or a department granted licences:read")
+        # another's licence is as unknown as one never issued (a holder, the issuer or a
+        # department granted licences:read reads it; anyone may verify it by its id)
+        raise NotFound(f"no licence {licence_id}")
     return json_response(view(licence, who))
 
 
@@ -176,6 +178,11 @@ def verify(licence_id: str):
 def revoke(licence_id: str):
     who = caller(app)
     who.require(ISSUE)
+    licence = licences.get(licence_id)
+    if not _issued_by(who, licence):  # refused before the body is read
+        raise Forbidden(
+            f"only the issuer can revoke a licence: this one was issued by {licence.issuer}"
+        )
     why = Revocation.model_validate(app.current_event.json_body or {})
     licence = licences.revoke(licence_id, who.agency or "", why.reason)
     publish(

@@ -19,11 +19,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from contracts.errors import Forbidden, ValidationFailed
+from contracts.errors import Forbidden
 from govbus import audit, ops, settings
 from govbus.auth import Caller, caller
 from govbus.aws import stage
-from govbus.http import documented, install_problem_handlers, json_response
+from govbus.http import documented, install_problem_handlers, json_response, whole_number
 from govbus.observability import logger, metrics, tracer
 from govbus.plugins import plugin_manager
 from govbus.routing import HttpResolver
@@ -81,12 +81,14 @@ def list_adapters():
 )
 def event_throughput():
     _ops()
-    raw = app.current_event.get_query_string_value("minutes", str(DEFAULT_MINUTES)) or ""
-    if not raw.isdigit() or not 1 <= int(raw) <= ops.MAX_WINDOW_MINUTES:
-        raise ValidationFailed(
-            f"minutes must be a whole number from 1 to {ops.MAX_WINDOW_MINUTES}", field="minutes"
-        )
-    return json_response(ops.throughput(int(raw)))
+    minutes = whole_number(
+        app.current_event.get_query_string_value("minutes"),
+        "minutes",
+        1,
+        ops.MAX_WINDOW_MINUTES,
+        default=DEFAULT_MINUTES,
+    )
+    return json_response(ops.throughput(minutes))
 
 
 @app.get(

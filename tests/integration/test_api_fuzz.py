@@ -17,6 +17,7 @@ otherwise).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 
@@ -144,7 +145,7 @@ def world(local_stack_session):
             "payer_name": "林小姐",
             "amount_fen": 1500,
             "title": "学费",
-            "due": "2099-12-31",
+            "due": (dt.date.today() + dt.timedelta(days=30)).isoformat(),
         },
     )
     real = {
