@@ -35,6 +35,8 @@ def _project(root: str) -> Path:
 
     found = find_upward(TEMPLATE)
     return found.parent if found is not None else Path(root)
+
+
 # what the shared layer is built from (Makefile build-SharedLayer: `pip install .`):
 # the runtime packages and what decides their dependencies (of pyproject.toml, only
 # what `pip install .` reads: a dev extra or a console script changes no function)
