@@ -121,12 +121,30 @@ def notices(event: Event) -> list[Notice]:
             return []
         kind = NotifyKind.delivery_out
         case_id = update["case_id"]
+        if not _own_waybill(case_id, update["waybill_no"], event):
+            return []
         key = _applicant_of(case_id, event)
         if key is None:
             return []
         text = TEMPLATES[kind].format(case_id=case_id, waybill_no=update["waybill_no"])
         return [Notice(kind, key, text, case_id, case_id=case_id)]
     return []
+
+
+def _own_waybill(case_id: str, waybill_no: str, event: Event) -> bool:
+    """Whether the courier's update is about the waybill created for the case: a signed
+    push may name any case, and a text about someone else's parcel would tell a citizen
+    of a delivery that is not hers (as the case's own close checks; see
+    ``applications.delivered``). A waybill not recorded yet is retried."""
+    from govbus.stores.shipments import ShipmentStore
+
+    if ShipmentStore(platform_settings.table("shipments")).is_own_waybill(case_id, waybill_no):
+        return True
+    logger.warning(
+        "a courier's update for a waybill not created for that case: nobody to tell",
+        extra={"event_id": event.id, "case_id": case_id},
+    )
+    return False
 
 
 def _applicant_of(case_id: str, event: Event) -> str | None:

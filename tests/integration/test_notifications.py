@@ -204,7 +204,7 @@ def test_the_gateway_failing_is_retried_until_it_sends_once(stack, aws, sms, cit
     assert len(texts(sms, "您已预约")) == 1
 
 
-def test_a_hotline_answer_and_a_delivery_out_tell_the_citizen(stack, aws, sms, citizen):
+def test_a_hotline_answer_and_a_delivery_out_tell_the_citizen(stack, aws, sms, citizen, capfd):
     from contracts.delivery import TrackingState, TrackingUpdate, TrackingUpdated
     from tests.integration.conftest import department_token
     from tests.integration.test_cases import EMS_TO_HOME, apply
@@ -233,28 +233,51 @@ def test_a_hotline_answer_and_a_delivery_out_tell_the_citizen(stack, aws, sms, c
     told = wait_for(lambda: texts(sms, "已有答复"), what="the SMS about the answer")
     assert ticket.json()["id"] in told[0]["content"]
 
-    # out for delivery: the courier's message goes to the delivery address's phone
+    # out for delivery: the courier's message goes to the delivery address's phone, for
+    # the waybill created for the case only (a signed push may name any case)
+    from contracts.delivery import Waybill
+    from govbus.stores.shipments import ShipmentStore
+
     case = apply(stack, citizen, item=ITEM, delivery=EMS_TO_HOME)
-    update = TrackingUpdate(
-        waybill_no="1100000000001",
-        case_id=case["id"],
-        state=TrackingState.out_for_delivery,
-        occurred_at=dt.datetime.now(dt.UTC),
+    ShipmentStore(stack.resolver.refs["ShipmentsTable"]).waybill_created(
+        Waybill(case_id=case["id"], waybill_no="1100000000001", carrier="ems"),
+        dt.datetime.now(dt.UTC),
     )
-    put_event(
-        aws,
-        stack,
-        Event.create(
+    events = {
+        waybill_no: Event.create(
             "delivery.tracking_updated",
-            TrackingUpdated(carrier="ems", update=update),
+            TrackingUpdated(
+                carrier="ems",
+                update=TrackingUpdate(
+                    waybill_no=waybill_no,
+                    case_id=case["id"],
+                    state=TrackingState.out_for_delivery,
+                    occurred_at=dt.datetime.now(dt.UTC),
+                ),
+            ),
             source="govbus.partner.ems",
             subject=case["id"],
-        ),
-    )
+        )
+        for waybill_no in ("1199999999999", "1100000000001")  # someone else's, its own
+    }
+    put_event(aws, stack, events["1199999999999"])
+    seen: list[str] = []
+
+    def judged() -> bool:
+        out = capfd.readouterr()
+        seen.append(out.out + out.err)
+        bogus = events["1199999999999"].id
+        return any(
+            bogus in line and "nobody to tell" in line for line in "".join(seen).splitlines()
+        )
+
+    wait_for(judged, what="the update for another waybill judged")
+    put_event(aws, stack, events["1100000000001"])
     out = wait_for(
         lambda: [m for m in sms.sent_to(EMS_TO_HOME["phone"]) if "正在派送" in m["content"]],
         what="the SMS about the delivery",
     )
+    assert len(out) == 1, "the update for another waybill told no one"
     assert "1100000000001" in out[0]["content"] and case["id"] in out[0]["content"]
 
 
