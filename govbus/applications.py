@@ -191,6 +191,15 @@ def _result_step(licence_id: str | None, by: str = "") -> Step:
     )
 
 
+def _pinned_reference(material: CaseMaterial) -> str | None:
+    """An upload's document-store reference for the hall: its key and, once pre-review
+    pinned it, the S3 version pre-review checked (``key?versionId=...``), so the hall
+    fetches the bytes the city reviewed, not whatever was posted under the key since."""
+    if material.object_key and material.version_id:
+        return f"{material.object_key}?versionId={material.version_id}"
+    return material.object_key
+
+
 def _forward(case: Case) -> Event:
     """The command that forwards a province-level case to the provincial hall.
 
@@ -203,7 +212,7 @@ def _forward(case: Case) -> Event:
         raise ValidationFailed(f"item {item.code} has no province item code", field="item_code")
     personal = cases.personal(case.id)
     materials = [
-        ProvinceMaterial(name=m.name, reference=m.licence_id or m.object_key)
+        ProvinceMaterial(name=m.name, reference=m.licence_id or _pinned_reference(m))
         for m in case.materials
         if m.status in (MaterialStatus.reused, MaterialStatus.uploaded)
         and (m.licence_id or m.object_key)

@@ -381,6 +381,12 @@ class HallSimulator(LoopbackSimulator):
                     "time_limit_days": item["timeLimitDays"],
                     "decision": self.default_decision,
                     "materials": len(request.findall("hall:materials/hall:material", NSMAP)),
+                    # what the hall would fetch: each material's reference (None for an
+                    # attachment sent inline)
+                    "material_references": [
+                        m.findtext("hall:reference", default=None, namespaces=NSMAP)
+                        for m in request.findall("hall:materials/hall:material", NSMAP)
+                    ],
                 }
                 self._by_city_case[city_case_id] = existing
             return self._answer("SubmitCase", self._record(existing))

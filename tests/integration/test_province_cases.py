@@ -153,6 +153,17 @@ def test_a_province_level_case_is_forwarded_decided_there_and_delivered_each_cha
     assert at_hall["city_case_id"] == case["id"]
     assert at_hall["item_code"] == PROVINCE_DRUG_WHOLESALE  # forwarded under the province's code
     assert at_hall["materials"] == 3  # every material, as references
+    # an upload's reference names the S3 version pre-review pinned: the hall fetches the
+    # bytes the city checked, not whatever was posted under the key since
+    pinned = {
+        m["object_key"]: m["version_id"]
+        for m in case_of(stack, citizen, case["id"])["materials"]
+        if m.get("object_key")
+    }
+    assert pinned and all(pinned.values()), pinned
+    assert {f"{key}?versionId={version}" for key, version in pinned.items()} <= set(
+        at_hall["material_references"]
+    ), at_hall["material_references"]
     assert received["province_due"], "the province's time limit runs from its receipt"
 
     # the hall accepts and approves, pushing every change twice and in shuffled order
