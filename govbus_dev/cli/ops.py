@@ -698,12 +698,22 @@ def _read_public_key(path: Path) -> tuple[str, str]:
         text = path.read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         key = serialization.load_pem_public_key(text)
     except (ValueError, TypeError):
         raise ValueError(
             f"{path} holds no PEM public key (a -----BEGIN PUBLIC KEY----- block)"
         ) from None
+    # the partners that sign with a key pair (the non-tax platform) sign RSA2:
+    # SHA256withRSA; any other key would be stored and then verify nothing
+    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < 2048:
+        kind = f"RSA {key.key_size}-bit" if isinstance(key, rsa.RSAPublicKey) else "not RSA"
+        raise ValueError(
+            f"{path} holds a public key that is {kind}: the partner signs RSA2 "
+            "(SHA256withRSA), so its key is RSA of at least 2048 bits"
+        )
     der = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -268,6 +268,17 @@ def test_rotating_the_nontax_key_without_the_platforms_new_public_key_is_refused
     rotate = ["webhooks", "rotate", "nontax", "--stack", stack.stack_name]
     assert govbus([*rotate, "--public-key-file", str(not_a_key)]) == 2
     assert "no PEM public key" in capsys.readouterr().err
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ec_key = tmp_path / "ec.pem"  # a public key, but one no RSA2 signature verifies with
+    ec_key.write_bytes(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    assert govbus([*rotate, "--public-key-file", str(ec_key)]) == 2
+    assert "RSA of at least 2048 bits" in capsys.readouterr().err
     assert _stored_nontax_secret(aws) == before
     _, genuine = nontax.sample_push()
     assert notify(stack, genuine).status_code == 200
