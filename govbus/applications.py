@@ -68,6 +68,19 @@ REVIEW_SCOPE = "cases:review"
 PROXY_SCOPE = "cases:proxy"  # window clerks and community proxies (代办)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 UPLOAD_TYPES = ("application/pdf", "image/jpeg", "image/png", "application/ofd")
+# how each allowed type's files begin (OFD, GB/T 33190, is a ZIP package)
+_SIGNATURES = {
+    "application/pdf": b"%PDF",
+    "image/jpeg": b"\xff\xd8\xff",
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "application/ofd": b"PK\x03\x04",
+}
+_KINDS = {
+    "application/pdf": "a PDF",
+    "image/jpeg": "a JPEG image",
+    "image/png": "a PNG image",
+    "application/ofd": "an OFD document",
+}
 HALL = Address(
     name="福州市行政（市民）服务中心",
     phone="059187000000",
@@ -560,6 +573,18 @@ def pre_review(
             reasons.append(
                 f"材料「{m.name}」格式或大小不符 '{m.name}' must be PDF, OFD, JPEG or "
                 f"PNG of at most 10 MB"
+            )
+            checked.append(m)
+            continue
+        declared = head["ContentType"]
+        if not body.startswith(_SIGNATURES[declared]):
+            # the type is the uploader's word (the form's field); the first bytes are the
+            # file's: an HTML page labelled PDF is not a PDF a reviewer can open
+            m.status = MaterialStatus.missing
+            reasons.append(
+                f"材料「{m.name}」的内容与文件类型不符 '{m.name}' was uploaded as "
+                f"{_KINDS[declared]} but its content is not {_KINDS[declared]}: upload the "
+                "file itself, with the form of its type"
             )
             checked.append(m)
             continue

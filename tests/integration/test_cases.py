@@ -236,6 +236,33 @@ def test_a_wrong_type_of_upload_is_returned_with_the_reason(stack, citizen):
     assert returned["state"] == "returned_for_materials" and "PDF" in returned["reason"]
 
 
+@pytest.mark.parametrize(
+    ("content", "form_type", "kind"),
+    [
+        (b"<html><script>alert(1)</script></html>", "application/pdf", "a PDF"),
+        (b"%PDF-1.7 a PDF posted with the PNG form", "image/png", "a PNG image"),
+    ],
+    ids=["html labelled pdf", "pdf labelled png"],
+)
+def test_an_upload_whose_content_is_not_its_declared_type_is_returned_with_the_reason(
+    stack, citizen, content, form_type, kind
+):
+    """Seen: pre-review passed an HTML page uploaded with the PDF form as "every material
+    present and of the right type": the type was only the uploader's word."""
+    created = apply(stack, citizen)
+    form = created["uploads"][0]
+    posted = requests.post(
+        form["url"],
+        data=form["fields_by_type"][form_type],
+        files={"file": ("material", content, form_type)},
+        timeout=20,
+    )
+    assert posted.status_code in (200, 201, 204), posted.text
+    returned = post(stack, citizen, f"/applications/{created['id']}/submit").json()
+    assert returned["state"] == "returned_for_materials", returned
+    assert f"was uploaded as {kind} but its content is not {kind}" in returned["reason"]
+
+
 def test_approve_and_reject_at_once_exactly_one_wins(stack, citizen):
     created = apply(stack, citizen)
     upload(created["uploads"][0])
