@@ -63,6 +63,7 @@ class OutboundSettings:
     retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
     timeout_seconds: float = 10.0
     allow_loopback: bool = False
+    reserved_ports: frozenset[int] = frozenset()
     disable_after_seconds: int = DISABLE_AFTER_SECONDS
     attempts_queue_url: str = ""
 
@@ -76,6 +77,11 @@ def settings() -> OutboundSettings:
         retry_schedule=schedule,
         timeout_seconds=float(platform_settings.tuning().delivery_timeout_seconds or 10),
         allow_loopback=platform_settings.tuning().subscriptions_allow_loopback.lower() == "true",
+        reserved_ports=frozenset(
+            int(p)
+            for p in platform_settings.tuning().subscriptions_reserved_ports.split(",")
+            if p.strip().isdigit()
+        ),
         disable_after_seconds=int(
             platform_settings.tuning().subscription_disable_after_seconds or DISABLE_AFTER_SECONDS
         ),
@@ -157,6 +163,12 @@ def check_destination(url: str, allow_loopback: bool | None = None) -> Destinati
             )
     if parts.scheme != "https" and not (allow and all_loopback):
         raise UnsafeDestination("the url must use https", field="url")
+    if all_loopback and port in settings().reserved_ports:
+        raise UnsafeDestination(
+            f"port {port} on this machine is the platform's own (its AWS endpoint or "
+            "gateway): a webhook there would post into the platform itself",
+            field="url",
+        )
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query

@@ -91,6 +91,9 @@ class Tuning(BaseModel):
     delivery_retry_schedule: str = Field("", alias="DELIVERY_RETRY_SCHEDULE")
     delivery_timeout_seconds: float | None = Field(None, alias="DELIVERY_TIMEOUT_SECONDS")
     subscriptions_allow_loopback: str = Field("false", alias="SUBSCRIPTIONS_ALLOW_LOOPBACK")
+    # loopback ports no webhook may reach even where loopback is allowed (a local stack's
+    # own AWS endpoint and gateway), comma-separated
+    subscriptions_reserved_ports: str = Field("", alias="SUBSCRIPTIONS_RESERVED_PORTS")
     subscription_disable_after_seconds: int | None = Field(
         None, alias="SUBSCRIPTION_DISABLE_AFTER_SECONDS"
     )

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,9 @@ class LocalStack:
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
         os.environ.setdefault("AWS_REGION", self.region)
+        # loopback webhooks are allowed on a dev stack, but not into the stack itself: a
+        # subscription to the AWS endpoint or the gateway would post into the platform
+        own_ports = [urllib.parse.urlsplit(self.endpoint).port, self.port or None]
         self.base_env.update(
             {
                 "AWS_ENDPOINT_URL": self.endpoint,
@@ -180,6 +184,7 @@ class LocalStack:
                 "AWS_DEFAULT_REGION": self.region,
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_DEV": "false",
+                "SUBSCRIPTIONS_RESERVED_PORTS": ",".join(str(p) for p in own_ports if p),
             }
         )
         from govbus.aws import clear_caches

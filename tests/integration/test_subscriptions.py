@@ -254,6 +254,20 @@ def test_urls_must_be_public_https(stack):
         assert reason in answer.json()["detail"], answer.json()
 
 
+def test_a_dev_stack_allows_loopback_webhooks_but_not_into_its_own_aws_endpoint(stack):
+    """Seen: a subscription to the local stack's own AWS endpoint (loopback, allowed on a
+    dev stack) posted every event into the emulator, which then stalled the stack."""
+    token = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    answer = requests.post(
+        f"{stack.url}/subscriptions",
+        headers=bearer(token),
+        json={"url": f"{stack.endpoint}/", "event_types": ["case.*"]},
+        timeout=10,
+    )
+    assert answer.status_code == 422, answer.text
+    assert "the platform's own" in answer.json()["detail"]
+
+
 def test_a_subscription_needs_the_scope_and_known_event_types(stack):
     no_scope = department_token(stack, ["cases:review"], agency=MARKET)
     body = {"url": "https://8.8.8.8/hook", "event_types": ["case.*"]}
