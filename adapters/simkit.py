@@ -208,7 +208,7 @@ class LoopbackSimulator:
             def do_PUT(self) -> None:
                 sim._method_not_allowed(self)
 
-            do_DELETE = do_PATCH = do_OPTIONS = do_PUT
+            do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = do_PUT
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -237,7 +237,15 @@ class LoopbackSimulator:
             doc = admin_body(body, self.admin_examples.get(path, example))
             if path == "/_sim/faults":  # every simulator's: any body sets them, {} clears all
                 if doc.sent:
-                    self.set_faults(type(self.faults).model_validate(doc))  # type: ignore[attr-defined]
+                    model = type(self.faults)  # type: ignore[attr-defined]
+                    unknown = sorted(set(doc) - set(model.model_fields))
+                    if unknown:
+                        raise SimRefused(
+                            f"no fault {unknown[0]!r}; the faults are: "
+                            + ", ".join(model.model_fields)
+                        )
+                    # strict: "yes" is not true, nor "1" a rate (a typo must not pass)
+                    self.set_faults(model.model_validate(dict(doc), strict=True))
                 return 200, self.faults.model_dump()  # type: ignore[attr-defined]
             return self._admin(path, doc)
         except SimRefused as exc:

@@ -284,6 +284,10 @@ class CaSimulator(LoopbackSimulator):
                 )
         return builder.sign(self.issuing_key, hashes.SHA256())
 
+    # RFC 8954: a nonce is 1 to 32 octets; a request is small (one CertID)
+    MAX_NONCE_BYTES = 32
+    MAX_REQUEST_BYTES = 16 * 1024
+
     def ocsp_response(self, request_der: bytes) -> bytes:
         """The DER OCSPResponse to a DER OCSPRequest (RFC 6960), signed by the issuing CA
         (responder id by key hash), the request's nonce echoed, valid for five minutes.
@@ -293,12 +297,21 @@ class CaSimulator(LoopbackSimulator):
         a serial the issuing CA never issued is ``unknown``.
         """
         der = serialization.Encoding.DER
+        malformed = ocsp.OCSPResponseBuilder.build_unsuccessful(
+            ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+        ).public_bytes(der)
+        if len(request_der) > self.MAX_REQUEST_BYTES:
+            return malformed
         try:
             request = ocsp.load_der_ocsp_request(request_der)
         except ValueError:
-            return ocsp.OCSPResponseBuilder.build_unsuccessful(
-                ocsp.OCSPResponseStatus.MALFORMED_REQUEST
-            ).public_bytes(der)
+            return malformed
+        try:
+            nonce = request.extensions.get_extension_for_class(x509.OCSPNonce).value
+        except x509.ExtensionNotFound:
+            nonce = None
+        if nonce is not None and not 1 <= len(nonce.nonce) <= self.MAX_NONCE_BYTES:
+            return malformed
         algorithm = request.hash_algorithm
         if (request.issuer_name_hash, request.issuer_key_hash) != _issuer_hashes(
             self.issuing, algorithm
@@ -332,11 +345,8 @@ class CaSimulator(LoopbackSimulator):
             )
             .responder_id(ocsp.OCSPResponderEncoding.HASH, self.issuing)
         )
-        try:
-            nonce = request.extensions.get_extension_for_class(x509.OCSPNonce).value
+        if nonce is not None:
             builder = builder.add_extension(nonce, critical=False)
-        except x509.ExtensionNotFound:
-            pass
         return builder.sign(self.issuing_key, hashes.SHA256()).public_bytes(der)
 
     def status_of(self, serial: int) -> str:
@@ -476,10 +486,12 @@ class CaSimulator(LoopbackSimulator):
                 handler, 200, self.ocsp_response(request_der), "application/ocsp-response"
             )
         if path.startswith("/status/"):
-            try:
-                number = int(path.rsplit("/", 1)[1], 16)
-            except ValueError:
-                return self._send(handler, 400, b'{"error":"serial is hex"}')
+            serial = path.rsplit("/", 1)[1]
+            if not (0 < len(serial) <= 40 and all(c in "0123456789abcdefABCDEF" for c in serial)):
+                return self._send(
+                    handler, 400, b'{"error":"the serial is hex digits, as /_sim/issue gives it"}'
+                )
+            number = int(serial, 16)
             status = self.status_of(number)
             return self._send(handler, 200, json.dumps({"status": status}).encode())
         if path == "/seal" and method == "POST":

@@ -86,6 +86,10 @@ def synthetic_row(day: str, i: int, rows: int) -> tuple[str, ...]:
     )
 
 
+# the most rows a statement is made of (a day of a large city is ~1e6)
+MAX_SYNTHETIC_ROWS = 10**8
+
+
 class Notification:
     """One payment notification: the same signed bytes on every attempt."""
 
@@ -627,7 +631,7 @@ class NontaxSimulator(LoopbackSimulator):
                 raise ValueError(day)
             _dt.date.fromisoformat(day)
             synthetic = int(query.get("synthetic_rows", [self.synthetic_rows.get(day, 0)])[0])
-            if not 0 <= synthetic <= 10**8:
+            if not 0 <= synthetic <= MAX_SYNTHETIC_ROWS:
                 raise ValueError(synthetic)
         except ValueError:
             return self._reply(handler, 400, "4000", "日期无效 day must be YYYY-MM-DD")
@@ -720,6 +724,11 @@ class NontaxSimulator(LoopbackSimulator):
         # every field is read and checked before the first is applied: a refused body
         # changes nothing
         rows = doc.integer("synthetic_rows", minimum=0) if "synthetic_rows" in doc else None
+        if rows is not None and rows > MAX_SYNTHETIC_ROWS:
+            raise SimRefused(
+                f"'synthetic_rows' is at most {MAX_SYNTHETIC_ROWS:,} (the statement's own "
+                f"bound), not {rows:,}"
+            )
         unknown_fen = (
             doc.integer("unknown_payment_fen", minimum=1)
             if doc.get("unknown_payment_fen")

@@ -82,9 +82,38 @@ def test_a_faults_value_of_the_wrong_kind_names_the_field_without_pydantic_links
     assert "errors.pydantic.dev" not in error and "\n" not in error
 
 
+@pytest.mark.parametrize("name", sorted(HTTP_SIMULATORS))
+@pytest.mark.parametrize(
+    ("body", "starts"),
+    [
+        ('{"down": "yes"}', "down: "),
+        ('{"error_rate": "1"}', "error_rate: "),
+        ('{"dwon": true}', "no fault 'dwon'; the faults are: latency_ms, "),
+    ],
+    ids=["string for a boolean", "string for a rate", "a misspelt fault"],
+)
+def test_a_faults_body_is_read_strictly_and_a_refused_one_changes_nothing(
+    running, name, body, starts
+):
+    """Seen: {"down": "yes"} turned the card simulator off, and an unknown key passed."""
+    sim = running(HTTP_SIMULATORS[name])
+    answer = post(sim, "/_sim/faults", body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(starts), answer.json()
+    assert sim.faults.down is False and sim.faults.error_rate == 0.0
+
+
 @pytest.mark.parametrize(
     ("factory", "path", "body", "status", "error"),
     [
+        (
+            NontaxSimulator,
+            "/_sim/statement",
+            '{"day": "2026-11-27", "synthetic_rows": 100000000000}',
+            400,
+            "'synthetic_rows' is at most 100,000,000 (the statement's own bound), "
+            "not 100,000,000,000",
+        ),
         (EmsSimulator, "/_sim/advance", "{}", 400, "the body needs 'mail_no'"),
         (EmsSimulator, "/_sim/advance", "[]", 400, "the body is a JSON object, e.g. {}"),
         (
@@ -289,7 +318,7 @@ def test_a_body_that_is_not_json_is_shown_an_example_of_its_own_handle(
 
 
 @pytest.mark.parametrize("name", sorted(HTTP_SIMULATORS))
-@pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH"])
+@pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH", "TRACE"])
 def test_a_method_a_simulator_does_not_answer_is_405_json_naming_the_ones_it_does(
     running, name, method
 ):
@@ -301,3 +330,11 @@ def test_a_method_a_simulator_does_not_answer_is_405_json_naming_the_ones_it_doe
     assert answer.json() == {"error": f"{method} is not answered here; use GET, POST"}
     # the simulator still answers on a new connection
     assert requests.get(f"{sim.url}/_sim/state", timeout=10).status_code < 500
+
+
+@pytest.mark.parametrize("serial", ["-1", "zz", "+1a", ""])
+def test_the_cas_status_page_takes_hex_serials_only(running, serial):
+    sim = running(CaSimulator)
+    answer = requests.get(f"{sim.url}/status/{serial}", timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert "hex digits" in answer.json()["error"]

@@ -143,3 +143,22 @@ def test_an_agencys_seal_is_known_to_the_responder(ca):
     # the seal is issued under the simulator's lock, which recording an issue takes too
     seal = ca.seal_for("11350100MB00000012")
     assert ask(ca, seal.certificate) == "good"
+
+
+@pytest.mark.parametrize("size", [0, 33, 1000])
+def test_a_nonce_outside_rfc_8954s_1_to_32_octets_is_a_malformed_request(ca, size):
+    issued = ca.issue(CITIZEN, "林小姐")
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(issued.certificate, ca.issuing, hashes.SHA1())
+        .add_extension(x509.OCSPNonce(b"n" * size), critical=False)
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    answer = ocsp.load_der_ocsp_response(ca.ocsp_response(request))
+    assert answer.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_a_request_too_large_to_be_one_certid_is_not_parsed(ca):
+    answer = ocsp.load_der_ocsp_response(ca.ocsp_response(b"0" * (ca.MAX_REQUEST_BYTES + 1)))
+    assert answer.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
