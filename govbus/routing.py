@@ -192,6 +192,9 @@ class HttpEvent(_View):
             )
         text = self.decoded_body
         value = self._json_deserializer(text) if text else None
+        if value is None and text and text.strip():
+            # a body of `null` is not no body: its fields would be reported missing
+            raise ValidationFailed("the body must be a JSON object, not null", field="(body)")
         if value is not None and not isinstance(value, dict):
             # every request body is an object; `[] or {}` would report its fields missing
             kind = {list: "a list", str: "a string", bool: "true or false"}.get(

@@ -12,7 +12,13 @@ from tests.integration.test_catalog_and_licences import item_draft
 
 @pytest.mark.parametrize(
     ("body", "kind"),
-    [("[]", "a list"), ('"text"', "a string"), ("5", "a number"), ("true", "true or false")],
+    [
+        ("[]", "a list"),
+        ('"text"', "a string"),
+        ("5", "a number"),
+        ("true", "true or false"),
+        ("null", "null"),
+    ],
 )
 def test_a_body_that_is_not_an_object_is_refused_as_such(stack, body, kind):
     """Seen: POST with [] answered "item_code: Field required" ([] or {} is {})."""
