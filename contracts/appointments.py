@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from contracts.base import ContractModel
 from contracts.events import event_type
@@ -14,6 +14,8 @@ TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 class SlotsRequest(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     hall: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9-]+$")
     item_code: str = Field(min_length=22, max_length=30)
     day: _dt.date
@@ -51,6 +53,8 @@ class Slot(ContractModel):
 
 
 class BookingRequest(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     hall: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9-]+$")
     item_code: str = Field(min_length=22, max_length=30)
     day: _dt.date

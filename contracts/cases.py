@@ -11,7 +11,7 @@ import datetime as _dt
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from contracts.base import ContractModel
 from contracts.catalog import ItemLevel
@@ -199,6 +199,8 @@ class Channel(StrEnum):
 
 
 class DeliveryChoice(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     method: str = Field(default="collect", pattern="^(ems|collect)$")
     # the receiver's address, required for EMS; stored sealed; bounded like an Address
     name: bounded_text(100) | None = None
@@ -210,6 +212,8 @@ class DeliveryChoice(ContractModel):
 
 
 class ApplicationRequest(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     item_code: str = Field(min_length=1, max_length=30)
     channel: Channel = Channel.online
     # a window clerk or community proxy acting for an applicant (代办)
@@ -246,6 +250,8 @@ def masked_timeline(entries: list[dict]) -> list[dict]:
 
 
 class Evaluation(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     score: int = Field(ge=1, le=5)
     text: bounded_text(1000, multiline=True) = ""
 

@@ -59,6 +59,8 @@ class ItemCategory(StrEnum):
 class Material(ContractModel):
     """申请材料. ``licence_type`` names the e-licence type that satisfies it, if any."""
 
+    model_config = ConfigDict(extra="forbid")
+
     name: ShortText = Field(min_length=1)
     required: bool = True
     form: str = Field(default="electronic", pattern="^(original|copy|electronic)$")
@@ -67,18 +69,24 @@ class Material(ContractModel):
 
 
 class ProcessStep(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: ShortText = Field(min_length=1)
     role: ShortText = ""
     days: int = Field(default=0, ge=0, le=365)
 
 
 class Fee(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: ShortText = Field(min_length=1)
     amount: FeeAmount  # yuan, two decimals at most, under a ceiling
     basis: Text = ""
 
 
 class Faq(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     question: Text = Field(min_length=1)
     answer: Text = Field(min_length=1)
 

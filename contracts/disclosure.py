@@ -13,7 +13,7 @@ import datetime as _dt
 import re
 from enum import StrEnum
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from contracts.base import ContractModel
 from contracts.catalog import agency_of
@@ -42,6 +42,8 @@ class DocumentStatus(StrEnum):
 
 class DisclosureDraft(ContractModel):
     """What an agency writes: one version of a document."""
+
+    model_config = ConfigDict(extra="forbid")
 
     agency: CreditCode
     kind: DocumentKind

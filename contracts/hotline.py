@@ -7,7 +7,7 @@ import datetime as _dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from contracts.base import ContractModel
 from contracts.constrained import NotBlank, ShortText, bounded_text
@@ -38,6 +38,8 @@ DEADLINE_DAYS = {TicketKind.consultation: 3, TicketKind.complaint: 5}
 
 
 class TicketRequest(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: TicketKind
     category: ComplaintCategory | None = None
     title: Annotated[ShortText, NotBlank] = Field(min_length=2)

@@ -17,7 +17,7 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from contracts.base import ContractModel
 from contracts.constrained import ShortText, Text, bounded_text
@@ -170,6 +170,8 @@ class LicenceStatus(StrEnum):
 
 
 class IssueRequest(ContractModel):
+    model_config = ConfigDict(extra="forbid")
+
     type_code: str = Field(min_length=1, max_length=64)
     holder_code: str = Field(min_length=1, max_length=18)
     holder_name: ShortText = Field(min_length=1)

@@ -91,15 +91,20 @@ def problem_for(exc: Exception) -> Response:
 def validation_problem(exc: ValidationError) -> Response:
     """A pydantic error as 422, naming every failing field, never echoing the input."""
     invalid = [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "reason": _reason(err["msg"])}
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "reason": _reason(err)}
         for err in exc.errors(include_input=False, include_url=False)
     ]
     first = invalid[0]
+    detail = (
+        f"{first['field']} {first['reason']}"
+        if first["reason"] == UNKNOWN_FIELD
+        else f"{first['field']}: {first['reason']}"
+    )
     return problem(
         422,
         "validation-failed",
         "The request breaks a rule",
-        f"{first['field']}: {first['reason']}",
+        detail,
         field=first["field"],
         invalid_params=invalid,
     )
@@ -109,7 +114,15 @@ def validation_problem(exc: ValidationError) -> Response:
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
-def _reason(message: str) -> str:
+# a field a body does not define (a typo, a field of another route): every request body
+# model forbids extras, so a misspelt field is refused rather than silently dropped
+UNKNOWN_FIELD = "is not a field of this body"
+
+
+def _reason(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return UNKNOWN_FIELD
+    message = err["msg"]
     for prefix in _PREFIXES:
         if message.startswith(prefix):
             return message[len(prefix) :]

@@ -21,7 +21,7 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.adapters import CallContext
 from contracts.cases import (
@@ -77,6 +77,8 @@ class CaseList(BaseModel):
 
 
 class SignedMaterial(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     # a JSON integer: true or "1" is a mistake of the caller's, not material 1
     index: StrictInt = Field(ge=0, description="the material signed: its position in the case")
     signature: str = Field(min_length=16, max_length=2_000, description="base64")
@@ -85,14 +87,19 @@ class SignedMaterial(BaseModel):
 
 
 class Submission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     signatures: list[SignedMaterial] = Field(default_factory=list)
 
 
 class DepartmentAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     action: bounded_text(40)
     reason: Text = ""
     amount: FeeAmount | None = None
-    version: int | None = Field(default=None, description="the case version the clerk saw")
+    # a JSON integer: true or "7" is a mistake of the caller's, not version 1 or 7
+    version: StrictInt | None = Field(default=None, description="the case version the clerk saw")
 
 
 def _ctx() -> CallContext:

@@ -18,7 +18,7 @@ import datetime as dt
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.accounts import (
     Account,
@@ -74,6 +74,8 @@ class Deregistered(BaseModel):
 
 
 class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     nonce: str = Field(min_length=16, max_length=200)
     certificate_pem: str = Field(min_length=100, max_length=20_000)
     signature: str = Field(min_length=16, max_length=2_000, description="base64")
@@ -81,6 +83,8 @@ class LoginRequest(BaseModel):
 
 
 class ClientCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     # control and bidi-override characters are refused (422), not looked up
     client_id: bounded_text(100) = Field(min_length=3)
     client_secret: ShortText = Field(min_length=8)

@@ -19,7 +19,7 @@ from collections import defaultdict
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.catalog import TARGETS, ServiceItem, ServiceItemDraft, StarLevel, agency_of
 from contracts.errors import (
@@ -81,7 +81,10 @@ class ItemVersions(BaseModel):
 
 
 class Publish(BaseModel):
-    version: int = Field(ge=1)
+    model_config = ConfigDict(extra="forbid")
+
+    # a JSON integer: true or "7" is a mistake of the caller's, not version 1 or 7
+    version: StrictInt = Field(ge=1)
 
 
 def _body(document: dict | list) -> str:
@@ -334,8 +337,8 @@ def _editor_answer(item: ServiceItem, status: int) -> Response:
 @app.post(
     "/catalog/items/<code>/publish",
     **documented(
-        "Publish a drafted version (send If-Match with the latest version's ETag so "
-        "nothing drafted since you read it is passed over)",
+        "Publish a drafted version (send If-Match with that version's ETag, the latest "
+        "version's, so nothing drafted since you read it is passed over)",
         ok=ServiceItem,
         body=Publish,
         errors=(400, 404, 409, 412, 422),
@@ -346,7 +349,15 @@ def publish(code: str):
     code = code.upper()
     who = _writer(_owned(code))
     request = Publish.model_validate(app.current_event.json_body or {})
-    item = catalog.publish(code, request.version, after=_if_match_version(code))
+    read = _if_match_version(code)
+    if read is not None and read != request.version:
+        # the ETag vouches for the version it was read from: publishing another one under
+        # it would publish a version the editor never read
+        raise PreconditionFailed(
+            f"If-Match is the ETag of version {read} of item {code}, but the body publishes "
+            f"version {request.version}: send the ETag of the version you publish"
+        )
+    item = catalog.publish(code, request.version, after=read)
     audit.record("catalog.published", actor=who.subject, target=code, detail=f"v{item.version}")
     return _editor_answer(item, 200)
 

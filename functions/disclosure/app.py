@@ -20,7 +20,7 @@ import json
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.disclosure import DisclosureDocument, DisclosureDraft, DocumentKind, is_document_id
 from contracts.errors import Forbidden, NotFound, ValidationFailed
@@ -64,7 +64,10 @@ class DocumentVersions(BaseModel):
 
 
 class Publish(BaseModel):
-    version: int = Field(ge=1)
+    model_config = ConfigDict(extra="forbid")
+
+    # a JSON integer: true or "7" is a mistake of the caller's, not version 1 or 7
+    version: StrictInt = Field(ge=1)
 
 
 def _public(body: str, content_type: str) -> Response:

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.constrained import NotBlank, bounded_text
 from contracts.errors import Forbidden, NotFound, ValidationFailed
@@ -48,6 +48,8 @@ class Tickets(BaseModel):
 
 
 class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     answer: Annotated[bounded_text(5000, multiline=True), NotBlank] = Field(min_length=2)
 
 

@@ -14,7 +14,7 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.adapters import CallContext
 from contracts.constrained import bounded_text
@@ -50,6 +50,8 @@ class LicenceCheck(BaseModel):
 
 
 class Revocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: bounded_text(500) = Field(min_length=4)
 
 

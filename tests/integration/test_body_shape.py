@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.integration.conftest import bearer, department_token
+from tests.integration.conftest import CITIZEN, bearer, department_token, login
 from tests.integration.test_catalog_and_licences import item_draft
 
 
@@ -46,3 +46,54 @@ def test_a_contract_rule_reads_as_a_sentence_without_pydantics_prefix(stack):
     problem = answer.json()
     assert "promised" in problem["detail"]
     assert "Value error" not in answer.text, problem
+
+
+def test_a_misspelt_field_is_refused_not_dropped_on_apply_submit_and_actions(stack, ca):
+    """Seen: "methd" in delivery answered 201 with no delivery, "signature" (singular)
+    submitted unsigned, "versoin" skipped the stale-version check."""
+    from tests.integration.test_cases import FOOD_LICENCE_ITEM, MARKET, apply, post, upload
+
+    stack.seed()
+    citizen = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    misspelt = post(
+        stack,
+        citizen,
+        "/applications",
+        {
+            "item_code": FOOD_LICENCE_ITEM,
+            "applicant_name": "林小姐",
+            "delivery": {"methd": "ems", "name": "林小姐", "phone": "13812345678"},
+        },
+    )
+    assert misspelt.status_code == 422, misspelt.text
+    assert misspelt.json()["detail"] == "delivery.methd is not a field of this body"
+
+    case = apply(stack, citizen)
+    unsigned = post(stack, citizen, f"/applications/{case['id']}/submit", {"signature": []})
+    assert unsigned.status_code == 422, unsigned.text
+    assert unsigned.json()["field"] == "signature"
+    assert unsigned.json()["detail"] == "signature is not a field of this body"
+
+    upload(case["uploads"][0])
+    submitted = post(stack, citizen, f"/applications/{case['id']}/submit", {"signatures": []})
+    assert submitted.json()["state"] == "pre_reviewed", submitted.text
+
+    clerk = department_token(stack, ["cases:review"], agency=MARKET)
+    stale = post(
+        stack, clerk, f"/applications/{case['id']}/actions", {"action": "accept", "versoin": 1}
+    )
+    assert stale.status_code == 422, stale.text
+    assert stale.json()["detail"] == "versoin is not a field of this body"
+    for version in (True, "1"):
+        answer = post(
+            stack,
+            clerk,
+            f"/applications/{case['id']}/actions",
+            {"action": "accept", "version": version},
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["field"] == "version"
+    seen = requests.get(
+        f"{stack.url}/applications/{case['id']}", headers=bearer(citizen), timeout=10
+    )
+    assert seen.json()["state"] == "pre_reviewed"  # not accepted

@@ -145,10 +145,31 @@ def test_publishing_with_a_stale_if_match_is_412_and_publishes_nothing(stack, cl
         f"{stack.url}/catalog/items/{code}/versions", headers=bearer(clerk), timeout=10
     ).json()["versions"]
     assert [(v["version"], v["status"]) for v in versions] == [(1, "draft"), (2, "draft")]
-    # with the latest version's ETag it goes through
-    fresh = publish(1, versions[-1]["etag"])
+    # the latest version's ETag vouches for that version only: not for publishing version 1
+    other = publish(1, versions[-1]["etag"])
+    assert other.status_code == 412, other.text
+    assert "ETag of version 2" in other.json()["detail"]
+    assert requests.get(f"{stack.url}/catalog/items/{code}", timeout=10).status_code == 404
+    # with the ETag of the version it publishes it goes through
+    fresh = publish(2, versions[-1]["etag"])
     assert fresh.status_code == 200, fresh.text
-    assert requests.get(f"{stack.url}/catalog/items/{code}", timeout=10).json()["version"] == 1
+    assert requests.get(f"{stack.url}/catalog/items/{code}", timeout=10).json()["version"] == 2
+
+
+@pytest.mark.parametrize("version", [True, "1"])
+def test_a_publish_version_that_is_not_a_json_integer_is_422(stack, clerk, version):
+    created = write(
+        stack,
+        clerk,
+        "POST",
+        "/catalog/items",
+        item_draft(part="XK0083" if version is True else "XK0084"),
+    )
+    code = created.json()["code"]
+    answer = write(stack, clerk, "POST", f"/catalog/items/{code}/publish", {"version": version})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "version"
+    assert requests.get(f"{stack.url}/catalog/items/{code}", timeout=10).status_code == 404
 
 
 def test_an_empty_if_match_is_refused_in_a_sentence_not_taken_as_absent(stack, clerk):

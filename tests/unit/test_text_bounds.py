@@ -125,6 +125,38 @@ def bounded_strings(models: typing.Iterable[type[BaseModel]]) -> Iterator[Bounde
         yield from walk(model)
 
 
+def nested_models(annotation: typing.Any) -> Iterator[type[BaseModel]]:
+    """The models a field's annotation holds: itself, or inside its list, dict or union."""
+    annotation = _not_none(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    else:
+        for arg in typing.get_args(annotation):
+            if arg is not Ellipsis:
+                yield from nested_models(arg)
+
+
+def reachable_models(models: typing.Iterable[type[BaseModel]]) -> list[type[BaseModel]]:
+    """``models`` and every model their fields hold, at any depth, each once."""
+    found: list[type[BaseModel]] = []
+    waiting = list(models)
+    while waiting:
+        model = waiting.pop(0)
+        if model not in found:
+            found.append(model)
+            for field in model.model_fields.values():
+                waiting += nested_models(field.annotation)
+    return found
+
+
+def request_body_models() -> list[type[BaseModel]]:
+    """Every documented request body's model (every route's ``documented(body=...)``)."""
+    openapi.build()  # imports every function, so every route declares its body model
+    return [model for models in http.BODY_MODELS.values() for model in models]
+
+
 def _contract_models() -> list[type[BaseModel]]:
     found = []
     for module_info in pkgutil.iter_modules(contracts.__path__):
@@ -141,9 +173,7 @@ def _contract_models() -> list[type[BaseModel]]:
 
 @pytest.fixture(scope="module")
 def strings() -> list[BoundedString]:
-    openapi.build()  # imports every function, so every route declares its body model
-    bodies = [model for models in http.BODY_MODELS.values() for model in models]
-    return list(bounded_strings([*bodies, *_contract_models()]))
+    return list(bounded_strings([*request_body_models(), *_contract_models()]))
 
 
 def test_every_bounded_string_refuses_one_character_past_its_bound_and_takes_the_bound(
