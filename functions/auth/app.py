@@ -14,6 +14,7 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 import base64
 import binascii
 import datetime as dt
+from typing import Literal
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -88,6 +89,8 @@ class ClientCredentials(BaseModel):
     # control and bidi-override characters are refused (422), not looked up
     client_id: bounded_text(100) = Field(min_length=3)
     client_secret: ShortText = Field(min_length=8)
+    # what an OAuth 2.0 client sends by habit (RFC 6749 4.4.2); the only grant there is
+    grant_type: Literal["client_credentials"] | None = None
 
 
 def _ctx() -> CallContext:

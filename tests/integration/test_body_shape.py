@@ -97,3 +97,24 @@ def test_a_misspelt_field_is_refused_not_dropped_on_apply_submit_and_actions(sta
         f"{stack.url}/applications/{case['id']}", headers=bearer(citizen), timeout=10
     )
     assert seen.json()["state"] == "pre_reviewed"  # not accepted
+
+
+@pytest.mark.parametrize(("grant_type", "status"), [("client_credentials", 200), ("password", 422)])
+def test_a_client_may_name_the_client_credentials_grant_as_oauth_clients_do(
+    stack, grant_type, status
+):
+    """Unknown body fields are refused, but `grant_type`, which every OAuth 2.0 client
+    sends, is one /auth/token defines: client_credentials, its only grant."""
+    from govbus.stores import clients
+
+    client_id, secret = clients.create(
+        "11350100MB00000012", ["cases:review"], "test", table=stack.resolver.refs["ClientsTable"]
+    )
+    answer = requests.post(
+        f"{stack.url}/auth/token",
+        json={"client_id": client_id, "client_secret": secret, "grant_type": grant_type},
+        timeout=10,
+    )
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["field"] == "grant_type"
