@@ -309,6 +309,8 @@ class Payment:
     receipt_no: str
     platform_txn_id: str
     via: PaidVia
+    # the platform's payment code of the order paid (a card payment has none)
+    payment_code: str | None = None
 
 
 def _flagged(order: StoredOrder, flag: str) -> StoredOrder:
@@ -350,12 +352,45 @@ def apply_payment(payment: Payment) -> str:
                 f"the order is {order.amount_fen} fen ({payment.platform_txn_id})",
             )
             return "flagged"
+        if payment.payment_code is not None and payment.payment_code != order.payment_code:
+            # the platform speaks of another order's (or an unknown) payment code: this is
+            # not a payment of this order until a person has looked
+            _flagged(
+                order,
+                f"payment code differs: {payment.via} reports {payment.payment_code} "
+                f"({payment.platform_txn_id}), the order's is {order.payment_code or 'not known yet'}",
+            )
+            return "flagged"
         try:
             _settle(order, payment)
         except Conflict:
+            reused = _used_by_another_order(order, payment)
+            if reused:
+                # a receipt or trade number is one payment's: settling again can never
+                # succeed, so a person looks instead of the message being retried forever
+                _flagged(order, reused)
+                return "flagged"
             continue  # another notification (or the clerk) got there first: look again
         return "paid"
     raise Conflict(f"order {payment.order_no} kept changing; the payment will be retried")
+
+
+def _used_by_another_order(order: StoredOrder, payment: Payment) -> str | None:
+    """Why ``payment`` cannot settle ``order``: its receipt or trade number is already
+    another order's; None when the order itself changed meanwhile (worth another look)."""
+    owner = store.receipt_owner(payment.receipt_no)
+    if owner is not None and owner != order.order_no:
+        return (
+            f"receipt number {payment.receipt_no} is already used by order {owner}: "
+            f"{payment.via} reports it again ({payment.platform_txn_id}); not paid"
+        )
+    owner = store.txn_owner(payment.via, payment.platform_txn_id)
+    if owner is not None and owner != order.order_no:
+        return (
+            f"trade number {payment.platform_txn_id} is already used by order {owner}: "
+            f"{payment.via} reports it again (receipt {payment.receipt_no}); not paid"
+        )
+    return None
 
 
 def _refund(via: PaidVia | None, order_no: str, refund_no: str, amount_fen: int, reason: str):
@@ -447,6 +482,7 @@ def _settle(order: StoredOrder, payment: Payment) -> None:
             writes = [
                 store.change_write(order, paid),
                 store.receipt_write(receipt, order.payer_key),
+                store.txn_write(payment.via, payment.platform_txn_id, order.order_no),
             ]
             applications.change(case, [step], [completed], writes)
             return
@@ -455,7 +491,11 @@ def _settle(order: StoredOrder, payment: Payment) -> None:
             update={"flags": [*paid.flags, f"paid while the case was {case.state.value}"]}
         )
     store.commit(
-        [store.change_write(order, paid), store.receipt_write(receipt, order.payer_key)],
+        [
+            store.change_write(order, paid),
+            store.receipt_write(receipt, order.payer_key),
+            store.txn_write(payment.via, payment.platform_txn_id, order.order_no),
+        ],
         [completed],
     )
 

@@ -62,6 +62,8 @@ def _repair(line: StatementLine, via: PaidVia) -> str:
             receipt_no=line.receipt_no,
             platform_txn_id=line.platform_txn_id,
             via=via,
+            # the platform's lines name the order's payment code; the card platform's none
+            payment_code=line.payment_code if via == PaidVia.platform else None,
         )
     )
     if outcome == "paid" and via == PaidVia.card:

@@ -131,6 +131,14 @@ def govbus_webhook_verify(request: InboundRequest, secrets: list[str]) -> str:
             "the notification's RSA signature does not verify under the platform's public key"
         )
     # the signature holds: the fields are the platform's own and can be trusted
+    app_id = fields.get("app_id", "")
+    if app_id != _state.config.app_id:
+        # the platform's own words, but to another merchant: not a payment to the bus
+        raise SignatureInvalid(
+            f"the notification is addressed to app_id {app_id!r}, not to this bus's app id"
+            if app_id
+            else "the notification names no app_id"
+        )
     notify_id = fields.get("notify_id", "")
     if not notify_id:
         raise InvalidRequest("a notification needs a notify_id", field="notify_id")

@@ -170,6 +170,10 @@ class NontaxSimulator(LoopbackSimulator):
             "govbus/{stage}/webhooks/nontax": json.dumps({"secrets": [self.public_key_pem]}),
         }
 
+    def settings(self) -> dict[str, str]:
+        """The settings a stack that talks to this simulator needs (as its template's)."""
+        return {"GOVBUS_NONTAX_APP_ID": self.app_id}
+
     def set_faults(self, faults: Faults) -> None:
         self.faults = faults
 

@@ -171,6 +171,7 @@ def payments_reaction(command: dict) -> dict:
                 receipt_no=data.receipt_no,
                 platform_txn_id=data.platform_txn_id,
                 via=PaidVia.platform,
+                payment_code=data.payment_code,
             )
         )
         logger.info(

@@ -4,6 +4,8 @@
                                 state, the platform's payment code and pay URL, once
                                 paid the receipt fields (``version`` guards every change)
 ``receipt#<receipt_no>``        the electronic receipt (票据) of a paid order
+``txn#<via>#<trade no>``        the order a partner's transaction paid (one order per
+                                transaction: a second order reporting it is flagged)
 ``reconciliation#<YYYY-MM-DD>`` the report of a day's reconciliation
 
 Indexes: ``by-payer`` (payer_key, created_at) lists a payer's bills; ``by-paid-day``
@@ -166,6 +168,40 @@ def receipt_write(receipt: Receipt, payer_key: str) -> dict[str, Any]:
             "ConditionExpression": "attribute_not_exists(pk)",
         }
     }
+
+
+def txn_write(via: PaidVia, txn_id: str, order_no: str) -> dict[str, Any]:
+    """The transaction item that claims a partner's transaction for one order."""
+    return {
+        "Put": {
+            "TableName": _table(),
+            "Item": {"pk": {"S": f"txn#{via.value}#{txn_id}"}, "order_no": {"S": order_no}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def _owner(pk: str) -> str | None:
+    row = (
+        client("dynamodb")
+        .get_item(TableName=_table(), Key={"pk": {"S": pk}}, ConsistentRead=True)
+        .get("Item")
+    )
+    if not row:
+        return None
+    if "order_no" in row:
+        return row["order_no"]["S"]
+    return Receipt.model_validate_json(row["doc"]["S"]).order_no
+
+
+def receipt_owner(receipt_no: str) -> str | None:
+    """The order whose receipt ``receipt_no`` is, or None."""
+    return _owner(f"receipt#{receipt_no}")
+
+
+def txn_owner(via: PaidVia, txn_id: str) -> str | None:
+    """The order the partner's transaction ``txn_id`` paid, or None."""
+    return _owner(f"txn#{via.value}#{txn_id}")
 
 
 def commit(writes: Sequence[dict[str, Any]], events: Sequence[Event] = ()) -> None:

@@ -263,8 +263,13 @@ class LocalStack:
             url = simulator.start()
             self.simulators[name] = simulator
             # the adapter in every function talks to its simulator
-            self.overrides[f"GOVBUS_{name.upper()}_ENDPOINT"] = url
-            os.environ[f"GOVBUS_{name.upper()}_ENDPOINT"] = url
+            # ... and knows what the simulated partner issued (an app id)
+            wanted = {f"GOVBUS_{name.upper()}_ENDPOINT": url}
+            if callable(getattr(simulator, "settings", None)):
+                wanted.update(simulator.settings())
+            for variable, value in wanted.items():
+                self.overrides[variable] = value
+                os.environ[variable] = value
         # this process's tools (CLI commands, tests) read their settings once: again now
         settings.reset()
         self.store_simulator_secrets()

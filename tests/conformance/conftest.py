@@ -51,6 +51,8 @@ class Harness:
             name,
             "govbus_adapter_configure",
             settings={
+                # what the simulated partner issued (an app id), as the stack passes it
+                **plugins.adapter_settings(name, getattr(self.simulator, "settings", dict)()),
                 "endpoint": self.simulator.url,
                 "timeout_seconds": "1",
                 "ping_cache_seconds": "0",

@@ -171,6 +171,12 @@ def _stale(nontax, body: bytes) -> bytes:
     return nontax.signed_body(fields)  # genuinely signed, but too old
 
 
+def _other_app(nontax, body: bytes) -> bytes:
+    fields = {k: v for k, v in _fields(body).items() if k not in ("sign", "sign_type")}
+    fields["app_id"] = "someone-else"
+    return nontax.signed_body(fields)  # genuinely signed, but to another merchant
+
+
 def _unsigned(nontax, body: bytes) -> bytes:
     return urlencode({k: v for k, v in _fields(body).items() if k != "sign"}).encode()
 
@@ -189,8 +195,9 @@ def _bad_base64(nontax, body: bytes) -> bytes:
         (_unsigned, "invalid-signature"),
         (_bad_base64, "invalid-signature"),
         (_stale, "stale-timestamp"),
+        (_other_app, "invalid-signature"),
     ],
-    ids=["forged", "altered", "unsigned", "bad-base64", "stale"],
+    ids=["forged", "altered", "unsigned", "bad-base64", "stale", "another-app-id"],
 )
 def test_refused_notifications_get_401_and_publish_nothing(stack, aws, acme, nontax, make, slug):
     _, genuine = nontax.sample_push()
@@ -198,6 +205,8 @@ def test_refused_notifications_get_401_and_publish_nothing(stack, aws, acme, non
     assert answer.status_code == 401, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["type"].endswith(slug) and answer.json()["detail"]
+    if make is _other_app:
+        assert "app_id 'someone-else'" in answer.json()["detail"]
     audited = aws["dynamodb"].scan(TableName="govbus-local-audit")["Items"]
     assert [(a["action"]["S"], a["actor"]["S"]) for a in audited] == [
         ("webhook.refused", "partner:nontax")

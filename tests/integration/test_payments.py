@@ -6,6 +6,7 @@ receipts; refused notifications; a lost card; a refund after rejection; reconcil
 import contextlib
 import datetime as dt
 import io
+import uuid
 
 import pytest
 import requests
@@ -383,6 +384,100 @@ def test_a_forged_or_altered_notification_changes_nothing(stack, aws, citizen, n
     assert get(stack, citizen, f"/payments/{order['order_no']}").json()["state"] == "pending"
     assert case_of(stack, citizen, case_id)["state"] == "awaiting_payment"
     assert get(stack, citizen, "/receipts/FJ20261127FORGED").status_code == 404
+
+
+def _bill(stack, school, citizen, amount_fen):
+    due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    bill = post(
+        stack,
+        school,
+        "/bills",
+        {
+            "payer_code": CITIZEN,
+            "payer_name": "林小姐",
+            "amount_fen": amount_fen,
+            "title": "学费",
+            "due": due,
+        },
+    ).json()
+    return pending_order(stack, citizen, bill["order_no"])
+
+
+def _notification(nontax, order, **changes) -> bytes:
+    """A notification the platform genuinely signed, of ``order`` with ``changes``."""
+    now = wire.platform_time(dt.datetime.now(wire.CST))
+    fields = {
+        "app_id": nontax.app_id,
+        "notify_id": uuid.uuid4().hex,
+        "notify_time": now,
+        "notify_type": "trade_status_sync",
+        "order_no": order["order_no"],
+        "payment_code": order["payment_code"],
+        "trade_no": f"NT{uuid.uuid4().hex[:20]}",
+        "amount_fen": str(order["amount_fen"]),
+        "channel": "UNIONPAY",
+        "paid_time": now,
+        "receipt_no": f"FJ{uuid.uuid4().hex[:18]}",
+        "trade_status": "TRADE_SUCCESS",
+        **changes,
+    }
+    return nontax.signed_body(fields)
+
+
+def flagged(stack, token, order_no) -> dict:
+    return wait_for(
+        lambda: (o := get(stack, token, f"/payments/{order_no}").json())["flags"] and o,
+        what=f"order {order_no} to be flagged for a person",
+    )
+
+
+def test_a_notification_naming_another_orders_payment_code_is_flagged_not_paid(
+    stack, citizen, nontax
+):
+    school = department_token(stack, ["bills:issue"], agency=SCHOOL)
+    a, b = _bill(stack, school, citizen, 1000), _bill(stack, school, citizen, 2000)
+    # order A's number and amount, but B's payment code: not a payment of A
+    body = _notification(nontax, a, payment_code=b["payment_code"], receipt_no="FJMIXED0001")
+    answer = notify(stack, body)
+    assert answer.status_code == 200 and answer.text == "success", answer.text
+
+    order = flagged(stack, citizen, a["order_no"])
+    assert order["state"] == "pending" and order["receipt_url"] is None
+    (flag,) = order["flags"]
+    assert "payment code differs" in flag and b["payment_code"] in flag
+    assert get(stack, citizen, f"/payments/{b['order_no']}").json()["state"] == "pending"
+    assert get(stack, citizen, "/receipts/FJMIXED0001").status_code == 404
+
+
+@pytest.mark.parametrize("reused", ["receipt", "trade"])
+def test_a_notification_reusing_another_orders_receipt_or_trade_is_flagged_once(
+    stack, citizen, nontax, reused
+):
+    school = department_token(stack, ["bills:issue"], agency=SCHOOL)
+    a, b = _bill(stack, school, citizen, 1000), _bill(stack, school, citizen, 2000)
+    nontax.pay(a["payment_code"], "bank_card")
+    paid = wait_for(
+        lambda: (
+            (o := get(stack, citizen, f"/payments/{a['order_no']}").json())["state"] == "paid" and o
+        ),
+        what="order A paid",
+    )
+    if reused == "receipt":
+        changes = {"receipt_no": paid["receipt_no"]}
+        reason = f"receipt number {paid['receipt_no']} is already used by order {a['order_no']}"
+    else:
+        trade_no = platform_query(stack, a["order_no"]).platform_txn_id
+        changes = {"trade_no": trade_no}
+        reason = f"trade number {trade_no} is already used by order {a['order_no']}"
+    answer = notify(stack, _notification(nontax, b, **changes))
+    assert answer.status_code == 200 and answer.text == "success", answer.text
+
+    # the message is finished with a flag a person understands, not retried into the DLQ
+    order = flagged(stack, citizen, b["order_no"])
+    assert order["state"] == "pending" and order["receipt_url"] is None
+    assert len(order["flags"]) == 1 and reason in order["flags"][0], order["flags"]
+    again = get(stack, citizen, f"/payments/{a['order_no']}").json()
+    assert again["state"] == "paid" and again["flags"] == []
 
 
 def test_a_rejection_after_payment_refunds_once(stack, citizen, ca, cards):
