@@ -7,7 +7,9 @@ one applied (``received < accepted < approved | rejected``); a repeated or older
 changes nothing, so pushes that arrive twice or out of order, and a poll that finds
 what a push already brought, all end in the same case. A decision that arrives before
 the acceptance it implies records the acceptance first, so the citizen's timeline
-always shows the provincial steps in order, each once.
+always shows the provincial steps in order, each once. A status moves only the case
+whose recorded hall case number it names, and an approval only with a licence id whose
+check character holds: a signed push may name any city case.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from contracts.cases import Actor, Case, CaseState, Step
 from contracts.errors import Conflict, GovbusError, RetryableError
 from contracts.events import Event
+from contracts.licences import check_licence_id
 from contracts.province import (
     ProvinceCaseReceipt,
     ProvinceCaseStatus,
@@ -84,7 +87,7 @@ def record_receipt(receipt: ProvinceCaseReceipt) -> Case | None:
                 step = _receive_step(receipt.province_case_no, due, receipt.time_limit_days)
                 return applications.change(case, [step])
             if case.province_due is None and due is not None:
-                # a status push got here before the receipt: keep the time limit too
+                # a repeated receipt that now carries the time limit: keep it
                 return cases.update_fields(case, province_due=due)
             return None
         if case.state == CaseState.withdrawn and case.province_case_no is None:
@@ -115,11 +118,11 @@ def apply_status(change: ProvinceCaseStatusChanged) -> Case | None:
     def apply(case: Case) -> Case | None:
         if _rank(change.status) <= _rank(case.province_status):
             return None  # repeated or older: never backwards
+        if not _is_own(case, change):
+            return None
         if case.state == CaseState.withdrawn:
             # the hall confirms the withdrawal (or says it decided first): record what it said
-            return cases.update_fields(
-                case, province_status=change.status, province_case_no=change.province_case_no
-            )
+            return cases.update_fields(case, province_status=change.status)
         if case.state != CaseState.at_province:
             logger.info(
                 "province status left the case as it is",
@@ -134,11 +137,45 @@ def apply_status(change: ProvinceCaseStatusChanged) -> Case | None:
     return _again(apply, change.case_id)
 
 
+def _is_own(case: Case, change: ProvinceCaseStatusChanged) -> bool:
+    """Whether ``change`` may move ``case``: it names the case's own hall case number and,
+    approving it, a licence id that holds (its check character included).
+
+    A signed push names any city case it likes: a status for another hall case, or with a
+    licence id that is not one, changes nothing (logged; the push was still acknowledged,
+    so the hall does not retry it forever). A case whose hall number is not recorded yet
+    (the push overtook the SubmitCase receipt) raises ``RetryableError``: the record is
+    tried again once the receipt has recorded the number, never adopting the pushed one.
+    """
+    if case.province_case_no is None:
+        if case.state in (CaseState.at_province, CaseState.withdrawn):
+            raise RetryableError(f"case {case.id}'s hall case number is not recorded yet")
+        return True  # not at the province: left as it is by the caller, with a log line
+    if change.province_case_no != case.province_case_no:
+        logger.warning(
+            "province status names another hall case: left the case as it is",
+            extra={
+                "case_id": case.id,
+                "case_no": case.province_case_no,
+                "pushed_case_no": change.province_case_no,
+                "status": change.status,
+            },
+        )
+        return False
+    if change.status == P.approved and change.licence_id is not None:
+        try:
+            check_licence_id(change.licence_id)
+        except ValueError as exc:
+            logger.warning(
+                "province approval carries no valid licence id: left the case as it is",
+                extra={"case_id": case.id, "licence_id": change.licence_id, "reason": str(exc)},
+            )
+            return False
+    return True
+
+
 def _status_steps(case: Case, change: ProvinceCaseStatusChanged) -> list[Step]:
     steps: list[Step] = []
-    no = change.province_case_no
-    if case.province_case_no is None:
-        steps.append(_receive_step(no, None, None))
     if change.status == P.received:
         return steps
     if _rank(case.province_status) < P.accepted.rank:

@@ -502,14 +502,16 @@ class HallSimulator(LoopbackSimulator):
         created: _dt.datetime | None = None,
         licence_id: str = "",
         message_id: bool = True,
+        city_case_id: str | None = None,
     ) -> tuple[dict[str, str], bytes]:
         """A push as the hall sends it: headers and the raw envelope (``message_id=False``:
-        without ``wsa:MessageID``, as a hall that does not use WS-Addressing sends it)."""
+        without ``wsa:MessageID``, as a hall that does not use WS-Addressing sends it;
+        ``city_case_id``: naming that city case, whichever case ``case_no`` is)."""
         case = self.cases.get(case_no, {"city_case_id": "CASE-SAMPLE"})
         note = etree.Element(q(HALL_NS, "CaseStatusNotification"), nsmap={"hall": HALL_NS})
         for name, value in (
             ("caseNo", case_no),
-            ("cityCaseId", case["city_case_id"]),
+            ("cityCaseId", city_case_id or case["city_case_id"]),
             ("status", status),
             ("reason", reason),
             ("occurredAt", wire.utc_stamp(occurred_at)),

@@ -250,6 +250,38 @@ def test_a_rejection_at_the_province_closes_the_case_with_the_reason(stack, hall
     assert closed["licence_id"] is None
 
 
+def test_a_push_for_another_hall_case_or_with_a_broken_licence_id_changes_nothing(
+    stack, aws, hall, citizen, clerk
+):
+    case = approved_by_the_city(stack, citizen, clerk)
+    case_no = received_at_the_hall(stack, citizen, case["id"])["province_case_no"]
+    good = hall._licence_id(case_no)
+    broken = good[:-1] + ("A" if good[-1] != "A" else "B")  # the check character does not hold
+    # correctly signed, naming this city case: another hall case's approval, and this
+    # case's approval with a licence id whose check character fails
+    for pushed_no, licence in (("FJ209999999999", good), (case_no, broken)):
+        headers, body = hall.push_body(
+            pushed_no, "APPROVED", licence_id=licence, city_case_id=case["id"]
+        )
+        assert push(stack, headers, body) == 202  # acknowledged: the hall does not retry
+        wait_for(lambda: queue_drained(aws, stack, "CaseEventsQueue"), what="case events drained")
+        left = case_of(stack, citizen, case["id"])
+        assert left["state"] == "at_province", pushed_no
+        assert left["province_case_no"] == case_no
+        assert left["province_status"] == "received"
+        assert left["licence_id"] is None
+        assert actions(left)[-1] == "province_receive"
+
+    # the hall's own approval still moves the case on
+    assert hall.advance(case_no, "APPROVED") == [202, 202]
+    issued = wait_for(
+        lambda: (c := case_of(stack, citizen, case["id"]))["state"] == "licence_issued" and c,
+        timeout=30,
+        what="the hall's own approval to issue the result",
+    )
+    assert issued["licence_id"] == hall.cases[case_no]["licence_id"] == good
+
+
 def test_the_city_cannot_approve_a_province_level_case_alone_nor_forward_a_city_one(
     stack, hall, citizen, clerk
 ):
