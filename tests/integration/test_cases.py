@@ -442,7 +442,7 @@ def test_an_electronically_signed_material_is_verified_not_refused(stack, ca, ci
     from cryptography.hazmat.primitives.asymmetric import ec
 
     issued = ca.issue(CITIZEN, "林小姐")
-    document = "食品安全管理制度（电子签名版）".encode()
+    document = "%PDF-1.7 食品安全管理制度（电子签名版）".encode()
     created = apply(stack, citizen)
     upload(created["uploads"][0], document)
     signature = issued.private_key.sign(document, ec.ECDSA(hashes.SHA256()))
@@ -504,7 +504,7 @@ def _signed(issued, index, document):
 def test_a_signature_index_must_be_a_json_integer_not_a_boolean_or_a_string(stack, ca, citizen):
     """Seen: "index": true and "index": "1" were read as the material 1."""
     issued = ca.issue(CITIZEN, "林小姐")
-    document = "食品安全管理制度（电子签名版）".encode()
+    document = "%PDF-1.7 食品安全管理制度（电子签名版）".encode()
     created = apply(stack, citizen)
     index = created["uploads"][0]["index"]
     upload(created["uploads"][0], document)
@@ -536,7 +536,7 @@ def test_a_material_signed_with_someone_elses_certificate_fails_pre_review(stack
     """Citizen A's material signed with citizen B's (valid) certificate: the signature
     verifies, but B is not the applicant, so it proves nothing of A's: returned."""
     someone_else = ca.issue("11010519491231002X", "王先生")
-    document = "食品安全管理制度（电子签名版）".encode()
+    document = "%PDF-1.7 食品安全管理制度（电子签名版）".encode()
     created = apply(stack, citizen)
     upload(created["uploads"][0], document)
     done = post(
