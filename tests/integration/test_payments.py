@@ -532,20 +532,7 @@ def test_a_rejection_after_payment_refunds_once(stack, citizen, ca, cards):
 
 
 def _paid_bill(stack, school, citizen, nontax, amount_fen, day, *, notified=True):
-    due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
-    bill = post(
-        stack,
-        school,
-        "/bills",
-        {
-            "payer_code": CITIZEN,
-            "payer_name": "林小姐",
-            "amount_fen": amount_fen,
-            "title": "学费",
-            "due": due,
-        },
-    ).json()
-    order = pending_order(stack, citizen, bill["order_no"])
+    order = _bill(stack, school, citizen, amount_fen)
     paid_at = dt.datetime.combine(day, dt.time(10, 30), tzinfo=wire.CST)
     if notified:
         nontax.pay(order["payment_code"], "bank_card", paid_at=paid_at)
