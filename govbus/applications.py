@@ -416,10 +416,14 @@ def upload_forms(case: Case) -> list[dict[str, Any]]:
     """Fresh upload forms for a case's materials that are uploaded (not reused e-licences),
     while the case is a draft or returned for materials; otherwise 409."""
     if case.state not in UPLOADABLE:
+        why = (
+            "it was withdrawn and takes no more materials"
+            if case.state == CaseState.withdrawn
+            else "its materials were submitted and are frozen as pre-review checked them"
+        )
         raise Conflict(
-            f"case {case.id} is {case.state.value.replace('_', ' ')}: its materials were "
-            "submitted and are frozen as pre-review checked them; upload forms are handed "
-            "out while a case is a draft or returned for materials"
+            f"case {case.id} is {case.state.value.replace('_', ' ')}: {why}; upload forms "
+            "are handed out while a case is a draft or returned for materials"
         )
     return [
         upload_form(case.id, i)

@@ -827,6 +827,13 @@ def test_upload_forms_name_one_exact_type_and_none_are_handed_out_once_submitted
     assert "pre reviewed" in refused.json()["detail"] and "frozen" in refused.json()["detail"]
     assert "uploads" not in refused.json()
 
+    # And a draft withdrawn before it was ever submitted is told that, not "submitted"
+    draft = apply(stack, citizen)
+    assert post(stack, citizen, f"/applications/{draft['id']}/withdraw").status_code == 200
+    withdrawn = post(stack, citizen, f"/applications/{draft['id']}/uploads")
+    assert withdrawn.status_code == 409, withdrawn.text
+    assert "withdrawn and takes no more materials" in withdrawn.json()["detail"]
+
 
 def test_the_applicant_reads_her_upload_before_submitting_as_an_attachment(stack, citizen):
     """Seen: after uploading, before submitting, the applicant was told the material 'has
