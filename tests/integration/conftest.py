@@ -207,3 +207,16 @@ def department_token(stack, scopes: list[str], agency: str | None = None) -> str
     )
     assert answer.status_code == 200, answer.text
     return answer.json()["access_token"]
+
+
+def queue_drained(aws, stack, logical: str) -> bool:
+    """Whether the queue ``logical`` (a template id) holds no message, visible or not."""
+    attrs = aws["sqs"].get_queue_attributes(
+        QueueUrl=stack.resolver.refs[logical],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attrs["ApproximateNumberOfMessages"])
+        + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        == 0
+    )

@@ -13,7 +13,7 @@ from govbus import settings
 from govbus.stores import cases
 from govbus.stores.shipments import ShipmentStore
 from tests.conftest import wait_for
-from tests.integration.conftest import CITIZEN, bearer, department_token, login
+from tests.integration.conftest import CITIZEN, bearer, department_token, login, queue_drained
 
 MARKET = "11350100MB00000012"  # 福州市市场监督管理局 in the seed data
 POLICE = "11350100MB00000025"
@@ -100,25 +100,13 @@ def ems_delivered(stack, ems, case_id: str, waybill_no: str) -> requests.Respons
     return requests.post(f"{stack.url}/webhooks/ems", data=body, headers=headers, timeout=10)
 
 
-def case_events_drained(aws, stack) -> bool:
-    attrs = aws["sqs"].get_queue_attributes(
-        QueueUrl=stack.resolver.refs["CaseEventsQueue"],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attrs["ApproximateNumberOfMessages"])
-        + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-        == 0
-    )
-
-
 def test_an_ems_delivered_push_does_not_close_a_case_collected_at_the_hall(
     stack, aws, ems, citizen
 ):
     issued = issued_licence(stack, citizen)  # the applicant collects it at the hall
     answer = ems_delivered(stack, ems, issued["id"], "1199999999999")
     assert answer.status_code == 202, answer.text  # EMS's push is taken: it stops retrying
-    wait_for(lambda: case_events_drained(aws, stack), what="the push's event handled")
+    wait_for(lambda: queue_drained(aws, stack, "CaseEventsQueue"), what="the push's event handled")
     after = case_of(stack, citizen, issued["id"])
     assert after["state"] == "licence_issued"
     assert [e["action"] for e in after["timeline"]][-1] == "licence_issued"
@@ -134,7 +122,7 @@ def test_an_ems_delivered_push_for_another_waybill_leaves_the_case_and_its_shipm
         what="the EMS waybill for the case",
     )
     assert ems_delivered(stack, ems, issued["id"], "1199999999999").status_code == 202
-    wait_for(lambda: case_events_drained(aws, stack), what="the push's event handled")
+    wait_for(lambda: queue_drained(aws, stack, "CaseEventsQueue"), what="the push's event handled")
     assert case_of(stack, citizen, issued["id"])["state"] == "licence_issued"
     shipment = store.get(issued["id"])
     assert shipment["waybill_no"] == waybill and shipment["state"] == "created"

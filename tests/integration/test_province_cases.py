@@ -25,7 +25,7 @@ from govbus.stores.shipments import ShipmentStore
 from govbus_dev.cli import main as govbus
 from govbus_dev.seed.data import PROVINCE_DRUG_WHOLESALE
 from tests.conftest import wait_for
-from tests.integration.conftest import CITIZEN, bearer, department_token, login
+from tests.integration.conftest import CITIZEN, bearer, department_token, login, queue_drained
 
 MARKET = "11350100MB00000012"  # 福州市市场监督管理局 in the seed data
 DRUG_WHOLESALE = MARKET + "XK0006"  # province-level: 福建省药品监督管理局 decides
@@ -119,18 +119,6 @@ def received_at_the_hall(stack, citizen, case_id) -> dict:
 def push(stack, headers, body) -> int:
     answer = requests.post(f"{stack.url}/webhooks/province", data=body, headers=headers, timeout=10)
     return answer.status_code
-
-
-def queue_drained(aws, stack, logical: str) -> bool:
-    attrs = aws["sqs"].get_queue_attributes(
-        QueueUrl=stack.resolver.refs[logical],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attrs["ApproximateNumberOfMessages"])
-        + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-        == 0
-    )
 
 
 def fire(stack, logical_id: str, when: dt.datetime | None = None):
