@@ -1,5 +1,15 @@
 # govbus - every target does one job. `make help` lists them.
-PYTHON    ?= python3.11
+# Python 3.13, the Lambda runtime (python3.13 on Amazon Linux 2023): python3.13 on PATH,
+# else the newest 3.13 that pyenv holds (a pyenv shim counts only if it runs 3.13);
+# PYTHON=/path/to/python3.13 chooses another.
+ifndef PYTHON
+PYTHON    := $(shell for p in "$$(command -v python3.13)" $$(ls -1d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null | sort -V -r); do [ -n "$$p" ] && "$$p" -c "import sys; assert sys.version_info[:2] == (3, 13)" 2>/dev/null && { echo "$$p"; break; }; done)
+endif
+ifeq ($(strip $(PYTHON)),)
+$(error govbus needs Python 3.13 (the Lambda runtime it deploys on), and none was found on PATH or in pyenv: install it (`pyenv install 3.13`, or your OS's python3.13 package) or run make with PYTHON=/path/to/python3.13)
+endif
+# sam build finds the runtime's interpreter on PATH by name (python3.13)
+PYTHON_BIN_DIR := $(dir $(PYTHON))
 VENV      := .venv
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed-from-pyproject
@@ -35,7 +45,8 @@ help:
 
 # The virtual environment is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# a .venv of another Python (3.11, before the move to 3.13) is made anew
+	$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -93,7 +104,7 @@ fuzz: $(STAMP)
 
 # The functions' CodeUri folders are built by SAM's Python builder: compile them after.
 build: $(SAM)
-	$(SAM) build
+	PATH="$(PYTHON_BIN_DIR):$$PATH" $(SAM) build
 	$(PYTHON) $(COMPILE) .aws-sam/build
 
 bench: $(STAMP)

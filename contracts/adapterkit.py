@@ -26,7 +26,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -41,7 +41,7 @@ ClientT = TypeVar("ClientT")
 Probe = Callable[[], "bool | tuple[bool, str]"]
 
 
-class AdapterState(Generic[ConfigT, ClientT]):
+class AdapterState[ConfigT: BaseModel, ClientT]:
     """One adapter's configuration and what is built from it, safe across threads."""
 
     def __init__(self, partner: str, config_type: type[ConfigT]) -> None:
@@ -126,7 +126,7 @@ class AdapterState(Generic[ConfigT, ClientT]):
         return result
 
 
-def from_wire(
+def from_wire[ModelT: BaseModel](
     model: type[ModelT], values: Mapping[str, Any], wire_names: Mapping[str, str]
 ) -> ModelT:
     """The contract ``model`` built from a partner's push; a value that breaks it is a

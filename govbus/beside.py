@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
 
-class Beside(Generic[T]):
+class Beside[T]:
     def __init__(self, work: Callable[[], T], name: str) -> None:
         self._work = work
         self._value: T | None = None
@@ -47,6 +47,6 @@ class Beside(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
-def beside(work: Callable[[], T], name: str = "beside") -> Beside[T]:
+def beside[T](work: Callable[[], T], name: str = "beside") -> Beside[T]:
     """Start ``work`` now on a thread of its own; ``.result()`` waits for it."""
     return Beside(work, name)

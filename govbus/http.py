@@ -132,7 +132,7 @@ def _reason(err: Any) -> str:
 E = TypeVar("E", bound=StrEnum)
 
 
-def one_of(enum: type[E], value: str | None, field: str) -> E | None:
+def one_of[E: StrEnum](enum: type[E], value: str | None, field: str) -> E | None:
     """A query value that names one member of ``enum`` (None when absent); else 422
     naming every value allowed (a listing's ``?status=``, ``?state=``). An empty value
     (``?status=``) is refused too: a filter left blank is a mistake, not "no filter"."""

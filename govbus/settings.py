@@ -141,13 +141,13 @@ _OVERRIDES: dict[type[BaseModel], BaseModel] = {}
 
 
 @functools.cache
-def _load(model: type[M]) -> M:
+def _load[M: BaseModel](model: type[M]) -> M:
     if model is Adapters:
         return Adapters.from_environ(os.environ)  # type: ignore[return-value]
     return model.model_validate(dict(os.environ))
 
 
-def _get(model: type[M]) -> M:
+def _get[M: BaseModel](model: type[M]) -> M:
     found = _OVERRIDES.get(model)
     return found if found is not None else _load(model)  # type: ignore[return-value]
 

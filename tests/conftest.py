@@ -38,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def wait_for(
+def wait_for[T](
     probe: Callable[[], T],
     *,
     timeout: float = 15.0,

@@ -370,7 +370,7 @@ class LocalFunction:
                 "PYTHONUNBUFFERED": "1",  # logs reach the console as they are written
                 "LAMBDA_TASK_ROOT": str(self.spec.code_dir),
                 "_HANDLER": self.spec.handler,
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",

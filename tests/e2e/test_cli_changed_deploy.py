@@ -23,7 +23,7 @@ TEMPLATE = textwrap.dedent(
     Transform: AWS::Serverless-2016-10-31
     Globals:
       Function:
-        Runtime: python3.11
+        Runtime: python3.13
         Timeout: 10
         Layers: [!Ref SharedLayer]
     Resources:
