@@ -350,9 +350,14 @@ def implements(pm: pluggy.PluginManager, adapter: str, hook: str) -> bool:
     return any(impl.plugin is plugin for impl in caller.get_hookimpls())
 
 
+def settings_prefix(name: str) -> str:
+    """``GOVBUS_<NAME>_``: what adapter ``name``'s environment variables start with."""
+    return f"GOVBUS_{name.upper()}_"
+
+
 def adapter_settings(name: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``GOVBUS_<NAME>_<KEY>`` variables as ``{key: value}`` (keys lower-cased)."""
-    prefix = f"GOVBUS_{name.upper()}_"
+    prefix = settings_prefix(name)
     env = environ if environ is not None else settings.adapters().variables
     return {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
 

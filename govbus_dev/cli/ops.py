@@ -346,7 +346,10 @@ def _circuit_text(adapter: dict) -> str:
 def adapter_new(
     name: str,
     folder: Annotated[
-        str, typer.Option("--dir", help="where to create govbus-adapter-NAME/")
+        str,
+        typer.Option(
+            "--dir", help="where to create govbus-adapter-NAME/ (outside the govbus checkout)"
+        ),
     ] = ".",
     title: Annotated[str | None, typer.Option(help="the partner system's name, for humans")] = None,
 ) -> int:
@@ -358,7 +361,11 @@ def adapter_new(
     except (ValueError, FileExistsError) as exc:
         warn(f"govbus adapter new: {exc}")
         return 2
-    say(f"created {root}\nnext: pip install -e {root} && make conformance ADAPTER={name}")
+    python = Path(sys.executable)
+    say(
+        f"created {root}\nnext: {python} -m pip install -e {root}"
+        f" && make conformance ADAPTER={name}"
+    )
     return 0
 
 
