@@ -82,10 +82,13 @@ def adapters(pm: pluggy.PluginManager, stage: str, circuit_table: str) -> list[A
     """Every loaded adapter: what it is, its ping, and its shared circuit's state."""
     from govbus.circuit import CircuitBreaker
     from govbus.health import health_report
-    from govbus.plugins import adapter_info
+    from govbus.plugins import adapter_info, installed_adapters
 
-    pings = health_report(pm, stage).adapters
-    circuits = CircuitBreaker(circuit_table).states([ping.adapter for ping in pings])
+    report = health_report(pm, stage)
+    pings = report.adapters
+    circuits = CircuitBreaker(circuit_table).states(
+        [ping.adapter for ping in pings] + [idle.adapter for idle in report.not_loaded]
+    )
     found = []
     for ping in pings:
         info = adapter_info(pm, ping.adapter)
@@ -99,6 +102,24 @@ def adapters(pm: pluggy.PluginManager, stage: str, circuit_table: str) -> list[A
                 health=ping.status.value,
                 detail=ping.detail,
                 latency_ms=round(ping.latency_ms, 1) if ping.latency_ms is not None else None,
+                circuit=circuit["state"],
+                circuit_since=_moment(circuit["changed_at"]),
+                failures=circuit["failures"],
+                last_error=circuit["last_error"],
+            )
+        )
+    points = installed_adapters()
+    for idle in report.not_loaded:  # installed after the stack started: its metadata only
+        circuit = circuits[idle.adapter]
+        dist = points[idle.adapter].dist if idle.adapter in points else None
+        found.append(
+            AdapterStatus(
+                adapter=idle.adapter,
+                title=(dist.metadata["Summary"] or "") if dist else "",
+                family="",
+                version=dist.version if dist else "",
+                health=idle.status,
+                detail=idle.detail,
                 circuit=circuit["state"],
                 circuit_since=_moment(circuit["changed_at"]),
                 failures=circuit["failures"],

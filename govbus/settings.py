@@ -128,6 +128,10 @@ class Adapters(BaseModel):
 
     allow_list: str | None = Field(None, alias="GOVBUS_ADAPTERS")
     development: str = Field("", alias="GOVBUS_DEV_ADAPTERS")
+    # the adapters a local stack loaded when it started (``govbus dev`` sets it, for every
+    # function alike): one installed later is "installed, not loaded until the stack
+    # restarts" in every function, whenever its environment started
+    started_with: str | None = Field(None, alias="GOVBUS_STACK_STARTED_WITH")
     variables: dict[str, str] = Field(default_factory=dict)
 
     @classmethod

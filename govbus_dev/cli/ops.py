@@ -81,6 +81,7 @@ def dev(
     """Start the whole platform locally (what `make run` runs)."""
     import json
 
+    from govbus.plugins import installed_adapters
     from govbus_dev.local.stack import LOCAL_CREDENTIALS, LocalStack
 
     started = time.monotonic()
@@ -93,6 +94,9 @@ def dev(
         # /health answers 503 "starting" until the demo data is in (see _mark_ready);
         # development only: a department developer's webhook receiver on this machine
         parameters={"InitialReadiness": "starting", "SubscriptionsAllowLoopback": "true"},
+        # what every function runs: an adapter installed later is "not loaded until the
+        # stack restarts" in all of them alike (govbus/health.py)
+        environment={"GOVBUS_STACK_STARTED_WITH": ",".join(sorted(installed_adapters()))},
     )
     stop = threading.Event()
 
@@ -297,7 +301,10 @@ def _pings(api: str | None) -> dict[str, dict]:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         warn(f"govbus adapters: cannot read {api}/health ({exc}): health unknown")
         return {}
-    return {ping["adapter"]: ping for ping in report.get("adapters", [])}
+    pings = {ping["adapter"]: ping for ping in report.get("adapters", [])}
+    for idle in report.get("not_loaded", []):  # installed after the stack started
+        pings[idle["adapter"]] = {"status": idle["detail"], "latency_ms": None}
+    return pings
 
 
 _NO_CIRCUIT = {"circuit": "unknown", "circuit_since": None, "circuit_probe_in_s": None}
