@@ -11,36 +11,55 @@ of the day's orders paid through the platform. Nothing else grows with the state
 mismatches are counted per class and only the first :data:`SAMPLES_PER_CLASS` of each
 are kept in the report. A line the platform settled that the bus never heard of is
 repaired by :func:`govbus.payments.apply_payment`, the notification's own idempotent path.
+
+Such lines are looked up :data:`LOOKUP_BATCH` at a time (one BatchGetItem, keys only):
+a line of an order not held here at all is counted under ``unknown_orders`` without a
+read or a write of its own, and said once, with the count, at the end (a GetItem and a
+warning per line made a statement of a million such lines take an hour and print a
+warning a line). Only the orders held here are replayed: the writes are the repairs'.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from contracts.adapters import CallContext
 from contracts.payments import StatementLine
 from govbus import payments, plugins
+from govbus.observability import logger
 from govbus.reconcile import Mismatch, MismatchKind, reconcile
 from govbus.stores import payments as store
-from govbus.stores.payments import CST, PaidVia
+from govbus.stores.payments import PaidVia
 
 SAMPLES_PER_CLASS = 100
+LOOKUP_BATCH = 100  # paid_there_not_here lines looked up at once (BatchGetItem's most)
+PROGRESS_EVERY = 1000  # lines between two calls of a run's ``on_lines``
 
 
 class _Counted:
-    """The statement's lines, counted as they pass (the count is the report's)."""
+    """The statement's lines, counted as they pass (the count is the report's); every
+    :data:`PROGRESS_EVERY` lines, and at the end, ``on_lines`` hears how many more."""
 
-    def __init__(self, lines: Iterable[StatementLine]) -> None:
+    def __init__(
+        self, lines: Iterable[StatementLine], on_lines: Callable[[int], None] | None = None
+    ) -> None:
         self._lines = lines
+        self._on_lines = on_lines
         self.count = 0
 
     def __iter__(self) -> Iterator[StatementLine]:
+        told = 0
         for line in self._lines:
             self.count += 1
+            if self._on_lines is not None and self.count - told >= PROGRESS_EVERY:
+                self._on_lines(self.count - told)
+                told = self.count
             yield line
+        if self._on_lines is not None and self.count > told:
+            self._on_lines(self.count - told)
 
 
 def _sample(mismatch: Mismatch) -> dict[str, Any]:
@@ -78,7 +97,14 @@ SOURCES = (
 )
 
 
-def _section(day: _dt.date, adapter: str, hook: str, via: PaidVia, repair: bool) -> dict[str, Any]:
+def _section(
+    day: _dt.date,
+    adapter: str,
+    hook: str,
+    via: PaidVia,
+    repair: bool,
+    on_lines: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """One channel's statement of ``day`` against the orders paid through it here."""
     expected = dict(store.paid_on_day(day, via))
     held = len(expected)
@@ -89,47 +115,78 @@ def _section(day: _dt.date, adapter: str, hook: str, via: PaidVia, repair: bool)
             hook,
             day=day,
             ctx=CallContext(correlation_id=key, idempotency_key=key, timeout_seconds=30),
-        )
+        ),
+        on_lines,
     )
     counts: Counter[str] = Counter()
     samples: dict[str, list[dict[str, Any]]] = {kind.value: [] for kind in MismatchKind}
     repaired: list[str] = []
-    unknown = 0
+    unknown: list[str] = []  # the first few, for the summary; the count is unknown_count
+    unknown_count = 0
+    to_repair: list[StatementLine] = []
+
+    def repair_batch() -> None:
+        nonlocal unknown_count
+        here = store.held(line.order_no for line in to_repair)
+        for line in to_repair:
+            if line.order_no not in here:  # not an order of ours: nothing to replay
+                unknown_count += 1
+                if len(unknown) < 5:
+                    unknown.append(line.order_no)
+                continue
+            outcome = _repair(line, via)
+            if outcome == "paid" and len(repaired) < SAMPLES_PER_CLASS:
+                repaired.append(line.order_no)
+            if outcome == "unknown":  # gone since the lookup
+                unknown_count += 1
+        to_repair.clear()
+
     for mismatch in reconcile(lines, expected):
         counts[mismatch.kind.value] += 1
         if len(samples[mismatch.kind.value]) < SAMPLES_PER_CLASS:
             samples[mismatch.kind.value].append(_sample(mismatch))
         if repair and mismatch.kind == MismatchKind.paid_there_not_here and mismatch.line:
-            outcome = _repair(mismatch.line, via)
-            if outcome == "paid" and len(repaired) < SAMPLES_PER_CLASS:
-                repaired.append(mismatch.order_no)
-            unknown += outcome == "unknown"
+            to_repair.append(mismatch.line)
+            if len(to_repair) >= LOOKUP_BATCH:
+                repair_batch()
+    if to_repair:
+        repair_batch()
+    if unknown_count:
+        logger.warning(
+            f"{unknown_count:,} statement line(s) of {day.isoformat()} name orders not held "
+            f"here (unknown_orders, e.g. {', '.join(unknown)}): nothing to repair",
+            extra={"adapter": adapter, "unknown_orders": unknown_count},
+        )
     return {
         "statement_lines": lines.count,
         "orders_paid_here": held,
         "counts": {kind.value: counts[kind.value] for kind in MismatchKind},
         "mismatches": samples,
         "repaired": repaired,
-        "unknown_orders": unknown,
+        "unknown_orders": unknown_count,
     }
 
 
-def run(day: _dt.date, *, repair: bool = True) -> dict[str, Any]:
+def run(
+    day: _dt.date, *, repair: bool = True, on_lines: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     """Reconcile ``day`` (Beijing time), channel by channel; store and return the report.
 
     The non-tax platform's section is the report's top level (the statement every fee
     passes through); the citizen card platform's is under ``citizen_card``, when that
-    adapter is installed here.
+    adapter is installed here. ``on_lines(n)`` hears of the statement lines as they are
+    read (the CLI's progress), ``n`` more at a time.
     """
     installed = set(plugins.adapter_names(plugins.plugin_manager()))
     report: dict[str, Any] = {
         "day": day.isoformat(),
-        "checked_at": _dt.datetime.now(CST).isoformat(timespec="seconds"),
+        # a moment, so UTC with Z as every moment govbus answers (the day is Beijing's)
+        "checked_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     for adapter, hook, via in SOURCES:
         if adapter not in installed:
             continue
-        section = _section(day, adapter, hook, via, repair)
+        section = _section(day, adapter, hook, via, repair, on_lines)
         if via == PaidVia.platform:
             report.update(section)
         else:
@@ -146,6 +203,8 @@ def table(report: dict[str, Any]) -> str:
         f"{'class':<22} {'count':>8}",
     ]
     rows += [f"{kind:<22} {count:>8}" for kind, count in report["counts"].items()]
+    # of paid_there_not_here: the lines of orders the bus never had (not repairable)
+    rows.append(f"{'unknown_orders':<22} {report.get('unknown_orders', 0):>8}")
     for kind, found in report["mismatches"].items():
         for m in found:
             rows.append(

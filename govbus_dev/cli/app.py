@@ -13,6 +13,7 @@ from govbus.observability import (
     MaskingPlainFormatter,
     StdoutHandler,
 )
+from govbus_dev.cli.output import err
 
 app = typer.Typer(
     name="govbus",
@@ -47,17 +48,29 @@ app.add_typer(open_data_app, name="open-data")
 # Lambda; a command's stdout is its output (a table, a JSON document), so not there
 _RUNTIME_LOGGERS = (SERVICE, "adapters")
 # what _logs_to_stderr changed, for restore_logging (in-process callers: the tests)
-_SAVED: list[tuple[logging.Logger, list[logging.Handler], int]] = []
+_SAVED: list[tuple[logging.Logger, list[logging.Handler], int, bool]] = []
+
+
+def _save(logger: logging.Logger) -> None:
+    _SAVED.append((logger, logger.handlers[:], logger.level, logger.propagate))
 
 
 def _logs_to_stderr(verbose: bool) -> None:
-    """The runtime's log lines to stderr, and only warnings unless ``--verbose``."""
+    """The runtime's log lines to stderr, once each, and only warnings unless ``--verbose``.
+
+    On a terminal a person reads them: as text, through the root logger's handler (its
+    JSON handler is left out). Off a terminal a script may parse them: as the runtime's
+    JSON, and not also as text (they no longer propagate to the root's handler).
+    """
+    terminal = err().is_terminal  # as rich decides it (FORCE_COLOR, TTY_COMPATIBLE)
     for name in _RUNTIME_LOGGERS:
         runtime = logging.getLogger(name)
-        _SAVED.append((runtime, runtime.handlers[:], runtime.level))
+        _save(runtime)
         moved: list[logging.Handler] = []
         for handler in runtime.handlers:
             if isinstance(handler, StdoutHandler):
+                if terminal:
+                    continue  # the root's text handler says it
                 replacement = CurrentStreamHandler("stderr")
                 replacement.setFormatter(handler.formatter)
                 for kept in handler.filters:
@@ -65,6 +78,8 @@ def _logs_to_stderr(verbose: bool) -> None:
                 handler = replacement
             moved.append(handler)
         runtime.handlers[:] = moved
+        if moved:
+            runtime.propagate = False  # its own handler says it: not a second time as text
         if not verbose:
             runtime.setLevel(max(runtime.getEffectiveLevel(), logging.WARNING))
 
@@ -72,9 +87,10 @@ def _logs_to_stderr(verbose: bool) -> None:
 def restore_logging() -> None:
     """Give the runtime's loggers back what they had before the command."""
     while _SAVED:
-        runtime, handlers, level = _SAVED.pop()
+        runtime, handlers, level, propagate = _SAVED.pop()
         runtime.handlers[:] = handlers
         runtime.setLevel(level)
+        runtime.propagate = propagate
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -86,12 +102,12 @@ def _setup_logging(verbose: bool) -> None:
     root = logging.getLogger()
     # given back by restore_logging: an in-process caller's own threads (a test's local
     # stack) must not go on logging at INFO into a command's stream once it has returned
-    _SAVED.append((root, root.handlers[:], root.level))
+    _save(root)
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("govbus_dev.access", "botocore", "boto3", "urllib3", "werkzeug"):
         quiet = logging.getLogger(noisy)
-        _SAVED.append((quiet, quiet.handlers[:], quiet.level))
+        _save(quiet)
         quiet.setLevel(logging.WARNING)
     _logs_to_stderr(verbose)
 

@@ -20,7 +20,7 @@ from govbus_dev.cli.app import (
     dlq_app,
     webhooks_app,
 )
-from govbus_dev.cli.output import print_json, progress, say, table, warn
+from govbus_dev.cli.output import print_json, progress, say, table, warn, warnings_once
 from govbus_dev.cli.stack import (
     LOCAL_STACK,
     STATE_FILE,
@@ -974,8 +974,13 @@ def reconcile(
     from govbus import reconciliation
 
     try:
-        with progress(f"reconciling {when.isoformat()}"):
-            report = reconciliation.run(when, repair=not no_repair)
+        # progress by statement lines read (a statement's size is not known beforehand);
+        # a warning repeated by line is said once, with how many more there were
+        with (
+            warnings_once(),
+            progress(f"reconciling {when.isoformat()}", unit="lines read") as advance,
+        ):
+            report = reconciliation.run(when, repair=not no_repair, on_lines=advance)
     except GovbusError as exc:
         warn(f"govbus reconcile: {type(exc).__name__}: {exc}")
         return 1

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Column, Table
 from rich.text import Text
 
@@ -84,19 +92,19 @@ def table(
 
 
 @contextlib.contextmanager
-def progress(what: str, total: int | None = None) -> Iterator[Any]:
+def progress(what: str, total: int | None = None, *, unit: str | None = None) -> Iterator[Any]:
     """A progress bar on stderr for something long; nothing at all off a terminal.
 
     Yields ``advance(n=1)``; ``advance.set_total(n)`` gives the size once the work knows
-    it. Until then (or with no ``total`` at all) the bar pulses.
+    it. Until then (or with no ``total`` at all) the bar pulses. With ``unit`` (work of
+    no known size, a streamed statement), a count instead: ``12,000 lines read``.
     """
     console = err()
-    columns: list[Any] = [
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-    ]
+    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+    if unit is None:
+        columns += [BarColumn(), MofNCompleteColumn()]
+    else:
+        columns += [TextColumn("{task.completed:,.0f} " + unit), TimeElapsedColumn()]
     bar = Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
     with bar:
         task = bar.add_task(what, total=total)
@@ -109,3 +117,39 @@ def progress(what: str, total: int | None = None) -> Iterator[Any]:
 
         advance.set_total = set_total  # type: ignore[attr-defined]
         yield advance
+
+
+class _OncePerKind(logging.Filter):
+    """Lets the first record of each kind (logger, level, message) through and counts
+    the rest, for :func:`warnings_once`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[tuple[str, int, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = (record.name, record.levelno, str(record.msg))
+        self.seen[kind] = self.seen.get(kind, 0) + 1
+        return self.seen[kind] == 1
+
+
+@contextlib.contextmanager
+def warnings_once() -> Iterator[None]:
+    """While a long command runs, each kind of log line once; at the end, how many more
+    of each kind there were (a million-line statement once printed a warning a line)."""
+    once = _OncePerKind()
+    handlers = {h for name in ("", *RUNTIME_LOGGERS) for h in logging.getLogger(name).handlers}
+    for handler in handlers:
+        handler.addFilter(once)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(once)
+        for (name, _level, message), count in once.seen.items():
+            if count > 1:
+                warn(f"{name}: {count - 1:,} more like: {message[:200]}")
+
+
+# the runtime's JSON loggers (Powertools' ``govbus``, the adapters')
+RUNTIME_LOGGERS = ("govbus", "adapters")
