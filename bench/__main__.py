@@ -19,6 +19,12 @@ reconcile.rows_1e4 / 1e5 / 1e6: time per row of streaming a synthetic statement 
   non-tax simulator through the adapter's statement hook into the reconcile matcher (a
   fresh process per size, best of a few runs); baseline: the per-row time at 10^4 (target: 10^6 within 1.3x),
   and the peak RSS of the 10^6 process (target: under 200 MB).
+reconcile.cli_20000: `govbus reconcile --day D` in a process of its own against a local
+  stack (bench/reconcile_cli.py), a statement of 20,000 lines of which 1% are orders held
+  here unpaid (repaired) and the rest orders never had; prints lines a second and the
+  ratio of its time per line to the matcher's alone at 10^4 in the same run
+  (BENCH_RECONCILE_CLI_ROWS=N for another size, 0 to leave it out;
+  `python -m bench.reconcile_cli 1000000` runs the 10^6 day once).
 
 `python -m bench.imports` measures the init phase alone (importing each function's
 module, no local stack), in CPU time against the same floor.
@@ -395,6 +401,25 @@ def reconcile_rows() -> None:
             )
     finally:
         simulator.stop()
+    reconcile_cli(results.get(4, {}).get("per_row_seconds"))
+
+
+def reconcile_cli(matcher_per_row: float | None) -> None:
+    """``govbus reconcile`` as a user runs it, against a local stack, as lines a second
+    and as a ratio to the matcher alone (reconcile.rows_1e4, this same run)."""
+    from bench.reconcile_cli import run_cli
+
+    rows = int(os.environ.get("BENCH_RECONCILE_CLI_ROWS", 20_000))
+    if not rows or matcher_per_row is None:
+        return
+    cli = run_cli(rows)
+    say(
+        f"reconcile.cli_{rows} ratio={cli['per_line_seconds'] / matcher_per_row:.0f} "
+        f"(ours {cli['lines_per_second']:,.0f} lines/s through `govbus reconcile` against a "
+        f"local stack, {cli['repaired_orders']:,} lines repaired, the rest unknown / the "
+        f"matcher alone {1 / matcher_per_row:,.0f} lines/s; {cli['seconds']:.1f} s in all)",
+        flush=True,
+    )
 
 
 SECTIONS = ("coldstart", "gateway", "soap", "reconcile")

@@ -48,3 +48,83 @@ def seed_missed_orders(day: str, rows: int, every: int = 100) -> list[str]:
             answer = client("dynamodb").batch_write_item(RequestItems=pending)
             pending = answer.get("UnprocessedItems") or {}
     return [order.order_no for order in orders]
+
+
+def run_cli(rows: int, every: int = 100, day: str = "2026-11-28", profile: str = "") -> dict:
+    """``govbus reconcile --day DAY`` in a process of its own against a local stack of its
+    own (no pollers, no schedules), the simulator's statement ``rows`` lines long, every
+    ``every``-th an order held here unpaid; returns the wall time, the lines a second and
+    the report's counts (checked: all repaired, the rest unknown)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from govbus import settings
+    from govbus_dev.local.stack import LocalStack
+
+    root = Path(__file__).resolve().parent.parent
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    with LocalStack(
+        root,
+        port=0,
+        pollers=False,
+        schedules=False,
+        environment={"POWERTOOLS_LOG_LEVEL": "WARNING"},
+    ) as stack:
+        stack.simulators["nontax"].set_synthetic_rows(day, rows)
+        function = dict(stack.functions["ReconcileFunction"].environment)
+        function.pop("AWS_LAMBDA_FUNCTION_NAME", None)  # a command, not an environment
+        saved = dict(os.environ)
+        os.environ.update(function)
+        settings.reset()
+        try:
+            missed = seed_missed_orders(day, rows, every)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            settings.reset()
+        argv = [sys.executable]
+        if profile:
+            argv += ["-m", "cProfile", "-o", profile]
+        argv += ["-m", "govbus_dev.cli", "reconcile", "--day", day, "--stack", stack.stack_name]
+        started = time.perf_counter()
+        done = subprocess.run(
+            argv, env={**saved, **function}, capture_output=True, text=True, cwd="/"
+        )
+        seconds = time.perf_counter() - started
+        if done.returncode:
+            raise SystemExit(f"govbus reconcile: {done.returncode}\n{done.stderr[-3000:]}")
+        os.environ.update(function)
+        settings.reset()
+        try:
+            report = store.report(dt.date.fromisoformat(day))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            settings.reset()
+    unknown = rows - len(missed)
+    if report["unknown_orders"] != unknown or report["statement_lines"] != rows:
+        raise SystemExit(f"govbus reconcile: unexpected report {report['counts']}")
+    return {
+        "rows": rows,
+        "repaired_orders": len(missed),
+        "seconds": seconds,
+        "lines_per_second": rows / seconds,
+        "per_line_seconds": seconds / rows,
+        "stderr_lines": len(done.stderr.splitlines()),
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    # python -m bench.reconcile_cli ROWS [EVERY [PROFILE]]: EVERY-th line repaired (100: 1%)
+    result = run_cli(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 20_000,
+        every=int(sys.argv[2]) if len(sys.argv) > 2 else 100,
+        profile=sys.argv[3] if len(sys.argv) > 3 else "",
+    )
+    print(json.dumps(result))
