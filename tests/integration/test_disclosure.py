@@ -198,9 +198,7 @@ def test_a_title_with_markup_is_escaped_in_the_feed(stack, publisher):
         "联系人手机 138 0013 8000",
     ],
 )
-def test_a_citizen_named_in_fullwidth_other_digits_or_groups_is_refused_too(
-    stack, publisher, text
-):
+def test_a_citizen_named_in_fullwidth_other_digits_or_groups_is_refused_too(stack, publisher, text):
     refused = post(stack, "/disclosure/documents", publisher, {**POLICY, "body": text})
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
