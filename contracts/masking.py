@@ -14,9 +14,10 @@ positions are the original's and masking replaces the original characters in pla
   of every kind, the minus sign, dots and middle dots) all read as one separator, so
   ``350102 19900307 1234``, ``138-1234-5678`` and ``138 1234 5678`` are found.
 
-A grouped number (one with separators inside) must stand alone on both sides, not
-continue into more digit groups, and a grouped citizen ID must carry a real birth
-date: so dates, amounts and case numbers written in groups stay readable.
+In a run of digit groups, whole groups that make a citizen ID with a real birth date,
+or a mobile number grouped as people group one (3-4-4, 3-8, 7-4), are masked; groups
+touching a letter or a digit outside the run (part of a longer code) are not. So dates,
+amounts and case numbers written in groups stay readable.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import unicodedata
 
 from contracts.identity import mask_identifier
 
-_SEP = "-"  # every separator reads as this in the normalised copy
+_SEP = "-"  # what every non-ASCII separator reads as in the normalised copy
 _SEPARATORS = frozenset(" \t.-\u00b7\u2022\u2027\u2212\u30fb\uff0e\uff65")
+_ASCII_SEPARATORS = " \t.-"
 
 
 class _Normaliser(dict[int, str]):
@@ -37,7 +39,9 @@ class _Normaliser(dict[int, str]):
     def __missing__(self, code: int) -> str:
         char = chr(code)
         folded = unicodedata.normalize("NFKC", char) if code > 0x7F else char
-        if len(folded) != 1:
+        if code <= 0x7F:
+            out = char  # ASCII separators are matched as they are
+        elif len(folded) != 1:
             out = char  # one character for one: expansions (ligatures, ⑩) stay as they are
         elif (digit := unicodedata.decimal(folded, None)) is not None:
             out = str(digit)
@@ -56,8 +60,8 @@ _NORMALISE = _Normaliser()
 
 def normalise(text: str) -> str:
     """The copy of ``text`` identifiers are matched on: as long as ``text``, position
-    for position (see the module doc)."""
-    return text.translate(_NORMALISE)
+    for position (see the module doc). ASCII text is its own copy."""
+    return text if text.isascii() else text.translate(_NORMALISE)
 
 
 # An identifier stands alone: not inside a longer run of letters and digits. A
@@ -72,20 +76,13 @@ _CODE = re.compile(
 _MOBILE = re.compile(
     r"(?:(?<![0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=\+86))(1[3-9][0-9][0-9]{4}[0-9]{4})(?![0-9])"
 )
-
-# grouped forms: up to three separators (`` - ``) between any two digits; not preceded
-# by a digit group, nor followed by one
-_GAP = "-{0,3}"
-_NOT_AFTER_GROUP = r"(?<![0-9A-Za-z])(?<![0-9]-)(?<![0-9]--)(?<![0-9]---)"
-_NOT_BEFORE_GROUP = r"(?![0-9A-Za-z])(?!-{1,3}[0-9])"
-_GROUPED_ID = re.compile(
-    _NOT_AFTER_GROUP + rf"([0-9](?:{_GAP}[0-9]){{16}}{_GAP}[0-9Xx])" + _NOT_BEFORE_GROUP
-)
-_GROUPED_MOBILE = re.compile(
-    rf"(?:{_NOT_AFTER_GROUP}|(?<=\+86)|(?<=\+86-)|(?<=\+86--)|(?<=\+86---))"
-    rf"(1{_GAP}[3-9](?:{_GAP}[0-9]){{9}})" + r"(?![0-9])(?!-{1,3}[0-9])"
-)
+# a run of digit groups: up to three separators (`` - ``) between any two digits, a
+# citizen ID's check character X last
+_GAP = f"[{re.escape(_ASCII_SEPARATORS)}]{{0,3}}"
+_RUN = re.compile(rf"[0-9](?:{_GAP}[0-9])*(?:{_GAP}[Xx])?")
+_IS_SEP = frozenset(_ASCII_SEPARATORS)
 _CITIZEN_ID = re.compile(r"(?<![0-9A-Za-z])([0-9]{17}[0-9Xx])(?![0-9A-Za-z])")
+_MOBILE_SHAPE = re.compile(r"1[3-9][0-9]{9}")
 
 
 def _real_birth_date(code: str) -> bool:
@@ -96,30 +93,70 @@ def _real_birth_date(code: str) -> bool:
     return True
 
 
+_GROUP = re.compile(r"[0-9]+[Xx]?")
+_MOBILE_BREAKS = frozenset({3, 7})  # 138 1234 5678, 138 12345678, 1381234 5678
+
+
+def _grouped(norm: str) -> list[tuple[int, int, str, str]]:
+    """Identifiers written in groups: whole digit groups of a run, not touching a letter
+    or digit outside it, that make a citizen ID with a real birth date (18 digits, its
+    check character X last) or a mobile number grouped 3-4-4, 3-8 or 7-4 (the
+    separators people put in a mobile number; an amount grouped in thousands is none)."""
+    found = []
+    for run in _RUN.finditer(norm):
+        text = run.group()
+        if len(text) < 12 or not any(c in _IS_SEP for c in text):
+            continue
+        start, end = run.span()
+        open_before = not (start and norm[start - 1].isascii() and norm[start - 1].isalnum())
+        open_after = not (end < len(norm) and norm[end].isascii() and norm[end].isalnum())
+        groups = [(start + m.start(), start + m.end(), m.group()) for m in _GROUP.finditer(text)]
+        i = 0
+        while i < len(groups):
+            compact, breaks, taken = "", set(), None
+            for j in range(i, len(groups)):
+                if compact and not compact[-1].isdigit():
+                    break  # an X ends a citizen ID
+                compact += groups[j][2]
+                if (i == 0 and not open_before) or (j == len(groups) - 1 and not open_after):
+                    breaks.add(len(compact))
+                    continue  # touches a letter or digit outside the run
+                if len(compact) == 18 and compact[:17].isdigit() and _real_birth_date(compact):
+                    taken = (groups[i][0], groups[j][1], "citizen", compact, j)
+                elif (
+                    len(compact) == 11
+                    and _MOBILE_SHAPE.fullmatch(compact)
+                    and breaks <= _MOBILE_BREAKS
+                ):
+                    taken = (groups[i][0], groups[j][1], "mobile", compact, j)
+                if taken or len(compact) >= 18:
+                    break
+                breaks.add(len(compact))
+            if taken:
+                found.append(taken[:4])
+                i = taken[4] + 1
+            else:
+                i += 1
+    return found
+
+
 def _found(norm: str) -> list[tuple[int, int, str, str]]:
     """``(start, end, kind, compact)`` of every identifier in a normalised text, where
     ``compact`` is its characters without separators; none overlapping another."""
     found: list[tuple[int, int, str, str]] = []
 
-    def add(match: re.Match[str], kind: str) -> None:
-        start, end = match.span(1)
-        if any(start < e and s < end for s, e, _k, _c in found):
-            return
-        compact = match.group(1).replace(_SEP, "")
-        if kind == "code" and len(compact) == 18 and compact[:17].isdigit():
-            kind = "citizen"
-        found.append((start, end, kind, compact))
+    def add(start: int, end: int, kind: str, compact: str) -> None:
+        if not any(start < e and s < end for s, e, _k, _c in found):
+            found.append((start, end, kind, compact))
 
     for match in _CODE.finditer(norm):
-        add(match, "code")
-    for match in _GROUPED_ID.finditer(norm):
-        if _SEP in match.group(1) and _real_birth_date(match.group(1).replace(_SEP, "")):
-            add(match, "citizen")
+        compact = match.group(1)
+        kind = "citizen" if compact[:17].isdigit() else "code"
+        add(*match.span(1), kind, compact)
     for match in _MOBILE.finditer(norm):
-        add(match, "mobile")
-    for match in _GROUPED_MOBILE.finditer(norm):
-        if _SEP in match.group(1):
-            add(match, "mobile")
+        add(*match.span(1), "mobile", match.group(1))
+    for item in _grouped(norm):
+        add(*item)
     return found
 
 
@@ -141,7 +178,7 @@ def mask_text(text: str) -> str:
     for start, end, kind, compact in found:
         masked = iter(_masked(compact, kind))
         for i in range(start, end):
-            if norm[i] != _SEP:
+            if norm[i] not in _IS_SEP:
                 out[i] = next(masked)
                 if out[i] != "*":
                     out[i] = text[i]
@@ -160,7 +197,7 @@ def personal_identifiers(text: str) -> list[str]:
         if _real_birth_date(match.group(1)):
             found.append(mask_identifier(match.group(1).upper()))
     for _start, _end, kind, compact in _found(norm):
-        if kind == "citizen" and _SEP in norm[_start:_end] and _real_birth_date(compact):
+        if kind == "citizen" and len(compact) != _end - _start and _real_birth_date(compact):
             found.append(mask_identifier(compact.upper()))
         elif kind == "mobile":
             found.append(_masked(compact, kind))
