@@ -3,14 +3,66 @@
 Errs on the safe side: anything shaped like a citizen ID, a credit code or a
 mainland mobile number is masked, whether or not its check digit holds, since a
 mistyped number is still someone's number.
+
+Text is matched on a normalised copy of itself, one character for one, so a match's
+positions are the original's and masking replaces the original characters in place:
+
+* NFKC folds fullwidth forms (``３５０１``, ``Ｘ``) to ASCII, and every other decimal
+  digit script (Arabic-Indic ``٣٥٠``, Devanagari ...) becomes its ASCII digit
+  (``unicodedata.decimal``);
+* separators people put between digit groups (spaces of every kind, hyphens and dashes
+  of every kind, the minus sign, dots and middle dots) all read as one separator, so
+  ``350102 19900307 1234``, ``138-1234-5678`` and ``138 1234 5678`` are found.
+
+In a run of digit groups, whole groups that make a citizen ID with a real birth date,
+or a mobile number grouped as people group one (3-4-4, 3-8, 7-4), are masked; groups
+touching a letter or a digit outside the run (part of a longer code) are not. So dates,
+amounts and case numbers written in groups stay readable.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
+import unicodedata
 
 from contracts.identity import mask_identifier
+
+_SEP = "-"  # what every non-ASCII separator reads as in the normalised copy
+_SEPARATORS = frozenset(" \t.-\u00b7\u2022\u2027\u2212\u30fb\uff0e\uff65")
+_ASCII_SEPARATORS = " \t.-"
+
+
+class _Normaliser(dict[int, str]):
+    """``str.translate`` table, filled on first sight of each character (cached)."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        folded = unicodedata.normalize("NFKC", char) if code > 0x7F else char
+        if code <= 0x7F:
+            out = char  # ASCII separators are matched as they are
+        elif len(folded) != 1:
+            out = char  # one character for one: expansions (ligatures, ⑩) stay as they are
+        elif (digit := unicodedata.decimal(folded, None)) is not None:
+            out = str(digit)
+        elif folded in _SEPARATORS or unicodedata.category(folded) in ("Zs", "Pd"):
+            out = _SEP
+        elif folded.isascii():
+            out = folded
+        else:
+            out = char
+        self[code] = out
+        return out
+
+
+_NORMALISE = _Normaliser()
+
+
+def normalise(text: str) -> str:
+    """The copy of ``text`` identifiers are matched on: as long as ``text``, position
+    for position (see the module doc). ASCII text is its own copy."""
+    return text if text.isascii() else text.translate(_NORMALISE)
+
 
 # An identifier stands alone: not inside a longer run of letters and digits. A
 # percent-escape right before it (``%20`` for a space, ``%E2%80%8F`` for a bidi mark
@@ -22,31 +74,143 @@ _CODE = re.compile(
     r")(?![0-9A-Za-z])"  # credit code, in either case
 )
 _MOBILE = re.compile(
-    r"(?:(?<![0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=\+86))(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])"
+    r"(?:(?<![0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=\+86))(1[3-9][0-9][0-9]{4}[0-9]{4})(?![0-9])"
 )
+# a run of digit groups: up to three separators (`` - ``) between any two digits, a
+# citizen ID's check character X last
+_GAP = f"[{re.escape(_ASCII_SEPARATORS)}]{{0,3}}"
+_RUN = re.compile(rf"[0-9](?:{_GAP}[0-9])*(?:{_GAP}[Xx])?")
+_IS_SEP = frozenset(_ASCII_SEPARATORS)
+_CITIZEN_ID = re.compile(r"(?<![0-9A-Za-z])([0-9]{17}[0-9Xx])(?![0-9A-Za-z])")
+_MOBILE_SHAPE = re.compile(r"1[3-9][0-9]{9}")
+
+
+def _real_birth_date(code: str) -> bool:
+    try:
+        _dt.date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
+    except ValueError:
+        return False
+    return True
+
+
+_GROUP = re.compile(r"[0-9]+[Xx]?")
+_MOBILE_BREAKS = frozenset({3, 7})  # 138 1234 5678, 138 12345678, 1381234 5678
+
+
+def _grouped(norm: str) -> list[tuple[int, int, str, str]]:
+    """Identifiers written in groups: whole digit groups of a run, not touching a letter
+    or digit outside it, that make a citizen ID with a real birth date (18 digits, its
+    check character X last) or a mobile number grouped 3-4-4, 3-8 or 7-4 (the
+    separators people put in a mobile number; an amount grouped in thousands is none)."""
+    found = []
+    for run in _RUN.finditer(norm):
+        text = run.group()
+        if len(text) < 12 or not any(c in _IS_SEP for c in text):
+            continue
+        start, end = run.span()
+        open_before = not (start and norm[start - 1].isascii() and norm[start - 1].isalnum())
+        open_after = not (end < len(norm) and norm[end].isascii() and norm[end].isalnum())
+        groups = [(start + m.start(), start + m.end(), m.group()) for m in _GROUP.finditer(text)]
+        i = 0
+        while i < len(groups):
+            compact, breaks, taken = "", set(), None
+            for j in range(i, len(groups)):
+                if compact and not compact[-1].isdigit():
+                    break  # an X ends a citizen ID
+                compact += groups[j][2]
+                if (i == 0 and not open_before) or (j == len(groups) - 1 and not open_after):
+                    breaks.add(len(compact))
+                    continue  # touches a letter or digit outside the run
+                if len(compact) == 18 and compact[:17].isdigit() and _real_birth_date(compact):
+                    taken = (groups[i][0], groups[j][1], "citizen", compact, j)
+                elif (
+                    len(compact) == 11
+                    and _MOBILE_SHAPE.fullmatch(compact)
+                    and breaks <= _MOBILE_BREAKS
+                ):
+                    taken = (groups[i][0], groups[j][1], "mobile", compact, j)
+                if taken or len(compact) >= 18:
+                    break
+                breaks.add(len(compact))
+            if taken:
+                found.append(taken[:4])
+                i = taken[4] + 1
+            else:
+                i += 1
+    return found
+
+
+def _found(norm: str) -> list[tuple[int, int, str, str]]:
+    """``(start, end, kind, compact)`` of every identifier in a normalised text, where
+    ``compact`` is its characters without separators; none overlapping another."""
+    found: list[tuple[int, int, str, str]] = []
+
+    def add(start: int, end: int, kind: str, compact: str) -> None:
+        if not any(start < e and s < end for s, e, _k, _c in found):
+            found.append((start, end, kind, compact))
+
+    for match in _CODE.finditer(norm):
+        compact = match.group(1)
+        kind = "citizen" if compact[:17].isdigit() else "code"
+        add(*match.span(1), kind, compact)
+    for match in _MOBILE.finditer(norm):
+        add(*match.span(1), "mobile", match.group(1))
+    for item in _grouped(norm):
+        add(*item)
+    return found
+
+
+def _masked(compact: str, kind: str) -> str:
+    if kind == "mobile":
+        return compact[:3] + "****" + compact[-4:]
+    return mask_identifier(compact)
 
 
 def mask_text(text: str) -> str:
-    """Mask every identity code and mobile number found in ``text``."""
-    text = _CODE.sub(lambda m: mask_identifier(m.group(1)), text)
-    return _MOBILE.sub(r"\1****\2", text)
-
-
-_CITIZEN_ID = re.compile(r"(?<![0-9A-Za-z])([0-9]{6})([0-9]{8})([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
+    """Mask every identity code and mobile number found in ``text``, in place: the
+    characters kept are the original ones (a fullwidth digit stays fullwidth), the
+    separators between groups stay, the digits masked become ``*``."""
+    norm = normalise(text)
+    found = _found(norm)
+    if not found:
+        return text
+    out = list(text)
+    for start, end, kind, compact in found:
+        masked = iter(_masked(compact, kind))
+        for i in range(start, end):
+            if norm[i] not in _IS_SEP:
+                out[i] = next(masked)
+                if out[i] != "*":
+                    out[i] = text[i]
+    return "".join(out)
 
 
 def personal_identifiers(text: str) -> list[str]:
     """The citizen ID numbers and mobile numbers in ``text``, masked (for the message that
     refuses to publish them). Credit codes are not personal: an agency's or a firm's code
     is public. A citizen ID counts when its birth date is a real date, whatever its check
-    digit: a mistyped number is still someone's number."""
+    digit: a mistyped number is still someone's number. Fullwidth and other digit
+    scripts, and digits in groups, count as the plain number would."""
+    norm = normalise(text)
     found = []
-    for match in _CITIZEN_ID.finditer(text):
-        birth = match.group(2)
-        try:
-            _dt.date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
-        except ValueError:
-            continue
-        found.append(mask_identifier(match.group(0)))
-    found += [f"{m.group(1)}****{m.group(2)}" for m in _MOBILE.finditer(text)]
+    for match in _CITIZEN_ID.finditer(norm):
+        if _real_birth_date(match.group(1)):
+            found.append(mask_identifier(match.group(1).upper()))
+    for _start, _end, kind, compact in _found(norm):
+        if kind == "citizen" and len(compact) != _end - _start and _real_birth_date(compact):
+            found.append(mask_identifier(compact.upper()))
+        elif kind == "mobile":
+            found.append(_masked(compact, kind))
     return found
+
+
+_NAME_KEEP = 1
+
+
+def mask_name(name: str) -> str:
+    """A person's name for those not entitled to it: the first character kept, the rest
+    ``*`` (``林小红`` -> ``林**``); a one-character name is masked whole."""
+    name = str(name).strip()
+    if len(name) <= _NAME_KEEP:
+        return "*" * len(name)
+    return name[:_NAME_KEEP] + "*" * (len(name) - _NAME_KEEP)

@@ -27,11 +27,13 @@ from contracts import (  # noqa: F401 - registers the types named below
 from contracts.base import ContractModel
 from contracts.constrained import bounded_text
 from contracts.events import Event, event_type, event_types
-from contracts.masking import mask_text
+from contracts.masking import mask_name, mask_text
 
 SCOPE = "subscriptions:manage"
-# a client that also holds this scope receives identity codes and phones unmasked
+# a client that also holds this scope receives identity codes, phones and names unmasked
 REVEAL_SCOPE = "subjects:read"
+# data fields holding a person's name: masked like an ID number (林**) without the scope
+NAME_FIELDS: frozenset[str] = frozenset({"holder_name"})
 
 # event type -> the data field that names the agency owning the event (its credit code)
 EVENT_OWNER: dict[str, str] = {
@@ -106,24 +108,35 @@ def _mask(value: Any, keep: str | None) -> Any:
     if isinstance(value, str):
         return value if keep is not None and value == keep else mask_text(value)
     if isinstance(value, dict):
-        return {k: _mask(v, keep) for k, v in value.items()}
+        return {
+            k: mask_name(v) if k in NAME_FIELDS and isinstance(v, str) else _mask(v, keep)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_mask(v, keep) for v in value]
     return value
 
 
+def masked_body(body: dict[str, Any], agency: str | None = None) -> dict[str, Any]:
+    """A CloudEvents JSON ``body`` with the personal data in ``data`` and ``subject``
+    masked; masking a body already masked changes nothing."""
+    body = dict(body)
+    if isinstance(body.get("data"), dict | list | str):
+        body["data"] = _mask(body["data"], agency)
+    if body.get("subject"):
+        body["subject"] = _mask(body["subject"], agency)
+    return body
+
+
 def outgoing_body(event: Event, *, reveal: bool, agency: str | None = None) -> dict[str, Any]:
     """The CloudEvents 1.0 JSON a subscriber receives.
 
-    Identity codes and phone numbers in ``data`` and ``subject`` are masked unless
-    ``reveal``; the subscriber's own ``agency`` code is left as it is.
+    Identity codes, phone numbers and names (:data:`NAME_FIELDS`) in ``data`` and
+    ``subject`` are masked unless ``reveal``; the subscriber's own ``agency`` code is
+    left as it is.
     """
     body = event.model_dump(mode="json")
-    if not reveal:
-        body["data"] = _mask(body["data"], agency)
-        if body.get("subject"):
-            body["subject"] = _mask(body["subject"], agency)
-    return body
+    return body if reveal else masked_body(body, agency)
 
 
 class SubscriptionRequest(ContractModel):

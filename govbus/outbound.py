@@ -5,7 +5,10 @@ send: the host is resolved, every address must be public, and the request connec
 the address that was checked (never re-resolving), so a DNS answer that changes
 between the check and the send reaches nothing private. Redirects are not followed
 (a 3xx is a failed attempt). ``SUBSCRIPTIONS_ALLOW_LOOPBACK`` (development only: the
-local stack's test settings set it) additionally admits plain-http loopback URLs.
+local stack's test settings set it) additionally admits plain-http loopback URLs, except
+on ``SUBSCRIPTIONS_RESERVED_PORTS``: every port the local stack itself serves (its AWS
+endpoint, gateway, simulators, MQTT broker), which the stack passes to its functions; a
+deployed stack sets none.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import urllib3
 
 from contracts.errors import ValidationFailed
 from contracts.events import Event
+from contracts.masking import mask_text
 from contracts.signatures import standard_webhook_signature
 from contracts.subscriptions import (
     DEFAULT_RETRY_SCHEDULE,
@@ -38,6 +42,7 @@ from contracts.subscriptions import (
     SubscriptionDisabled,
     SubscriptionStatus,
     is_subscribable,
+    masked_body,
     outgoing_body,
     owning_agency,
     visible_to,
@@ -146,6 +151,7 @@ def check_destination(url: str, allow_loopback: bool | None = None) -> Destinati
     if not addresses:
         raise UnsafeDestination(f"the host {host!r} does not resolve", field="url")
     all_loopback = True
+    reserved = settings().reserved_ports
     for raw in addresses:
         address = ipaddress.ip_address(raw)
         refusal = _refusal(address)
@@ -161,14 +167,17 @@ def check_destination(url: str, allow_loopback: bool | None = None) -> Destinati
                 "webhooks go only to public addresses",
                 field="url",
             )
+        # every address the name resolves to: one public answer beside 127.0.0.1 must
+        # not carry a webhook into the platform's own port
+        if loopback and port in reserved:
+            raise UnsafeDestination(
+                f"port {port} on this machine is the platform's own (its AWS endpoint, "
+                "gateway, a partner simulator or the MQTT broker): a webhook there would "
+                "post into the platform itself",
+                field="url",
+            )
     if parts.scheme != "https" and not (allow and all_loopback):
         raise UnsafeDestination("the url must use https", field="url")
-    if all_loopback and port in settings().reserved_ports:
-        raise UnsafeDestination(
-            f"port {port} on this machine is the platform's own (its AWS endpoint or "
-            "gateway): a webhook there would post into the platform itself",
-            field="url",
-        )
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
@@ -306,7 +315,18 @@ def attempt(did: str, number: int) -> Attempt | None:
     if sub is None or sub.status != SubscriptionStatus.active:
         store.set_status(did, DeliveryStatus.cancelled)
         return None
-    body = row["body"]["S"].encode()
+    # the owner's grants at this send, not those the delivery was written under: a
+    # revoked client's deliveries fall silent, and one that lost subjects:read since
+    # gets its identifiers masked
+    grants = owner_grants(sub)
+    if grants is None or SCOPE not in grants:
+        store.set_status(did, DeliveryStatus.cancelled)
+        logger.info(
+            "delivery cancelled: the subscription's owner may no longer receive it",
+            extra={"delivery_id": did, "subscription_id": sid, "owner": sub.owner},
+        )
+        return None
+    body = body_now(row["body"]["S"], sub, reveal=REVEAL_SCOPE in grants)
     headers = sign(store.signing_secrets(sid), did, int(time.time()), body)
     outcome = send(sub.url, body, headers, config.timeout_seconds)
     log = {
@@ -365,9 +385,36 @@ def _attempt_logged(did: str, number: int) -> None:
 # --- fan-out -----------------------------------------------------------------------------
 
 
-def body_for(event: Event, sub: Subscription) -> bytes:
-    doc = outgoing_body(event, reveal=sub.reveal_identifiers, agency=sub.agency)
+def _encoded(doc: object) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def body_for(event: Event, sub: Subscription) -> bytes:
+    return _encoded(outgoing_body(event, reveal=sub.reveal_identifiers, agency=sub.agency))
+
+
+def owner_grants(sub: Subscription) -> frozenset[str] | None:
+    """The scopes the subscription's owner holds now; None once it is revoked."""
+    return clients.active_scopes(sub.owner)
+
+
+def body_now(stored: str, sub: Subscription, *, reveal: bool) -> bytes:
+    """The body to send now: the stored one, masked unless the owner may read
+    identifiers at this moment (a body stored masked stays masked)."""
+    if reveal:
+        return stored.encode()
+    try:
+        doc = json.loads(stored)
+    except ValueError:
+        return _mask_raw(stored)
+    if not isinstance(doc, dict):
+        return _mask_raw(stored)
+    masked = masked_body(doc, sub.agency)
+    return stored.encode() if masked == doc else _encoded(masked)
+
+
+def _mask_raw(stored: str) -> bytes:
+    return mask_text(stored).encode()
 
 
 def matching_subscriptions(event: Event) -> list[Subscription]:

@@ -10,7 +10,9 @@ idempotent on the event id: an event already marked published is never put again
 Outbox item::
 
     event_id      the envelope's id (the key)
-    envelope      the whole CloudEvents envelope, JSON
+    envelope      the whole CloudEvents envelope, JSON, its personal fields masked
+    sealed        those fields in clear, KMS envelope-encrypted (govbus/privacy.py) under
+                  the event id: only for event types in PERSONAL_FIELDS
     event_type    its type, for operators
     created_at    ISO time of the change
     pending       "1" until published (a sparse index of what still waits: by-pending)
@@ -21,15 +23,20 @@ Outbox item::
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from contracts.events import Event
+from contracts.identity import mask_identifier
+from contracts.masking import mask_name, mask_text
 from govbus import settings
 from govbus.aws import client
 from govbus.bus import MAX_ENTRIES_PER_CALL, bus_name, to_entry
+from govbus.observability import logger
+from govbus.privacy import seal, unseal
 
 RETENTION = _dt.timedelta(days=7)
 PENDING = "1"
@@ -38,6 +45,67 @@ MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
 
 def table() -> str:
     return settings.table("outbox")
+
+
+# event type -> the data fields that hold a person's data: sealed at rest in the outbox,
+# opened by the publisher only to put the event on the bus (whose rules carry it to the
+# consumers entitled to it: the licence issuer, the courier, the provincial hall). Their
+# writers (the applications, case events and payments functions) hold the personal data
+# key; the publisher may decrypt with it.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "licence.requested": ("holder_code", "holder_name"),  # 持证人
+    "delivery.requested": ("request",),  # the receiver's name, mobile and address
+    "province.forward_requested": ("forward",),  # the applicant's ID and name
+}
+_ADDRESS_PARTS = frozenset({"street", "postcode", "district"})
+
+
+def _masked(value: Any, key: str = "") -> Any:
+    """What the outbox row shows in place of a sealed field (for operators)."""
+    if isinstance(value, dict):
+        return {k: _masked(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, key) for v in value]
+    if not isinstance(value, str):
+        return value
+    if key in _ADDRESS_PARTS:
+        return "*" * len(value)
+    if key == "name" or key.endswith(("holder_name", "applicant_name")):
+        return mask_name(value)
+    if key.endswith("_code") and key not in ("item_code", "type_code"):
+        return mask_identifier(value)
+    return mask_text(value)
+
+
+def _context(event_id: str) -> dict[str, str]:
+    return {"record": "outbox", "event_id": event_id}
+
+
+def at_rest(event: Event) -> dict[str, dict[str, str]]:
+    """The ``envelope`` (and ``sealed``) attributes ``event`` is stored with."""
+    fields = PERSONAL_FIELDS.get(event.type, ())
+    doc = event.model_dump(mode="json")
+    data = doc.get("data")
+    personal = {f: data[f] for f in fields if isinstance(data, dict) and f in data}
+    if not personal:
+        return {"envelope": {"S": event.model_dump_json()}}
+    for name, value in personal.items():
+        data[name] = _masked(value, name)
+    return {
+        "envelope": {"S": json.dumps(doc, ensure_ascii=False, separators=(",", ":"))},
+        "sealed": {"S": seal(personal, _context(event.id))},
+    }
+
+
+def envelope_of(item: dict[str, Any]) -> str:
+    """The whole envelope of an outbox row (a table item or a stream image), its sealed
+    personal fields opened."""
+    envelope = item["envelope"]["S"]
+    if "sealed" not in item:
+        return envelope
+    doc = json.loads(envelope)
+    doc["data"].update(unseal(item["sealed"]["S"], _context(item["event_id"]["S"])))
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 
 def puts(events: Iterable[Event]) -> list[dict[str, Any]]:
@@ -51,7 +119,7 @@ def puts(events: Iterable[Event]) -> list[dict[str, Any]]:
                 "ConditionExpression": "attribute_not_exists(event_id)",
                 "Item": {
                     "event_id": {"S": event.id},
-                    "envelope": {"S": event.model_dump_json()},
+                    **at_rest(event),
                     "event_type": {"S": event.type},
                     "created_at": {"S": now.isoformat()},
                     "pending": {"S": PENDING},
@@ -157,9 +225,12 @@ RESERVE_MS = 5_000
 
 
 def publish_pending(
-    envelopes: Sequence[tuple[str, str]], time_left_ms: Callable[[], int] | None = None
+    rows: Sequence[dict[str, Any] | tuple[str, str]],
+    time_left_ms: Callable[[], int] | None = None,
 ) -> dict[str, str]:
-    """Put the given ``(event_id, envelope JSON)`` on the bus unless already published.
+    """Put the events of the given outbox rows (table items or stream images, or
+    ``(event_id, envelope JSON)`` pairs) on the bus unless already published; sealed
+    personal fields are opened only here.
 
     Returns ``{event_id: reason}`` for those that could not be published now (the caller
     reports them as failures so they come again); the rest are published and marked.
@@ -170,9 +241,18 @@ def publish_pending(
     bus = bus_name()
     failed: dict[str, str] = {}
     todo = []
-    for eid, env in envelopes:
+    for row in rows:
+        eid = row[0] if isinstance(row, tuple) else row["event_id"]["S"]
         if _claim(eid):
-            todo.append((eid, env))
+            try:
+                todo.append((eid, row[1] if isinstance(row, tuple) else envelope_of(row)))
+            except Exception as exc:  # KMS unavailable: the row comes again
+                logger.warning(
+                    "an outbox event's personal data could not be opened",
+                    extra={"event_id": eid, "reason": type(exc).__name__},
+                )
+                failed[eid] = f"could not open its sealed fields ({type(exc).__name__})"
+                _release(eid)
         elif not _is_published(eid):
             failed[eid] = "another publisher holds it"  # comes again; never put twice
     for start in range(0, len(todo), MAX_ENTRIES_PER_CALL):
@@ -199,7 +279,7 @@ def publish_pending(
     return failed
 
 
-def waiting(older_than: _dt.timedelta, limit: int = 500) -> Iterator[tuple[str, str]]:
+def waiting(older_than: _dt.timedelta, limit: int = 500) -> Iterator[dict[str, Any]]:
     """Outbox rows still pending after ``older_than``: the sweep's work."""
     cutoff = (_dt.datetime.now(_dt.UTC) - older_than).isoformat()
     kwargs: dict[str, Any] = {
@@ -219,7 +299,7 @@ def waiting(older_than: _dt.timedelta, limit: int = 500) -> Iterator[tuple[str, 
                 .get("Item")
             )
             if full and "published_at" not in full:
-                yield full["event_id"]["S"], full["envelope"]["S"]
+                yield full
                 seen += 1
                 if seen >= limit:
                     return

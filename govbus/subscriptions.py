@@ -7,14 +7,17 @@ import json
 import secrets as _secrets
 from typing import Any
 
-from contracts.errors import NotFound
+from contracts.errors import Conflict, NotFound
 from contracts.events import Event
 from contracts.subscriptions import (
     EVENT_OWNER,
+    REVEAL_SCOPE,
     ROTATION_OVERLAP_SECONDS,
+    SCOPE,
     TEST_EVENT,
     CreatedSubscription,
     Delivery,
+    DeliveryStatus,
     ReplayRequest,
     Subscription,
     SubscriptionRequest,
@@ -46,8 +49,27 @@ def rotate(sub: Subscription) -> str:
     return store.rotate_secret(sub.id, ROTATION_OVERLAP_SECONDS)
 
 
+def as_granted_now(sub: Subscription) -> Subscription:
+    """``sub`` under its owner's grants of this moment (409 unless they still let it send):
+    a revoked client's subscriptions are silent, whoever of its agency asks, and
+    identifiers are revealed only while the owner still holds ``subjects:read``."""
+    grants = outbound.owner_grants(sub)
+    if grants is None:
+        raise Conflict(
+            f"subscription {sub.id} belongs to client {sub.owner}, which was revoked: its "
+            "subscriptions are silent; subscribe again with an active client"
+        )
+    if SCOPE not in grants:
+        raise Conflict(
+            f"subscription {sub.id} belongs to client {sub.owner}, which no longer holds "
+            f"{SCOPE}: its subscriptions are silent"
+        )
+    return sub.model_copy(update={"reveal_identifiers": REVEAL_SCOPE in grants})
+
+
 def send_test(sub: Subscription) -> Delivery:
     """A ``subscription.test`` event to this subscription only, attempted at once."""
+    sub = as_granted_now(sub)
     event = Event.create(
         TEST_EVENT, SubscriptionTest(subscription_id=sub.id), source=SOURCE, subject=sub.id
     )
@@ -57,10 +79,14 @@ def send_test(sub: Subscription) -> Delivery:
     return store.get_delivery(did)
 
 
-def retry(sid: str, did: str) -> Delivery:
+def retry(sub: Subscription, did: str) -> Delivery:
+    """One more attempt of a failed delivery, now (409 for one already delivered)."""
     delivery = store.get_delivery(did)
-    if delivery.subscription_id != sid:
+    if delivery.subscription_id != sub.id:
         raise NotFound(f"no delivery {did}")
+    if delivery.status == DeliveryStatus.delivered:
+        raise Conflict(store.ALREADY_DELIVERED.format(did=did))
+    as_granted_now(sub)
     outbound.attempt(did, store.reopen(did))
     return store.get_delivery(did)
 

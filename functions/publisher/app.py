@@ -30,13 +30,7 @@ def from_stream(records: list[dict], time_left_ms=None) -> dict:
         r["dynamodb"]["NewImage"]["event_id"]["S"]: r["dynamodb"]["SequenceNumber"]
         for r in inserted
     }
-    failed = outbox.publish_pending(
-        [
-            (r["dynamodb"]["NewImage"]["event_id"]["S"], r["dynamodb"]["NewImage"]["envelope"]["S"])
-            for r in inserted
-        ],
-        time_left_ms,
-    )
+    failed = outbox.publish_pending([r["dynamodb"]["NewImage"] for r in inserted], time_left_ms)
     if failed:
         logger.warning(
             "outbox events not published yet; the stream retries them",

@@ -150,7 +150,7 @@ def rotate(sid: str):
         "Send a test delivery",
         ok=Delivery,
         status=201,
-        errors=(404,),
+        errors=(404, 409),
         scopes=("subscriptions:manage",),
     ),
 )
@@ -182,8 +182,8 @@ def deliveries(sid: str):
     ),
 )
 def retry(sid: str, did: str):
-    owned(department(), sid)
-    return json_response(subscriptions.retry(sid, did))
+    sub = owned(department(), sid)
+    return json_response(subscriptions.retry(sub, did))
 
 
 @app.post(

@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from contracts.errors import NotFound
+from contracts.errors import Conflict, NotFound
 from contracts.subscriptions import (
     Attempt,
     Delivery,
@@ -455,14 +455,33 @@ def due_for_retry(now: _dt.datetime, limit: int = 100) -> list[tuple[str, int]]:
 
 
 def reopen(did: str) -> int:
-    """Make a delivery pending again for a manual retry; returns its attempt number."""
-    answer = client("dynamodb").update_item(
-        TableName=_deliveries(),
-        Key={"id": {"S": did}},
-        UpdateExpression="SET #s = :pending REMOVE claim_until, retry_bucket, next_attempt_at",
-        ConditionExpression="attribute_exists(id)",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":pending": {"S": DeliveryStatus.pending.value}},
-        ReturnValues="ALL_NEW",
-    )
+    """Make a delivery pending again for a manual retry; returns its attempt number.
+
+    A delivery already delivered is never reopened (:class:`Conflict`): a retry is for
+    one that failed, and would send it again under the same ``webhook-id``."""
+    try:
+        answer = client("dynamodb").update_item(
+            TableName=_deliveries(),
+            Key={"id": {"S": did}},
+            UpdateExpression="SET #s = :pending REMOVE claim_until, retry_bucket, next_attempt_at",
+            ConditionExpression="attribute_exists(id) AND #s <> :delivered",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":pending": {"S": DeliveryStatus.pending.value},
+                ":delivered": {"S": DeliveryStatus.delivered.value},
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        if delivery_row(did) is None:
+            raise NotFound(f"no delivery {did}") from None
+        raise Conflict(ALREADY_DELIVERED.format(did=did)) from None
     return int(answer["Attributes"]["attempt_count"]["N"])
+
+
+ALREADY_DELIVERED = (
+    "delivery {did} was already delivered (your endpoint answered 2xx): a retry is for a "
+    "failed delivery; to send an event again, replay its time range"
+)

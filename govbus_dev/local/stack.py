@@ -432,6 +432,22 @@ class LocalStack:
         for name, simulator in self.simulators.items():
             if hasattr(simulator, "push_url"):
                 simulator.push_url = f"{self.url}/webhooks/{name}"
+        self._reserve_own_ports()
+
+    def _reserve_own_ports(self) -> None:
+        """Loopback webhooks are allowed on a dev stack, but not into the stack itself:
+        every port it serves (the AWS endpoint, the gateway, each simulator and its MQTT
+        broker) is reserved, so no subscription posts into the platform or drives a
+        simulator's ``/_sim/*`` admin routes. Known once the gateway listens (a port 0
+        is chosen then); the functions' environments are resolved again with them."""
+        urls = [self.endpoint, self.url]
+        for simulator in self.simulators.values():
+            urls += [getattr(simulator, "url", ""), getattr(simulator, "broker_url", "")]
+        ports = sorted({port for url in urls if url and (port := _port_of(url))})
+        self.base_env["SUBSCRIPTIONS_RESERVED_PORTS"] = ",".join(str(p) for p in ports)
+        assert self.resolver is not None
+        for fn in self.functions.values():
+            fn.refresh(self.resolver)
 
     def seed(self) -> dict[str, Any]:
         """Load the demo catalogue, departments and licences through the gateway."""
@@ -555,3 +571,10 @@ def _side_by_side(stops: list) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+
+
+def _port_of(url: str) -> int | None:
+    try:
+        return urllib.parse.urlsplit(url).port
+    except ValueError:
+        return None

@@ -184,3 +184,27 @@ def test_a_title_with_markup_is_escaped_in_the_feed(stack, publisher):
     publish_new(stack, publisher, {**POLICY, "title": "<b>通知</b> & </title><x>"})
     root = ET.fromstring(get(stack, f"/disclosure/agencies/{MARKET}/feed.atom").content)
     assert root.find(f"{ATOM}entry/{ATOM}title").text == "<b>通知</b> & </title><x>"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "经核查，申请人 ３５０１０２１９９００３０７１２３４ 的材料不全。",
+        "申请人 ٣٥٠١٠٢١٩٩٠٠٣٠٧١٢٣٤",
+        "申请人 350102 19900307 1234",
+        "申请人 350102-1990-0307-1234",
+        "联系人手机 １３８００１３８０００",
+        "联系人手机 138-0013-8000",
+        "联系人手机 138 0013 8000",
+    ],
+)
+def test_a_citizen_named_in_fullwidth_other_digits_or_groups_is_refused_too(stack, publisher, text):
+    refused = post(stack, "/disclosure/documents", publisher, {**POLICY, "body": text})
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "personal data" in refused.json()["detail"]
+    # nothing of it is readable anonymously or in the feed
+    for term in ("申请人", "联系人手机"):
+        assert get(stack, "/disclosure/documents", q=term).json()["count"] == 0
+    feed = get(stack, f"/disclosure/agencies/{MARKET}/feed.atom")
+    assert "申请人" not in feed.text and "联系人" not in feed.text

@@ -89,3 +89,36 @@ def test_a_departments_view_of_a_case_shows_no_applicant_id_in_the_timeline(stac
     # and at rest: the case's row holds the actor masked too
     stored = _scan(aws, stack, "CasesTable")
     assert case_id in stored and CITIZEN not in stored
+
+
+def test_the_outbox_keeps_no_holder_id_name_or_mobile_in_clear_and_consumers_still_get_them(
+    stack, aws, ca, ems
+):
+    """Seen: `licence.requested` rows in the outbox table held the holder's raw ID and
+    name, `delivery.requested` rows a raw mobile number, while the archive masked them."""
+    from tests.conftest import wait_for
+    from tests.integration.test_cases import EMS_TO_HOME, issued_licence
+
+    stack.seed()
+    citizen = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    issued = issued_licence(stack, citizen, delivery=EMS_TO_HOME)
+
+    # the consumers got what they need: the licence names its holder, EMS the mobile
+    licences = requests.get(
+        f"{stack.url}/licences", params={"mine": "true"}, headers=bearer(citizen), timeout=10
+    )
+    assert licences.status_code == 200, licences.text
+    mine = [lic for lic in licences.json()["licences"] if lic.get("case_id") == issued["id"]]
+    assert mine and mine[0]["holder_code"] == CITIZEN and mine[0]["holder_name"] == "林小姐"
+    waybill = wait_for(
+        lambda: [w for w in ems.waybills.values() if w["order"] == issued["id"]],
+        what="the EMS waybill",
+    )[0]
+    assert EMS_TO_HOME["phone"] in json.dumps(waybill["receiver"], ensure_ascii=False)
+
+    rows = aws["dynamodb"].scan(TableName=stack.resolver.refs["OutboxTable"])["Items"]
+    types = {r["event_type"]["S"] for r in rows}
+    assert {"licence.requested", "delivery.requested"} <= types
+    raw = json.dumps(rows, ensure_ascii=False)
+    for clear in (CITIZEN, "林小姐", EMS_TO_HOME["phone"], EMS_TO_HOME["street"]):
+        assert clear not in raw, clear

@@ -499,3 +499,188 @@ def test_a_revoked_clients_subscriptions_fall_silent(stack, aws, receivers):
     # both subscriptions are judged in one fan-out: once one has it, the other never will
     wait_for(lambda: kept.accepted(), what="the active client's delivery")
     assert revoked.requests == []
+
+
+HOLDER = "350102199003071234"
+
+
+def licence_requested(agency: str, case_id: str = "FZ-TEST-LR"):
+    from contracts.cases import LicenceRequested
+
+    return Event.create(
+        "licence.requested",
+        LicenceRequested(
+            case_id=case_id,
+            issuer=agency,
+            type_code="SPJYXKZ",
+            holder_code=HOLDER,
+            holder_name="林小红",
+        ),
+        source="govbus.applications",
+        subject=case_id,
+    )
+
+
+def client_id(token: str) -> str:
+    import base64
+
+    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["sub"]
+
+
+def revoke(stack, token: str) -> None:
+    import contextlib
+    import io
+
+    from govbus_dev.cli import main as govbus
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert govbus(["clients", "revoke", client_id(token), "--stack", stack.stack_name]) == 0
+
+
+def deliveries_of(stack, token, sid) -> list[dict]:
+    answer = requests.get(
+        f"{stack.url}/subscriptions/{sid}/deliveries", headers=bearer(token), timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["deliveries"]
+
+
+def fail_delivery(stack, aws, did: str) -> None:
+    """As if the delivery's retries had run out: failed, kept for a manual retry."""
+    aws["dynamodb"].update_item(
+        TableName=stack.resolver.refs["DeliveriesTable"],
+        Key={"id": {"S": did}},
+        UpdateExpression="SET #s = :failed",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":failed": {"S": "failed"}},
+    )
+
+
+def test_a_revoked_clients_subscription_sends_no_test_and_no_retry(stack, aws, receivers):
+    """Seen: after `govbus clients revoke X`, another client of the agency made X's
+    subscription send a test delivery, and a retry re-sent a raw holder_code to X."""
+    receiver = receivers()
+    leaver = department_token(stack, ["subscriptions:manage", "subjects:read"], agency=MARKET)
+    colleague = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    sub = subscribe(stack, leaver, receiver.url, event_types=("licence.requested",))
+    put_event(aws, stack, licence_requested(MARKET))
+    sent = wait_for(lambda: receiver.events(), what="the licence request at the receiver")[0]
+    assert sent["data"]["holder_code"] == HOLDER, "the client held subjects:read then"
+    delivered = deliveries_of(stack, colleague, sub["id"])[0]
+
+    revoke(stack, leaver)
+    before = len(receiver.requests)
+    test = requests.post(
+        f"{stack.url}/subscriptions/{sub['id']}/test", headers=bearer(colleague), timeout=10
+    )
+    assert test.status_code == 409, test.text
+    assert test.headers["content-type"].startswith("application/problem+json")
+    assert "revoked" in test.json()["detail"]
+
+    fail_delivery(stack, aws, delivered["id"])
+    retried = requests.post(
+        f"{stack.url}/subscriptions/{sub['id']}/deliveries/{delivered['id']}/retry",
+        headers=bearer(colleague),
+        timeout=10,
+    )
+    assert retried.status_code == 409, retried.text
+    assert "revoked" in retried.json()["detail"]
+    time.sleep(1)
+    assert len(receiver.requests) == before, "nothing more reaches a revoked client's endpoint"
+
+
+def test_a_retry_renders_the_body_under_the_owners_grants_of_that_moment(stack, aws, receivers):
+    receiver = receivers()
+    receiver.answer = 500
+    owner = department_token(stack, ["subscriptions:manage", "subjects:read"], agency=MARKET)
+    sub = subscribe(stack, owner, receiver.url, event_types=("licence.requested",))
+    put_event(aws, stack, licence_requested(MARKET, "FZ-TEST-LR2"))
+    wait_for(lambda: receiver.requests, what="the first (failing) attempt")
+    assert HOLDER in receiver.requests[0]["body"].decode()
+    did = deliveries_of(stack, owner, sub["id"])[0]["id"]
+    # an operator takes subjects:read from the client; it keeps subscriptions:manage
+    aws["dynamodb"].update_item(
+        TableName=stack.resolver.refs["ClientsTable"],
+        Key={"client_id": {"S": client_id(owner)}},
+        UpdateExpression="SET scopes = :s",
+        ExpressionAttributeValues={":s": {"SS": ["subscriptions:manage"]}},
+    )
+    fail_delivery(stack, aws, did)
+    receiver.answer = 204
+    retried = requests.post(
+        f"{stack.url}/subscriptions/{sub['id']}/deliveries/{did}/retry",
+        headers=bearer(owner),
+        timeout=10,
+    )
+    assert retried.status_code == 200, retried.text
+    body = verified(receiver.accepted()[-1], sub["secret"])
+    assert HOLDER not in json.dumps(body, ensure_ascii=False)
+    assert body["data"]["holder_code"] == "3501**********1234"
+    assert body["data"]["holder_name"] == "林**"
+
+
+def test_retrying_a_delivered_delivery_is_a_conflict(stack, aws, receivers):
+    receiver = receivers()
+    token = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    sub = subscribe(stack, token, receiver.url)
+    sent = requests.post(
+        f"{stack.url}/subscriptions/{sub['id']}/test", headers=bearer(token), timeout=10
+    )
+    assert sent.status_code == 201 and sent.json()["status"] == "delivered", sent.text
+    retried = requests.post(
+        f"{stack.url}/subscriptions/{sub['id']}/deliveries/{sent.json()['id']}/retry",
+        headers=bearer(token),
+        timeout=10,
+    )
+    assert retried.status_code == 409, retried.text
+    assert retried.headers["content-type"].startswith("application/problem+json")
+    assert "already delivered" in retried.json()["detail"]
+    time.sleep(1)
+    assert len(receiver.requests) == 1, "the delivery is not sent again"
+
+
+def test_an_applicants_name_is_masked_unless_the_client_may_read_it(stack, aws, receivers):
+    plain, entitled = receivers(), receivers()
+    types = ("licence.requested",)
+    plain_token = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    subscribe(stack, plain_token, plain.url, event_types=types)
+    subscribe(
+        stack,
+        department_token(stack, ["subscriptions:manage", "subjects:read"], agency=MARKET),
+        entitled.url,
+        event_types=types,
+    )
+    put_event(aws, stack, licence_requested(MARKET, "FZ-TEST-LR3"))
+    masked = wait_for(lambda: plain.events(), what="the masked delivery")[0]
+    clear = wait_for(lambda: entitled.events(), what="the unmasked delivery")[0]
+    assert masked["data"]["holder_name"] == "林**"
+    assert "林小红" not in json.dumps(masked, ensure_ascii=False)
+    assert masked["data"]["holder_code"] == "3501**********1234"
+    assert clear["data"]["holder_name"] == "林小红" and clear["data"]["holder_code"] == HOLDER
+
+
+def test_no_subscription_reaches_a_port_the_dev_stack_serves(stack):
+    """Seen: a department subscribed http://127.0.0.1:<nontax>/_sim/cancel-pending, and its
+    test delivery dropped the simulator's held notifications. Every simulator, the MQTT
+    broker, the emulator and the gateway are the stack's own, by address or by name."""
+    import urllib.parse
+
+    token = department_token(stack, ["subscriptions:manage"], agency=MARKET)
+    urls = [stack.endpoint, stack.url]
+    for simulator in stack.simulators.values():
+        urls += [simulator.url, getattr(simulator, "broker_url", "")]
+    ports = {urllib.parse.urlsplit(u).port for u in urls if u}
+    assert stack.simulators["nontax"].url and len(ports) > 3
+    for port in sorted(p for p in ports if p):
+        for host in ("127.0.0.1", "localhost"):
+            answer = requests.post(
+                f"{stack.url}/subscriptions",
+                headers=bearer(token),
+                json={
+                    "url": f"http://{host}:{port}/_sim/cancel-pending",
+                    "event_types": ["case.*"],
+                },
+                timeout=10,
+            )
+            assert answer.status_code == 422, (host, port, answer.text)
+            assert "the platform's own" in answer.json()["detail"]
