@@ -10,6 +10,7 @@ import pytest
 from adapters.iot.devices import Fleet, Publisher
 from contracts.telemetry import WATER_BUREAU
 from tests.conftest import wait_for
+from tests.integration.conftest import queue_drained
 
 
 @pytest.fixture
@@ -82,3 +83,44 @@ def test_a_sustained_anomaly_alerts_once_and_again_only_after_recovery(stack, aw
     alerts = [a["data"] for a in outbox_events(aws, stack, "city.alert")]
     assert [(a["device"], a["metric"]) for a in alerts] == [("air-00", "pm25")] * 2
     assert iot.forwarder.failed == 0
+
+
+def test_readings_no_calendar_or_bound_holds_are_counted_and_dropped_never_dead_lettered(
+    stack, aws, iot
+):
+    # what any device could send: times datetime cannot hold, a reading over 16 KB; they
+    # used to raise in the function, be retried five times and fill TelemetryDLQ
+    import base64
+    import time
+
+    ts_ms = int(time.time() * 1000)
+    bad = [
+        {"ts": 10**30, "level": 1},
+        {"ts": 10**16, "level": 1},
+        {"ts": -(10**16), "level": 1},
+        {"ts": ts_ms, "level": 1, "pad": "x" * (17 * 1024)},
+    ]
+    for i, doc in enumerate(bad):
+        aws["sqs"].send_message(
+            QueueUrl=stack.resolver.refs["TelemetryQueue"],
+            MessageBody=json.dumps(
+                {
+                    "topic": f"city/water/water-9{i}/telemetry",
+                    "payload": base64.b64encode(json.dumps(doc).encode()).decode(),
+                    "received_ms": ts_ms,
+                }
+            ),
+        )
+    wait_for(
+        lambda: day_counts(aws, stack)["rejected"] == len(bad),
+        timeout=30,
+        what="every bad reading counted as rejected",
+    )
+    wait_for(
+        lambda: queue_drained(aws, stack, "TelemetryQueue"),
+        timeout=30,
+        what="the telemetry queue emptied",
+    )
+    assert queue_drained(aws, stack, "TelemetryDLQ")
+    assert day_counts(aws, stack) == {"accepted": 0, "rejected": len(bad)}
+    assert outbox_events(aws, stack, "telemetry.reading") == []
