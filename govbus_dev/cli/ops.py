@@ -906,12 +906,40 @@ def webhooks_rotate(
             f"once the partner signs with its new key: govbus webhooks drop-previous {partner}"
         )
     else:
+        handed = _hand_to_local_simulator(partner, new)
         say(
             f"rotated {name}\n{shown(new)}\n"
-            f"give it to the partner; once it signs with it: "
-            f"govbus webhooks drop-previous {partner}"
+            + (
+                f"the local {partner.upper()} simulator signs with it now; "
+                if handed
+                else "give it to the partner; once it signs with it: "
+            )
+            + f"govbus webhooks drop-previous {partner}"
         )
     return 0
+
+
+def _hand_to_local_simulator(partner: str, secret: str) -> bool:
+    """Give a rotated push secret to the partner's simulator of a local stack, as ops
+    gives it to the real partner (else its pushes fail once the previous one is dropped).
+
+    Only a simulator on loopback (the running `govbus dev`'s, or this process's stack's),
+    and only one that takes it (``POST /_sim/push-secret``); whether it did."""
+    import urllib.parse
+
+    import requests
+
+    url = LOCAL_STACK.get("simulators", {}).get(partner) or os.environ.get(
+        f"GOVBUS_{partner.upper()}_ENDPOINT", ""
+    )
+    if urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return False  # a real partner's endpoint: the secret goes to it another way
+    try:
+        answer = requests.post(f"{url}/_sim/push-secret", json={"secret": secret}, timeout=10)
+    except requests.RequestException as exc:
+        warn(f"govbus webhooks rotate: the local {partner} simulator did not answer: {exc}")
+        return False
+    return answer.status_code == 200
 
 
 @webhooks_app.command("drop-previous")
