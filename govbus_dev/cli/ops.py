@@ -146,6 +146,12 @@ def dev(
                         for name, sim in stack.simulators.items()
                         if getattr(sim, "broker_url", "")
                     },
+                    # the key devices derive their broker passwords from (adapters.iot.broker)
+                    "device_keys": {
+                        name: sim.device_key
+                        for name, sim in stack.simulators.items()
+                        if getattr(sim, "device_key", "")
+                    },
                 }
             )
         )
