@@ -77,10 +77,10 @@ def test_after_rotate_and_drop_previous_the_ems_simulator_signs_with_the_new_sec
     from govbus_dev.cli import main as govbus
 
     # a push before the rotation: the webhook function holds the old secret, warm
-    put_event(aws, stack, delivery_requested("CASE-0002"))
+    put_event(aws, stack, delivery_requested("CASE-0102"))
     store = shipments(stack)
     first = wait_for(
-        lambda: (s := store.get("CASE-0002")) and s.get("waybill_no") and s,
+        lambda: (s := store.get("CASE-0102")) and s.get("waybill_no") and s,
         what="the waybill to be created at EMS",
     )
     assert set(ems.advance(first["waybill_no"], TrackingState.accepted)) == {202}
@@ -98,7 +98,34 @@ def test_after_rotate_and_drop_previous_the_ems_simulator_signs_with_the_new_sec
     statuses = ems.advance(first["waybill_no"])
     assert set(statuses) == {202}, statuses
     done = wait_for(
-        lambda: (s := store.get("CASE-0002")) and s["state"] == "delivered" and s,
+        lambda: (s := store.get("CASE-0102")) and s["state"] == "delivered" and s,
         what="the shipment delivered",
     )
     assert list(done["history"])[-1] == "delivered"
+
+
+def test_a_push_signed_with_a_just_rotated_secret_lands_while_the_old_one_is_cached(
+    stack, aws, ems, capsys
+):
+    """Right after `rotate` + `drop-previous` (no five minutes waited), the warm webhook
+    function still holds the old secret: a push that does not verify under it makes it
+    read the secret again, once, instead of refusing what the partner rightly signed."""
+    from govbus_dev.cli import main as govbus
+
+    put_event(aws, stack, delivery_requested("CASE-0103"))
+    store = shipments(stack)
+    first = wait_for(
+        lambda: (s := store.get("CASE-0103")) and s.get("waybill_no") and s,
+        what="the waybill to be created at EMS",
+    )
+    assert set(ems.advance(first["waybill_no"], TrackingState.accepted)) == {202}
+    assert govbus(["webhooks", "rotate", "ems", "--stack", stack.stack_name]) == 0
+    assert govbus(["webhooks", "drop-previous", "ems", "--stack", stack.stack_name]) == 0
+    capsys.readouterr()
+
+    statuses = ems.advance(first["waybill_no"])
+    assert set(statuses) == {202}, statuses
+    wait_for(
+        lambda: (s := store.get("CASE-0103")) and s["state"] == "delivered",
+        what="the shipment delivered",
+    )
