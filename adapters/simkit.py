@@ -165,7 +165,13 @@ def _validation_sentence(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+LISTEN_BACKLOG = 1024  # as the local gateway's: a burst of clients is queued, not reset
+
+
 class _QuietServer(ThreadingHTTPServer):
+    # http.server's default is 5: 20 operators' /_sim/* calls at once saw connection resets
+    request_queue_size = LISTEN_BACKLOG
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a client that goes away between requests on a kept-alive connection is normal
         import sys

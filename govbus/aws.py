@@ -117,6 +117,11 @@ def get_secret(name: str) -> str:
         return value
 
 
+def forget_secret(name: str) -> None:
+    """Drop one cached secret: the next read asks Secrets Manager (a rotation seen)."""
+    _SECRET_CACHE.pop(name, None)
+
+
 def get_secret_json(name: str) -> dict[str, Any]:
     return json.loads(get_secret(name))
 

@@ -2,8 +2,10 @@
 
 Each queue message is what the IoT topic rule (locally, the broker's forwarder) sends:
 ``{"topic", "payload" (base64), "received_ms"}``. The ``iot`` adapter decodes the
-payload into a :class:`contracts.telemetry.Reading`; a message it cannot decode is
-counted as rejected and dropped (a bad device must not poison the queue). A valid
+payload into a :class:`contracts.telemetry.Reading`; a message it cannot decode (not
+JSON, over 16 KB, a ``ts`` no calendar holds, ...) is counted as rejected (the table's
+counter and the ``TelemetryRejected`` metric) and dropped, never retried: a bad device
+must not fill the dead-letter queue. A valid
 reading becomes a ``telemetry.reading`` event; a reading over a threshold raises a
 ``city.alert`` for the responsible agency, once per episode: the device's alert state
 flips to ``alerting`` in the same transaction as the event, and back to ``ok`` when a
@@ -27,11 +29,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.constrained import loads_bounded
-from contracts.errors import Conflict, InvalidRequest, ValidationFailed
+from contracts.errors import Conflict, InvalidRequest, PayloadTooLarge
 from contracts.events import Event
 from contracts.telemetry import (
     CityAlert,
     Reading,
+    TelemetryDomain,
     TelemetryReading,
     Threshold,
     breaches,
@@ -39,7 +42,7 @@ from contracts.telemetry import (
 )
 from govbus import outbox, settings
 from govbus.aws import client
-from govbus.observability import logger
+from govbus.observability import count, logger
 
 SOURCE = "govbus.telemetry"
 ADAPTER = "iot"
@@ -95,13 +98,22 @@ def handle_message(body: str, decode: Any) -> str:
     try:
         topic, payload = _envelope(body)
         reading: Reading = decode(topic=topic, payload=payload)
-    except (InvalidRequest, ValidationFailed) as exc:
+    except (InvalidRequest, PayloadTooLarge, ValueError, ArithmeticError) as exc:
+        # a refusal (InvalidRequest, PayloadTooLarge), or a value the adapter did not
+        # foresee (an OverflowError, a ValueError): the message is bad either way, and
+        # retrying it would only move it to the dead-letter queue and fire its alarm
         match = _DOMAIN_OF_TOPIC.match(topic)
         domain = match.group(1) if match else "unknown"
         _count(domain, "rejected")
+        known = domain in {d.value for d in TelemetryDomain}  # a device cannot add dimensions
+        count("TelemetryRejected", {"domain": domain if known else "unknown"})
         logger.warning(
             "telemetry message rejected",
-            extra={"topic": topic[:120], "reason": str(exc), "field": exc.field},
+            extra={
+                "topic": topic[:120],
+                "reason": str(exc)[:300] or type(exc).__name__,
+                "field": getattr(exc, "field", None),
+            },
         )
         return "rejected"
     outcome = record(reading)

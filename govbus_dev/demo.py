@@ -247,7 +247,19 @@ class Journey:
             ),
             200,
         )
-        self.wait("the case to close on delivery", lambda: self.case()["state"] == "closed")
+        hint = (
+            "check `govbus dlq list` and EMS's push secret (after `govbus webhooks rotate "
+            "ems`, the partner must sign with the new one)"
+        )
+        refused = [status for status in pushed.get("pushed", []) if status >= 400]
+        if refused:
+            raise StepFailed(
+                f"EMS's tracking pushes were refused by the bus (HTTP {refused[0]}): {hint}"
+            )
+        try:
+            self.wait("the case to close on delivery", lambda: self.case()["state"] == "closed")
+        except StepFailed as exc:
+            raise StepFailed(f"{exc}; the pushes may not have landed: {hint}") from None
         return f"waybill {mail_no}: {len(pushed['pushed'])} tracking pushes, case closed"
 
     def complaint(self) -> str:

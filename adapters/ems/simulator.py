@@ -7,11 +7,16 @@ person running ``make run`` can break it with curl:
 
     curl -XPOST $EMS/_sim/faults -d '{"error_rate": 1.0}'
     curl -XPOST $EMS/_sim/advance -d '{"mail_no": "1100000000017", "to": "delivered"}'
+
+A rotated push secret reaches it as it reaches the real EMS, from operations: on the
+local stack ``govbus webhooks rotate ems`` posts the new one to ``/_sim/push-secret``
+(``{"secret": "..."}``), and the simulator signs every later push with it.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import random
 import re
@@ -24,7 +29,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 from adapters.ems import wire
-from adapters.simkit import AdminBody, LoopbackSimulator, UnknownRecord
+from adapters.simkit import AdminBody, LoopbackSimulator, SimRefused, UnknownRecord
 from contracts.adapters import Faults
 from contracts.delivery import TrackingState
 
@@ -274,9 +279,18 @@ class EmsSimulator(LoopbackSimulator):
 
     admin_examples: ClassVar[dict[str, str]] = {
         "/_sim/advance": '{"mail_no": "1100000000017", "to": "delivered"}',
+        "/_sim/push-secret": '{"secret": "whsec_..."}',
     }
 
     def _admin(self, path: str, doc: AdminBody) -> tuple[int, Any]:
+        if path == "/_sim/push-secret":  # ops handing over a rotated secret
+            secret = doc.text("secret")
+            if len(secret) < 16:
+                raise SimRefused("'secret' is the new push secret (16 characters or more)")
+            with self._lock:
+                self.push_secret = secret
+            digest = hashlib.sha256(secret.encode()).hexdigest()[:12]
+            return 200, {"signing_with": f"sha256:{digest}"}
         if path == "/_sim/advance":
             to = doc.choice("to", TrackingState, TrackingState.delivered)
             statuses = self.advance(doc.text("mail_no"), to)

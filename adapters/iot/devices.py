@@ -5,7 +5,9 @@ format (``adapters/iot/wire.py``): a gauge's water level drifting with the tide,
 quality following the day, buses moving along a road, meters counting up. Anomalies
 are asked for by name, so a test or a demo knows exactly what it sent::
 
-    python -m adapters.iot.devices mqtt://127.0.0.1:1883 --rounds 60 --interval 1
+    python -m adapters.iot.devices mqtt://127.0.0.1:1883 --device-key KEY --rounds 60
+
+(``govbus dev`` prints the broker's URL and its device key on the broker's line.)
 """
 
 from __future__ import annotations
@@ -113,27 +115,59 @@ ANOMALIES = {
 
 
 class Publisher:
-    """A paho client publishing messages with QoS 1, each acknowledged by the broker."""
+    """Paho clients publishing messages with QoS 1, each acknowledged by the broker.
 
-    def __init__(self, broker_url: str, client_id: str = "govbus-devices") -> None:
+    With ``device_key`` (the embedded broker's, which ``govbus dev`` prints) each device
+    connects as itself: username ``<domain>/<device>``, its derived password, one
+    connection per device, as real sensors do. Without it, one anonymous connection (an
+    external broker that asks for no credentials)."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        client_id: str = "govbus-devices",
+        device_key: str | None = None,
+    ) -> None:
+        self.broker_url = broker_url
+        self.client_id = client_id
+        self.device_key = device_key
+        self.clients: dict[str, object] = {}
+        if not device_key:
+            self._client_for("")
+
+    def _client_for(self, username: str):
         import paho.mqtt.client as mqtt
 
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-        host, port = mqtt_address(broker_url)
-        self.client.connect(host, port, keepalive=30)
-        self.client.loop_start()
+        from adapters.iot.broker import device_password
+
+        if username in self.clients:
+            return self.clients[username]
+        suffix = f"-{username.replace('/', '-')}" if username else ""
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id + suffix)
+        if username:
+            client.username_pw_set(username, device_password(self.device_key or "", username))
+        host, port = mqtt_address(self.broker_url)
+        client.connect(host, port, keepalive=30)
+        client.loop_start()
+        self.clients[username] = client
+        return client
 
     def publish(self, messages: Iterator[Message] | list[Message]) -> list[Message]:
+        from adapters.iot.broker import device_username
+
         sent = []
         for message in messages:
-            info = self.client.publish(message.topic, message.payload, qos=1)
+            username = device_username(message.topic) if self.device_key else ""
+            info = self._client_for(username).publish(message.topic, message.payload, qos=1)
             info.wait_for_publish(10)
             sent.append(message)
         return sent
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        for client in self.clients.values():
+            client.disconnect()
+            client.loop_stop()
+        self.clients.clear()
 
     def __enter__(self) -> Publisher:
         return self
@@ -143,14 +177,35 @@ class Publisher:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    from adapters.iot.broker import device_password
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("broker", help="mqtt://host:port (the start-up table's iot broker)")
+    parser.add_argument(
+        "broker", nargs="?", help="mqtt://host:port (the start-up table's iot broker)"
+    )
+    parser.add_argument(
+        "--device-key",
+        default=os.environ.get("GOVBUS_IOT_DEVICE_KEY"),
+        help="the broker's device key (govbus dev prints it beside the broker)",
+    )
+    parser.add_argument(
+        "--password", metavar="DOMAIN/DEVICE", help="print that device's password and exit"
+    )
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between rounds")
     parser.add_argument("--anomaly-every", type=int, default=5, help="a spike every N rounds")
     args = parser.parse_args(argv)
+    if args.password:
+        if not args.device_key:
+            parser.error("--password needs --device-key (or GOVBUS_IOT_DEVICE_KEY)")
+        print(device_password(args.device_key, args.password))
+        return 0
+    if not args.broker:
+        parser.error("the broker's URL is needed (mqtt://host:port)")
     fleet = Fleet()
-    with Publisher(args.broker) as publisher:
+    with Publisher(args.broker, device_key=args.device_key) as publisher:
         for n in range(args.rounds):
             spike = {"water-00"} if args.anomaly_every and n % args.anomaly_every == 4 else set()
             sent = publisher.publish(fleet.messages(over_threshold=spike, malformed=n == 0))

@@ -11,10 +11,16 @@
   queue of the template's topic rule as resolved for its stack name; run alone, the
   simulator takes ``GOVBUS_IOT_FORWARD_QUEUE``, by default ``govbus-local-telemetry``
   (the queue of the default stack name);
+* devices authenticate (username ``<domain>/<device>``, password derived from the
+  ``device_key`` made at each start: ``adapters.iot.broker``), publish only to their own
+  topic, subscribe with no wildcard; payloads over 16 KB are refused at the broker;
 * an HTTP face (``url``): ``GET /health`` (what the adapter pings, 503 while the
   ``down`` fault is set) and ``POST /_sim/faults``.
 
-    mosquitto_pub -L "$BROKER/city/water/gauge-01/telemetry" -m '{"ts": 0, "level": 9}'
+    python -m adapters.iot.devices "$BROKER" --device-key "$KEY"   # as govbus dev prints
+    mosquitto_pub -L "$BROKER/city/water/gauge-01/telemetry" -u water/gauge-01 \
+        -P "$(python -m adapters.iot.devices --password water/gauge-01 --device-key "$KEY")" \
+        -m '{"ts": 0, "level": 9}'
 """
 
 from __future__ import annotations
@@ -42,29 +48,27 @@ log = logging.getLogger("govbus.iot")
 class EmbeddedBroker:
     """amqtt's broker in a thread of its own (its own asyncio loop), on 127.0.0.1:0."""
 
-    def __init__(self) -> None:
+    def __init__(self, device_key: str, service_password: str) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.broker: Any = None
         self.url = ""
+        self.device_key = device_key
+        self.service_password = service_password
 
     def start(self) -> str:
-        from amqtt.broker import Broker
+        from adapters.iot.broker import BoundedBroker, broker_config
 
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="mqtt")
         self.thread.start()
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:0"}},
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
-            },
-        }
+        # devices authenticate and stay on their own topic; payloads bounded (broker.py)
+        config = broker_config(self.device_key, self.service_password)
 
         async def serve() -> Any:
-            broker = Broker(config, loop=self.loop)
+            broker = BoundedBroker(config, loop=self.loop)
             await broker.start()
             return broker
 
@@ -102,8 +106,11 @@ def mqtt_address(url: str) -> tuple[str, int]:
 class Forwarder:
     """Subscribes to the telemetry topics and sends each message to the queue."""
 
-    def __init__(self, broker_url: str, queue: str) -> None:
+    def __init__(
+        self, broker_url: str, queue: str, credentials: tuple[str, str] | None = None
+    ) -> None:
         self.broker_url = broker_url
+        self.credentials = credentials  # the service user's, on the embedded broker
         self.queue = queue  # a queue URL, or a name looked up on first use
         self.forwarded = 0
         self.failed = 0
@@ -124,6 +131,8 @@ class Forwarder:
         client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe(TOPIC_FILTER, qos=1)
         client.on_subscribe = lambda *_a: self._subscribed.set()
         client.on_message = self._on_message
+        if self.credentials:
+            client.username_pw_set(*self.credentials)
         host, port = mqtt_address(self.broker_url)
         client.connect(host, port, keepalive=30)
         client.loop_start()
@@ -172,15 +181,22 @@ class IotSimulator(LoopbackSimulator):
         self.broker_url = ""
         self._broker: EmbeddedBroker | None = None
         self.forwarder: Forwarder | None = None
+        # made afresh each start: a device's password derives from it (broker.py)
+        self.device_key = ""
 
     def start(self) -> str:
+        credentials = None
         if self.external_broker:
             mqtt_address(self.external_broker)  # refuse a malformed URL at once
             self.broker_url = self.external_broker
         else:
-            self._broker = EmbeddedBroker()
+            from adapters.iot.broker import SERVICE_USER
+
+            self.device_key = secrets.token_hex(16)
+            credentials = (SERVICE_USER, secrets.token_urlsafe(24))
+            self._broker = EmbeddedBroker(self.device_key, credentials[1])
             self.broker_url = self._broker.start()
-        self.forwarder = Forwarder(self.broker_url, self.forward_queue)
+        self.forwarder = Forwarder(self.broker_url, self.forward_queue, credentials)
         try:
             self.forwarder.start()
         except Exception:
@@ -198,7 +214,7 @@ class IotSimulator(LoopbackSimulator):
             self._broker = None
 
     def secrets(self) -> dict[str, str]:
-        return {}  # the loopback broker is anonymous; IoT Core uses device certificates
+        return {}  # devices hold derived passwords (broker.py); IoT Core uses certificates
 
     def set_faults(self, faults: Faults) -> None:
         self.faults = faults

@@ -17,11 +17,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.constrained import loads_bounded
-from contracts.errors import InvalidRequest, ValidationFailed
+from contracts.errors import InvalidRequest, PayloadTooLarge, ValidationFailed
 from contracts.telemetry import TOPIC, Reading, TelemetryDomain
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_CLOCK_SKEW = _dt.timedelta(minutes=10)
+_NO_CLOCK_TIME = "ts is not a time a clock can show (UTC years 1 to 9999)"
 
 # device field -> contract field, per domain
 FIELDS: dict[TelemetryDomain, dict[str, str]] = {
@@ -45,7 +46,10 @@ def parse_topic(topic: str) -> tuple[TelemetryDomain, str]:
 
 def _time(raw: Any, now: _dt.datetime) -> _dt.datetime:
     if isinstance(raw, int) and not isinstance(raw, bool):
-        at = _dt.datetime.fromtimestamp(raw / 1000, _dt.UTC)
+        try:
+            at = _dt.datetime.fromtimestamp(raw / 1000, _dt.UTC)
+        except (OverflowError, ValueError, OSError):  # before year 1 or after 9999
+            raise ValidationFailed(_NO_CLOCK_TIME, field="ts") from None
     elif isinstance(raw, str):
         try:
             at = _dt.datetime.fromisoformat(raw)
@@ -53,6 +57,10 @@ def _time(raw: Any, now: _dt.datetime) -> _dt.datetime:
             raise InvalidRequest("ts is unix milliseconds or ISO 8601", field="ts") from None
         if at.tzinfo is None:
             raise InvalidRequest("ts needs a time zone", field="ts")
+        try:  # 0001-01-01T00:00+14:00 is a valid string but before the calendar's first day
+            at.astimezone(_dt.UTC)
+        except OverflowError:
+            raise ValidationFailed(_NO_CLOCK_TIME, field="ts") from None
     else:
         raise InvalidRequest("ts is unix milliseconds or ISO 8601", field="ts")
     if at - now > MAX_CLOCK_SKEW:
@@ -63,7 +71,10 @@ def _time(raw: Any, now: _dt.datetime) -> _dt.datetime:
 def to_reading(
     domain: TelemetryDomain, device: str, payload: bytes, now: _dt.datetime | None = None
 ) -> Reading:
-    doc = loads_bounded(payload, max_bytes=MAX_PAYLOAD_BYTES, max_depth=4)
+    try:
+        doc = loads_bounded(payload, max_bytes=MAX_PAYLOAD_BYTES, max_depth=4)
+    except PayloadTooLarge as exc:  # a bad reading like any other: counted and dropped
+        raise ValidationFailed(f"the reading is too large: {exc}", field="(payload)") from None
     if not isinstance(doc, dict):
         raise InvalidRequest("a reading is a JSON object", field="(payload)")
     measured_at = _time(doc.get("ts"), now or _dt.datetime.now(_dt.UTC))

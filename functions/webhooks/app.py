@@ -29,13 +29,14 @@ from contracts.errors import (
     InvalidRequest,
     PartnerUnavailable,
     PayloadTooLarge,
+    SignatureInvalid,
     Unauthenticated,
 )
 from contracts.events import Event
 from contracts.masking import mask_text
 from contracts.signatures import active_secrets
 from govbus import audit, pushes, settings
-from govbus.aws import get_secret_json, stage
+from govbus.aws import forget_secret, get_secret_json, secret_is_cached, stage
 from govbus.http import documented, install_problem_handlers, problem
 from govbus.observability import count, logger, metrics, tracer
 from govbus.plugins import adapter_info, call, implements, plugin_manager
@@ -80,6 +81,37 @@ def partner_secrets(partner: str) -> list[str]:
             f"no push secret is configured for {partner}; ask operations to store one as {name}"
         )
     return secrets
+
+
+REFRESH_SECONDS = 10.0
+"""At most one early re-read of a partner's secret per this long (forged pushes cannot
+make every request a Secrets Manager call)."""
+_refreshed_at: dict[str, float] = {}
+
+
+def verified(pm, partner: str, request: InboundRequest) -> object:
+    """The adapter's delivery id for a push that verifies under the partner's secrets.
+
+    The secrets are cached for five minutes; a push signed with a secret rotated since
+    (the partner was given it and ``drop-previous`` run) does not verify under the cached
+    ones: read them again, once, before refusing it."""
+
+    def verify() -> object:
+        return call(
+            pm, partner, "govbus_webhook_verify", request=request, secrets=partner_secrets(partner)
+        )
+
+    name = f"govbus/{stage()}/webhooks/{partner}"
+    cached = secret_is_cached(name)
+    try:
+        return verify()
+    except SignatureInvalid:
+        now = time.monotonic()
+        if not cached or now - _refreshed_at.get(partner, -REFRESH_SECONDS) < REFRESH_SECONDS:
+            raise
+        _refreshed_at[partner] = now
+        forget_secret(name)
+        return verify()
 
 
 def checked_delivery_id(value: object) -> str:
@@ -157,15 +189,7 @@ def receive(partner: str):
         received_at=time.time(),
     )
     try:
-        delivery_id = checked_delivery_id(
-            call(
-                pm,
-                partner,
-                "govbus_webhook_verify",
-                request=request,
-                secrets=partner_secrets(partner),
-            )
-        )
+        delivery_id = checked_delivery_id(verified(pm, partner, request))
     except Unauthenticated as exc:
         audit.record(
             "webhook.refused",

@@ -14,6 +14,11 @@ from govbus import settings
 from govbus.aws import client
 from govbus.privacy import seal, subject_key, unseal
 
+_DEREGISTERED = (
+    "this account was deregistered (DELETE /accounts/me): its details were erased and "
+    "can no longer be changed"
+)
+
 
 def _table() -> str:
     return settings.table("accounts")
@@ -81,7 +86,10 @@ def _item(code: str) -> dict[str, Any]:
 
 def get(code: str) -> Account:
     """The account with its details decrypted: only for the subject themself."""
-    item = _item(code)
+    return _account(code, _item(code))
+
+
+def _account(code: str, item: dict[str, Any]) -> Account:
     key = item["subject_key"]["S"]
     details = None
     if "sealed" in item:
@@ -113,7 +121,7 @@ def phone_of(key: str) -> str | None:
 def change(code: str, changes: dict[str, Any]) -> Account:
     current = get(code)
     if current.status != AccountStatus.active:
-        raise Conflict("a deregistered account cannot be changed")
+        raise Conflict(_DEREGISTERED)
     assert current.details is not None
     details = current.details.model_copy(update=changes)
     key = subject_key(code)
@@ -121,19 +129,27 @@ def change(code: str, changes: dict[str, Any]) -> Account:
         {"code": code, **AccountDetails.model_validate(details.model_dump()).model_dump()},
         {"subject_key": key},
     )
-    client("dynamodb").update_item(
-        TableName=_table(),
-        Key={"subject_key": {"S": key}},
-        UpdateExpression="SET sealed = :s, updated_at = :now",
-        ConditionExpression="#st = :active",
-        ExpressionAttributeNames={"#st": "status"},
-        ExpressionAttributeValues={
-            ":s": {"S": sealed},
-            ":now": {"S": _now()},
-            ":active": {"S": "active"},
-        },
-    )
-    return get(code)
+    try:
+        answer = client("dynamodb").update_item(
+            TableName=_table(),
+            Key={"subject_key": {"S": key}},
+            UpdateExpression="SET sealed = :s, updated_at = :now",
+            ConditionExpression="#st = :active",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={
+                ":s": {"S": sealed},
+                ":now": {"S": _now()},
+                ":active": {"S": "active"},
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        # deregistered (DELETE /accounts/me) between the read above and this write
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise Conflict(_DEREGISTERED) from None
+        raise
+    # the account as this write left it: a deregistration right after cannot change it
+    return _account(code, answer["Attributes"])
 
 
 def deregister(code: str) -> None:

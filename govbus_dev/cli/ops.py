@@ -99,65 +99,108 @@ def dev(
         environment={"GOVBUS_STACK_STARTED_WITH": ",".join(sorted(installed_adapters()))},
     )
     stop = threading.Event()
+    starting = threading.Event()
+    starting.set()
+    state = Path(state_file) if state_file else Path(root) / STATE_FILE
+
+    def _force(code: int, why: str) -> None:
+        from govbus_dev.local.runtime import kill_every_worker
+
+        killed = kill_every_worker()
+        state.unlink(missing_ok=True)
+        # os.write, not print: a signal can land while the main thread is printing
+        os.write(2, f"govbus dev: {why}; {killed} worker(s) killed\n".encode())
+        os._exit(code)
+
+    def _deadline() -> None:
+        time.sleep(STOP_DEADLINE_SECONDS)
+        _force(1, f"still stopping after {STOP_DEADLINE_SECONDS:g} s: killed what remained")
 
     def _signal(signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C or SIGTERM: no more waiting
+            _force(128 + signum, "stopped at once on a second signal")
         stop.set()
+        # whatever the graceful stop waits on (a stuck thread, a lock, a worker), the
+        # process and every worker end within the deadline
+        threading.Thread(target=_deadline, daemon=True, name="stop-deadline").start()
+        if starting.is_set():
+            raise _Stopping  # abandon the start (or the demo data) and stop what runs
 
     signal.signal(signal.SIGINT, _signal)
     signal.signal(signal.SIGTERM, _signal)
     try:
-        stack.start()
-    except OSError as exc:
-        warn(f"govbus dev: cannot start: {exc}")
-        return 1
-    state = Path(state_file) if state_file else Path(root) / STATE_FILE
-    state.write_text(
-        json.dumps(
-            {
-                "endpoint": stack.endpoint,
-                "region": stack.region,
-                "stack_name": stack.stack_name,
-                "gateway": stack.url,
-                "credentials": LOCAL_CREDENTIALS if stack.moto else {},
-                # every partner simulator (name -> base URL), for outside tools
-                "simulators": {name: sim.url for name, sim in stack.simulators.items()},
-                # message brokers (the sensor feeds' MQTT broker), name -> URL
-                "brokers": {
-                    name: sim.broker_url
-                    for name, sim in stack.simulators.items()
-                    if getattr(sim, "broker_url", "")
-                },
-            }
-        )
-    )
-    published = ""
-    if not no_seed:
         try:
-            stack.seed()
-        except Exception as exc:  # the platform runs without demo data too
-            warn(f"govbus dev: demo data not loaded: {exc}")
-        published = _publish_open_data(stack)
-    _mark_ready(stack)
-    print(stack.table(), flush=True)
-    if published:
+            stack.start()
+        except OSError as exc:
+            warn(f"govbus dev: cannot start: {exc}")
+            return 1
+        state.write_text(
+            json.dumps(
+                {
+                    "endpoint": stack.endpoint,
+                    "region": stack.region,
+                    "stack_name": stack.stack_name,
+                    "gateway": stack.url,
+                    "credentials": LOCAL_CREDENTIALS if stack.moto else {},
+                    # every partner simulator (name -> base URL), for outside tools
+                    "simulators": {name: sim.url for name, sim in stack.simulators.items()},
+                    # message brokers (the sensor feeds' MQTT broker), name -> URL
+                    "brokers": {
+                        name: sim.broker_url
+                        for name, sim in stack.simulators.items()
+                        if getattr(sim, "broker_url", "")
+                    },
+                    # the key devices derive their broker passwords from (adapters.iot.broker)
+                    "device_keys": {
+                        name: sim.device_key
+                        for name, sim in stack.simulators.items()
+                        if getattr(sim, "device_key", "")
+                    },
+                }
+            )
+        )
+        published = ""
+        if not no_seed:
+            try:
+                stack.seed()
+            except Exception as exc:  # the platform runs without demo data too
+                warn(f"govbus dev: demo data not loaded: {exc}")
+            published = _publish_open_data(stack)
+        _mark_ready(stack)
+        starting.clear()
+        print(stack.table(), flush=True)
+        if published:
+            print(
+                f"\nopen data: {published}'s datasets published (GET /open-data lists them); "
+                "another day: govbus open-data publish --day YYYY-MM-DD",
+                flush=True,
+            )
         print(
-            f"\nopen data: {published}'s datasets published (GET /open-data lists them); "
-            "another day: govbus open-data publish --day YYYY-MM-DD",
+            f"\ngovbus is up in {time.monotonic() - started:.1f}s: try  curl {stack.url}/health"
+            f"\nthe newcomer's journey: in another terminal, `make demo` (or  {sys.argv[0]} demo)"
+            "\nCtrl-C stops it.",
             flush=True,
         )
-    print(
-        f"\ngovbus is up in {time.monotonic() - started:.1f}s: try  curl {stack.url}/health"
-        f"\nthe newcomer's journey: in another terminal, `make demo` (or  {sys.argv[0]} demo)"
-        "\nCtrl-C stops it.",
-        flush=True,
-    )
-    try:
         stop.wait()
+    except _Stopping:
+        pass
     finally:
-        print("\nstopping...", flush=True)
+        starting.clear()
+        print(
+            f"\nstopping (at most {STOP_DEADLINE_SECONDS:g} s; a second Ctrl-C stops at once)...",
+            flush=True,
+        )
         stack.stop()
         state.unlink(missing_ok=True)
     return 0
+
+
+STOP_DEADLINE_SECONDS = 10.0
+"""How long a stop of `govbus dev` may take before what remains is killed."""
+
+
+class _Stopping(BaseException):
+    """Raised by the signal handler into a start still under way: stop instead."""
 
 
 def _publish_open_data(stack) -> str:
@@ -883,12 +926,40 @@ def webhooks_rotate(
             f"once the partner signs with its new key: govbus webhooks drop-previous {partner}"
         )
     else:
+        handed = _hand_to_local_simulator(partner, new)
         say(
             f"rotated {name}\n{shown(new)}\n"
-            f"give it to the partner; once it signs with it: "
-            f"govbus webhooks drop-previous {partner}"
+            + (
+                f"the local {partner.upper()} simulator signs with it now; "
+                if handed
+                else "give it to the partner; once it signs with it: "
+            )
+            + f"govbus webhooks drop-previous {partner}"
         )
     return 0
+
+
+def _hand_to_local_simulator(partner: str, secret: str) -> bool:
+    """Give a rotated push secret to the partner's simulator of a local stack, as ops
+    gives it to the real partner (else its pushes fail once the previous one is dropped).
+
+    Only a simulator on loopback (the running `govbus dev`'s, or this process's stack's),
+    and only one that takes it (``POST /_sim/push-secret``); whether it did."""
+    import urllib.parse
+
+    import requests
+
+    url = LOCAL_STACK.get("simulators", {}).get(partner) or os.environ.get(
+        f"GOVBUS_{partner.upper()}_ENDPOINT", ""
+    )
+    if urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return False  # a real partner's endpoint: the secret goes to it another way
+    try:
+        answer = requests.post(f"{url}/_sim/push-secret", json={"secret": secret}, timeout=10)
+    except requests.RequestException as exc:
+        warn(f"govbus webhooks rotate: the local {partner} simulator did not answer: {exc}")
+        return False
+    return answer.status_code == 200
 
 
 @webhooks_app.command("drop-previous")

@@ -158,6 +158,20 @@ def request_target(requestline: str, collapsed: str) -> tuple[str, str]:
     return _utf8(path), _utf8(query)
 
 
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def percent_encode_non_ascii(request_line: bytes) -> bytes:
+    """A request line with its bytes over 0x7F percent-encoded, as a browser sends them.
+
+    curl sends ``?q=执照`` as raw UTF-8, which API Gateway reads as UTF-8. ``http.server``
+    decodes the line as ISO-8859-1 and splits it on whitespace *of that text*: 照 is
+    ``E7 85 A7`` and 0x85 is NEL, 0xA0 is NBSP, so the line fell apart into four words and
+    was refused (400) before the gateway saw it, while 食品 (no such byte) got through.
+    Encoded, the target is plain ASCII and means what the client meant."""
+    return _NON_ASCII.sub(lambda byte: b"%%%02X" % byte[0][0], request_line)
+
+
 def _utf8(text: str) -> str:
     """``http.server`` reads the request line as ISO-8859-1; a client that sends UTF-8 in
     the URL as it is (curl with ``?q=食品``) meant UTF-8, as API Gateway reads it."""
@@ -520,6 +534,10 @@ class Gateway:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # no 40 ms stall per kept-alive answer
             timeout = 30  # a client that stops sending mid-request loses its connection
+
+            def parse_request(self) -> bool:
+                self.raw_requestline = percent_encode_non_ascii(self.raw_requestline)
+                return super().parse_request()
 
             def _any(self) -> None:
                 raw = self._body()

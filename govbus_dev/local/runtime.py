@@ -56,6 +56,24 @@ INIT_TIMEOUT_SECONDS = 10.0
 """Lambda's limit on the init phase; locally the function's timeout is added to it,
 as Lambda retries a slow init within the first invocation."""
 
+_LIVE_WORKERS: set[subprocess.Popen] = set()
+"""Every worker process started and not yet reaped, for :func:`kill_every_worker`."""
+
+
+def kill_every_worker() -> int:
+    """SIGKILL every worker process still running, taking no lock (a forced stop: the
+    threads that own them may be stuck); the number killed."""
+    killed = 0
+    for process in list(_LIVE_WORKERS):
+        if process.poll() is None:
+            try:
+                process.kill()
+                killed += 1
+            except OSError:
+                pass
+    return killed
+
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The layer's content (``ContentUri: .``): contracts, govbus, the adapters."""
 
@@ -139,6 +157,7 @@ class ExecutionEnvironment:
             for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
                 os.close(fd)
             raise
+        _LIVE_WORKERS.add(self.process)
         os.close(to_child_r)
         os.close(from_child_w)
         self._to_child = os.fdopen(to_child_w, "wb")
@@ -277,6 +296,7 @@ class ExecutionEnvironment:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        _LIVE_WORKERS.discard(self.process)
 
 
 class LocalFunction:

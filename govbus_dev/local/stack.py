@@ -506,6 +506,15 @@ class LocalStack:
             rows.append(Row("simulator", name, sim.url))
             if getattr(sim, "broker_url", ""):
                 rows.append(Row("broker", f"{name} (MQTT)", sim.broker_url))
+                if getattr(sim, "device_key", ""):  # devices authenticate (adapters.iot.broker)
+                    rows.append(
+                        Row(
+                            "  device key",
+                            f"{name} devices",
+                            f"{sim.device_key}  (python -m adapters.iot.devices "
+                            f"{sim.broker_url} --device-key {sim.device_key})",
+                        )
+                    )
         if self.seeded:
             rows.append(
                 Row(

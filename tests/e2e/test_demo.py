@@ -128,3 +128,32 @@ def test_a_failing_step_is_named_and_the_exit_status_is_not_zero(dev, tmp_path):
 def test_without_a_running_stack_the_demo_says_to_start_one(tmp_path):
     answer = demo(tmp_path)
     assert answer.returncode == 2 and "make run" in answer.stderr
+
+
+def test_refused_ems_pushes_are_named_as_the_likely_cause(dev):
+    """Seen: after a rotation the simulator's pushes got 401 and the demo only "gave up
+    waiting for the case to close" after 60 s. It now says the pushes were refused and
+    where to look."""
+    import boto3
+    import requests
+
+    state = json.loads((dev.folder / ".govbus-dev.json").read_text())
+    ems = state["simulators"]["ems"]
+    sm = boto3.client(
+        "secretsmanager",
+        endpoint_url=state["endpoint"],
+        region_name=state["region"],
+        **{k.lower(): v for k, v in state["credentials"].items()},
+    )
+    stored = json.loads(sm.get_secret_value(SecretId="govbus/dev/webhooks/ems")["SecretString"])
+    in_use = (stored.get("secrets") or [stored.get("secret")])[0]
+    wrong = requests.post(f"{ems}/_sim/push-secret", json={"secret": "w" * 32}, timeout=10)
+    assert wrong.status_code == 200, wrong.text
+    try:
+        answer = demo(dev.folder)
+    finally:
+        requests.post(f"{ems}/_sim/push-secret", json={"secret": in_use}, timeout=10)
+    assert answer.returncode == 1, answer.stdout + answer.stderr
+    assert "FAIL 8 EMS delivers" in answer.stdout, answer.stdout
+    assert "pushes were refused by the bus (HTTP 401)" in answer.stdout, answer.stdout
+    assert "govbus dlq list" in answer.stdout

@@ -80,3 +80,107 @@ def test_govbus_dev_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
         s.bind(("127.0.0.1", port))
         s.listen()
     print(f"ready after {ready_after:.1f}s")
+
+
+def _children(pid: int) -> set[int]:
+    """Every process descended from ``pid`` (Linux /proc), workers in their own sessions too."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _start_dev(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "govbus_dev.cli",
+            "dev",
+            "--port",
+            str(free_port()),
+            "--no-schedules",
+            "--state-file",
+            str(tmp_path / "state.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as `make run` in a terminal
+    )
+
+
+def _while_starting(proc) -> set[int]:
+    """Wait until govbus dev runs function workers (loading the demo data), not yet up."""
+    return wait_for(lambda: _children(proc.pid), timeout=90, what="govbus dev's first worker")
+
+
+def test_sigterm_to_the_process_group_while_starting_ends_every_process_within_the_bound(
+    tmp_path,
+):
+    """Seen: `govbus dev` ignored SIGTERM and SIGINT to its process group for over a
+    minute. A stop ends the process and every worker within 10 s (graceful, then killed)."""
+    proc = _start_dev(tmp_path)
+    try:
+        children = _while_starting(proc)
+        os.killpg(proc.pid, signal.SIGTERM)
+        signalled = time.monotonic()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("govbus dev still running 15 s after SIGTERM") from None
+        stopped_after = time.monotonic() - signalled
+        left = wait_for(
+            lambda: not {c for c in children | _children(proc.pid) if _alive(c)},
+            timeout=2,
+            what="every worker gone",
+        )
+        assert left
+        assert stopped_after < 15
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_a_second_signal_stops_govbus_dev_at_once(tmp_path):
+    proc = _start_dev(tmp_path)
+    try:
+        children = _while_starting(proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("govbus dev still running 3 s after a second SIGINT") from None
+        assert proc.returncode != 0, "a forced stop says so in its exit status"
+        assert wait_for(
+            lambda: not {c for c in children if _alive(c)}, timeout=2, what="every worker gone"
+        )
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -194,6 +194,9 @@ def test_the_state_file_and_the_start_up_table_name_every_simulator_at_a_reachab
     brokers = dev.state()["brokers"]
     assert set(brokers) == {"iot"} and brokers["iot"].startswith("mqtt://127.0.0.1:")
     assert re.search(rf"^broker\s+iot \(MQTT\)\s+{re.escape(brokers['iot'])}$", table, re.M)
+    # devices authenticate: the key their passwords derive from is printed beside it
+    key = dev.state()["device_keys"]["iot"]
+    assert re.search(rf"^\s+device key\s+iot devices\s+{key}\s", table, re.M), table
 
 
 def test_govbus_audit_verify_finds_the_local_stack_and_its_chain(dev):

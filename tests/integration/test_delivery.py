@@ -1,6 +1,7 @@
 """Result delivery by EMS, over the local stack: the request, the waybill, the pushes."""
 
 from contracts.adapters import Faults
+from contracts.delivery import TrackingState
 from govbus.stores.shipments import ShipmentStore
 from tests.conftest import wait_for
 from tests.integration.conftest import delivery_requested, put_event
@@ -63,3 +64,68 @@ def test_the_event_archive_keeps_no_raw_phone_number_or_identity_code(stack, aws
     archived = " ".join(i["envelope"]["S"] for i in items)
     assert "delivery.requested" in archived and "138****5678" in archived
     assert "13812345678" not in archived
+
+
+def test_after_rotate_and_drop_previous_the_ems_simulator_signs_with_the_new_secret(
+    stack, aws, ems, capsys
+):
+    """Seen: `govbus webhooks rotate ems` then `drop-previous ems`, and every EMS push got
+    401: the simulator kept signing with the secret it started with. The local stack's
+    rotation gives the new secret to the simulator, as ops gives it to the partner."""
+    import json
+
+    from govbus_dev.cli import main as govbus
+
+    # a push before the rotation: the webhook function holds the old secret, warm
+    put_event(aws, stack, delivery_requested("CASE-0102"))
+    store = shipments(stack)
+    first = wait_for(
+        lambda: (s := store.get("CASE-0102")) and s.get("waybill_no") and s,
+        what="the waybill to be created at EMS",
+    )
+    assert set(ems.advance(first["waybill_no"], TrackingState.accepted)) == {202}
+
+    assert govbus(["webhooks", "rotate", "ems", "--stack", stack.stack_name]) == 0
+    assert govbus(["webhooks", "drop-previous", "ems", "--stack", stack.stack_name]) == 0
+    said = capsys.readouterr().out
+    assert "the local EMS simulator signs with it now" in said, said
+    stored = json.loads(
+        aws["secretsmanager"].get_secret_value(SecretId="govbus/dev/webhooks/ems")["SecretString"]
+    )
+    assert list(stored) == ["secret"]
+    stack.clear_caches()  # the functions' five minutes of cached secrets have passed
+
+    statuses = ems.advance(first["waybill_no"])
+    assert set(statuses) == {202}, statuses
+    done = wait_for(
+        lambda: (s := store.get("CASE-0102")) and s["state"] == "delivered" and s,
+        what="the shipment delivered",
+    )
+    assert list(done["history"])[-1] == "delivered"
+
+
+def test_a_push_signed_with_a_just_rotated_secret_lands_while_the_old_one_is_cached(
+    stack, aws, ems, capsys
+):
+    """Right after `rotate` + `drop-previous` (no five minutes waited), the warm webhook
+    function still holds the old secret: a push that does not verify under it makes it
+    read the secret again, once, instead of refusing what the partner rightly signed."""
+    from govbus_dev.cli import main as govbus
+
+    put_event(aws, stack, delivery_requested("CASE-0103"))
+    store = shipments(stack)
+    first = wait_for(
+        lambda: (s := store.get("CASE-0103")) and s.get("waybill_no") and s,
+        what="the waybill to be created at EMS",
+    )
+    assert set(ems.advance(first["waybill_no"], TrackingState.accepted)) == {202}
+    assert govbus(["webhooks", "rotate", "ems", "--stack", stack.stack_name]) == 0
+    assert govbus(["webhooks", "drop-previous", "ems", "--stack", stack.stack_name]) == 0
+    capsys.readouterr()
+
+    statuses = ems.advance(first["waybill_no"])
+    assert set(statuses) == {202}, statuses
+    wait_for(
+        lambda: (s := store.get("CASE-0103")) and s["state"] == "delivered",
+        what="the shipment delivered",
+    )

@@ -154,6 +154,48 @@ def test_the_path_is_decoded_as_http_api_decodes_it_and_utf8_urls_are_read_as_ut
     assert climbed.status_code == 404 and climbed.json() == {"message": "Not Found"}
 
 
+@pytest.mark.parametrize("text", ["执照", "堀江", "食品"])
+def test_a_utf8_url_sent_as_it_is_reads_as_its_percent_encoded_form(small_stack, text):
+    """Seen: curl "localhost:3000/catalog/items?q=执照" got 400 with garbled text, where
+    ?q=食品 worked. 照 is E7 85 A7 and 堀 E5 A0 80: read as ISO-8859-1, 0x85 is NEL and
+    0xA0 NBSP, which str.split() takes for spaces, so http.server saw a request line of
+    four words and refused it before the gateway could re-read it as UTF-8."""
+    from urllib.parse import quote
+
+    good = {"Authorization": "Bearer good"}
+    encoded = echo(
+        requests.get(
+            f"{small_stack.url}/private/{quote(text)}?q={quote(text)}", headers=good, timeout=10
+        )
+    )["event"]
+    raw = raw_exchange(
+        small_stack,
+        f"GET /private/{text}?q={text} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\n"
+        "Connection: close\r\n\r\n".encode(),
+    )
+    assert raw.startswith(b"HTTP/1.1 200"), raw
+    import json
+
+    event = json.loads(raw.split(b"\r\n\r\n", 1)[1])["event"]
+    assert event["pathParameters"] == encoded["pathParameters"] == {"thing": text}
+    assert event["queryStringParameters"] == encoded["queryStringParameters"] == {"q": text}
+    assert event["rawQueryString"] == encoded["rawQueryString"]
+
+
+def test_a_catalog_search_in_raw_utf8_answers_as_the_percent_encoded_one(stack):
+    """The probe's own request: the search a citizen typed, through the real stack."""
+    import json
+    from urllib.parse import quote
+
+    expected = requests.get(f"{stack.url}/catalog/items?q={quote('执照')}", timeout=20)
+    assert expected.status_code == 200, expected.text
+    raw = raw_exchange(
+        stack, "GET /catalog/items?q=执照 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    )
+    assert raw.startswith(b"HTTP/1.1 200"), raw
+    assert json.loads(raw.split(b"\r\n\r\n", 1)[1]) == expected.json()
+
+
 @pytest.mark.parametrize(
     "framing",
     [

@@ -338,3 +338,42 @@ def test_the_cas_status_page_takes_hex_serials_only(running, serial):
     answer = requests.get(f"{sim.url}/status/{serial}", timeout=10)
     assert answer.status_code == 400, answer.text
     assert "hex digits" in answer.json()["error"]
+
+
+def _listen_backlog(server_socket) -> int:
+    """The listening socket's accept queue size as the kernel holds it (Linux TCP_INFO:
+    for a listener, ``tcpi_sacked`` is the backlog given to listen())."""
+    import socket
+    import struct
+
+    info = server_socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return struct.unpack("8B24I", info[:104])[8 + 5]
+
+
+@pytest.mark.parametrize("name", sorted(HTTP_SIMULATORS))
+def test_a_burst_of_parallel_admin_calls_is_queued_never_reset(running, name):
+    # the listen backlog was Python's default 5: 20 clients calling /_sim/* at once saw
+    # ConnectionResetError; the local gateway's is 1024, and so is every simulator's now
+    import threading
+    from pathlib import Path
+
+    sim = running(HTTP_SIMULATORS[name])
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert _listen_backlog(sim._server.socket) == min(1024, somaxconn)
+
+    barrier = threading.Barrier(50)
+    answers: list = []
+
+    def call():
+        barrier.wait()
+        try:
+            answers.append(post(sim, "/_sim/faults", "{}").status_code)
+        except requests.ConnectionError as exc:
+            answers.append(repr(exc))
+
+    threads = [threading.Thread(target=call) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == [200] * 50

@@ -52,7 +52,7 @@ def test_readings_reach_the_telemetry_queue_of_a_stack_of_another_name(stack, ot
     assert simulator.forward_queue == queue_url
 
     fleet = Fleet(seed=3, devices_per_domain=1)
-    with Publisher(simulator.broker_url, client_id="test-city-b") as devices:
+    with Publisher(simulator.broker_url, "test-city-b", simulator.device_key) as devices:
         sent = devices.publish(fleet.messages())
     assert len(sent) == 4  # one device per domain, no malformed message
 

@@ -48,3 +48,30 @@ def test_bad_messages_are_refused_with_a_reason(topic, payload, error):
     with pytest.raises(error) as caught:
         decode(topic, payload)
     assert str(caught.value)
+
+
+@pytest.mark.parametrize("ts", [10**30, 10**16, -(10**16), -(10**30)])
+def test_a_time_no_calendar_holds_is_refused_with_a_reason(ts):
+    # datetime cannot hold these: an OverflowError or ValueError escaped the decoder
+    # and the telemetry function retried the reading into its dead-letter queue
+    with pytest.raises(InvalidRequest) as caught:
+        decode("city/water/g1/telemetry", {"ts": ts, "level": 1})
+    assert caught.value.field == "ts"
+    assert "ts" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "ts", ["9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00-14:00", "0001-01-01T00:00:00+14:00"]
+)
+def test_an_iso_time_at_the_calendars_ends_is_refused_or_read_never_crashes(ts):
+    try:
+        decode("city/water/g1/telemetry", {"ts": ts, "level": 1})
+    except InvalidRequest as refused:
+        assert refused.field == "ts"
+
+
+def test_a_reading_over_the_size_bound_is_refused_as_a_bad_reading():
+    oversized = json.dumps({"ts": TS, "level": 1, "pad": "x" * wire.MAX_PAYLOAD_BYTES}).encode()
+    with pytest.raises(InvalidRequest) as caught:
+        decode("city/water/g1/telemetry", oversized)
+    assert f"at most {wire.MAX_PAYLOAD_BYTES}" in str(caught.value)
