@@ -252,3 +252,37 @@ def test_a_second_notification_of_a_platform_paid_order_is_flagged_never_refunde
     assert get(stack, finance, f"/payments/{order['order_no']}").json()["flags"] == [flag]
     assert platform_query(stack, order["order_no"]).state == "paid"
     assert nontax.orders[order["order_no"]]["refunded_fen"] == 0, "the one payment is kept"
+
+
+@pytest.mark.parametrize(
+    "amount", ["１０００", "١٠٠٠", "¹⁰⁰⁰"], ids=["fullwidth", "arabic", "super"]
+)
+def test_a_notification_amount_not_in_ascii_digits_is_refused_and_pays_nothing(
+    stack, citizen, nontax, amount
+):
+    school = department_token(stack, ["bills:issue"], agency=SCHOOL)
+    order = _bill(stack, school, citizen, 1000)
+    answer = notify(stack, _notification(nontax, order, amount_fen=amount))
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert problem["field"] == "amount_fen" and "ASCII digits" in problem["detail"], problem
+    seen = get(stack, citizen, f"/payments/{order['order_no']}").json()
+    assert seen["state"] == "pending" and seen["receipt_url"] is None
+
+
+def test_a_hall_payment_amount_not_in_ascii_digits_is_422_and_the_fee_stays_due(
+    stack, citizen, nontax
+):
+    case_id, clerk = awaiting_payment(stack, citizen)
+    approve(stack, clerk, case_id)
+    answer = post(
+        stack,
+        clerk,
+        f"/applications/{case_id}/actions",
+        {"action": "record_payment", "amount": "１０.００"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "amount" and "ASCII digits" in answer.json()["detail"]
+    case = case_of(stack, citizen, case_id)
+    assert case["state"] == "awaiting_payment" and case["paid"] is False

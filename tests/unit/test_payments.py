@@ -292,3 +292,19 @@ def test_a_yuan_amount_in_a_request_body_is_ascii_digits_only(amount):
         fee.validate_python(amount)
     with pytest.raises(ValidationError, match="ASCII digits"):
         fee.validate_json(f'"{amount}"')
+
+
+@pytest.mark.parametrize("amount", ["1000", "１０００", 1000.0])
+def test_a_card_platforms_answer_carries_its_amount_as_a_json_integer_only(amount):
+    from contracts.payments import CardReceipt
+
+    receipt = {
+        "payment_id": "CC1",
+        "card_no": "3501001000000000001",
+        "reference": "FEE-1",
+        "balance_fen": 0,
+        "paid_at": dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
+    }
+    assert CardReceipt(**receipt, amount_fen=1000).amount_fen == 1000
+    with pytest.raises(ValidationError):
+        CardReceipt(**receipt, amount_fen=amount)
