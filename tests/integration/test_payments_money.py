@@ -184,6 +184,100 @@ def test_a_rejection_racing_card_payments_never_keeps_the_citizens_money(
     print("five runs:", outcomes)
 
 
+def test_a_rejection_racing_the_platforms_notifications_never_keeps_the_money(
+    stack, citizen, nontax
+):
+    """10 rejections and 10 copies of the platform's notification of a payment made at
+    its cashier, at the same moment, five times: the payment is kept only if the case
+    was paid; a rejected case's is refunded at the platform, once."""
+    outcomes = []
+    for run in range(RUNS):
+        case_id, clerk = awaiting_payment(stack, citizen)
+        approve(stack, clerk, case_id)
+        order_no = f"FEE-{case_id}"
+        order = wait_for(
+            after_fresh_readers(
+                stack,
+                lambda: (
+                    (o := get(stack, citizen, f"/payments/{order_no}")).ok
+                    and o.json()["state"] == "pending"
+                    and o.json()
+                ),
+            ),
+            interval=0.5,
+            what=f"run {run}: order {order_no} to be created at the platform",
+            timeout=60,
+        )
+        nontax.set_faults(Faults(out_of_order=True))  # its own push is held back
+        nontax.pay(order["payment_code"], "bank_card")
+        there = nontax.orders[order_no]
+        bodies = [
+            _notification(nontax, order, trade_no=there["trade_no"], receipt_no=there["receipt_no"])
+            for _ in range(PARALLEL // 2)
+        ]
+        start = threading.Barrier(PARALLEL)
+        session = requests.Session()
+        session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=PARALLEL))
+
+        def reject():
+            start.wait()
+            return "reject", session.post(
+                f"{stack.url}/applications/{case_id}/actions",
+                json={"action": "reject", "reason": "材料不实 the materials are untrue"},
+                headers=bearer(clerk),
+                timeout=60,
+            )
+
+        def notified(body):
+            start.wait()
+            return "notify", notify(stack, body)
+
+        with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
+            futures = [pool.submit(reject) for _ in bodies]
+            futures += [pool.submit(notified, body) for body in bodies]
+            answers = [f.result() for f in futures]
+        assert all(a.status_code < 500 for _, a in answers), [(k, a.text) for k, a in answers]
+        assert all(a.text == "success" for k, a in answers if k == "notify"), answers
+        rejected = [a.status_code for k, a in answers if k == "reject"].count(200)
+        assert rejected <= 1
+
+        case = wait_for(
+            lambda: (
+                (c := case_of(stack, citizen, case_id))["state"] in ("closed", "licence_issued")
+                and c
+            ),
+            what=f"run {run}: the case to be rejected or its result issued",
+            timeout=60,
+        )
+        if case["state"] == "closed":
+            seen = wait_for(
+                after_fresh_readers(
+                    stack,
+                    lambda: (
+                        (o := get(stack, citizen, f"/payments/{order_no}").json())["state"]
+                        == "refunded"
+                        and o
+                    ),
+                ),
+                interval=0.5,
+                what=f"run {run}: the platform payment of the rejected case to be refunded",
+                timeout=60,
+            )
+            assert seen["refund_no"] == f"RF-{order_no}"
+            assert nontax.orders[order_no]["status"] == "REFUNDED"
+            assert nontax.orders[order_no]["refunded_fen"] == 1000, "refunded once"
+            outcomes.append(("rejected", "refunded at the platform"))
+        else:
+            assert rejected == 0
+            seen = get(stack, citizen, f"/payments/{order_no}").json()
+            assert seen["state"] == "paid" and seen["flags"] == []
+            assert nontax.orders[order_no]["refunded_fen"] == 0
+            outcomes.append(("paid", "kept: the licence was issued"))
+        nontax.cancel_pending()
+        nontax.set_faults(Faults())
+    print("five runs (platform):", outcomes)
+
+
 def test_a_platform_payment_notified_after_the_rejection_is_refunded_at_the_platform(
     stack, citizen, nontax
 ):
