@@ -14,6 +14,14 @@ Used by the ``payments`` function (HTTP and its bus consumer) and by reconciliat
   result) in the same transaction as the order and its receipt.
 * A rejected case's paid fee is refunded once (the refund number is ``RF-<order no>``,
   idempotent at the partner; the order moves paid -> refunded conditionally).
+* A payment that lands on a case no longer awaiting its fee (rejected, closed, paid at
+  the hall) or on a closed order - a card charge racing the rejection, a late platform
+  notification - is never kept: it is recorded with a ``payment.refund_requested``
+  command in the same write (the state check is that write's condition) and refunded
+  through the channel that took it with the same ``RF-<order no>``, so exactly once.
+* A second notification through the channel that already paid the order is flagged for
+  a person, never refunded (the partner holds one payment per order: a refund would give
+  back that one); a second payment through another channel is refunded (``RD-``).
 
 Money is integer fen here; the case's Decimal yuan fee is converted once, exactly.
 """
