@@ -22,7 +22,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from contracts.errors import InvalidRequest, PayloadTooLarge, ValidationFailed
 
@@ -104,8 +104,19 @@ def _fee(value: Decimal) -> Decimal:
     return value
 
 
+def _ascii_amount(value: Any) -> Any:
+    # Decimal reads full-width (１０) and Arabic-Indic (١٠) digits too: an amount written
+    # as text is the ASCII digits 0-9, a point and a sign, nothing else
+    if isinstance(value, str) and not _ASCII_AMOUNT.fullmatch(value):
+        raise ValueError("an amount is written with the ASCII digits 0-9 (and a decimal point)")
+    return value
+
+
+_ASCII_AMOUNT = re.compile(r"[+-]?[0-9]{1,12}(\.[0-9]{1,12})?")
+
 FeeAmount = Annotated[
     Decimal,
+    BeforeValidator(_ascii_amount),
     Field(ge=0, le=FEE_CEILING_YUAN, max_digits=11, decimal_places=2),
     AfterValidator(_fee),
 ]

@@ -8,6 +8,7 @@ edge (:func:`yuan`), and is never computed with.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -30,6 +31,21 @@ OrderNo = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 """Our merchant order number (商户订单号), unique per order."""
 PayerCode = CitizenId | CreditCode
 """Who pays: a citizen ID number or a unified social credit code."""
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+def fen_of_text(text: str) -> int:
+    """``"1000" -> 1000``: an amount in fen as a partner writes it, ASCII digits only.
+
+    Python's ``int`` also reads full-width (``１０００``) and Arabic-Indic (``١٠٠٠``)
+    digits, and ``str.isdigit`` passes superscripts (``¹⁰⁰⁰``) that ``int`` then cannot
+    read: money enters only as the digits 0-9, anything else is a ValueError.
+    """
+    if not isinstance(text, str) or not _ASCII_DIGITS.fullmatch(text):
+        raise ValueError("an amount in fen is written with the ASCII digits 0-9 only")
+    return int(text)
 
 
 def yuan(fen: int) -> str:
@@ -186,6 +202,24 @@ class PaymentRefunded(ContractModel):
     amount_fen: PositiveFen
     refund_no: OrderNo
     payer_key: str
+
+
+@event_type("payment.refund_requested")
+class PaymentRefundRequested(ContractModel):
+    """A command: give back a payment the bus must not keep, through the channel that took it.
+
+    Written in the same transaction that records the payment (a payment that landed on
+    a rejected or closed case, or a second real payment of an order through another
+    channel), so it is never lost; the ``payments`` consumer refunds, idempotent on
+    ``refund_no`` at the partner, and retries until the partner has answered.
+    """
+
+    order_no: OrderNo
+    refund_no: OrderNo  # RF-<order no>: the order's payment; RD-<order no>: a second one
+    via: str = Field(pattern=r"^(platform|card)$")  # the channel that took the money
+    amount_fen: PositiveFen
+    platform_txn_id: str = Field(min_length=1, max_length=64)  # the payment given back
+    reason: str = Field(min_length=1, max_length=128)
 
 
 # --- citizen card (市民卡) ---------------------------------------------------------

@@ -14,6 +14,14 @@ Used by the ``payments`` function (HTTP and its bus consumer) and by reconciliat
   result) in the same transaction as the order and its receipt.
 * A rejected case's paid fee is refunded once (the refund number is ``RF-<order no>``,
   idempotent at the partner; the order moves paid -> refunded conditionally).
+* A payment that lands on a case no longer awaiting its fee (rejected, closed, paid at
+  the hall) or on a closed order - a card charge racing the rejection, a late platform
+  notification - is never kept: it is recorded with a ``payment.refund_requested``
+  command in the same write (the state check is that write's condition) and refunded
+  through the channel that took it with the same ``RF-<order no>``, so exactly once.
+* A second notification through the channel that already paid the order is flagged for
+  a person, never refunded (the partner holds one payment per order: a refund would give
+  back that one); a second payment through another channel is refunded (``RD-``).
 
 Money is integer fen here; the case's Decimal yuan fee is converted once, exactly.
 """
@@ -28,7 +36,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.adapters import CallContext
-from contracts.cases import Actor, CaseState, Step
+from contracts.cases import Actor, Case, CaseState, Step
 from contracts.constrained import bounded_text
 from contracts.errors import (
     CardUnusable,
@@ -45,9 +53,11 @@ from contracts.payments import (
     CardRefund,
     PaymentChannel,
     PaymentCompleted,
+    PaymentOrder,
     PaymentOrderRequest,
     PaymentOrderRequested,
     PaymentRefunded,
+    PaymentRefundRequested,
     PositiveFen,
     RefundRequest,
     fen_of_yuan,
@@ -330,10 +340,12 @@ def apply_payment(payment: Payment) -> str:
     """Mark the order paid, once, and move its case on; returns what happened.
 
     ``paid`` (this call paid it), ``already`` (the same payment was applied before),
+    ``refunding`` (the money arrived for a case that is rejected, closed or paid
+    otherwise: recorded and given back through its channel, in the same write),
     ``flagged`` (the amount differs, or the order was paid another way too: a person
     must look), ``unknown`` (no such order here).
     """
-    for _attempt in range(3):
+    for _attempt in range(6):
         order = store.find(payment.order_no)
         if order is None:
             logger.warning(
@@ -343,7 +355,23 @@ def apply_payment(payment: Payment) -> str:
         if order.state in (OrderState.paid, OrderState.refunded):
             if order.platform_txn_id == payment.platform_txn_id:
                 return "already"
-            _return_second_payment(order, payment)
+            if order.via == payment.via:
+                # one partner holds one payment per order: a second report through the
+                # same channel is not a second payment, and refunding "it" would give
+                # back the only real one
+                _flagged(
+                    order,
+                    f"a second payment notification through the {payment.via.value}: trade "
+                    f"{payment.platform_txn_id}, receipt {payment.receipt_no}, "
+                    f"{payment.amount_fen} fen; the order was paid by trade "
+                    f"{order.platform_txn_id} and the {payment.via.value} holds one payment "
+                    "per order: not refunded, a person must look",
+                )
+                return "flagged"
+            try:
+                _return_second_payment(order, payment)
+            except Conflict:
+                continue
             return "flagged"
         if payment.amount_fen != order.amount_fen:
             _flagged(
@@ -362,7 +390,7 @@ def apply_payment(payment: Payment) -> str:
             )
             return "flagged"
         try:
-            _settle(order, payment)
+            outcome = _settle(order, payment)
         except Conflict:
             reused = _used_by_another_order(order, payment)
             if reused:
@@ -370,8 +398,10 @@ def apply_payment(payment: Payment) -> str:
                 # succeed, so a person looks instead of the message being retried forever
                 _flagged(order, reused)
                 return "flagged"
-            continue  # another notification (or the clerk) got there first: look again
-        return "paid"
+            continue  # another notification, the clerk or the rejection got there first
+        if outcome == "refunding":
+            _refund_now(payment.order_no)
+        return outcome
     raise Conflict(f"order {payment.order_no} kept changing; the payment will be retried")
 
 
@@ -408,27 +438,74 @@ def _refund(via: PaidVia | None, order_no: str, refund_no: str, amount_fen: int,
 
 
 def _return_second_payment(order: StoredOrder, payment: Payment) -> None:
-    """The order was paid twice (at the platform and by card): give the second one back.
+    """The order was paid twice through two channels (at the platform and by card): give
+    the second payment back through the channel it was paid by, idempotent on
+    ``RD-<order no>``, and flag the order so that a person sees it happened.
 
-    Refunded through the channel it was paid by, idempotent on ``RD-<order no>``, and
-    flagged on the order so that a person sees it happened.
+    Refunded at once when the partner answers; otherwise a ``payment.refund_requested``
+    command is written with the flag (one write) and retried until it answers. Raises
+    :class:`Conflict` when the order changed meanwhile (the caller looks again).
     """
     refund_no = f"{SECOND_PAYMENT_PREFIX}{order.order_no}"[:32]
-    _refund(
-        payment.via,
-        order.order_no,
-        refund_no,
-        payment.amount_fen,
-        "paid twice: the second payment is returned",
-    )
-    _flagged(
-        order,
-        f"paid twice: the {payment.via.value} payment {payment.platform_txn_id} "
-        f"was refunded ({refund_no})",
+    done = f"paid twice: the {payment.via.value} payment {payment.platform_txn_id} was refunded ({refund_no})"
+    if done in order.flags:
+        return
+    reason = "paid twice: the second payment is returned"
+    try:
+        _refund(payment.via, order.order_no, refund_no, payment.amount_fen, reason)
+    except GovbusError as exc:
+        logger.warning(
+            "the second payment could not be refunded yet: retried",
+            extra={"order_no": order.order_no, "reason": str(exc)},
+        )
+        pending = (
+            f"paid twice: the {payment.via.value} payment {payment.platform_txn_id} is "
+            f"being refunded ({refund_no})"
+        )
+        if pending in order.flags:
+            return
+        command = _refund_command(order, payment, refund_no, reason)
+        store.replace(order, _with_flag(order, pending), [command])
+        return
+    store.replace(order, _with_flag(order, done))
+
+
+def _with_flag(order: StoredOrder, flag: str) -> StoredOrder:
+    logger.warning("payment order flagged", extra={"order_no": order.order_no, "flag": flag})
+    return order.model_copy(update={"flags": [*order.flags, flag], "version": order.version + 1})
+
+
+def _refund_command(order: StoredOrder, payment: Payment, refund_no: str, reason: str) -> Event:
+    return Event.create(
+        "payment.refund_requested",
+        PaymentRefundRequested(
+            order_no=order.order_no,
+            refund_no=refund_no,
+            via=payment.via.value,
+            amount_fen=payment.amount_fen,
+            platform_txn_id=payment.platform_txn_id,
+            reason=reason[:128],
+        ),
+        source=SOURCE,
+        subject=order.order_no,
     )
 
 
-def _settle(order: StoredOrder, payment: Payment) -> None:
+def _kept(order: StoredOrder, case: Case | None) -> str | None:
+    """Why a payment of ``order`` must not be kept (None: it pays the order)."""
+    if order.state == OrderState.closed:
+        return "the order was closed"
+    if case is None:
+        return None
+    if case.paid:
+        return "the case's fee was already paid (at the hall)"
+    if case.state != CaseState.awaiting_payment:
+        return f"the case was {case.state.value}"
+    return None
+
+
+def _settle(order: StoredOrder, payment: Payment) -> str:
+    """Record the payment: ``paid`` (it pays the order) or ``refunding`` (it cannot)."""
     paid = order.model_copy(
         update={
             "state": OrderState.paid,
@@ -469,35 +546,39 @@ def _settle(order: StoredOrder, payment: Payment) -> None:
         source=SOURCE,
         subject=order.order_no,
     )
-    if order.kind == "fee" and order.case_id:
-        case = cases.get(order.case_id)
-        if case.state == CaseState.awaiting_payment and not case.paid:
-            step = Step(
-                action="paid",
-                actor=SYSTEM,
-                actor_kind=Actor.system,
-                note=f"paid online {yuan(payment.amount_fen)} yuan, receipt {payment.receipt_no}",
-                updates={"paid": True},
-            )
-            writes = [
-                store.change_write(order, paid),
-                store.receipt_write(receipt, order.payer_key),
-                store.txn_write(payment.via, payment.platform_txn_id, order.order_no),
-            ]
-            applications.change(case, [step], [completed], writes)
-            return
-        # paid at the hall meanwhile, or rejected: the money is here, a person decides
-        paid = paid.model_copy(
-            update={"flags": [*paid.flags, f"paid while the case was {case.state.value}"]}
+    case = cases.get(order.case_id) if order.kind == "fee" and order.case_id else None
+    writes = [
+        store.change_write(order, paid),
+        store.receipt_write(receipt, order.payer_key),
+        store.txn_write(payment.via, payment.platform_txn_id, order.order_no),
+    ]
+    why = _kept(order, case)
+    if why is None and case is not None:
+        step = Step(
+            action="paid",
+            actor=SYSTEM,
+            actor_kind=Actor.system,
+            note=f"paid online {yuan(payment.amount_fen)} yuan, receipt {payment.receipt_no}",
+            updates={"paid": True},
         )
-    store.commit(
-        [
-            store.change_write(order, paid),
-            store.receipt_write(receipt, order.payer_key),
-            store.txn_write(payment.via, payment.platform_txn_id, order.order_no),
-        ],
-        [completed],
+        # conditional on the case's version: a rejection committed meanwhile makes this
+        # a Conflict, and the next look finds the case rejected
+        applications.change(case, [step], [completed], writes)
+        return "paid"
+    if why is None:
+        store.commit(writes, [completed])
+        return "paid"
+    # the money arrived for a case that can no longer take it: it is recorded (it did
+    # move: receipt, trade, the day's reconciliation) and given back through the channel
+    # that took it, by a command written in this same transaction (retried until done)
+    refund_no = f"{REFUND_PREFIX}{order.order_no}"[:32]
+    flag = f"paid while {why}: refunded through the {payment.via.value} ({refund_no})"
+    writes[0] = store.change_write(
+        order, paid.model_copy(update={"flags": [*paid.flags, flag], "refund_no": refund_no})
     )
+    logger.warning("payment order flagged", extra={"order_no": order.order_no, "flag": flag})
+    store.commit(writes, [_refund_command(order, payment, refund_no, f"refunded: {why}")])
+    return "refunding"
 
 
 def pay_by_card(order_no: str, who: Caller) -> StoredOrder:
@@ -514,6 +595,11 @@ def pay_by_card(order_no: str, who: Caller) -> StoredOrder:
             else (f"{order.state.value}; it can no longer be paid")
         )
         raise Conflict(f"order {order_no} is {words}")
+    if order.kind == "fee" and order.case_id:
+        case = cases.get(order.case_id)
+        why = _kept(order, case)
+        if why is not None:  # refused before the money moves
+            raise Conflict(f"order {order_no} can no longer be paid: {why}")
     try:
         holder = CitizenId(who.subject)
     except ValueError:
@@ -555,7 +641,13 @@ def pay_by_card(order_no: str, who: Caller) -> StoredOrder:
     if outcome == "paid":
         close_at_platform(order.order_no)
     audit.record("payment.card", actor=who.subject, target=order.order_no, detail=outcome)
-    return store.get(order.order_no)
+    paid = store.get(order.order_no)
+    if paid.platform_txn_id == charged.payment_id and paid.refund_no:
+        # the case was rejected (or closed) while the card was charged: never kept
+        raise Conflict(
+            f"order {order_no} can no longer be paid: {paid.flags[-1] if paid.flags else 'refunded'}"
+        )
+    return paid
 
 
 def close_at_platform(order_no: str) -> None:
@@ -586,12 +678,28 @@ def case_moved(case_id: str, action: str, to_state: str, reason: str) -> None:
 
 def _close(order: StoredOrder) -> StoredOrder:
     if order.state == OrderState.pending:
-        hook_call(
-            PLATFORM,
-            "govbus_payment_close_order",
-            order_no=order.order_no,
-            ctx=_ctx(order.order_no),
-        )
+        try:
+            hook_call(
+                PLATFORM,
+                "govbus_payment_close_order",
+                order_no=order.order_no,
+                ctx=_ctx(order.order_no),
+            )
+        except Conflict:
+            # paid at the platform already, its notification not here yet: the payment
+            # is applied now from the platform's own record, and (the case no longer
+            # taking it) refunded through the platform
+            there = hook_call(
+                PLATFORM,
+                "govbus_payment_query_order",
+                order_no=order.order_no,
+                ctx=_ctx(order.order_no),
+            )
+            if there.state == "pending":
+                raise
+            if there.platform_txn_id and there.receipt_no and there.paid_at:
+                apply_payment(_platform_payment(there))
+            return store.get(order.order_no)
     try:
         return store.replace(
             order,
@@ -608,34 +716,86 @@ def refund_case(case_id: str, reason: str) -> StoredOrder | None:
         return order
     if order.state in (OrderState.requested, OrderState.pending):
         return _close(order)
-    refund_no = f"{REFUND_PREFIX}{order.order_no}"[:32]
-    refunded_at = _refund(
-        order.via, order.order_no, refund_no, order.amount_fen, reason[:128]
-    ).refunded_at
-    refunded = order.model_copy(
-        update={
-            "state": OrderState.refunded,
-            "version": order.version + 1,
-            "refund_no": refund_no,
-            "refunded_at": refunded_at,
-        }
+    return _refund_order(order.order_no, reason)
+
+
+def _platform_payment(there: PaymentOrder) -> Payment:
+    """A payment as the platform's record of the order shows it."""
+    return Payment(
+        order_no=there.order_no,
+        amount_fen=there.amount_fen,
+        channel=there.channel or PaymentChannel.bank_card,
+        paid_at=there.paid_at,
+        receipt_no=there.receipt_no,
+        platform_txn_id=there.platform_txn_id,
+        via=PaidVia.platform,
+        payment_code=there.payment_code,
     )
-    event = Event.create(
-        "payment.refunded",
-        PaymentRefunded(
-            order_no=order.order_no,
-            case_id=case_id,
-            amount_fen=order.amount_fen,
-            refund_no=refund_no,
-            payer_key=order.payer_key,
-        ),
-        source=SOURCE,
-        subject=order.order_no,
-    )
+
+
+def _refund_order(order_no: str, reason: str) -> StoredOrder:
+    """Give a paid order's payment back in full, once: ``RF-<order no>`` through the
+    channel that took it (idempotent at the partner), then ``paid -> refunded``
+    (conditional) with its ``payment.refunded`` event. Nothing happens to an order that
+    is not paid (refunded already, or never paid)."""
+    for _attempt in range(6):
+        order = store.get(order_no)
+        if order.state != OrderState.paid:
+            return order
+        refund_no = f"{REFUND_PREFIX}{order.order_no}"[:32]
+        refunded_at = _refund(
+            order.via, order.order_no, refund_no, order.amount_fen, reason[:128]
+        ).refunded_at
+        refunded = order.model_copy(
+            update={
+                "state": OrderState.refunded,
+                "version": order.version + 1,
+                "refund_no": refund_no,
+                "refunded_at": refunded_at,
+            }
+        )
+        event = Event.create(
+            "payment.refunded",
+            PaymentRefunded(
+                order_no=order.order_no,
+                case_id=order.case_id,
+                amount_fen=order.amount_fen,
+                refund_no=refund_no,
+                payer_key=order.payer_key,
+            ),
+            source=SOURCE,
+            subject=order.order_no,
+        )
+        try:
+            return store.replace(order, refunded, [event])
+        except Conflict:
+            continue  # flagged or refunded meanwhile: look again (the partner refunds once)
+    raise Conflict(f"order {order_no} kept changing; the refund will be retried")
+
+
+def _refund_now(order_no: str) -> None:
+    """Try the refund a payment's own write asked for at once; its command retries it."""
     try:
-        return store.replace(order, refunded, [event])
-    except Conflict:
-        return store.get(order.order_no)  # refunded by another delivery: the partner once
+        _refund_order(order_no, "the case can no longer take the payment")
+    except GovbusError as exc:
+        logger.warning(
+            "the refund will be retried by its command",
+            extra={"order_no": order_no, "reason": str(exc)},
+        )
+
+
+def refund_requested(command: PaymentRefundRequested) -> StoredOrder:
+    """Carry out a ``payment.refund_requested`` command (idempotent: the partner refunds
+    a refund number once, the order moves once)."""
+    if command.refund_no.startswith(REFUND_PREFIX):
+        return _refund_order(command.order_no, command.reason)
+    via = PaidVia(command.via)
+    _refund(via, command.order_no, command.refund_no, command.amount_fen, command.reason)
+    done = (
+        f"paid twice: the {via.value} payment {command.platform_txn_id} was refunded "
+        f"({command.refund_no})"
+    )
+    return _flagged(store.get(command.order_no), done)
 
 
 # --- receipts ----------------------------------------------------------------------------

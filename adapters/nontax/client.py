@@ -23,6 +23,7 @@ from contracts.errors import (
     PartnerTimeout,
     PartnerUnavailable,
 )
+from contracts.payments import fen_of_text
 
 log = logging.getLogger("adapters.nontax")
 
@@ -193,7 +194,7 @@ class NontaxClient:
         for row in reader:
             if row and row[0] == wire.STATEMENT_TRAILER:
                 try:
-                    declared_count, declared_total = int(row[1]), int(row[2])
+                    declared_count, declared_total = fen_of_text(row[1]), fen_of_text(row[2])
                 except (IndexError, ValueError) as exc:
                     raise PartnerUnavailable(f"the statement of {day} has a bad trailer") from exc
                 if (declared_count, declared_total) != (count, total):
@@ -209,7 +210,7 @@ class NontaxClient:
                 )
             fields = dict(zip(names, row, strict=True))
             try:
-                total += int(fields["amount_fen"])
+                total += fen_of_text(fields["amount_fen"])
             except ValueError as exc:
                 raise PartnerUnavailable(
                     f"line {count + 2} of the statement of {day} has a bad amount"

@@ -38,6 +38,7 @@ from contracts.payments import (
     RefundRequest,
     RefundResult,
     StatementLine,
+    fen_of_text,
 )
 
 NAME = "nontax"
@@ -176,14 +177,19 @@ def govbus_webhook_parse(request: InboundRequest) -> list[Event]:
         raise ValidationFailed(
             "paid_time must be 'YYYY-MM-DD HH:MM:SS' (Beijing time)", field="paid_time"
         ) from None
-    if not fields["amount_fen"].isdigit():
-        raise ValidationFailed("amount_fen must be a whole number of fen", field="amount_fen")
+    try:
+        amount_fen = fen_of_text(fields["amount_fen"])
+    except ValueError:
+        raise ValidationFailed(
+            "amount_fen must be a whole number of fen in the ASCII digits 0-9",
+            field="amount_fen",
+        ) from None
     notified = from_wire(
         PaymentNotified,
         {
             "order_no": fields["order_no"],
             "payment_code": fields["payment_code"],
-            "amount_fen": int(fields["amount_fen"]),
+            "amount_fen": amount_fen,
             "channel": channel,
             "paid_at": paid_at,
             "receipt_no": fields["receipt_no"],
@@ -306,7 +312,7 @@ def _statement_lines(rows: Iterator[dict[str, str]], day: _dt.date) -> Iterator[
                 order_no=row["order_no"],
                 payment_code=row["payment_code"],
                 platform_txn_id=row["trade_no"],
-                amount_fen=int(row["amount_fen"]),
+                amount_fen=fen_of_text(row["amount_fen"]),
                 channel=channels[row["channel"]],
                 paid_at=parse_time(row["paid_time"]),
                 receipt_no=row["receipt_no"],

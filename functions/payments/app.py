@@ -10,7 +10,8 @@ GET  /receipts/{receipt_no}             an electronic receipt (the payer or the 
 
 Bus (one SQS queue): ``case.transitioned`` (a fee is due: its order; a rejection: its
 refund; an offline payment: its order closed), ``payment.order_requested`` (a bill's
-order at the platform) and ``payment.notified`` (the platform says an order is paid).
+order at the platform), ``payment.notified`` (the platform says an order is paid) and
+``payment.refund_requested`` (give back a payment the bus must not keep).
 Each event is reacted to once per event id (``once_per_event("payments")``: a
 redelivery, even one that arrives while the first is still running, calls no partner
 again); the order's state is the second guard, so a second event about the same
@@ -29,7 +30,7 @@ from pydantic import BaseModel, Field
 from contracts.cases import CaseTransitioned
 from contracts.errors import Forbidden, ValidationFailed
 from contracts.events import Event
-from contracts.payments import PaymentNotified, PaymentOrderRequested
+from contracts.payments import PaymentNotified, PaymentOrderRequested, PaymentRefundRequested
 from govbus import payments
 from govbus.auth import caller
 from govbus.batch import SQSRecord, process_partial_response
@@ -160,6 +161,9 @@ def payments_reaction(command: dict) -> dict:
         return {"case_id": data.case_id}
     if isinstance(data, PaymentOrderRequested):
         order = payments.ensure_platform_order(data.order_no)
+        return {"order_no": order.order_no, "state": order.state.value}
+    if isinstance(data, PaymentRefundRequested):
+        order = payments.refund_requested(data)
         return {"order_no": order.order_no, "state": order.state.value}
     if isinstance(data, PaymentNotified):
         outcome = payments.apply_payment(

@@ -216,3 +216,95 @@ def test_an_unfinished_statement_reports_no_missing_orders():
         for mismatch in reconcile(broken(), {"OK": 1500, "LATER": 900}):
             seen.append(mismatch)
     assert seen == [], "nothing may be called missing before the statement is complete"
+
+
+# --- amounts are ASCII digits only, wherever money enters --------------------------------
+
+NOT_ASCII_AMOUNTS = ["１０００", "١٠٠٠", "¹⁰⁰⁰", "۱۰۰۰", "1000\u200b"]
+
+
+@pytest.mark.parametrize("amount", NOT_ASCII_AMOUNTS)
+def test_a_notification_amount_in_other_digits_is_refused_with_the_platforms_field(amount):
+    import json
+    import time
+    from urllib.parse import urlencode
+
+    from adapters.nontax import plugin as nontax
+    from contracts.adapters import InboundRequest
+    from contracts.errors import ValidationFailed
+    from govbus.http import problem_for
+
+    form = {
+        "notify_id": "n1",
+        "order_no": "FEE-1",
+        "payment_code": "35012026112700000001",
+        "amount_fen": amount,
+        "trade_no": "NT1",
+        "receipt_no": "FJ1",
+        "paid_time": "2026-11-27 10:00:00",
+        "trade_status": "TRADE_SUCCESS",
+        "channel": "UNIONPAY",
+    }
+    request = InboundRequest(
+        partner="nontax", body=urlencode(form).encode(), received_at=time.time()
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        nontax.govbus_webhook_parse(request)
+    problem = json.loads(problem_for(refused.value).body)
+    assert (problem["status"], problem["field"]) == (422, "amount_fen")
+    assert "ASCII digits" in problem["detail"]
+
+
+@pytest.mark.parametrize("amount", NOT_ASCII_AMOUNTS)
+def test_a_statement_amount_in_other_digits_fails_the_statement(amount):
+    from adapters.nontax import plugin as nontax
+    from adapters.nontax.client import NontaxClient
+    from contracts.errors import PartnerUnavailable
+
+    row = {
+        "order_no": "FEE-1",
+        "payment_code": "35012026112700000001",
+        "trade_no": "NT1",
+        "amount_fen": amount,
+        "channel": "UNIONPAY",
+        "paid_time": "2026-11-27 10:00:00",
+        "receipt_no": "FJ1",
+    }
+    with pytest.raises(PartnerUnavailable, match="malformed"):
+        list(nontax._statement_lines(iter([row]), dt.date(2026, 11, 27)))
+    line = [row[name] for name in wire.STATEMENT_HEADER]
+    rows = iter([list(wire.STATEMENT_HEADER), line, [wire.STATEMENT_TRAILER, "1", "1000"]])
+    with pytest.raises(PartnerUnavailable, match="bad amount"):
+        list(NontaxClient._parse(rows, "2026-11-27"))
+    good = [row[name] if name != "amount_fen" else "1000" for name in wire.STATEMENT_HEADER]
+    trailer = iter([list(wire.STATEMENT_HEADER), good, [wire.STATEMENT_TRAILER, "1", amount]])
+    with pytest.raises(PartnerUnavailable, match="bad trailer"):
+        list(NontaxClient._parse(trailer, "2026-11-27"))
+
+
+@pytest.mark.parametrize("amount", ["１０.００", "١٠.٠٠", "¹⁰", "10.0\u0660"])
+def test_a_yuan_amount_in_a_request_body_is_ascii_digits_only(amount):
+    from contracts.constrained import FeeAmount
+
+    fee = TypeAdapter(FeeAmount)
+    assert str(fee.validate_python("10.00")) == "10.00"
+    with pytest.raises(ValidationError, match="ASCII digits"):
+        fee.validate_python(amount)
+    with pytest.raises(ValidationError, match="ASCII digits"):
+        fee.validate_json(f'"{amount}"')
+
+
+@pytest.mark.parametrize("amount", ["1000", "１０００", 1000.0])
+def test_a_card_platforms_answer_carries_its_amount_as_a_json_integer_only(amount):
+    from contracts.payments import CardReceipt
+
+    receipt = {
+        "payment_id": "CC1",
+        "card_no": "3501001000000000001",
+        "reference": "FEE-1",
+        "balance_fen": 0,
+        "paid_at": dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
+    }
+    assert CardReceipt(**receipt, amount_fen=1000).amount_fen == 1000
+    with pytest.raises(ValidationError):
+        CardReceipt(**receipt, amount_fen=amount)
