@@ -25,12 +25,13 @@ export SAM_CLI_TELEMETRY := 0
 export NO_MKDOCS_2_WARNING := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help run demo test lint validate checkov docs openapi fuzz build bench soak soak-short conformance clean build-SharedLayer
+.PHONY: help run demo test test-unit lint validate checkov docs openapi fuzz build bench soak soak-short conformance clean build-SharedLayer
 
 help:
 	@echo "make run          start the whole platform locally (gateway on :$(PORT))"
 	@echo "make demo         walk a citizen's journey through the running stack (make run first)"
-	@echo "make test         run every test suite (unit, integration, e2e, conformance)"
+	@echo "make test         run every test suite (unit, integration, e2e, conformance), on 2 workers"
+	@echo "make test-unit    the unit tests alone (no network, no local stack): the inner loop"
 	@echo "make lint         ruff + import-linter (the dependency direction)"
 	@echo "make validate     sam validate --lint, cfn-lint and checkov on template.yaml"
 	@echo "make checkov      checkov on template.yaml (suppressions inline, with reasons)"
@@ -67,17 +68,20 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/govbus demo
 
-# TEST_WORKERS=2: two pytest-xdist workers (the machine's two cores), each with its own
-# local stack (session fixtures are per worker; every server binds port 0); a file's
-# tests stay on one worker, so module fixtures (stacks, builds) are set up once. Not
-# the default yet: two runs so each hit a race inside moto server (a DynamoDB
-# conditional update was not atomic there under concurrent requests), which the extra
-# contention made likelier; the local endpoint now serialises DynamoDB's requests
-# (govbus_dev/local/endpoint.py), and two workers become the default once runs on this
-# machine show them stable. 0 runs in one process.
-TEST_WORKERS ?= 0
+# TEST_WORKERS=2 (the default): two pytest-xdist workers (the machine's two cores), each
+# with its own local stack (session fixtures are per worker; every server binds port 0);
+# a file's tests stay on one worker (--dist loadfile), so module fixtures (stacks, builds)
+# are set up once. TEST_WORKERS=0 runs in one process. The local endpoint serialises
+# DynamoDB's requests (govbus_dev/local/endpoint.py: moto's conditional updates were not
+# atomic under concurrent requests). The summary ends with the wall time and the ten
+# slowest set-ups (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# the inner loop: the tests that need no network (no local stack), under a minute
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,10 @@
-"""Shared fixtures. One moto server per test session, reset between tests.
+"""Shared fixtures. One moto server per test session (per xdist worker); ``stack``
+restores the provisioned emulator before each test (tests/integration/conftest.py says
+how tests are kept apart).
 
 Servers bind port 0, so `make test` runs while `make run` is up, and twice at once.
+The terminal summary ends with the suite's wall time and its ten slowest set-ups, so a
+slow fixture is seen when it lands.
 """
 
 from __future__ import annotations
@@ -36,6 +40,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="run the conformance suite against this adapter only (repeatable)",
     )
+
+
+_SLOWEST_SETUPS = 10
+_setups: list[tuple[float, str]] = []
+_started = time.monotonic()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _started
+    _started = time.monotonic()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # on the controller too: xdist forwards each worker's reports there
+    if report.when == "setup":
+        _setups.append((report.duration, report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if hasattr(terminalreporter.config, "workerinput"):
+        return  # an xdist worker: the controller prints the summary
+    setups = sorted(_setups, reverse=True)
+    terminalreporter.write_sep("=", f"slowest {min(_SLOWEST_SETUPS, len(setups))} set-ups")
+    for duration, nodeid in setups[:_SLOWEST_SETUPS]:
+        terminalreporter.write_line(f"{duration:7.2f}s setup  {nodeid}")
+    terminalreporter.write_line(
+        f"set-ups: {sum(d for d, _ in setups):.1f}s in all over {len(setups)} tests"
+    )
+    wall = time.monotonic() - _started
+    terminalreporter.write_sep("=", f"suite wall time {wall:.1f}s ({wall / 60:.1f} min)")
 
 
 def wait_for[T](
@@ -110,6 +144,7 @@ def boto_session(local_stack_session: Any) -> Any:
 
 @pytest.fixture
 def stack(local_stack_session: Any) -> Any:
-    """The running local stack, with the emulator reset and re-provisioned."""
+    """The running local stack, its emulator as just provisioned: the session's snapshot
+    of it restored (in milliseconds; the first test provisions and takes it)."""
     local_stack_session.reset()
     return local_stack_session

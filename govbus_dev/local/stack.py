@@ -12,13 +12,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import logging
 import os
 import sys
 import threading
+import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,7 @@ from govbus_dev.local.provision import Provisioning, provision
 from govbus_dev.local.runtime import DEFAULT_CONCURRENCY, LocalFunction
 from govbus_dev.local.schedules import Schedule
 from govbus_dev.local.template import (
+    ACCOUNT_ID,
     Resolver,
     function_specs,
     load_template,
@@ -107,6 +112,11 @@ class LocalStack:
         # once started; used by the thread that starts and resets the stack
         self._provisioning_session: boto3.session.Session | None = None
         self._provisioning_clients: dict[str, Any] = {}
+        # the in-process emulator's state after provisioning and after seeding, and its
+        # fingerprint right after the last reset (see reset and seed)
+        self._clean: Any = None
+        self._seed_snapshot: tuple[Any, dict[str, Any]] | None = None
+        self._restored: bytes | None = None
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -205,16 +215,35 @@ class LocalStack:
         return self.provisioning
 
     def reset(self) -> None:
-        """Wipe the emulator's state and provision afresh (tests, between cases)."""
+        """Bring the emulator back to the template just provisioned (tests, between cases).
+
+        The first reset wipes the emulator and provisions the template over the wire;
+        with the moto server this process runs, the state it leaves is then kept as a
+        snapshot (:mod:`govbus_dev.local.snapshot`), and every later reset writes that
+        back in milliseconds: the same tables, queues, bus, rules, parameters, secrets and
+        KMS key (so warm environments stay warm), every item and message gone."""
         if not self.endpoint:
             raise RuntimeError("not started")
         # no invocation may straddle the reset: one from before would write its effect
         # into the freshly provisioned tables
+        with self._paused():
+            if self.moto is None or self._clean is None:
+                self._reset_and_provision()
+                if self.moto is not None:
+                    from govbus_dev.local.snapshot import Snapshot
+
+                    self._clean = Snapshot()
+                self._after_restore()
+            else:
+                self._restore(self._clean)
+
+    @contextlib.contextmanager
+    def _paused(self) -> Iterator[None]:
         pollers = self.pollers
         for poller in pollers:
             poller.pause()
         try:
-            self._reset_and_provision()
+            yield
         finally:
             for poller in pollers:
                 poller.resume()
@@ -226,8 +255,32 @@ class LocalStack:
         request = urllib.request.Request(reset_url, method="POST")  # noqa: S310 - checked above
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - checked above
             pass
+        # an emulator reset by hand (or by another stack on this endpoint) is provisioned
+        # anew here, and the snapshots taken before it are void
+        self._clean = None
+        self._seed_snapshot = None
         self.provision()
         self.store_simulator_secrets()
+
+    def _restore(self, snapshot: Any) -> None:
+        snapshot.restore()
+        # a restored table's stream would repeat sequence numbers its poller has read: each
+        # table gets a stream of its own, as a table made again would
+        from moto.dynamodb.models import dynamodb_backends
+
+        assert self.resolver is not None
+        tables = dynamodb_backends[ACCOUNT_ID][self.region].tables
+        for logical, attrs in self.resolver.attrs.items():
+            table = tables.get(str(self.resolver.refs.get(logical)))
+            if "StreamArn" in attrs and table is not None and table.stream_shard is not None:
+                table.set_stream_specification(table.stream_specification)
+                attrs["StreamArn"] = table.describe()["TableDescription"]["LatestStreamArn"]
+        self._after_restore()
+
+    def _after_restore(self) -> None:
+        assert self.resolver is not None
+        # what the test process and the functions remember of the emulator is forgotten
+        self._restored = self._fingerprint() if self.moto is not None else None
         # warm environments forget their caches before their next invocation (and are
         # replaced where the new resources changed their variables)
         for fn in self.functions.values():
@@ -235,6 +288,13 @@ class LocalStack:
         from govbus.aws import clear_caches
 
         clear_caches()
+
+    @staticmethod
+    def _fingerprint() -> bytes:
+        """The emulator's state, but for what readers change (stream iterators)."""
+        from govbus_dev.local.snapshot import Snapshot
+
+        return Snapshot(skip=frozenset({"dynamodbstreams"})).data
 
     def clear_caches(self) -> None:
         """Every function's warm environments drop their cached secrets, working calendar
@@ -450,7 +510,32 @@ class LocalStack:
             fn.refresh(self.resolver)
 
     def seed(self) -> dict[str, Any]:
-        """Load the demo catalogue, departments and licences through the gateway."""
+        """Load the demo catalogue, departments and licences through the gateway.
+
+        With the moto server this process runs, the seed is loaded once: the state it
+        leaves (its effects settled) is kept as a snapshot, and a later ``seed()`` right
+        after a reset restores it instead of loading it again. After other writes it is
+        loaded over the gateway as ever."""
+        if self.moto is None or self._restored is None or self._restored != self._fingerprint():
+            return self._load_seed()
+        if self._seed_snapshot is None:
+            seeded = self._load_seed()
+            with self._paused():
+                self._settle()
+                from govbus_dev.local.snapshot import Snapshot
+
+                self._seed_snapshot = (Snapshot(), copy.deepcopy(seeded))
+            # seeding twice without a reset loads it again, as it always did
+            self._restored = None
+            return seeded
+        snapshot, seeded = self._seed_snapshot
+        with self._paused():
+            self._restore(snapshot)
+        self._restored = None
+        self.seeded = copy.deepcopy(seeded)
+        return self.seeded
+
+    def _load_seed(self) -> dict[str, Any]:
         from govbus_dev.seed.load import load
 
         assert self.resolver is not None
@@ -461,6 +546,59 @@ class LocalStack:
         finally:
             log.setLevel(level)
         return self.seeded
+
+    def _settle(self, timeout: float = 60.0) -> None:
+        """Wait (pollers paused) until what the seed set going has all happened: no
+        outbox row waiting, no message in any queue; each poller is let run in turn."""
+        assert self.resolver is not None and self.provisioning is not None
+        sqs = self.provisioning.client("sqs")
+        ddb = self.provisioning.client("dynamodb")
+        queues = [
+            self.resolver.refs[r.logical_id]
+            for r in self.provisioning.created
+            if r.type == "AWS::SQS::Queue"
+        ]
+        outbox = [
+            self.resolver.refs[logical]
+            for logical, attrs in self.resolver.attrs.items()
+            if "StreamArn" in attrs
+        ]
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = [
+                url
+                for url in queues
+                if any(
+                    int(v)
+                    for v in sqs.get_queue_attributes(
+                        QueueUrl=url,
+                        AttributeNames=[
+                            "ApproximateNumberOfMessages",
+                            "ApproximateNumberOfMessagesNotVisible",
+                            "ApproximateNumberOfMessagesDelayed",
+                        ],
+                    )["Attributes"].values()
+                )
+            ]
+            busy += [
+                table
+                for table in outbox
+                if ddb.scan(
+                    TableName=table,
+                    FilterExpression="attribute_exists(pending)",
+                    Select="COUNT",
+                    ConsistentRead=True,
+                )["Count"]
+            ]
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the seed's effects did not settle: {busy}")
+            for poller in self.pollers:
+                poller.resume()
+            time.sleep(0.5)
+            for poller in self.pollers:
+                poller.pause()
 
     # --- what runs where ------------------------------------------------------
 

@@ -1,3 +1,16 @@
+"""Integration fixtures over the session's local stack (one per xdist worker).
+
+Isolation: the stack is started and the template provisioned once per session. ``stack``
+gives each test the emulator as just provisioned: it restores a snapshot (milliseconds)
+instead of resetting moto and provisioning again, so every table, queue, secret and
+rule a test wrote is gone, and counting tests (archived events, queue messages, DLQs,
+audit entries) still see an empty world. ``stack.seed()`` right after that restores a
+snapshot of the demo data, loaded once per session. Simulators are not reset (a fixture
+such as ``ems``/``ca`` clears their faults); a fixture that writes to the emulator
+(``acme``'s secret) puts or creates, so it may run on any state. A test that needs no
+emulator state asks for ``local_stack_session`` and pays nothing.
+"""
+
 from __future__ import annotations
 
 import base64
@@ -39,9 +52,12 @@ def acme(stack, aws, acme_health_file):
     The session's stack loads the adapter into every function without an allow-list
     (``GOVBUS_DEV_ADAPTERS``); the test changes its health through a file.
     """
-    aws["secretsmanager"].create_secret(
-        Name="govbus/dev/webhooks/acme", SecretString=json.dumps({"secrets": [ACME_SECRET]})
-    )
+    sm = aws["secretsmanager"]
+    value = json.dumps({"secrets": [ACME_SECRET]})
+    try:  # put or create: the fixture may meet a state where the secret exists
+        sm.put_secret_value(SecretId="govbus/dev/webhooks/acme", SecretString=value)
+    except sm.exceptions.ResourceNotFoundException:
+        sm.create_secret(Name="govbus/dev/webhooks/acme", SecretString=value)
     partner = AcmePartner(acme_health_file)
     partner.set_health("up")
     yield partner
