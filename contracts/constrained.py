@@ -116,8 +116,8 @@ _ASCII_AMOUNT = re.compile(r"[+-]?[0-9]{1,12}(\.[0-9]{1,12})?")
 
 FeeAmount = Annotated[
     Decimal,
-    BeforeValidator(_ascii_amount),
     Field(ge=0, le=FEE_CEILING_YUAN, max_digits=11, decimal_places=2),
+    BeforeValidator(_ascii_amount),
     AfterValidator(_fee),
 ]
 """A fee in yuan: 0 to 100,000,000 with at most two decimals (fen)."""
