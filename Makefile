@@ -102,10 +102,13 @@ openapi: $(STAMP)
 fuzz: $(STAMP)
 	GOVBUS_FUZZ_EXAMPLES=$${GOVBUS_FUZZ_EXAMPLES:-25} $(BIN)/python -m pytest tests/integration/test_api_fuzz.py -q
 
-# The functions' CodeUri folders are built by SAM's Python builder: compile them after.
+# The functions' CodeUri folders are built by SAM's Python builder: compile them after;
+# then the size budget: each function with its layers, unzipped, within Lambda's
+# 262,144,000 bytes (tools/build_report.py prints the table and fails over it).
 build: $(SAM)
 	PATH="$(PYTHON_BIN_DIR):$$PATH" $(SAM) build
 	$(PYTHON) $(COMPILE) .aws-sam/build
+	$(PYTHON) tools/build_report.py .aws-sam/build
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
