@@ -37,7 +37,8 @@ help:
 	@echo "make docs         build the docs site strictly into site/ (broken links fail)"
 	@echo "make openapi      write docs/openapi.json, generated from the functions' routes"
 	@echo "make fuzz         schemathesis: every operation of docs/openapi.json against a local stack"
-	@echo "make build        sam build (no container)"
+	@echo "make build        sam build (no container), then each function's size with its layers"
+	@echo "make cost         dollars (and yuan) per million webhooks and per million cases, on paper"
 	@echo "make bench        print benchmark ratios against same-run baselines"
 	@echo "make soak         2,000 pushes and commands through faults, then recovery (~10 min)"
 	@echo "make soak-short   the soak's 100-item form (also inside make test)"
@@ -84,9 +85,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+LINT_REGIONS := us-east-1 cn-north-1 cn-northwest-1
 validate: $(STAMP) $(SAM) $(CHECKOV)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
-	$(BIN)/cfn-lint template.yaml
+	@# a global region and both China regions (prod deploys to cn-north-1: samconfig.toml)
+	$(BIN)/cfn-lint --regions $(LINT_REGIONS) -- template.yaml
 	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 checkov: $(CHECKOV)
