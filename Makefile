@@ -25,7 +25,7 @@ export SAM_CLI_TELEMETRY := 0
 export NO_MKDOCS_2_WARNING := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help run demo test lint validate checkov docs openapi fuzz build bench soak soak-short conformance clean build-SharedLayer
+.PHONY: help run demo test lint validate checkov docs openapi fuzz build bench cost soak soak-short conformance clean build-SharedLayer
 
 help:
 	@echo "make run          start the whole platform locally (gateway on :$(PORT))"
@@ -115,6 +115,11 @@ build: $(SAM)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# dollars per million webhooks accepted and per million cases (application to delivery),
+# from a measured run on the local stack and public prices (bench/cost.py says which)
+cost: $(STAMP)
+	$(BIN)/python -m bench.cost
 
 # tests/soak.py says what it does and what each count means; the exit status is the verdict
 soak: $(STAMP)
