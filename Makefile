@@ -38,7 +38,7 @@ help:
 	@echo "make openapi      write docs/openapi.json, generated from the functions' routes"
 	@echo "make fuzz         schemathesis: every operation of docs/openapi.json against a local stack"
 	@echo "make build        sam build (no container), then each function's size with its layers"
-	@echo "make cost         dollars (and yuan) per million webhooks and per million cases, on paper"
+	@echo "make cost         dollars per million webhooks and per million cases, on paper (CNY unverified)"
 	@echo "make bench        print benchmark ratios against same-run baselines"
 	@echo "make soak         2,000 pushes and commands through faults, then recovery (~10 min)"
 	@echo "make soak-short   the soak's 100-item form (also inside make test)"
