@@ -183,6 +183,27 @@ def warm_webhook(stack) -> None:
             raise SystemExit(f"webhook.warm: {done.stderr[-2000:]}")
     medians = json.loads(done.stdout.strip().splitlines()[-1])
     report("webhook.warm", medians["ours"], medians["baseline"])
+    say(_accept_cost(medians["ours"], fn.spec.memory), flush=True)
+
+
+def _accept_cost(seconds: float, memory_mb: int) -> str:
+    """The accepting part of a push, priced (bench/cost.py's us-east-1 prices): one HTTP
+    API request, one invocation of the warm duration just measured, one event put, two
+    DynamoDB write units (the idempotency record; `make cost` measured two a push). The
+    whole path downstream is `make cost`'s."""
+    from bench.cost import US_EAST_1 as p
+
+    usd = (
+        p["http_api_request"]
+        + p["lambda_request"]
+        + p["lambda_gb_second"] * max(1, round(seconds * 1000)) / 1000 * memory_mb / 1024
+        + p["eventbridge_event"]
+        + 2 * p["dynamodb_write_unit"]
+    )
+    return (
+        f"cost.webhook_accept usd_per_million={usd * 1e6:.2f} (us-east-1; warm "
+        f"{seconds * 1000:.1f} ms at {memory_mb} MB; `make cost` for the path downstream)"
+    )
 
 
 def _percentile(samples: list[float], fraction: float) -> float:
