@@ -13,18 +13,26 @@ Python under one GIL anyway.
 from __future__ import annotations
 
 import functools
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+from govbus_dev.local.pollers import STREAM_WAIT_PATH
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -166,14 +174,159 @@ def _keeping_streams(transact_write_items: Callable[..., Any]) -> Callable[..., 
     return transact
 
 
-class AtomicMotoServer(ThreadedMotoServer):
-    """:class:`ThreadedMotoServer` whose DynamoDB requests are atomic (see above)."""
+# --- a stream reader woken by the write ------------------------------------------------
+#
+# DynamoDB Streams has no long poll: a reader asks GetRecords again and again. The local
+# stream pollers ask this endpoint instead to wait until a stream has a record after the
+# one they stand at (or ``timeout`` seconds, at most a few): moto's stream shards tell a
+# condition each time they take a record, and the waiting request answers at once.
 
-    def _server_entry(self) -> None:
-        quicken_moto()
-        app = atomic_dynamodb(QuickDispatcher(create_backend_app))
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+_MAX_STREAM_WAIT_SECONDS = 5.0
+_stream_written = threading.Condition()
+
+
+def _notify_stream_writes() -> None:
+    from moto.dynamodb.models.table import StreamShard
+
+    if getattr(StreamShard.add, "notifies", False):
+        return
+    add = StreamShard.add
+
+    @functools.wraps(add)
+    def add_and_notify(self: Any, *args: Any, **kwargs: Any) -> None:
+        add(self, *args, **kwargs)
+        with _stream_written:
+            _stream_written.notify_all()
+
+    add_and_notify.notifies = True  # type: ignore[attr-defined]
+    StreamShard.add = add_and_notify  # type: ignore[method-assign]
+
+
+def _stream_end(stream_arn: str) -> int | None:
+    """The sequence number of the last record of the stream ``stream_arn`` (None: none yet)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    for backends in list(dynamodb_backends.values()):
+        for backend in list(backends.values()):
+            for table in list(backend.tables.values()):
+                shard = table.stream_shard
+                if shard is None or not table.latest_stream_label:
+                    continue
+                if f"{table.table_arn}/stream/{table.latest_stream_label}" == stream_arn:
+                    if not shard.items:
+                        return None
+                    return int(shard.starting_sequence_number) + len(shard.items) - 1
+    return None
+
+
+def stream_waits(app: WsgiApp) -> WsgiApp:
+    """``app``, answering ``GET /_govbus/stream-wait?arn=..&after=..&timeout=..`` itself:
+    ``{"written": true}`` as soon as the stream holds a record after sequence number
+    ``after`` (any record when ``after`` is empty), ``false`` after ``timeout`` seconds."""
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != STREAM_WAIT_PATH:
+            return app(environ, start_response)
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        arn = (query.get("arn") or [""])[0]
+        try:
+            after = int((query.get("after") or ["-1"])[0] or -1)
+            timeout = min(float((query.get("timeout") or ["1"])[0]), _MAX_STREAM_WAIT_SECONDS)
+        except ValueError:
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [b'{"message": "after is a sequence number, timeout a number of seconds"}']
+
+        def written() -> bool:
+            end = _stream_end(arn)
+            return end is not None and end > after
+
+        with _stream_written:
+            found = _stream_written.wait_for(written, timeout=max(timeout, 0.0))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"written": bool(found)}).encode()]
+
+    return serve
+
+
+class AtomicMotoServer:
+    """moto server, its DynamoDB requests atomic (see above), in a process of its own.
+
+    In the stack's process moto shared one interpreter lock with the gateway, every
+    poller and the bench's senders: profiled under `python -m bench gateway` it was
+    60% of a process pinned at one core, while the second core ran only the workers.
+    The process is its own session (a Ctrl-C in the terminal reaches the stack, which
+    stops it last) and ends when its standard input closes, so it never outlives the
+    process that started it, however that one ends.
+    """
+
+    def __init__(self, ip_address: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> None:
+        self._ip_address = ip_address
+        self._port = port
+        self._process: subprocess.Popen[bytes] | None = None
+        self._address: tuple[str, int] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+            [sys.executable, "-m", "govbus_dev.local.endpoint", self._ip_address, str(self._port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
         )
-        self._server_ready_event.set()
-        self._server.serve_forever()
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline().decode().strip()
+        if not line.isdigit():
+            code = self._process.wait(timeout=10)
+            raise RuntimeError(f"the local AWS endpoint did not start (exit status {code})")
+        self._process.stdout.close()  # nothing more is written there
+        self._address = (self._ip_address, int(line))
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        assert self._address is not None, "Make sure to call start() first"
+        return self._address
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            assert process.stdin is not None
+            process.stdin.close()  # the server's cue to end
+            process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait(timeout=5)
+
+
+class _Handler(MotoRequestHandler):
+    """moto's request handler, its answers sent without waiting on Nagle's algorithm.
+
+    werkzeug writes an answer's headers and its body as two sends: with Nagle's algorithm
+    the second waits for the client to acknowledge the first, which a client waiting
+    for the rest delays (up to 40 ms on Linux) on a kept-alive connection.
+    """
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def serve(ip_address: str, port: int) -> int:
+    """Serve until standard input closes; the port is the first line written out."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call
+    quicken_moto()
+    _notify_stream_writes()
+    app = stream_waits(atomic_dynamodb(QuickDispatcher(create_backend_app)))
+    server = make_server(ip_address, port, app, True, request_handler=_Handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="moto").start()
+    sys.stdout.write(f"{server.server_address[1]}\n")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # moto's own prints: not to the pipe
+    try:
+        sys.stdin.buffer.read()  # until the stack closes it, or its process ends
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1], int(sys.argv[2])))
