@@ -119,6 +119,9 @@ def quicken_moto() -> None:
     - SQS checks each message's retention period on receipt by computing all of the
       queue's attributes three times, each counting every message in the queue: the
       retention period is read from the queue instead.
+    - SQS asks each message of a queue whether it is visible (on every send, receive
+      and count), each asking the time as a datetime and subtracting the epoch from
+      it: the time is read as a number.
     """
     import jsonpath_ng.ext
     from moto.dynamodb.models import DynamoDBBackend
@@ -126,10 +129,25 @@ def quicken_moto() -> None:
 
     jsonpath_ng.ext.parse = _jsonpath  # moto's EventTemplateParser imports it per call
     SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign]
+    import moto.sqs.models as sqs_models
+
+    if not getattr(sqs_models.unix_time, "quick", False):
+        sqs_models.unix_time = _quick_clock(sqs_models.unix_time, 1.0)
+        sqs_models.unix_time_millis = _quick_clock(sqs_models.unix_time_millis, 1000.0)
     if not getattr(DynamoDBBackend.transact_write_items, "keeps_streams", False):
         DynamoDBBackend.transact_write_items = _keeping_streams(  # type: ignore[method-assign]
             DynamoDBBackend.transact_write_items
         )
+
+
+def _quick_clock(clock: Callable[..., float], scale: float) -> Callable[..., float]:
+    """moto's ``unix_time``/``unix_time_millis``: ``time.time()`` when asked for now."""
+
+    def now(dt: Any = None) -> float:
+        return time.time() * scale if dt is None else clock(dt)
+
+    now.quick = True  # type: ignore[attr-defined]
+    return now
 
 
 def _retained(self: Any, queue_name: str, message: Any) -> bool:
