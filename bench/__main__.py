@@ -11,7 +11,9 @@ gateway.e2e: 1,000 signed EMS pushes over HTTP from 16 concurrent senders, throu
   gateway, the webhooks function, EventBridge and SQS to the archived event (the event
   log table); prints throughput (pushes archived per second), p50 and p99 of the HTTP
   answer, and the ratio of one push's cost through the gateway (sequential, kept-alive)
-  to the same handler called in-process (a fresh process with the function's variables).
+  to the same handler called in-process (a fresh process with the function's variables);
+  gateway.e2e.event_latency: for those sequential pushes, from sending each to its
+  event's archived_at in the event log (gateway, handler, EventBridge, SQS, consumer).
 soap.call: one province adapter call (zeep: serialise, WS-Security, POST, parse, map)
   against the hall simulator; baseline: a raw HTTP POST of the same operation's
   prebuilt envelope (fresh WS-Security headers made beforehand) on a kept-alive connection.
@@ -38,6 +40,7 @@ soap.call; sections combine, in this order (`python -m bench coldstart reconcile
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import statistics
@@ -288,8 +291,37 @@ def gateway_e2e(stack) -> None:
         flush=True,
     )
 
-    # one push's cost: through the gateway, one at a time, against the handler in-process
-    sequential = [send(i)[0] for i in range(WARM_CALLS)]
+    # one push's cost: through the gateway, one at a time, against the handler in-process;
+    # and each one's event latency, from sending the push to its event's archiving (the
+    # event log's own archived_at): the gateway, the webhook handler, EventBridge, SQS and
+    # the consumer, without a queue (the 202 can arrive after the archiving)
+    answered: dict[str, float] = {}
+    sequential = []
+    for i in range(WARM_CALLS):
+        sent = time.time()
+        elapsed, ids = send(i)
+        sequential.append(elapsed)
+        answered.update(dict.fromkeys(ids, sent))
+    wait_archived(list(answered), time.monotonic() + 120)
+    latencies = []
+    ids = list(answered)
+    for i in range(0, len(ids), 100):
+        found = ddb.batch_get_item(
+            RequestItems={
+                table: {
+                    "Keys": [{"id": {"S": e}} for e in ids[i : i + 100]],
+                    "ProjectionExpression": "id, archived_at",
+                }
+            }
+        )["Responses"][table]
+        for item in found:
+            archived_at = datetime.datetime.fromisoformat(item["archived_at"]["S"]).timestamp()
+            latencies.append(archived_at - answered[item["id"]["S"]])
+    say(
+        f"gateway.e2e.event_latency pushes={len(latencies)} one at a time, sent -> archived: "
+        f"p50={_percentile(latencies, 0.5) * 1000:.1f} ms p99={_percentile(latencies, 0.99) * 1000:.1f} ms",
+        flush=True,
+    )
     fn = stack.functions["WebhooksFunction"]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.json"

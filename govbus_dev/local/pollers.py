@@ -17,6 +17,9 @@ import json
 import logging
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from typing import Any
 
@@ -24,6 +27,10 @@ from govbus_dev.local.background import Background
 from govbus_dev.local.runtime import LocalFunction
 
 log = logging.getLogger("govbus_dev")
+# the local endpoint's long poll for a stream's next record (``endpoint.stream_waits``),
+# asked on loopback: never through a proxy
+STREAM_WAIT_PATH = "/_govbus/stream-wait"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -137,8 +144,11 @@ class SqsPoller(Background):
                 self._stop.wait(0.05)
                 continue
             try:
-                handled = self.poll_once(wait_seconds=1)
-                if not handled:
+                # a long poll: the endpoint answers as soon as a message arrives (moto
+                # waits on the queue's condition, which each send notifies), so no sleep
+                # between polls, only where an endpoint answered an empty poll at once
+                started = time.monotonic()
+                if not self.poll_once(wait_seconds=1) and time.monotonic() - started < 0.05:
                     self._stop.wait(0.05)
             except self.sqs.exceptions.QueueDoesNotExist:
                 self._stop.wait(0.2)  # the emulator is being reset and re-provisioned
@@ -264,6 +274,8 @@ class DynamoDBStreamPoller(Background):
         self.stream_arn: str | None = None
         self._shards_of: str | None = None  # the stream ``_shards`` are positions in
         self._shards: dict[str, _Shard] = {}
+        self._wake_on_write = True  # until the endpoint shows it has no stream-wait hook
+        self._woken_for_nothing = False
         super().__init__()
         self._paused = threading.Event()
         self._busy = threading.Lock()
@@ -419,7 +431,8 @@ class DynamoDBStreamPoller(Background):
         # An idle stream is read less and less often (up to ``idle_poll_max_seconds``):
         # every GetRecords makes the emulator keep one more shard iterator, so a
         # long-running `govbus dev` would otherwise grow the emulator's memory by the
-        # hour. The first record read brings the interval back down.
+        # hour. The first record read brings the interval back down. On the stack's own
+        # endpoint the wait ends as soon as the table is written (``_idle``).
         idle_wait = self.poll_interval_seconds
         while not self._stop.is_set():
             if self._paused.is_set():
@@ -428,8 +441,9 @@ class DynamoDBStreamPoller(Background):
             try:
                 if self.poll_once():
                     idle_wait = self.poll_interval_seconds
+                    self._woken_for_nothing = False
                 else:
-                    self._stop.wait(idle_wait)
+                    self._idle(idle_wait)
                     idle_wait = min(idle_wait * 2, self.idle_poll_max_seconds)
             except Exception as exc:
                 if self._stop.is_set():
@@ -439,6 +453,33 @@ class DynamoDBStreamPoller(Background):
                 if "ResourceNotFound" not in type(exc).__name__ + str(exc):
                     log.exception("stream poller for %s hit an error", self.function.logical_id)
                 self._stop.wait(0.2)
+
+    def _idle(self, seconds: float) -> None:
+        """Wait ``seconds``, or less: until the stream has a record after where the poller
+        stands, when the endpoint can tell (the local stack's, ``endpoint.stream_waits``),
+        or until a failed batch's retry is due."""
+        now = time.monotonic()
+        due = [s.not_before for s in self._shards.values() if s.not_before > now]
+        arn = self.stream_arn
+        if due or arn is None or not self._wake_on_write or self._woken_for_nothing:
+            self._woken_for_nothing = False
+            self._stop.wait(min([seconds, *(d - now for d in due)]))
+            return
+        after = max((int(s.checkpoint) for s in self._shards.values() if s.checkpoint), default=-1)
+        query = urllib.parse.urlencode({"arn": arn, "after": after, "timeout": seconds})
+        url = f"{self.streams.meta.endpoint_url.rstrip('/')}{STREAM_WAIT_PATH}?{query}"
+        try:
+            with _NO_PROXY.open(url, timeout=seconds + 5) as answer:
+                written = json.loads(answer.read()).get("written") is True
+        except (OSError, ValueError) as exc:  # another endpoint: it cannot wake us
+            if not (isinstance(exc, urllib.error.HTTPError) and exc.code >= 500):
+                self._wake_on_write = False
+            log.debug("%s: no stream-wait hook at the endpoint (%s)", self.function.logical_id, exc)
+            self._stop.wait(seconds)
+            return
+        # a record after the checkpoint that the next read does not find (a starting
+        # position of LATEST, say) would wake every wait at once: the next one sleeps
+        self._woken_for_nothing = written
 
     def pause(self) -> None:
         """Stop reading, and wait for the batch being handled to finish."""
