@@ -37,9 +37,13 @@ from govbus_dev.local.pollers import STREAM_WAIT_PATH
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def atomic_dynamodb(app: WsgiApp) -> WsgiApp:
+# held by each DynamoDB request while moto handles it, and by a snapshot being taken or
+# restored (so neither sees a table half written)
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def atomic_dynamodb(app: WsgiApp, lock: Any = _DYNAMODB_LOCK) -> WsgiApp:
     """``app`` with DynamoDB's requests handled one at a time (their bodies read whole)."""
-    lock = threading.Lock()
 
     def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
@@ -266,6 +270,48 @@ def stream_waits(app: WsgiApp) -> WsgiApp:
     return serve
 
 
+# --- snapshots of the emulator, taken and restored where it runs ----------------------
+#
+# The test session keeps the emulator as just provisioned (and as just seeded) and writes
+# it back before each test (govbus_dev/local/snapshot.py). moto's state lives in this
+# process, so the stack asks for both over the wire.
+
+
+def snapshots(app: WsgiApp) -> WsgiApp:
+    """``app``, answering ``POST {SNAPSHOT_PATH}?name=..`` (keep the state as ``name``),
+    ``POST {RESTORE_PATH}?name=..`` (write it back; the answer names each table's new
+    stream) and ``GET {FINGERPRINT_PATH}`` (a digest of the state but for stream
+    readers' iterators) itself."""
+    from govbus_dev.local import snapshot
+
+    kept: dict[str, snapshot.Snapshot] = {}
+
+    def answer(start_response: Callable[..., Any], status: str, body: dict) -> list[bytes]:
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO")
+        if path not in (snapshot.SNAPSHOT_PATH, snapshot.RESTORE_PATH, snapshot.FINGERPRINT_PATH):
+            return app(environ, start_response)
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        name = (query.get("name") or [""])[0]
+        with _DYNAMODB_LOCK:
+            if path == snapshot.FINGERPRINT_PATH:
+                return answer(start_response, "200 OK", {"fingerprint": snapshot.fingerprint()})
+            if not name:
+                return answer(start_response, "400 Bad Request", {"message": "name a snapshot"})
+            if path == snapshot.SNAPSHOT_PATH:
+                kept[name] = snapshot.Snapshot()
+                return answer(start_response, "200 OK", {"taken": name})
+            if name not in kept:
+                return answer(start_response, "404 Not Found", {"message": f"no snapshot {name}"})
+            kept[name].restore()
+            return answer(start_response, "200 OK", {"streams": snapshot.fresh_streams()})
+
+    return serve
+
+
 class AtomicMotoServer:
     """moto server, its DynamoDB requests atomic (see above), in a process of its own.
 
@@ -333,7 +379,7 @@ def serve(ip_address: str, port: int) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call
     quicken_moto()
     _notify_stream_writes()
-    app = stream_waits(atomic_dynamodb(QuickDispatcher(create_backend_app)))
+    app = snapshots(stream_waits(atomic_dynamodb(QuickDispatcher(create_backend_app))))
     server = make_server(ip_address, port, app, True, request_handler=_Handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="moto").start()
     sys.stdout.write(f"{server.server_address[1]}\n")

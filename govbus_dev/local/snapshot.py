@@ -7,16 +7,22 @@ loading the demo seed over the gateway costs five to ten more. Instead the state
 after provisioning (and right after seeding) is pickled once and each reset writes it
 back into moto's live backend objects.
 
-Only for the moto server this process runs (``LocalStack`` without an external
-endpoint): the backends are this process's objects.
+Only for the moto server a stack runs itself (``LocalStack`` without an external
+endpoint): moto runs in a process of its own (govbus_dev/local/endpoint.py), where
+:class:`Snapshot` keeps and restores its backends; the stack asks for that over the
+wire (:func:`take`, :func:`restore`, :func:`state_fingerprint`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import pickle
 import threading
 import types
+import urllib.parse
+import urllib.request
 from collections import defaultdict
 from typing import Any
 
@@ -27,6 +33,11 @@ _LOCK_TYPES = (
     type(threading.RLock()),
 )
 Key = tuple[str, str, str]  # service, account, region
+
+# the endpoint process's routes (govbus_dev/local/endpoint.py: ``snapshots``)
+SNAPSHOT_PATH = "/_govbus/snapshot"
+RESTORE_PATH = "/_govbus/restore"
+FINGERPRINT_PATH = "/_govbus/fingerprint"
 
 
 def _live_backends() -> dict[Key, Any]:
@@ -162,3 +173,51 @@ class Snapshot:
                     backend.__dict__.update(states[key])
                 else:
                     backend.reset()
+
+
+def fingerprint() -> str:
+    """A digest of the emulator's state, but for what readers change (stream iterators)."""
+    return hashlib.sha256(Snapshot(skip=frozenset({"dynamodbstreams"})).data).hexdigest()
+
+
+def fresh_streams() -> dict[str, str]:
+    """Give every stream-enabled table a stream of its own, as a table made again would
+    (a restored stream would repeat sequence numbers its poller has read): each table's
+    name with its new stream's ARN."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    streams: dict[str, str] = {}
+    for backends in list(dynamodb_backends.values()):
+        for backend in list(backends.values()):
+            for name, table in list(backend.tables.items()):
+                if table.stream_shard is not None:
+                    table.set_stream_specification(table.stream_specification)
+                    streams[name] = table.describe()["TableDescription"]["LatestStreamArn"]
+    return streams
+
+
+# --- the stack's side ----------------------------------------------------------------
+
+
+def _call(endpoint: str, path: str, method: str, name: str = "") -> dict[str, Any]:
+    if not endpoint.startswith(("http://", "https://")):
+        raise RuntimeError(f"not an HTTP endpoint: {endpoint}")
+    query = f"?{urllib.parse.urlencode({'name': name})}" if name else ""
+    request = urllib.request.Request(f"{endpoint}{path}{query}", method=method)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - checked above
+        return json.loads(answer.read())
+
+
+def take(endpoint: str, name: str) -> str:
+    """Keep the emulator's state at ``endpoint`` as ``name``."""
+    _call(endpoint, SNAPSHOT_PATH, "POST", name)
+    return name
+
+
+def restore(endpoint: str, name: str) -> dict[str, str]:
+    """Write the state kept as ``name`` back; each stream-enabled table's new stream ARN."""
+    return _call(endpoint, RESTORE_PATH, "POST", name)["streams"]
+
+
+def state_fingerprint(endpoint: str) -> str:
+    return _call(endpoint, FINGERPRINT_PATH, "GET")["fingerprint"]

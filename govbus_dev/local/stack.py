@@ -35,7 +35,6 @@ from govbus_dev.local.provision import Provisioning, provision
 from govbus_dev.local.runtime import DEFAULT_CONCURRENCY, LocalFunction
 from govbus_dev.local.schedules import Schedule
 from govbus_dev.local.template import (
-    ACCOUNT_ID,
     Resolver,
     function_specs,
     load_template,
@@ -116,7 +115,7 @@ class LocalStack:
         # fingerprint right after the last reset (see reset and seed)
         self._clean: Any = None
         self._seed_snapshot: tuple[Any, dict[str, Any]] | None = None
-        self._restored: bytes | None = None
+        self._restored: str | None = None
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -230,9 +229,9 @@ class LocalStack:
             if self.moto is None or self._clean is None:
                 self._reset_and_provision()
                 if self.moto is not None:
-                    from govbus_dev.local.snapshot import Snapshot
+                    from govbus_dev.local import snapshot
 
-                    self._clean = Snapshot()
+                    self._clean = snapshot.take(self.endpoint, "clean")
                 self._after_restore()
             else:
                 self._restore(self._clean)
@@ -262,19 +261,17 @@ class LocalStack:
         self.provision()
         self.store_simulator_secrets()
 
-    def _restore(self, snapshot: Any) -> None:
-        snapshot.restore()
-        # a restored table's stream would repeat sequence numbers its poller has read: each
-        # table gets a stream of its own, as a table made again would
-        from moto.dynamodb.models import dynamodb_backends
+    def _restore(self, name: str) -> None:
+        from govbus_dev.local import snapshot
 
+        # a restored table's stream would repeat sequence numbers its poller has read: the
+        # endpoint gives each table a stream of its own, as a table made again would have
+        streams = snapshot.restore(self.endpoint, name)
         assert self.resolver is not None
-        tables = dynamodb_backends[ACCOUNT_ID][self.region].tables
         for logical, attrs in self.resolver.attrs.items():
-            table = tables.get(str(self.resolver.refs.get(logical)))
-            if "StreamArn" in attrs and table is not None and table.stream_shard is not None:
-                table.set_stream_specification(table.stream_specification)
-                attrs["StreamArn"] = table.describe()["TableDescription"]["LatestStreamArn"]
+            table = str(self.resolver.refs.get(logical))
+            if "StreamArn" in attrs and table in streams:
+                attrs["StreamArn"] = streams[table]
         self._after_restore()
 
     def _after_restore(self) -> None:
@@ -289,12 +286,11 @@ class LocalStack:
 
         clear_caches()
 
-    @staticmethod
-    def _fingerprint() -> bytes:
+    def _fingerprint(self) -> str:
         """The emulator's state, but for what readers change (stream iterators)."""
-        from govbus_dev.local.snapshot import Snapshot
+        from govbus_dev.local import snapshot
 
-        return Snapshot(skip=frozenset({"dynamodbstreams"})).data
+        return snapshot.state_fingerprint(self.endpoint)
 
     def clear_caches(self) -> None:
         """Every function's warm environments drop their cached secrets, working calendar
@@ -522,9 +518,12 @@ class LocalStack:
             seeded = self._load_seed()
             with self._paused():
                 self._settle()
-                from govbus_dev.local.snapshot import Snapshot
+                from govbus_dev.local import snapshot
 
-                self._seed_snapshot = (Snapshot(), copy.deepcopy(seeded))
+                self._seed_snapshot = (
+                    snapshot.take(self.endpoint, "seeded"),
+                    copy.deepcopy(seeded),
+                )
             # seeding twice without a reset loads it again, as it always did
             self._restored = None
             return seeded
