@@ -146,6 +146,9 @@ class Soak:
         ]
         self.subscribe_counter()
         os.environ["OUTBOX_TABLE"] = self.stack.resolver.refs["OutboxTable"]
+        # a delivery request's personal fields are sealed in the outbox row, as the
+        # functions that write one do it (their PERSONAL_DATA_KEY_ID)
+        os.environ["PERSONAL_DATA_KEY_ID"] = self.stack.resolver.refs["PersonalDataKeyAlias"]
         from govbus import settings
 
         settings.reset()  # this process writes outbox rows as a core function would

@@ -465,9 +465,14 @@ class DynamoDBStreamPoller(Background):
             self._woken_for_nothing = False
             self._stop.wait(min([seconds, *(d - now for d in due)]))
             return
+        endpoint = getattr(getattr(self.streams, "meta", None), "endpoint_url", None)
+        if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+            self._wake_on_write = False  # a client with no endpoint of ours to ask
+            self._stop.wait(seconds)
+            return
         after = max((int(s.checkpoint) for s in self._shards.values() if s.checkpoint), default=-1)
         query = urllib.parse.urlencode({"arn": arn, "after": after, "timeout": seconds})
-        url = f"{self.streams.meta.endpoint_url.rstrip('/')}{STREAM_WAIT_PATH}?{query}"
+        url = f"{endpoint.rstrip('/')}{STREAM_WAIT_PATH}?{query}"
         try:
             with _NO_PROXY.open(url, timeout=seconds + 5) as answer:
                 written = json.loads(answer.read()).get("written") is True

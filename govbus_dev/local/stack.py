@@ -114,6 +114,7 @@ class LocalStack:
         # the in-process emulator's state after provisioning and after seeding, and its
         # fingerprint right after the last reset (see reset and seed)
         self._clean: Any = None
+        self._snapshot_secrets: dict[str, str] = {}  # the simulators' at the clean snapshot
         self._seed_snapshot: tuple[Any, dict[str, Any]] | None = None
         self._restored: str | None = None
 
@@ -232,6 +233,7 @@ class LocalStack:
                     from govbus_dev.local import snapshot
 
                     self._clean = snapshot.take(self.endpoint, "clean")
+                    self._snapshot_secrets = self._simulator_secrets()
                 self._after_restore()
             else:
                 self._restore(self._clean)
@@ -267,6 +269,15 @@ class LocalStack:
         # a restored table's stream would repeat sequence numbers its poller has read: the
         # endpoint gives each table a stream of its own, as a table made again would have
         streams = snapshot.restore(self.endpoint, name)
+        # a simulator is not reset with the emulator: one whose credentials changed since
+        # the snapshot (a push secret rotated by a test) has them stored again, as ops would
+        changed = {
+            secret_id: value
+            for secret_id, value in self._simulator_secrets().items()
+            if self._snapshot_secrets.get(secret_id) != value
+        }
+        if changed:
+            self._put_secrets(changed)
         assert self.resolver is not None
         for logical, attrs in self.resolver.attrs.items():
             table = str(self.resolver.refs.get(logical))
@@ -345,16 +356,25 @@ class LocalStack:
 
     def store_simulator_secrets(self) -> None:
         """Store the credentials each simulated partner issued, as ops would."""
+        self._put_secrets(self._simulator_secrets())
+
+    def _simulator_secrets(self) -> dict[str, str]:
+        """Each simulated partner's credentials, by the secret's name in this stage."""
+        stage = self.parameters.get("Stage", "dev")
+        return {
+            name.replace("{stage}", stage): value
+            for simulator in self.simulators.values()
+            for name, value in simulator.secrets().items()
+        }
+
+    def _put_secrets(self, secrets: dict[str, str]) -> None:
         assert self.provisioning is not None
         sm = self.provisioning.client("secretsmanager")
-        stage = self.parameters.get("Stage", "dev")
-        for simulator in self.simulators.values():
-            for name, value in simulator.secrets().items():
-                secret_id = name.replace("{stage}", stage)
-                try:
-                    sm.put_secret_value(SecretId=secret_id, SecretString=value)
-                except sm.exceptions.ResourceNotFoundException:
-                    sm.create_secret(Name=secret_id, SecretString=value)
+        for secret_id, value in secrets.items():
+            try:
+                sm.put_secret_value(SecretId=secret_id, SecretString=value)
+            except sm.exceptions.ResourceNotFoundException:
+                sm.create_secret(Name=secret_id, SecretString=value)
 
     def _load_functions(self) -> None:
         assert self.resolver is not None
