@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import unicodedata
+from typing import Any
 
 from contracts.identity import mask_identifier
 
@@ -214,3 +215,26 @@ def mask_name(name: str) -> str:
     if len(name) <= _NAME_KEEP:
         return "*" * len(name)
     return name[:_NAME_KEEP] + "*" * (len(name) - _NAME_KEEP)
+
+
+# data fields that hold a person's name (持证人 a licence's holder, 申请人 an applicant),
+# and the parties whose ``name`` is a person's (a waybill's receiver)
+PERSON_NAME_FIELDS: frozenset[str] = frozenset({"holder_name", "applicant_name"})
+_PERSONS: frozenset[str] = frozenset({"receiver"})
+
+
+def mask_person_names(value: Any, key: str = "") -> Any:
+    """``value`` (an event's data, say) with every person's name in it masked (林**)."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                mask_name(v)
+                if isinstance(v, str)
+                and (k in PERSON_NAME_FIELDS or (key in _PERSONS and k == "name"))
+                else mask_person_names(v, k)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_person_names(v, key) for v in value]
+    return value

@@ -2,7 +2,7 @@
 
 Each stored entry carries the SHA-256 digest of the envelope as received, so the
 archive can serve as evidence of what crossed the bus; the stored copy has identity
-codes and phone numbers masked. Each also carries when it was archived, bucketed by
+codes, phone numbers and people's names masked. Each also carries when it was archived, bucketed by
 minute (the ``by-archive-minute`` index), so the ops console counts the bus's
 throughput and its publish-to-archive latency per event type without a scan.
 """
@@ -13,11 +13,12 @@ from govbus import init_phase  # noqa: F401 - first: see govbus/init_phase.py
 
 import datetime as dt
 import hashlib
+import json
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from contracts.masking import mask_text
+from contracts.masking import mask_person_names, mask_text
 from contracts.subscriptions import owning_agency
 from govbus import settings
 from govbus.aws import client
@@ -26,6 +27,11 @@ from govbus.observability import logger, metrics, tracer
 from govbus.ops import ARCHIVE_MINUTE
 
 TABLE = settings.table("event_log")
+
+
+def _named_masked(envelope: dict) -> str:
+    envelope["data"] = mask_person_names(envelope.get("data"))
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
 def archive(record: SQSRecord) -> None:
@@ -39,9 +45,9 @@ def archive(record: SQSRecord) -> None:
         "time": {"S": event.time.isoformat()},
         # a caller chose the correlation id: it may carry an identity code
         "correlationid": {"S": mask_text(event.correlationid)},
-        # identity codes and phone numbers are stored masked; the digest is of the
-        # envelope as it crossed the bus, so the sender's copy can still be matched
-        "envelope": {"S": mask_text(canonical)},
+        # identity codes, phone numbers and people's names are stored masked; the digest
+        # is of the envelope as it crossed the bus, so the sender's copy can still be matched
+        "envelope": {"S": mask_text(_named_masked(event.model_dump(mode="json")))},
         "digest": {"S": hashlib.sha256(canonical.encode()).hexdigest()},
         "archived_minute": {"S": now.strftime(ARCHIVE_MINUTE)},
         "archived_at": {"S": now.isoformat()},

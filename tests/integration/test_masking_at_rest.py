@@ -122,3 +122,27 @@ def test_the_outbox_keeps_no_holder_id_name_or_mobile_in_clear_and_consumers_sti
     raw = json.dumps(rows, ensure_ascii=False)
     for clear in (CITIZEN, "林小姐", EMS_TO_HOME["phone"], EMS_TO_HOME["street"]):
         assert clear not in raw, clear
+
+
+def test_the_event_archive_keeps_no_holder_or_receiver_name_in_clear(stack, aws, ca, ems):
+    """Seen: the archive masked the ID numbers and mobiles of `licence.requested` and
+    `delivery.requested`, and kept the holder's and the receiver's names in clear: a name
+    is personal information as an ID number is (林**)."""
+    from tests.conftest import wait_for
+    from tests.integration.conftest import archived
+    from tests.integration.test_cases import EMS_TO_HOME, issued_licence
+
+    stack.seed()
+    citizen = login(stack, ca.issue(CITIZEN, "林小姐")).json()["access_token"]
+    issued = issued_licence(stack, citizen, delivery=EMS_TO_HOME)
+
+    def of_the_case() -> list[dict]:
+        rows = [r for r in archived(aws, stack) if issued["id"] in r["envelope"]["S"]]
+        kinds = {r["type"]["S"] for r in rows}
+        return rows if {"licence.requested", "delivery.requested"} <= kinds else []
+
+    rows = wait_for(of_the_case, what="the case's licence and delivery requests archived")
+    raw = json.dumps(rows, ensure_ascii=False)
+    for clear in (CITIZEN, "林小姐", EMS_TO_HOME["name"], EMS_TO_HOME["phone"]):
+        assert clear not in raw, clear
+    assert "林**" in raw
