@@ -218,23 +218,28 @@ def mask_name(name: str) -> str:
 
 
 # data fields that hold a person's name (持证人 a licence's holder, 申请人 an applicant),
-# and the parties whose ``name`` is a person's (a waybill's receiver)
+# and the parties whose name and street are a person's (a waybill's receiver)
 PERSON_NAME_FIELDS: frozenset[str] = frozenset({"holder_name", "applicant_name"})
 _PERSONS: frozenset[str] = frozenset({"receiver"})
 
 
+def _person_field(key: str, field: str, value: str) -> str | None:
+    if field in PERSON_NAME_FIELDS or (key in _PERSONS and field == "name"):
+        return mask_name(value)
+    if key in _PERSONS and field == "street":
+        return "*" * len(value)
+    return None
+
+
 def mask_person_names(value: Any, key: str = "") -> Any:
-    """``value`` (an event's data, say) with every person's name in it masked (林**)."""
+    """``value`` (an event's data, say) with every person's name in it masked (林**), and
+    a receiver's street."""
     if isinstance(value, dict):
-        return {
-            k: (
-                mask_name(v)
-                if isinstance(v, str)
-                and (k in PERSON_NAME_FIELDS or (key in _PERSONS and k == "name"))
-                else mask_person_names(v, k)
-            )
-            for k, v in value.items()
-        }
+        masked = {}
+        for k, v in value.items():
+            hidden = _person_field(key, k, v) if isinstance(v, str) else None
+            masked[k] = hidden if hidden is not None else mask_person_names(v, k)
+        return masked
     if isinstance(value, list):
         return [mask_person_names(v, key) for v in value]
     return value

@@ -45,7 +45,7 @@ def archive(record: SQSRecord) -> None:
         "time": {"S": event.time.isoformat()},
         # a caller chose the correlation id: it may carry an identity code
         "correlationid": {"S": mask_text(event.correlationid)},
-        # identity codes, phone numbers and people's names are stored masked; the digest
+        # identity codes, phone numbers, names and a receiver's street stored masked; the digest
         # is of the envelope as it crossed the bus, so the sender's copy can still be matched
         "envelope": {"S": mask_text(_named_masked(event.model_dump(mode="json")))},
         "digest": {"S": hashlib.sha256(canonical.encode()).hexdigest()},
