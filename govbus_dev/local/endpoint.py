@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import socket
 import subprocess
@@ -254,6 +255,8 @@ def stream_waits(app: WsgiApp) -> WsgiApp:
         try:
             after = int((query.get("after") or ["-1"])[0] or -1)
             timeout = min(float((query.get("timeout") or ["1"])[0]), _MAX_STREAM_WAIT_SECONDS)
+            if math.isnan(timeout):  # min() keeps a NaN, and a wait for NaN never ends
+                raise ValueError(timeout)
         except ValueError:
             start_response("400 Bad Request", [("Content-Type", "application/json")])
             return [b'{"message": "after is a sequence number, timeout a number of seconds"}']
@@ -266,6 +269,69 @@ def stream_waits(app: WsgiApp) -> WsgiApp:
             found = _stream_written.wait_for(written, timeout=max(timeout, 0.0))
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps({"written": bool(found)}).encode()]
+
+    return serve
+
+
+# --- what the platform asks of AWS, counted where it is served (`make cost`) ----------
+#
+# With GOVBUS_ENDPOINT_USAGE=1 in its environment the endpoint counts DynamoDB request
+# units (a read or write per item; a transaction's items twice, as DynamoDB bills them)
+# and EventBridge entries put, and answers ``GET /_govbus/usage`` with the totals so far.
+# Off by default: it reads every such request's body.
+
+USAGE_PATH = "/_govbus/usage"
+_READS = {"GetItem": 1, "Query": 1, "Scan": 1}
+_WRITES = {"PutItem": 1, "UpdateItem": 1, "DeleteItem": 1}
+
+
+def _units(target: str, body: dict[str, Any]) -> tuple[str, int] | None:
+    service, _, op = target.partition(".")
+    if service.startswith("AWSEvents"):
+        return ("eventbridge_event", len(body.get("Entries", []))) if op == "PutEvents" else None
+    if op in _READS:
+        return "dynamodb_read_unit", 1
+    if op in _WRITES:
+        return "dynamodb_write_unit", 1
+    items = body.get("RequestItems", {})
+    if op == "BatchGetItem":
+        return "dynamodb_read_unit", sum(len(t.get("Keys", [])) for t in items.values())
+    if op == "BatchWriteItem":
+        return "dynamodb_write_unit", sum(len(v) for v in items.values())
+    if op == "TransactWriteItems":
+        return "dynamodb_write_unit", 2 * len(body.get("TransactItems", []))
+    if op == "TransactGetItems":
+        return "dynamodb_read_unit", 2 * len(body.get("TransactItems", []))
+    return None
+
+
+def aws_usage(app: WsgiApp) -> WsgiApp:
+    """``app``, counting DynamoDB units and EventBridge entries, answering ``USAGE_PATH``."""
+    import collections
+    import io
+
+    counts: collections.Counter[str] = collections.Counter()
+    lock = threading.Lock()
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == USAGE_PATH:
+            with lock:
+                body = json.dumps(dict(counts)).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(("DynamoDB_", "AWSEvents.")):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            try:
+                counted = _units(target, json.loads(raw or b"{}"))
+            except ValueError:
+                counted = None
+            if counted:
+                with lock:
+                    counts[counted[0]] += counted[1]
+        return app(environ, start_response)
 
     return serve
 
@@ -379,7 +445,10 @@ def serve(ip_address: str, port: int) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call
     quicken_moto()
     _notify_stream_writes()
-    app = snapshots(stream_waits(atomic_dynamodb(QuickDispatcher(create_backend_app))))
+    app = atomic_dynamodb(QuickDispatcher(create_backend_app))
+    if os.environ.get("GOVBUS_ENDPOINT_USAGE") == "1":
+        app = aws_usage(app)
+    app = snapshots(stream_waits(app))
     server = make_server(ip_address, port, app, True, request_handler=_Handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="moto").start()
     sys.stdout.write(f"{server.server_address[1]}\n")

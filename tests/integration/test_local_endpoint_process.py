@@ -5,6 +5,7 @@ process ends with the stack that started it."""
 import json
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -130,3 +131,47 @@ def test_the_endpoint_process_ends_when_stopped():
     assert process is not None and process.poll() is None
     server.stop()
     assert process.poll() is not None
+
+
+def test_a_stream_wait_with_a_timeout_that_is_not_a_number_is_refused_at_once(endpoint):
+    """Seen: `/_govbus/stream-wait?timeout=nan` never answered, and left a thread spinning
+    in the endpoint's process after the client gave up."""
+    for timeout in ("nan", "NaN", "-nan"):
+        query = urllib.parse.urlencode({"arn": "x", "after": "", "timeout": timeout})
+        started = time.monotonic()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{endpoint[1]}{STREAM_WAIT_PATH}?{query}", timeout=5)
+        assert refused.value.code == 400
+        assert "timeout" in json.loads(refused.value.read())["message"]
+        assert time.monotonic() - started < 2
+
+
+def test_the_endpoint_counts_what_the_platform_asks_of_aws_when_told_to(monkeypatch):
+    """`make cost` reads DynamoDB units and EventBridge entries from the endpoint's process
+    (moto runs there): a transaction's items count twice, as DynamoDB bills them."""
+    monkeypatch.setenv("GOVBUS_ENDPOINT_USAGE", "1")
+    server = AtomicMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        session = boto3.session.Session(region_name="us-east-1", **CREDENTIALS)
+        ddb = session.client("dynamodb", endpoint_url=url)
+        table = a_table(ddb)
+        ddb.put_item(TableName=table, Item={"pk": {"S": "a"}})
+        ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "b"}}}},
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "c"}}}},
+            ]
+        )
+        entries = [{"Source": "t", "DetailType": "d", "Detail": "{}"}] * 3
+        session.client("events", endpoint_url=url).put_events(Entries=entries)
+        with urllib.request.urlopen(f"{url}/_govbus/usage", timeout=5) as answer:
+            usage = json.loads(answer.read())
+        assert usage["dynamodb_write_unit"] == 1 + 2 * 2
+        assert usage["dynamodb_read_unit"] == 1
+        assert usage["eventbridge_event"] == 3
+    finally:
+        server.stop()
