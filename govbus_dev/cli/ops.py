@@ -930,7 +930,7 @@ def webhooks_rotate(
         say(
             f"rotated {name}\n{shown(new)}\n"
             + (
-                f"the local {partner.upper()} simulator signs with it now; "
+                f"the local {partner.upper()} simulator signs with it now; then run "
                 if handed
                 else "give it to the partner; once it signs with it: "
             )

@@ -668,7 +668,7 @@ class LocalStack:
                         Row(
                             "  device key",
                             f"{name} devices",
-                            f"{sim.device_key}  (python -m adapters.iot.devices "
+                            f"{sim.device_key}  (.venv/bin/python -m adapters.iot.devices "
                             f"{sim.broker_url} --device-key {sim.device_key})",
                         )
                     )
