@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from contracts.masking import mask_text
 from govbus_dev.local.runtime import FunctionError, LocalFunction
 from govbus_dev.local.template import ACCOUNT_ID
 
@@ -537,7 +538,21 @@ class Gateway:
 
             def parse_request(self) -> bool:
                 self.raw_requestline = percent_encode_non_ascii(self.raw_requestline)
-                return super().parse_request()
+                if len(self.raw_requestline.split()) == 2:
+                    # HTTP/0.9 (no version): it has no status line to answer with, and
+                    # http.server would wait for headers it never sends
+                    self.command, self.request_version = None, "HTTP/1.1"
+                    self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
+                    self.send_error(400, "HTTP/0.9 is not served: send HTTP/1.1")
+                    return False
+                if not super().parse_request():
+                    return False
+                if self.headers.defects:
+                    # a line that is not `name: value` (RFC 9112 5.1: "Transfer-Encoding :
+                    # chunked"), which the parser took for the end of the headers
+                    self.send_error(400, "Bad Request: a header line that is not `name: value`")
+                    return False
+                return True
 
             def _any(self) -> None:
                 raw = self._body()
@@ -562,8 +577,16 @@ class Gateway:
 
             def _body(self) -> bytes | None:
                 """The request body, framed as API Gateway frames it, or None if refused."""
+                if any(name != name.strip() or " " in name for name in self.headers):
+                    # RFC 9112 5.1: whitespace between a field name and its colon
+                    self._refuse(400, "Bad Request: whitespace in a header field's name")
+                    return None
                 lengths = self.headers.get_all("content-length") or []
-                chunked = "chunked" in (self.headers.get("transfer-encoding") or "").lower()
+                codings = self.headers.get_all("transfer-encoding") or []
+                if codings and (len(codings) > 1 or codings[0].strip().lower() != "chunked"):
+                    self._refuse(501, "Not Implemented: the only transfer coding is chunked")
+                    return None
+                chunked = bool(codings)
                 if (chunked and lengths) or len(lengths) > 1:
                     self._refuse(400, "Bad Request")  # ambiguous framing
                     return None
@@ -595,7 +618,9 @@ class Gateway:
                 body = bytearray()
                 while True:
                     size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
-                    size = int(size_line, 16)  # ValueError: refused by the caller
+                    if not size_line or size_line.strip(b"0123456789abcdefABCDEF"):
+                        raise ValueError(size_line)  # hex digits only: refused by the caller
+                    size = int(size_line, 16)
                     if size == 0:
                         while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                             pass  # trailers
@@ -625,7 +650,8 @@ class Gateway:
                 if code == 501:  # TRACE, PROPFIND ...: no route has that method
                     code, message = 404, "Not Found"
                 status = HTTPStatus(code) if code in HTTPStatus._value2member_map_ else None
-                text = message or (status.phrase if status else "Error")
+                # http.server's own messages quote the request line: masked, as logs are
+                text = mask_text(message or (status.phrase if status else "Error"))
                 if self.command is None or self.request_version == "HTTP/0.9":
                     self.request_version = "HTTP/1.1"  # answer with headers all the same
                 self._send(_json_response(code, {"message": text}))

@@ -236,3 +236,60 @@ def test_head_of_a_page_sends_its_headers_and_no_body_on_the_wire(path):
         assert again.status_code == 200 and again.content == got.content
     finally:
         gateway.stop()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        # RFC 9112 5.1: whitespace between a field name and its colon is refused (400),
+        # or a proxy that reads it as Transfer-Encoding frames the body otherwise
+        (
+            b"POST /public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+            400,
+        ),
+        # a transfer coding other than chunked alone: not implemented (501)
+        (
+            b"POST /public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n"
+            b"0\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST /public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            501,
+        ),
+        (b"POST /public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\nab", 501),
+        # a chunk size is hex digits: -1 read the connection to its end
+        (b"POST /public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nab", 400),
+        # HTTP/0.9 has no status line to answer with: refused with one
+        (b"GET /public\r\n", 400),
+    ],
+    ids=[
+        "space-before-colon",
+        "chunked-identity",
+        "two-te",
+        "xchunked",
+        "negative-chunk",
+        "http09",
+    ],
+)
+def test_framing_rfc_9112_refuses_is_refused_at_once_with_a_status_line(
+    small_stack, request_bytes, status
+):
+    """Seen from outside: each of these was read as something else (a second request,
+    chunked, a body to the connection's end) or answered with no status line."""
+    import time
+
+    started = time.monotonic()
+    answer = raw_exchange(small_stack, request_bytes)
+    assert answer.startswith(b"HTTP/1.1 %d" % status), answer
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert time.monotonic() - started < 5, "answered at once, not at the client's timeout"
+
+
+def test_a_bad_request_line_is_refused_without_echoing_an_identifier(small_stack):
+    """Seen: a CR inside the request line got a 400 whose message echoed the raw line,
+    a citizen's ID number in it."""
+    answer = raw_exchange(small_stack, b"GET /subjects/350102199003071234\rX HTTP/1.1\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b"350102199003071234" not in answer, answer
