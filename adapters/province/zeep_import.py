@@ -11,6 +11,9 @@
   its own encoding), so no guess is ever made; requests documents running without a
   detector (``apparent_encoding`` is then UTF-8) and warns once at import, which is
   silenced here for that reason.
+- zeep's ``transports`` also imports ``packaging`` only to compare httpx's version (which
+  keyword its ``AsyncTransport`` passes a proxy under; ~2 ms): with httpx hidden there is
+  nothing to compare, and zeep runs on without it (it guards that import).
 
 Each library is hidden only while zeep and requests are imported, and only if nothing
 imported it before: whoever imports it later gets it as usual.
@@ -21,7 +24,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-_UNUSED = ("httpx", "charset_normalizer", "chardet")
+_UNUSED = ("httpx", "charset_normalizer", "chardet", "packaging")
 _hidden = [name for name in _UNUSED if name not in sys.modules]
 for _name in _hidden:
     sys.modules[_name] = None  # type: ignore[assignment]  # an ImportError for its importer

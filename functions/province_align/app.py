@@ -26,9 +26,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     )
     report = province_align.run(plugin_manager(), ctx)
     for line in report.disagreements:
-        logger.warning("catalogue disagrees with the province", extra=line.model_dump())
+        logger.warning("catalogue disagrees with the province", extra=line.as_dict())
     logger.info(
         "province catalogue alignment",
         extra={"checked": report.checked, "disagreements": len(report.disagreements)},
     )
-    return report.model_dump(mode="json")
+    return report.as_dict()

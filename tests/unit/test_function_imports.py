@@ -243,6 +243,30 @@ def test_the_province_client_loads_zeep_as_the_layer_has_it_without_httpx():
     assert httpx and charset_normalizer
 
 
+def test_the_province_client_loads_no_version_parser_for_httpx_it_does_not_have():
+    """zeep's transports import ``packaging`` only to compare httpx's version (~2 ms of a
+    cold start); with httpx hidden there is nothing to compare, and the client still
+    talks to the hall with zeep's synchronous transport."""
+    probe = (
+        "import json, sys; import adapters.province.client as client; "
+        "import zeep.transports as t; "
+        "print(json.dumps(['packaging' in sys.modules, t.Version is None, "
+        "type(client.wsdl_document()).__name__]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True, "Document"]
+    import packaging.version  # installed here, so the test means it
+
+    assert packaging.version.Version("1.0")
+
+
 # Powertools' batch utility builds the parser models of every event source when it is
 # imported (~58 ms); govbus.batch does an SQS consumer's part of it
 BATCH_HEAVY = ["aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parser"]
