@@ -96,17 +96,19 @@ def normalise(text: str) -> str:
 # percent-escape right before it (``%20`` for a space, ``%E2%80%8F`` for a bidi mark
 # in a logged URL) counts as a separator, though its hex digits are letters and digits.
 _CODE = re.compile(
+    r"(?=[0-9A-Za-z]{2}[0-9]{6})"  # fails fast where no code starts
     r"(?:(?<![0-9A-Za-z])|(?<=%[0-9A-Fa-f]{2}))("
     r"[0-9]{17}[0-9Xx]"  # citizen ID
     r"|[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}"
     r")(?![0-9A-Za-z])"  # credit code, in either case
 )
 _MOBILE = re.compile(
+    r"(?=1[3-9])"  # fails fast where no mobile number starts
     r"(?:(?<![0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=\+86)|(?<=(?<![0-9])86)|(?<=(?<![0-9])0086))"
     r"(1[3-9][0-9][0-9]{4}[0-9]{4})(?![0-9])"
 )
 # a 15-digit old citizen ID (GB 11643-1989): area code, yymmdd, sequence
-_OLD_ID = re.compile(r"(?<![0-9A-Za-z])([1-8][0-9]{14})(?![0-9A-Za-z])")
+_OLD_ID = re.compile(r"(?=[1-8][0-9]{14})(?<![0-9A-Za-z])([0-9]{15})(?![0-9A-Za-z])")
 # digit runs an 18-character ID may hide in (letters around, longer runs)
 _LONG_RUN = re.compile(r"[0-9]{17,}[Xx]?")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -238,12 +240,16 @@ def _found(norm: str) -> list[tuple[int, int, str, str]]:
     return found
 
 
+def _few_digits(text: str) -> bool:
+    return sum(map(text.count, "0123456789")) < 6
+
+
 def _view(text: str) -> tuple[str, str, list[int] | None]:
     """``(norm, compact, positions)``: the normalised copy, the copy without the
     characters that read as nothing, and where each of its characters stands in
     ``text`` (None when nothing was skipped: the positions are the same)."""
     norm = normalise(text)
-    if _SKIP not in norm:
+    if _SKIP not in norm or _few_digits(norm):
         return norm, norm, None
     positions = [i for i, c in enumerate(norm) if c != _SKIP]
     return norm, "".join(norm[i] for i in positions), positions
@@ -253,6 +259,8 @@ def _found_in(text: str) -> tuple[str, list[tuple[int, int, str, str]]]:
     """The normalised copy of ``text`` and every identifier in it, with spans in
     ``text``."""
     norm, compact, positions = _view(text)
+    if _few_digits(compact):
+        return norm, []  # too few digits for any identifier (a credit code has 6)
     found = _found(compact)
     if positions is not None:
         found = [(positions[s], positions[e - 1] + 1, k, c) for s, e, k, c in found]
@@ -272,8 +280,8 @@ def mask_text(text: str) -> str:
     masked become ``*``. Identifiers escaped as HTML character references or
     percent-escapes are not masked here (only :func:`personal_identifiers` decodes them).
     """
-    if text.isascii() and sum(map(text.count, "0123456789")) < 11:
-        return text  # the fast way out for most log lines: too few digits for any
+    if text.isascii() and _few_digits(text):
+        return text  # the fast way out for most log lines
     norm, found = _found_in(text)
     if not found:
         return text
