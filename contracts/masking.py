@@ -10,7 +10,8 @@ positions are the original's and masking replaces the original characters in pla
 * NFKC folds fullwidth forms (``３５０１``, ``Ｘ``) to ASCII, and every other decimal
   digit script (Arabic-Indic ``٣٥٠``, Devanagari ...) becomes its ASCII digit
   (``unicodedata.decimal``);
-* Chinese numerals ``〇零一二三四五六七八九`` read as digits (``三五〇一…``);
+* Chinese numerals ``〇零一二三四五六七八九`` read as digits in a run of eleven or
+  more (``三五〇一…``), never one alone;
 * separators people put between digit groups (spaces of every kind, hyphens and dashes
   of every kind, the minus sign, dots and middle dots, line breaks, ``/``, ``_``, ``(``
   and ``)``) all read as one separator, so ``350102 19900307 1234``, ``138-1234-5678``,
@@ -54,7 +55,10 @@ _ASCII_SEPARATORS = " \t\r\n.-/_()"
 _SEPARATORS = frozenset(_ASCII_SEPARATORS + "\u00b7\u2022\u2027\u2212\u30fb\uff0e\uff65")
 _SKIP = "\uffff"  # what an invisible character or a mark reads as: nothing (skipped)
 _INVISIBLE = frozenset({"Cf", "Mn", "Me"})
-_CHINESE_DIGITS = dict(zip("〇零一二三四五六七八九", "00123456789", strict=True))
+# Chinese numerals read as digits only in a run as long as a mobile number at least, so
+# that 一 in a sentence never joins the digits next to it
+_CHINESE_RUN = re.compile("[〇零一二三四五六七八九]{11,}")
+_CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 
 
 class _Normaliser(dict[int, str]):
@@ -67,8 +71,6 @@ class _Normaliser(dict[int, str]):
             out = char  # ASCII separators are matched as they are
         elif unicodedata.category(char) in _INVISIBLE:
             out = _SKIP
-        elif char in _CHINESE_DIGITS:
-            out = _CHINESE_DIGITS[char]
         elif len(folded) != 1:
             out = char  # one character for one: expansions (ligatures, ⑩) stay as they are
         elif (digit := unicodedata.decimal(folded, None)) is not None:
@@ -89,7 +91,12 @@ _NORMALISE = _Normaliser()
 def normalise(text: str) -> str:
     """The copy of ``text`` identifiers are matched on: as long as ``text``, position
     for position (see the module doc). ASCII text is its own copy."""
-    return text if text.isascii() else text.translate(_NORMALISE)
+    if text.isascii():
+        return text
+    norm = text.translate(_NORMALISE)
+    if _CHINESE_RUN.search(norm):
+        norm = _CHINESE_RUN.sub(lambda m: m.group().translate(_CHINESE_DIGITS), norm)
+    return norm
 
 
 # An identifier stands alone: not inside a longer run of letters and digits. A

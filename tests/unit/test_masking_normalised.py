@@ -134,6 +134,7 @@ PROBED = [
     (f"{ID}56", NAMED_ID, f"{NAMED_ID}56"),
     (ID.translate(CN_DIGITS), NAMED_ID, "三五〇一**********一二三四"),
     (MOBILE.translate(CN_DIGITS), NAMED_MOBILE, "一三八****五六七八"),
+    (f"之一{MOBILE}", NAMED_MOBILE, "之一138****5678"),
 ]
 
 
@@ -183,6 +184,7 @@ def test_a_disclosure_naming_a_probed_variant_is_refused(variant, named, masked)
         "金额 123456789012345.00 元",  # 15 digits: no real yymmdd
         "日期 2026/12/08 13:00，路径 /a_b/c(1)",
         "第一页，共十二页",
+        "其中一人",
     ],
 )
 def test_more_ordinary_numbers_stay_readable(text):
