@@ -190,3 +190,26 @@ def test_a_disclosure_naming_a_probed_variant_is_refused(variant, named, masked)
 def test_more_ordinary_numbers_stay_readable(text):
     assert mask_text(text) == text
     assert personal_identifiers(text) == []
+
+
+@pytest.mark.parametrize(
+    ("variant", "masked"),
+    [
+        (f"abc{ID}def", f"abc{NAMED_ID}def"),
+        (_between(ID, "\u2060"), NAMED_ID),
+        ("350102900307123号", "3501*******7123号"),
+        ("电话8613812345678", "电话86138****5678"),
+        ("(138)1234-5678", "(138)****-5678"),
+        ("350102_19900307_1234", "3501**_********_1234"),
+    ],
+)
+def test_a_subscriber_and_the_log_see_probed_variants_masked(caplog, variant, masked):
+    from contracts.subscriptions import masked_body
+
+    body = masked_body({"type": "gov.case.submitted", "data": {"reason": f"联系人 {variant}"}})
+    assert _visible(body["data"]["reason"]) == f"联系人 {masked}"
+    log = logging.getLogger("test.masking.probed")
+    log.addFilter(MaskingFilter())
+    with caplog.at_level(logging.INFO, logger="test.masking.probed"):
+        log.info("contact %s", variant)
+    assert _visible(caplog.records[-1].getMessage()) == f"contact {masked}"
