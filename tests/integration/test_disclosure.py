@@ -208,3 +208,43 @@ def test_a_citizen_named_in_fullwidth_other_digits_or_groups_is_refused_too(stac
         assert get(stack, "/disclosure/documents", q=term).json()["count"] == 0
     feed = get(stack, f"/disclosure/agencies/{MARKET}/feed.atom")
     assert "申请人" not in feed.text and "联系人" not in feed.text
+
+
+_PROBE_ID = "350102199003071234"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        f"abc{_PROBE_ID}def",
+        "\u2060".join(_PROBE_ID),
+        "\u00ad".join(_PROBE_ID),
+        "".join(d + "\u0301" for d in _PROBE_ID),
+        "".join(d + "\ufe0f" for d in _PROBE_ID),
+        "350102\n19900307\n1234",
+        "350102\r\n19900307\r\n1234",
+        "".join(f"&#{ord(d)};" for d in _PROBE_ID),
+        "".join(f"&#x{ord(d):x};" for d in _PROBE_ID),
+        "".join(f"%{ord(d):02X}" for d in _PROBE_ID),
+        "350102900307123",
+        "8613812345678",
+        "(138)1234-5678",
+        "350102/19900307/1234",
+        "350102_19900307_1234",
+        f"9{_PROBE_ID}",
+        f"{_PROBE_ID}56",
+        "三五〇一〇二一九九〇〇三〇七一二三四",
+    ],
+)
+def test_a_citizen_named_in_a_probed_disguise_is_refused_naming_the_field(
+    stack, publisher, variant
+):
+    refused = post(
+        stack, "/disclosure/documents", publisher, {**POLICY, "body": f"联系人 {variant} 办理"}
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert "personal data" in problem["detail"] and "body" in refused.text
+    assert _PROBE_ID not in refused.text and "13812345678" not in refused.text
+    assert get(stack, "/disclosure/documents", q="联系人").json()["count"] == 0

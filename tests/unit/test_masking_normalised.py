@@ -92,3 +92,124 @@ def test_a_name_keeps_its_first_character():
     assert mask_name("林小红") == "林**"
     assert mask_name("欧阳娜娜") == "欧***"
     assert mask_name("林") == "*"
+
+
+# What an outside probe got past the filters: the same ID (350102199003071234) and
+# mobile (13812345678) with letters around, invisible characters or marks between the
+# digits, line breaks, other separators, a country code, a 15-digit old ID, inside a
+# longer digit run, written in Chinese numerals, or escaped as HTML or in a URL.
+ID, MOBILE = "350102199003071234", "13812345678"
+NAMED_ID, NAMED_MOBILE = "3501**********1234", "138****5678"
+
+
+def _between(text: str, joiner: str) -> str:
+    return joiner.join(text)
+
+
+CN_DIGITS = str.maketrans("0123456789", "〇一二三四五六七八九")
+# (variant, what a refusal names, the masked form in place seen without its invisible
+# characters and marks - None where it is detected only: escaped forms)
+PROBED = [
+    (f"abc{ID}def", NAMED_ID, f"abc{NAMED_ID}def"),
+    (_between(ID, "\u2060"), NAMED_ID, NAMED_ID),
+    (_between(ID, "\u00ad"), NAMED_ID, NAMED_ID),
+    (_between(ID, "\u200b"), NAMED_ID, NAMED_ID),
+    (_between(ID, "\u200d"), NAMED_ID, NAMED_ID),
+    (_between(ID, "\ufeff"), NAMED_ID, NAMED_ID),
+    ("".join(d + "\u0301" for d in ID), NAMED_ID, NAMED_ID),
+    ("".join(d + "\ufe0f" for d in ID), NAMED_ID, NAMED_ID),
+    ("350102\n19900307\n1234", NAMED_ID, "3501**\n********\n1234"),
+    ("350102\r\n19900307\r\n1234", NAMED_ID, "3501**\r\n********\r\n1234"),
+    ("350102/19900307/1234", NAMED_ID, "3501**/********/1234"),
+    ("350102_19900307_1234", NAMED_ID, "3501**_********_1234"),
+    ("".join(f"&#{ord(d)};" for d in ID), NAMED_ID, None),
+    ("".join(f"&#x{ord(d):x};" for d in ID), NAMED_ID, None),
+    ("".join(f"%{ord(d):02X}" for d in ID), NAMED_ID, None),
+    ("350102900307123号", "3501*******7123", "3501*******7123号"),
+    ("8613812345678", NAMED_MOBILE, "86138****5678"),
+    ("电话8613812345678", NAMED_MOBILE, "电话86138****5678"),
+    ("0086 13812345678", NAMED_MOBILE, "0086 138****5678"),
+    ("(138)1234-5678", NAMED_MOBILE, "(138)****-5678"),
+    (f"9{ID}", NAMED_ID, f"9{NAMED_ID}"),
+    (f"{ID}56", NAMED_ID, f"{NAMED_ID}56"),
+    (ID.translate(CN_DIGITS), NAMED_ID, "三五〇一**********一二三四"),
+    (MOBILE.translate(CN_DIGITS), NAMED_MOBILE, "一三八****五六七八"),
+    (f"之一{MOBILE}", NAMED_MOBILE, "之一138****5678"),
+]
+
+
+def _visible(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Mn", "Me"))
+
+
+@pytest.mark.parametrize(("variant", "named", "masked"), PROBED)
+def test_a_probed_variant_is_found(variant, named, masked):
+    assert personal_identifiers(f"联系人 {variant} 办理") == [named]
+
+
+@pytest.mark.parametrize(("variant", "named", "masked"), [p for p in PROBED if p[2] is not None])
+def test_a_probed_variant_is_masked_in_place(variant, named, masked):
+    text = f"联系人 {variant} 办理"
+    out = mask_text(text)
+    assert len(out) == len(text)
+    assert _visible(out) == f"联系人 {masked} 办理", out
+
+
+@pytest.mark.parametrize(("variant", "named", "masked"), PROBED)
+def test_a_disclosure_naming_a_probed_variant_is_refused(variant, named, masked):
+    with pytest.raises(ValueError) as refused:
+        DisclosureDraft(
+            agency=MARKET,
+            kind="policy",
+            title="关于简化材料的通知",
+            body=f"联系人 {variant} 办理",
+            effective_from="2020-01-01",
+        )
+    reason = str(refused.value)
+    if variant[1] in "\u200b\u200d\ufeff":
+        # refused already for the invisible character itself, before any identifier
+        assert "control or bidi-override character" in reason
+    else:
+        assert "personal data" in reason and named in reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "卡号 6222021381234567890",  # 19 digits, no ID with a real date and check inside
+        "订单 20261208123456789012",
+        "编号 FZ350102199003071235",  # letters around and the check character wrong
+        "金额 123456789012345.00 元",  # 15 digits: no real yymmdd
+        "日期 2026/12/08 13:00，路径 /a_b/c(1)",
+        "第一页，共十二页",
+        "其中一人",
+    ],
+)
+def test_more_ordinary_numbers_stay_readable(text):
+    assert mask_text(text) == text
+    assert personal_identifiers(text) == []
+
+
+@pytest.mark.parametrize(
+    ("variant", "masked"),
+    [
+        (f"abc{ID}def", f"abc{NAMED_ID}def"),
+        (_between(ID, "\u2060"), NAMED_ID),
+        ("350102900307123号", "3501*******7123号"),
+        ("电话8613812345678", "电话86138****5678"),
+        ("(138)1234-5678", "(138)****-5678"),
+        ("350102_19900307_1234", "3501**_********_1234"),
+    ],
+)
+def test_a_subscriber_and_the_log_see_probed_variants_masked(caplog, variant, masked):
+    from contracts.subscriptions import masked_body
+
+    body = masked_body({"type": "gov.case.submitted", "data": {"reason": f"联系人 {variant}"}})
+    assert _visible(body["data"]["reason"]) == f"联系人 {masked}"
+    log = logging.getLogger("test.masking.probed")
+    log.addFilter(MaskingFilter())
+    with caplog.at_level(logging.INFO, logger="test.masking.probed"):
+        log.info("contact %s", variant)
+    assert _visible(caplog.records[-1].getMessage()) == f"contact {masked}"
