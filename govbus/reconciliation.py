@@ -12,11 +12,13 @@ mismatches are counted per class and only the first :data:`SAMPLES_PER_CLASS` of
 are kept in the report. A line the platform settled that the bus never heard of is
 repaired by :func:`govbus.payments.apply_payment`, the notification's own idempotent path.
 
-Such lines are looked up :data:`LOOKUP_BATCH` at a time (one BatchGetItem, keys only):
+Such lines are looked up :data:`LOOKUP_BATCH` at a time (one BatchGetItem):
 a line of an order not held here at all is counted under ``unknown_orders`` without a
 read or a write of its own, and said once, with the count, at the end (a GetItem and a
 warning per line made a statement of a million such lines take an hour and print a
-warning a line). Only the orders held here are replayed: the writes are the repairs'.
+warning a line). Only the orders held here are replayed, each from the order as that
+lookup read it (no second read): the writes are the repairs', each a conditional
+transaction as a notification's.
 """
 
 from __future__ import annotations
@@ -70,8 +72,9 @@ def _sample(mismatch: Mismatch) -> dict[str, Any]:
     }
 
 
-def _repair(line: StatementLine, via: PaidVia) -> str:
-    """Replay a payment the partner settled as if its lost answer had arrived."""
+def _repair(line: StatementLine, via: PaidVia, order: store.StoredOrder) -> str:
+    """Replay a payment the partner settled as if its lost answer had arrived (``order``
+    as just read: the replay's writes are conditional on its version)."""
     outcome = payments.apply_payment(
         payments.Payment(
             order_no=line.order_no,
@@ -83,7 +86,8 @@ def _repair(line: StatementLine, via: PaidVia) -> str:
             via=via,
             # the platform's lines name the order's payment code; the card platform's none
             payment_code=line.payment_code if via == PaidVia.platform else None,
-        )
+        ),
+        order,
     )
     if outcome == "paid" and via == PaidVia.card:
         payments.close_at_platform(line.order_no)  # as paying by card does
@@ -134,7 +138,7 @@ def _section(
                 if len(unknown) < 5:
                     unknown.append(line.order_no)
                 continue
-            outcome = _repair(line, via)
+            outcome = _repair(line, via, here[line.order_no])
             if outcome == "paid" and len(repaired) < SAMPLES_PER_CLASS:
                 repaired.append(line.order_no)
             if outcome == "unknown":  # gone since the lookup
