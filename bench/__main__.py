@@ -28,6 +28,10 @@ reconcile.cli_20000: `govbus reconcile --day D` in a process of its own against 
   (BENCH_RECONCILE_CLI_ROWS=N for another size, 0 to leave it out;
   `python -m bench.reconcile_cli 1000000` runs the 10^6 day once).
 
+dynamodb.transact_10000_committed / _cancelled: one 3-item TransactWriteItems on the
+  local endpoint at 10,000 items in its table, as a ratio to the same at 100 items
+  (bench/transact.py; `python -m bench transact` runs only these).
+
 `python -m bench.imports` measures the init phase alone (importing each function's
 module, no local stack), in CPU time against the same floor.
 `python -m bench reconcile` runs only the reconciliation lines (no local stack needed),
@@ -475,7 +479,7 @@ def reconcile_cli(matcher_per_row: float | None) -> None:
     )
 
 
-SECTIONS = ("coldstart", "gateway", "soap", "reconcile")
+SECTIONS = ("coldstart", "gateway", "soap", "reconcile", "transact")
 
 
 def main() -> int:
@@ -523,6 +527,11 @@ def main() -> int:
         soap_call()
     if "reconcile" in chosen:
         reconcile_rows()
+    if "transact" in chosen:
+        from bench.transact import lines
+
+        for line in lines(REPEAT):
+            say(line, flush=True)
     return 0
 
 

@@ -336,8 +336,12 @@ def _flagged(order: StoredOrder, flag: str) -> StoredOrder:
         return store.get(order.order_no)
 
 
-def apply_payment(payment: Payment) -> str:
+def apply_payment(payment: Payment, order: StoredOrder | None = None) -> str:
     """Mark the order paid, once, and move its case on; returns what happened.
+
+    ``order``: the order as just read (reconciliation reads a hundred at once); the
+    first attempt starts from it instead of reading it again. Every write is conditional
+    on the version it was read in, so an order changed since is read afresh and retried.
 
     ``paid`` (this call paid it), ``already`` (the same payment was applied before),
     ``refunding`` (the money arrived for a case that is rejected, closed or paid
@@ -345,8 +349,9 @@ def apply_payment(payment: Payment) -> str:
     ``flagged`` (the amount differs, or the order was paid another way too: a person
     must look), ``unknown`` (no such order here).
     """
-    for _attempt in range(6):
-        order = store.find(payment.order_no)
+    for attempt in range(6):
+        if attempt or order is None:
+            order = store.find(payment.order_no)
         if order is None:
             logger.warning(
                 "a payment for an order not held here", extra={"order": payment.order_no}

@@ -12,18 +12,23 @@ mismatches are counted per class and only the first :data:`SAMPLES_PER_CLASS` of
 are kept in the report. A line the platform settled that the bus never heard of is
 repaired by :func:`govbus.payments.apply_payment`, the notification's own idempotent path.
 
-Such lines are looked up :data:`LOOKUP_BATCH` at a time (one BatchGetItem, keys only):
+Such lines are looked up :data:`LOOKUP_BATCH` at a time (one BatchGetItem):
 a line of an order not held here at all is counted under ``unknown_orders`` without a
 read or a write of its own, and said once, with the count, at the end (a GetItem and a
 warning per line made a statement of a million such lines take an hour and print a
-warning a line). Only the orders held here are replayed: the writes are the repairs'.
+warning a line). Only the orders held here are replayed, each from the order as that
+lookup read it (no second read): the writes are the repairs', each a conditional
+transaction as a notification's; :data:`REPAIR_THREADS` batches are looked up and
+repaired at once while the statement is read on (through the CLI against the local
+stack, 10^6 lines of which 1% repaired, see bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from contracts.adapters import CallContext
@@ -36,6 +41,10 @@ from govbus.stores.payments import PaidVia
 
 SAMPLES_PER_CLASS = 100
 LOOKUP_BATCH = 100  # paid_there_not_here lines looked up at once (BatchGetItem's most)
+# batches looked up and repaired at once, while the statement is read on: a repair is a
+# few round trips (lookup, transaction) that mostly wait on the table, each still one
+# conditional transaction, so two repairs of one order cannot both apply
+REPAIR_THREADS = 4
 PROGRESS_EVERY = 1000  # lines between two calls of a run's ``on_lines``
 
 
@@ -70,8 +79,9 @@ def _sample(mismatch: Mismatch) -> dict[str, Any]:
     }
 
 
-def _repair(line: StatementLine, via: PaidVia) -> str:
-    """Replay a payment the partner settled as if its lost answer had arrived."""
+def _repair(line: StatementLine, via: PaidVia, order: store.StoredOrder) -> str:
+    """Replay a payment the partner settled as if its lost answer had arrived (``order``
+    as just read: the replay's writes are conditional on its version)."""
     outcome = payments.apply_payment(
         payments.Payment(
             order_no=line.order_no,
@@ -83,7 +93,8 @@ def _repair(line: StatementLine, via: PaidVia) -> str:
             via=via,
             # the platform's lines name the order's payment code; the card platform's none
             payment_code=line.payment_code if via == PaidVia.platform else None,
-        )
+        ),
+        order,
     )
     if outcome == "paid" and via == PaidVia.card:
         payments.close_at_platform(line.order_no)  # as paying by card does
@@ -124,33 +135,47 @@ def _section(
     unknown: list[str] = []  # the first few, for the summary; the count is unknown_count
     unknown_count = 0
     to_repair: list[StatementLine] = []
+    pending: deque[Future[tuple[list[str], list[str]]]] = deque()
 
-    def repair_batch() -> None:
+    def repair_batch(batch: list[StatementLine]) -> tuple[list[str], list[str]]:
+        """The batch's lines looked up at once, those of orders held here replayed:
+        (the orders paid now, the lines' orders not held here)."""
+        here = store.held(line.order_no for line in batch)
+        paid: list[str] = []
+        missing: list[str] = []
+        for line in batch:
+            order = here.get(line.order_no)
+            outcome = "unknown" if order is None else _repair(line, via, order)
+            if outcome == "paid":
+                paid.append(line.order_no)
+            elif outcome == "unknown":  # not an order of ours (or gone since the lookup)
+                missing.append(line.order_no)
+        return paid, missing
+
+    def collect(more_than: int) -> None:
+        """Take in the oldest batches' outcomes (in the order they were read) until at
+        most ``more_than`` are still being repaired; a failed batch raises here."""
         nonlocal unknown_count
-        here = store.held(line.order_no for line in to_repair)
-        for line in to_repair:
-            if line.order_no not in here:  # not an order of ours: nothing to replay
-                unknown_count += 1
-                if len(unknown) < 5:
-                    unknown.append(line.order_no)
-                continue
-            outcome = _repair(line, via)
-            if outcome == "paid" and len(repaired) < SAMPLES_PER_CLASS:
-                repaired.append(line.order_no)
-            if outcome == "unknown":  # gone since the lookup
-                unknown_count += 1
-        to_repair.clear()
+        while len(pending) > more_than:
+            paid, missing = pending.popleft().result()
+            repaired.extend(paid[: SAMPLES_PER_CLASS - len(repaired)])
+            unknown.extend(missing[: 5 - len(unknown)])
+            unknown_count += len(missing)
 
-    for mismatch in reconcile(lines, expected):
-        counts[mismatch.kind.value] += 1
-        if len(samples[mismatch.kind.value]) < SAMPLES_PER_CLASS:
-            samples[mismatch.kind.value].append(_sample(mismatch))
-        if repair and mismatch.kind == MismatchKind.paid_there_not_here and mismatch.line:
-            to_repair.append(mismatch.line)
-            if len(to_repair) >= LOOKUP_BATCH:
-                repair_batch()
-    if to_repair:
-        repair_batch()
+    with ThreadPoolExecutor(REPAIR_THREADS, thread_name_prefix="repair") as repairs:
+        for mismatch in reconcile(lines, expected):
+            counts[mismatch.kind.value] += 1
+            if len(samples[mismatch.kind.value]) < SAMPLES_PER_CLASS:
+                samples[mismatch.kind.value].append(_sample(mismatch))
+            if repair and mismatch.kind == MismatchKind.paid_there_not_here and mismatch.line:
+                to_repair.append(mismatch.line)
+                if len(to_repair) >= LOOKUP_BATCH:
+                    pending.append(repairs.submit(repair_batch, to_repair))
+                    to_repair = []
+                    collect(2 * REPAIR_THREADS)  # the statement read ahead, but not far
+        if to_repair:
+            pending.append(repairs.submit(repair_batch, to_repair))
+        collect(0)
     if unknown_count:
         logger.warning(
             f"{unknown_count:,} statement line(s) of {day.isoformat()} name orders not held "

@@ -227,26 +227,29 @@ def _row(order_no: str) -> dict[str, Any] | None:
     )
 
 
-def held(order_nos: Iterable[str]) -> set[str]:
-    """Which of ``order_nos`` are orders held here: one BatchGetItem per 100, keys only.
+def held(order_nos: Iterable[str]) -> dict[str, StoredOrder]:
+    """The orders of ``order_nos`` held here, by number: one BatchGetItem per 100.
 
     For reconciliation, whose statement may name a million orders the bus never had: a
-    GetItem each was a round trip per line.
+    GetItem each was a round trip per line. The orders are read consistently, as
+    :func:`find` reads one, so a repair starts from them without reading again.
     """
     wanted = list(dict.fromkeys(order_nos))
-    found: set[str] = set()
+    found: dict[str, StoredOrder] = {}
     for start in range(0, len(wanted), 100):
         request: dict[str, Any] = {
             _table(): {
                 "Keys": [_order_key(n) for n in wanted[start : start + 100]],
-                "ProjectionExpression": "pk",
+                "ProjectionExpression": "pk, #doc",
+                "ExpressionAttributeNames": {"#doc": "doc"},
                 "ConsistentRead": True,
             }
         }
         while request:
             answer = client("dynamodb").batch_get_item(RequestItems=request)
             for row in answer.get("Responses", {}).get(_table(), []):
-                found.add(row["pk"]["S"].removeprefix("order#"))
+                order_no = row["pk"]["S"].removeprefix("order#")
+                found[order_no] = StoredOrder.model_validate_json(row["doc"]["S"])
             request = answer.get("UnprocessedKeys") or {}
     return found
 

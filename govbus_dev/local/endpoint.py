@@ -12,6 +12,7 @@ Python under one GIL anyway.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import logging
@@ -127,6 +128,10 @@ def quicken_moto() -> None:
     - SQS asks each message of a queue whether it is visible (on every send, receive
       and count), each asking the time as a datetime and subtracting the epoch from
       it: the time is read as a number.
+    - DynamoDB's ``TransactWriteItems`` deep-copied every table a transaction names,
+      once per item, to roll a cancelled one back: a 3-item transaction took 30 ms at
+      100 items in the table, 2.4 s at 10,000. It keeps copies of just the items it
+      touches instead (``_transact_write_items``).
     """
     import jsonpath_ng.ext
     from moto.dynamodb.models import DynamoDBBackend
@@ -141,7 +146,7 @@ def quicken_moto() -> None:
         sqs_models.unix_time_millis = _quick_clock(sqs_models.unix_time_millis, 1000.0)
     if not getattr(DynamoDBBackend.transact_write_items, "keeps_streams", False):
         DynamoDBBackend.transact_write_items = _keeping_streams(  # type: ignore[method-assign]
-            DynamoDBBackend.transact_write_items
+            _transact_write_items
         )
 
 
@@ -159,6 +164,156 @@ def _retained(self: Any, queue_name: str, message: Any) -> bool:
     queue = self.get_queue(queue_name)
     retain_until = int(queue.message_retention_period) + message.sent_timestamp / 1000
     return bool(retain_until > time.time())
+
+
+class _Touched:
+    """What a transaction touched, as it was before: each item it named (a copy: moto's
+    updates change an item in place) and each table's stream, to put back if it is
+    cancelled. Nothing else of a table changes on a write: moto keeps no item count
+    and builds its indexes' answers from the items at each read."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        # (table, hash key, range key or None, the hash key's range map was there,
+        #  the item or None), in the order touched
+        self._items: list[tuple[Any, Any, Any, bool, Any]] = []
+        self._streams: dict[int, tuple[Any, list[Any], int]] = {}  # id(table): shard
+
+    def keep(self, table_name: str, key: dict[str, Any]) -> None:
+        table = self._backend.tables.get(table_name)
+        if table is None:
+            return  # the step fails on the missing table, before any write
+        try:
+            hash_key, range_key = self._backend.get_keys_value(table, key)
+        except Exception:  # the step fails on the same key, before any write
+            return
+        if id(table) not in self._streams and getattr(table, "stream_shard", None) is not None:
+            shard = table.stream_shard
+            self._streams[id(table)] = (table, shard.items, len(shard.items))
+        bucket_there = hash_key in table.items  # not table.items[...]: a defaultdict
+        if range_key is None:
+            item = table.items.get(hash_key) if bucket_there else None
+        else:
+            item = table.items[hash_key].get(range_key) if bucket_there else None
+        copied = copy.deepcopy(item) if item is not None else None
+        self._items.append((table, hash_key, range_key, bucket_there, copied))
+
+    def roll_back(self) -> None:
+        """Every touched item and stream as before the transaction (the latest first)."""
+        for table, hash_key, range_key, bucket_there, item in reversed(self._items):
+            if range_key is None:
+                if item is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = item
+                continue
+            if item is not None:
+                table.items[hash_key][range_key] = item
+            elif hash_key in table.items:
+                table.items[hash_key].pop(range_key, None)
+            if not bucket_there and hash_key in table.items and not table.items[hash_key]:
+                del table.items[hash_key]  # moto's reads leave an empty range map behind
+        for table, records, length in self._streams.values():
+            del records[length:]  # the records from before, in the list readers were handed
+            if table.stream_shard is not None:
+                table.stream_shard.items = records
+        self._items.clear()
+        self._streams.clear()
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto's ``DynamoDBBackend.transact_write_items`` (moto 5.2.6), rolling a cancelled
+    transaction back from copies of just the items it touched (``_Touched``) instead of
+    deep copies of its whole tables, once per item. Otherwise step for step as moto's:
+    the same checks, the same errors, the same cancellation reasons."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    touched = _Touched(self)
+    target_items: set[tuple[str, str]] = set()
+
+    def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+        item = (str(table_name), str(dict(sorted(key.items()))))
+        if item in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(item)
+
+    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    for item in transact_items:
+        original_item: dict[str, Any] | None = None
+        if len(list(item.keys())) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            names = op.get("ExpressionAttributeNames")
+            values = op.get("ExpressionAttributeValues")
+            return_values = op.get("ReturnValuesOnConditionCheckFailure")
+            if op_type == "Put":
+                attrs = op["Item"]
+                table = self.get_table(table_name)
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            check_unicity(table_name, key)
+            touched.keep(table_name, key)
+            current = self.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(condition_expression, names, values)
+                if not condition_op.expr(current):
+                    if return_values == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            if op_type == "Put":
+                self.put_item(
+                    table_name,
+                    op["Item"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            elif op_type == "Delete":
+                self.delete_item(
+                    table_name,
+                    key,
+                    condition_expression=condition_expression,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            elif op_type == "Update":
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            touched.roll_back()  # and the request is refused whole
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:  # moto's: any other failure cancels the step
+            errors.append((type(e).__name__, str(e), original_item))
+    if any(code is not None for code, _, _ in errors):
+        touched.roll_back()
+        raise TransactionCanceledException(errors)
 
 
 def _keeping_streams(transact_write_items: Callable[..., Any]) -> Callable[..., Any]:
